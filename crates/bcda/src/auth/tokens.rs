@@ -1,0 +1,272 @@
+//! Issuing and verifying access tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::keys::Keyring;
+use super::{AuthError, TOKEN_LIFETIME, secrets};
+use crate::clock::SharedClock;
+use crate::store::access_tokens::{self, NewAccessToken};
+use crate::store::{Db, credentials};
+
+/// The `iss` of every token this server issues.
+pub const ISSUER: &str = "bcda";
+
+/// Token issuing limits.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSettings {
+    /// Tokens an ACO may obtain per window (BCDA: 100).
+    pub rate_limit: u64,
+    /// The rate-limit window (BCDA: 5 minutes).
+    pub rate_window: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            rate_limit: 100,
+            rate_window: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer: always [`ISSUER`].
+    pub iss: String,
+    /// Subject: the client id the token was issued to.
+    pub sub: String,
+    /// The CMS ID of the client's ACO (informational; the database is the
+    /// authority on which ACO a token acts for).
+    pub aco: String,
+    /// Token id, for revocation.
+    pub jti: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+}
+
+/// A freshly issued token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The signed JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Its id.
+    pub jti: String,
+}
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The ACO's internal id.
+    pub aco_id: Uuid,
+    /// The ACO's CMS ID.
+    pub cms_id: String,
+    /// The credential the token was issued to.
+    pub client_id: String,
+    /// The token's id.
+    pub token_id: String,
+}
+
+/// Issues and verifies tokens.
+pub struct TokenService {
+    db: Db,
+    clock: SharedClock,
+    keyring: Arc<Keyring>,
+    settings: TokenSettings,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    /// A token service over `db`'s credentials and `keyring`'s keys.
+    pub fn new(db: Db, clock: SharedClock, keyring: Arc<Keyring>, settings: TokenSettings) -> Self {
+        Self {
+            db,
+            clock,
+            keyring,
+            settings,
+        }
+    }
+
+    /// The keyring (for rotation by admin commands).
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+
+    /// Trades a client id and secret for a token.
+    pub async fn issue(&self, client_id: &str, secret: &str) -> Result<IssuedToken, AuthError> {
+        let credential = credentials::find(&self.db, client_id).await?;
+        let secret = secret.to_owned();
+        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let (credential, secret_ok) = tokio::task::spawn_blocking(move || match credential {
+            Some(c) => {
+                let ok = secrets::verify_secret(&secret, &c.secret_hash);
+                (Some(c), ok)
+            }
+            None => {
+                secrets::verify_against_decoy(&secret);
+                (None, false)
+            }
+        })
+        .await
+        .map_err(|_| AuthError::InvalidCredentials)?;
+        let credential = match credential {
+            Some(c) if secret_ok && c.revoked_at.is_none() => c,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        let now = self.clock.now();
+        if now >= credential.expires_at {
+            return Err(AuthError::SecretExpired);
+        }
+        self.check_rate_limit(credential.aco_id, &credential.cms_id, now)
+            .await?;
+
+        let key = self.keyring.signing_key().await?;
+        let expires_at = now + TOKEN_LIFETIME;
+        let jti = Uuid::new_v4().to_string();
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            sub: credential.client_id.clone(),
+            aco: credential.cms_id.clone(),
+            jti: jti.clone(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding_key).map_err(|e| {
+            super::keys::KeyError::Unusable {
+                kid: key.kid.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        access_tokens::insert(
+            &self.db,
+            &NewAccessToken {
+                jti: &jti,
+                client_id: &credential.client_id,
+                aco_id: credential.aco_id,
+                kid: &key.kid,
+                issued_at: now,
+                expires_at,
+            },
+        )
+        .await?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: TOKEN_LIFETIME.as_secs(),
+            jti,
+        })
+    }
+
+    /// Refuses a token when the ACO already has `rate_limit` tokens issued
+    /// within the window. Two requests racing at the very edge of the limit
+    /// may both pass; the limit is a guard against runaway clients, not an
+    /// exact quota.
+    async fn check_rate_limit(
+        &self,
+        aco_id: Uuid,
+        cms_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        let window_start = now - self.settings.rate_window;
+        let (count, earliest) = access_tokens::issued_since(&self.db, aco_id, window_start).await?;
+        if u64::try_from(count).unwrap_or(u64::MAX) < self.settings.rate_limit {
+            return Ok(());
+        }
+        // One slot frees when the earliest token in the window leaves it.
+        let frees_at = earliest.unwrap_or(now) + self.settings.rate_window;
+        let wait = (frees_at - now).max(time::Duration::ZERO);
+        let secs = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
+        Err(AuthError::RateLimited {
+            cms_id: cms_id.to_owned(),
+            retry_after: Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1)),
+        })
+    }
+
+    /// Checks a presented token and says whom it speaks for.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let (kid, claims) = self.verify_signature(token).await?;
+        let now = self.clock.now();
+        if now.unix_timestamp() >= claims.exp {
+            return Err(AuthError::ExpiredToken);
+        }
+        let Some(standing) = access_tokens::standing(&self.db, &claims.jti).await? else {
+            // A well-signed token we have no record of: never issued, or
+            // purged long after expiry.
+            return Err(AuthError::InvalidToken);
+        };
+        if standing.kid != kid || standing.client_id != claims.sub {
+            return Err(AuthError::InvalidToken);
+        }
+        if now >= standing.expires_at
+            || standing.token_revoked_at.is_some()
+            || standing.credential_revoked_at.is_some()
+        {
+            return Err(AuthError::ExpiredToken);
+        }
+        if standing.aco_denied_at.is_some() {
+            return Err(AuthError::AcoDenied(standing.cms_id));
+        }
+        Ok(Principal {
+            aco_id: standing.aco_id,
+            cms_id: standing.cms_id,
+            client_id: standing.client_id,
+            token_id: claims.jti,
+        })
+    }
+
+    /// Checks a token's signature, algorithm and issuer (not its expiry or
+    /// standing) and returns its key id and claims.
+    pub async fn verify_signature(&self, token: &str) -> Result<(String, Claims), AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        // Only our own algorithm: this refuses `alg: none` and HMAC tokens
+        // keyed with a public key, before any key is looked at.
+        if header.alg != Algorithm::EdDSA {
+            return Err(AuthError::InvalidToken);
+        }
+        let kid = header.kid.ok_or(AuthError::InvalidToken)?;
+        let key = self
+            .keyring
+            .verifying_key(&kid)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // Expiry is checked against the injected clock by the caller.
+        validation.validate_exp = false;
+        validation.required_spec_claims = ["exp", "iss", "sub"].iter().map(|s| s.to_string()).collect();
+        validation.set_issuer(&[ISSUER]);
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map_err(|_| AuthError::InvalidToken)?;
+        Ok((kid, data.claims))
+    }
+
+    /// Revokes a token given as a JWT (whose signature must be ours) or as a
+    /// token id. Returns the token id, or `None` if no such token is on
+    /// record (tokens are forgotten some time after they expire).
+    pub async fn revoke(&self, token_or_id: &str) -> Result<Option<String>, AuthError> {
+        let jti = if token_or_id.contains('.') {
+            self.verify_signature(token_or_id).await?.1.jti
+        } else {
+            token_or_id.to_owned()
+        };
+        let found = access_tokens::revoke(&self.db, &jti, self.clock.now()).await?;
+        Ok(found.then_some(jti))
+    }
+}

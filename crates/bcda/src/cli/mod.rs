@@ -1,0 +1,235 @@
+//! The command line: one `bcda` binary, one file per subcommand.
+//!
+//! Every flag can also come from an environment variable (shown in
+//! `--help`). A bad value stops the program with a message naming the flag,
+//! and the variable when the value came from one.
+
+mod aco;
+mod credentials;
+mod keys;
+mod migrate;
+mod serve;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::app::{App, AppConfig, HttpSettings};
+use crate::auth::tokens::TokenSettings;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{DataDir, DatabaseUrl, LogFormat, parse_database_url};
+use crate::store::Db;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bcda",
+    version = crate::VERSION,
+    about = "A BCDA-compatible bulk claims API (FHIR Bulk Data export of Medicare claims)",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Options every command understands.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands, so admin commands reach the same
+/// database as the server beside them.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Data directory: the SQLite database (unless DATABASE_URL is set), the
+    /// key file and export files.
+    #[arg(long, global = true, env = "BCDA_DATA_DIR", default_value = "./bcda-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL (postgres://user:pass@host/db) or SQLite (sqlite:path) URL;
+    /// default: the SQLite file bcda.db in the data directory.
+    #[arg(long, global = true, env = "DATABASE_URL", value_parser = parse_database_url, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+    /// The file holding the key that seals token-signing keys; default
+    /// DATA_DIR/signing-keys.key. Every process of one deployment must use
+    /// the same file.
+    #[arg(long, global = true, env = "BCDA_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "BCDA_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter (tracing EnvFilter syntax); default `info,sqlx=warn` for
+    /// servers and `warn` for admin commands.
+    #[arg(long = "log", global = true, env = "BCDA_LOG", value_name = "FILTER")]
+    pub log_filter: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (with housekeeping) in this process.
+    Serve(serve::ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage ACOs and the deny list.
+    #[command(subcommand)]
+    Aco(aco::AcoCommand),
+    /// Manage client credentials.
+    #[command(subcommand)]
+    Credentials(credentials::CredentialsCommand),
+    /// Manage token-signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+/// Runs the program; the exit code is 0 on success, 1 on failure, 2 on bad
+/// usage.
+pub fn main() -> ExitCode {
+    let cli = match parse_args() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let is_server = matches!(cli.command, Command::Serve(_));
+    let default_filter = if is_server { "info,sqlx=warn" } else { "warn" };
+    let filter = cli.global.log_filter.as_deref().unwrap_or(default_filter);
+    if let Err(message) = crate::telemetry::init(cli.global.log_format, filter) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the command line. When a bad value came from an environment
+/// variable, the message names the variable (clap alone names only the flag).
+fn parse_args() -> Result<Cli, ExitCode> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(err) => {
+            use clap::error::{ContextKind, ContextValue, ErrorKind};
+            if matches!(err.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation)
+                && let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
+                    err.get(ContextKind::InvalidArg),
+                    err.get(ContextKind::InvalidValue),
+                )
+                && let Some(var) = env_var_holding(arg, value)
+            {
+                let rendered = err.render().to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                eprintln!("error: environment variable {var}: {}", first.trim_start_matches("error: "));
+                return Err(ExitCode::from(2));
+            }
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            Err(ExitCode::from(code))
+        }
+    }
+}
+
+/// The environment variable behind the flag rendered as `arg` (e.g.
+/// `--listen <HOST:PORT>`), if it is set to `value`.
+fn env_var_holding(arg: &str, value: &str) -> Option<String> {
+    let long = arg.trim_start_matches("--").split([' ', '=']).next()?;
+    let mut stack = vec![Cli::command()];
+    while let Some(command) = stack.pop() {
+        for a in command.get_arguments() {
+            if a.get_long() == Some(long)
+                && let Some(var) = a.get_env()
+                && std::env::var_os(var).is_some_and(|v| v == value)
+            {
+                return Some(var.to_string_lossy().into_owned());
+            }
+        }
+        stack.extend(command.get_subcommands().cloned());
+    }
+    None
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Context {
+        global: cli.global,
+        clock: Arc::new(SystemClock),
+    };
+    match cli.command {
+        Command::Serve(args) => serve::run(&ctx, args).await,
+        Command::Migrate => migrate::run(&ctx).await,
+        Command::Aco(cmd) => aco::run(&ctx, cmd).await,
+        Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,
+        Command::Keys(cmd) => keys::run(&ctx, cmd).await,
+        Command::Token(cmd) => token::run(&ctx, cmd).await,
+    }
+}
+
+/// What every command runs with.
+pub(crate) struct Context {
+    pub global: GlobalArgs,
+    pub clock: SharedClock,
+}
+
+impl Context {
+    pub fn data_dir(&self) -> DataDir {
+        DataDir::new(&self.global.data_dir)
+    }
+
+    /// Connects to the database and applies migrations, so every command
+    /// works on a fresh data directory.
+    pub async fn db(&self) -> anyhow::Result<Db> {
+        let data_dir = self.data_dir();
+        if self.global.database_url.is_none() {
+            data_dir.ensure().map_err(|e| {
+                anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.root().display())
+            })?;
+        }
+        let db = Db::connect(self.global.database_url.as_ref(), data_dir.root())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", self.backend_label()))?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    fn backend_label(&self) -> &'static str {
+        match self.global.database_url {
+            Some(DatabaseUrl::Postgres(_)) => "PostgreSQL",
+            _ => "SQLite",
+        }
+    }
+
+    /// Opens the whole application (database, keys) with these settings.
+    pub async fn app(&self, tokens: TokenSettings, http: HttpSettings) -> anyhow::Result<App> {
+        let db = self.db().await?;
+        let data_dir = self.data_dir();
+        let key_file = self
+            .global
+            .key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.default_key_file());
+        Ok(App::open(
+            db,
+            self.clock.clone(),
+            AppConfig {
+                data_dir,
+                key_file,
+                tokens,
+                http,
+            },
+        )
+        .await?)
+    }
+}

@@ -1,0 +1,131 @@
+//! Time as an injected dependency.
+//!
+//! Everything that depends on "now" (token expiry, secret expiry, rate-limit
+//! windows, later job expiry) asks a [`Clock`], so tests move time forward
+//! instead of sleeping.
+
+use std::sync::{Arc, Mutex};
+use time::{Duration, OffsetDateTime};
+
+/// A source of the current time.
+pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
+    /// The current instant, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The shared handle to a clock that the application passes around.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that only moves when told to: for tests, and for tools that replay
+/// time (such as benchmarks that want a fixed `transactionTime`).
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<OffsetDateTime>>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
+    }
+
+    /// Moves the clock forward (or backward, for a negative duration).
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now += by;
+    }
+
+    /// Sets the clock to `to`.
+    pub fn set(&self, to: OffsetDateTime) {
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Unix epoch milliseconds: the one time representation in the database, so
+/// the same queries and comparisons run on SQLite and PostgreSQL.
+pub fn to_epoch_ms(t: OffsetDateTime) -> i64 {
+    // i128 nanoseconds since 1970 fit i64 milliseconds for any plausible date.
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The inverse of [`to_epoch_ms`]. Values outside the representable range
+/// (which the server never writes) clamp to the Unix epoch.
+pub fn from_epoch_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Formats an instant as a FHIR `instant` in UTC with milliseconds
+/// (`2020-02-20T17:00:00.000Z`).
+pub fn fhir_instant(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Formats an instant as a FHIR `dateTime` to the second in UTC
+/// (`2020-02-20T17:00:00Z`), the form BCDA uses in CapabilityStatements.
+pub fn fhir_date_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn epoch_ms_round_trips() {
+        let t = datetime!(2024-02-29 23:59:59.123 UTC);
+        assert_eq!(from_epoch_ms(to_epoch_ms(t)), t);
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(datetime!(2020-01-01 0:00 UTC));
+        clock.advance(Duration::minutes(21));
+        assert_eq!(clock.now(), datetime!(2020-01-01 0:21 UTC));
+    }
+
+    #[test]
+    fn fhir_formats() {
+        let t = datetime!(2020-02-20 12:00:00.5 -5);
+        assert_eq!(fhir_instant(t), "2020-02-20T17:00:00.500Z");
+        assert_eq!(fhir_date_time(t), "2020-02-20T17:00:00Z");
+    }
+}

@@ -1,0 +1,120 @@
+//! Typed settings parsed from flags and environment variables.
+//!
+//! Every setting is a clap flag with an environment variable behind it. Bad
+//! values are rejected at start with a message naming the flag or variable
+//! (see `cli::parse_args`); nothing falls back silently to a default.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the database is: PostgreSQL, or an explicit SQLite URL. Absent, the
+/// SQLite file in the data directory is used.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `postgres://` or `postgresql://`.
+    Postgres(String),
+    /// `sqlite:`.
+    Sqlite(String),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    // The URL may carry a password; show only what kind it is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Postgres(_) => f.write_str("DatabaseUrl::Postgres(..)"),
+            DatabaseUrl::Sqlite(url) => write!(f, "DatabaseUrl::Sqlite({url:?})"),
+        }
+    }
+}
+
+/// Parses `DATABASE_URL` / `--database-url`.
+pub fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(DatabaseUrl::Postgres(value.to_owned()))
+    } else if value.starts_with("sqlite:") {
+        Ok(DatabaseUrl::Sqlite(value.to_owned()))
+    } else {
+        Err("expected a postgres://... or sqlite:... URL".to_owned())
+    }
+}
+
+/// Parses a listen address such as `127.0.0.1:3000` or `[::1]:3000`.
+pub fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| "expected HOST:PORT with a numeric IP address, e.g. 127.0.0.1:3000".to_owned())
+}
+
+/// Parses a whole number that must be at least 1.
+pub fn parse_positive(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of at least 1".to_owned()),
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the current span's fields.
+    Json,
+}
+
+/// The data directory and the paths inside it.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Wraps a data directory path (not created until [`DataDir::ensure`]).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the directory if it is missing.
+    pub fn ensure(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.root)
+    }
+
+    /// The default location of the key file that seals signing keys.
+    pub fn default_key_file(&self) -> PathBuf {
+        self.root.join("signing-keys.key")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert!(matches!(
+            parse_database_url("postgres://u:p@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            parse_database_url("sqlite:/tmp/x.db"),
+            Ok(DatabaseUrl::Sqlite(_))
+        ));
+        assert!(parse_database_url("mysql://h/db").is_err());
+        assert!(!format!("{:?}", DatabaseUrl::Postgres("postgres://u:secret@h/db".into())).contains("secret"));
+    }
+
+    #[test]
+    fn listen_and_numbers() {
+        assert!(parse_listen("127.0.0.1:0").is_ok());
+        assert!(parse_listen("localhost").is_err());
+        assert_eq!(parse_positive("5"), Ok(5));
+        assert!(parse_positive("0").is_err());
+        assert!(parse_positive("x").is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! The CapabilityStatements of `/api/v1/metadata` (STU3) and
+//! `/api/v2/metadata` (R4).
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::ApiVersion;
+use crate::clock::fhir_date_time;
+
+const BULK_DATA_CAPABILITY: &str = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data";
+const PATIENT_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
+const GROUP_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export";
+
+const DESCRIPTION: &str = "The Beneficiary Claims Data API (BCDA) enables Accountable Care Organizations (ACOs) \
+participating in the Shared Savings Program to retrieve Medicare Part A, Part B, and Part D claims data for their \
+prospectively assigned or assignable beneficiaries, as FHIR bulk exports (Patient, Coverage and \
+ExplanationOfBenefit resources in NDJSON files).";
+
+/// What varies between two renderings of the same statement.
+#[derive(Debug, Clone)]
+pub struct CapabilityContext<'a> {
+    /// The server's base URL as the client reached it (no trailing slash).
+    pub base_url: &'a str,
+    /// The statement's date (now).
+    pub now: OffsetDateTime,
+    /// When this server started (the software's release date, as far as a
+    /// client can tell).
+    pub started_at: OffsetDateTime,
+    /// The server's version.
+    pub version: &'a str,
+}
+
+/// The CapabilityStatement for `version`.
+pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) -> Value {
+    let security = json!({
+        "cors": true,
+        "service": [{
+            "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                "code": "OAuth",
+                "display": "OAuth"
+            }],
+            "text": "OAuth"
+        }],
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [{ "url": "token", "valueUri": format!("{}/auth/token", ctx.base_url) }]
+        }]
+    });
+    let interaction = json!([{ "code": "batch" }, { "code": "search-system" }]);
+    let mut statement = json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": fhir_date_time(ctx.now),
+        "publisher": "Centers for Medicare & Medicaid Services",
+        "kind": "instance",
+        "instantiates": [BULK_DATA_CAPABILITY],
+        "software": {
+            "name": "Beneficiary Claims Data API",
+            "version": ctx.version,
+            "releaseDate": fhir_date_time(ctx.started_at)
+        },
+        "implementation": {
+            "description": DESCRIPTION,
+            "url": ctx.base_url
+        },
+        "fhirVersion": version.fhir_version(),
+    });
+    let fields = statement
+        .as_object_mut()
+        .expect("a json! object literal is an object");
+    match version {
+        ApiVersion::V1 => {
+            // STU3: operations are declared at the system level, references
+            // are Reference objects, and acceptUnknown is required.
+            fields.insert("acceptUnknown".into(), json!("extensions"));
+            fields.insert("format".into(), json!(["application/json", "application/fhir+json"]));
+            fields.insert(
+                "rest".into(),
+                json!([{
+                    "mode": "server",
+                    "security": security,
+                    "interaction": interaction,
+                    "operation": [
+                        { "name": "patient-export", "definition": { "reference": PATIENT_EXPORT } },
+                        { "name": "group-export", "definition": { "reference": GROUP_EXPORT } }
+                    ]
+                }]),
+            );
+        }
+        ApiVersion::V2 => {
+            // R4: the Bulk Data IG declares the exports on the Patient and
+            // Group resources, with canonical URLs.
+            fields.insert("format".into(), json!(["application/json", "application/fhir+json"]));
+            fields.insert(
+                "rest".into(),
+                json!([{
+                    "mode": "server",
+                    "security": security,
+                    "resource": [
+                        {
+                            "type": "Patient",
+                            "operation": [{ "name": "patient-export", "definition": PATIENT_EXPORT }]
+                        },
+                        {
+                            "type": "Group",
+                            "operation": [{ "name": "group-export", "definition": GROUP_EXPORT }]
+                        }
+                    ],
+                    "interaction": interaction
+                }]),
+            );
+        }
+    }
+    statement
+}

@@ -1,0 +1,46 @@
+//! FHIR shapes the API returns: OperationOutcome, CapabilityStatement.
+//!
+//! Plain serde structures and `serde_json` values; the field order of each
+//! shape follows BCDA's so byte-for-byte comparisons by existing clients
+//! keep working.
+
+pub mod capability;
+pub mod operation_outcome;
+
+/// The API version of a request, which fixes the FHIR release spoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    /// `/api/v1`: FHIR STU3 (3.0.1).
+    V1,
+    /// `/api/v2`: FHIR R4 (4.0.1).
+    V2,
+}
+
+impl ApiVersion {
+    /// The version a request path belongs to. Paths outside `/api/v2/`
+    /// (including `/auth`, `/data` and `/_health`) use the v1 shapes, as in
+    /// BCDA.
+    pub fn from_path(path: &str) -> Self {
+        if path == "/api/v2" || path.starts_with("/api/v2/") {
+            ApiVersion::V2
+        } else {
+            ApiVersion::V1
+        }
+    }
+
+    /// The FHIR version string.
+    pub fn fhir_version(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "3.0.1",
+            ApiVersion::V2 => "4.0.1",
+        }
+    }
+
+    /// The path segment, `v1` or `v2`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Periodic upkeep that `bcda serve` runs in the background.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::store::access_tokens;
+
+/// How often upkeep runs.
+pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// Token records are kept this long after expiry (long enough to answer a
+/// revocation of an expired token sensibly), then deleted.
+pub const TOKEN_RECORD_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Runs one round of upkeep.
+pub async fn run_once(app: &App) {
+    let before = app.clock.now() - TOKEN_RECORD_RETENTION;
+    match access_tokens::purge_expired(&app.db, before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "purged expired token records"),
+        Err(e) => tracing::warn!(error = %e, "purging expired token records failed"),
+    }
+}
+
+/// Runs upkeep every [`INTERVAL`] until `shutdown` changes.
+pub async fn run(app: std::sync::Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(INTERVAL);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => run_once(&app).await,
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The one error type at the HTTP boundary, and the one place it becomes an
+//! OperationOutcome.
+//!
+//! Handlers return [`ApiError`]. Its `IntoResponse` only records what went
+//! wrong; [`render_errors`] (a middleware that knows the request path, and so
+//! the API version) writes the OperationOutcome body. Internal details are
+//! logged once, inside the request's span (which carries the request id),
+//! and never sent.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::AuthError;
+use crate::fhir::ApiVersion;
+use crate::fhir::operation_outcome::{IssueType, OperationOutcome};
+
+/// An error answer of the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no usable credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: credentials are fine but access is refused.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: nothing here.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the path exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 410: it was here and is gone.
+    #[error("{0}")]
+    Gone(String),
+    /// 429: slow down; try again after `retry_after`.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What to tell the client.
+        message: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// 503: a dependency is down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: our fault. The detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// An internal error from anything displayable.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+
+    fn status_and_code(&self) -> (StatusCode, IssueType) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, IssueType::Structure),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, IssueType::Forbidden),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, IssueType::Forbidden),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, IssueType::NotFound),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, IssueType::NotSupported),
+            ApiError::Gone(_) => (StatusCode::GONE, IssueType::NotFound),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, IssueType::Exception),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception),
+        }
+    }
+
+    /// The message the client sees.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "An internal error occurred. Please try again later.".to_owned(),
+            ApiError::MethodNotAllowed => "Method not allowed for this path.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// What [`render_errors`] needs to write the body.
+#[derive(Debug, Clone)]
+struct PendingOutcome {
+    code: IssueType,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let (status, code) = self.status_and_code();
+        let mut response = status.into_response();
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_value(*retry_after));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response.extensions_mut().insert(PendingOutcome {
+            code,
+            message: self.public_message(),
+        });
+        response
+    }
+}
+
+/// A `Retry-After` value in whole seconds, at least 1.
+pub fn retry_after_value(wait: Duration) -> HeaderValue {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(secs.max(1))
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidToken => ApiError::Unauthorized("Invalid Token".to_owned()),
+            AuthError::ExpiredToken => ApiError::Unauthorized("Expired Token".to_owned()),
+            AuthError::AcoDenied(cms_id) => {
+                ApiError::Forbidden(format!("ACO (CMS_ID: {cms_id}) is unauthorized"))
+            }
+            AuthError::InvalidCredentials => {
+                ApiError::Unauthorized("Invalid client id or secret".to_owned())
+            }
+            AuthError::SecretExpired => ApiError::Unauthorized(
+                "The client secret has expired. Ask your administrator to reset your credentials.".to_owned(),
+            ),
+            AuthError::RateLimited { cms_id, retry_after } => ApiError::TooManyRequests {
+                message: format!(
+                    "{cms_id} exceeded the rate limit for /auth/token. Access tokens last 20 minutes; please cache and reuse them."
+                ),
+                retry_after,
+            },
+            AuthError::Store(e) => ApiError::internal(e),
+            AuthError::Key(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Writes the OperationOutcome of an [`ApiError`] in the shape of the
+/// request's API version; also turns the router's bare 405 into one.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let version = ApiVersion::from_path(request.uri().path());
+    let mut response = next.run(request).await;
+    let pending = match response.extensions_mut().remove::<PendingOutcome>() {
+        Some(pending) => pending,
+        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => PendingOutcome {
+            code: IssueType::NotSupported,
+            message: ApiError::MethodNotAllowed.public_message(),
+        },
+        None => return response,
+    };
+    let outcome = OperationOutcome::error(version, pending.code, &pending.message);
+    match serde_json::to_vec(&outcome) {
+        Ok(body) => {
+            let (mut parts, _) = response.into_parts();
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/fhir+json"),
+            );
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(body))
+        }
+        // Serializing a fixed struct cannot fail; keep the status regardless.
+        Err(_) => response,
+    }
+}
+
+/// The answer for paths no route matches.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("The requested resource was not found.".to_owned())
+}
+
+/// The answer when a handler panics: a logged internal error.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+}

@@ -1,0 +1,77 @@
+//! Request ids and the request span.
+//!
+//! Every request gets an `x-request-id` (the client's, if it sent a sane one)
+//! echoed on the response, and a span `request{id, method, route, aco,
+//! status, duration_ms}` closed by one "request completed" event. Headers,
+//! query strings and bodies are never logged: they carry tokens and secrets.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::http::{Request, Response};
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
+use tracing::Span;
+
+/// The header carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The tracing layer with our span and completion event.
+pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogCompletion, (), (), ()> {
+    TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_request(())
+        .on_response(LogCompletion)
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}
+
+/// Makes the request span.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSpan;
+
+impl MakeSpan<Body> for RequestSpan {
+    fn make_span(&mut self, request: &Request<Body>) -> Span {
+        let id = request
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| is_loggable_id(v))
+            .unwrap_or("-");
+        // The route template, not the path: paths can carry identifiers.
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("(unmatched)", MatchedPath::as_str);
+        tracing::info_span!(
+            "request",
+            id = %id,
+            method = %request.method(),
+            route = %route,
+            aco = tracing::field::Empty,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        )
+    }
+}
+
+/// Records status and duration and logs the completion.
+#[derive(Debug, Clone, Copy)]
+pub struct LogCompletion;
+
+impl<B> OnResponse<B> for LogCompletion {
+    fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
+        span.record("status", response.status().as_u16());
+        span.record("duration_ms", u64::try_from(latency.as_millis()).unwrap_or(u64::MAX));
+        tracing::info!("request completed");
+    }
+}
+
+/// Client-supplied ids are logged only when short and plain.
+fn is_loggable_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}

@@ -1,0 +1,12 @@
+//! The HTTP API: routes, extractors, middleware, and the one mapping of
+//! errors to OperationOutcome. No SQL here: handlers call the layers below.
+
+pub mod auth;
+pub mod base_url;
+pub mod error;
+pub mod middleware;
+pub mod router;
+pub mod routes;
+
+pub use error::ApiError;
+pub use router::router;

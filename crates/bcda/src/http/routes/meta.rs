@@ -1,0 +1,99 @@
+//! `/_version`, `/_auth` and `/_health`: unauthenticated facts about the
+//! server.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::VERSION;
+use crate::app::AppState;
+
+/// How long a health check waits for each dependency.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `{"version": ...}`.
+#[derive(Debug, Serialize)]
+pub struct VersionInfo {
+    /// The server version.
+    pub version: &'static str,
+}
+
+/// `GET /_version`.
+pub async fn version() -> Json<VersionInfo> {
+    Json(VersionInfo { version: VERSION })
+}
+
+/// `{"auth_provider": ..., "version": ...}`.
+#[derive(Debug, Serialize)]
+pub struct AuthProviderInfo {
+    /// The auth provider's name: this server's own.
+    pub auth_provider: &'static str,
+    /// Its version.
+    pub version: &'static str,
+}
+
+/// `GET /_auth`: tokens are issued and verified by this server itself.
+pub async fn auth_provider() -> Json<AuthProviderInfo> {
+    Json(AuthProviderInfo {
+        auth_provider: "bcda",
+        version: VERSION,
+    })
+}
+
+/// The state of each dependency: `ok` or what is wrong with it.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// The database.
+    pub database: String,
+    /// The data directory (where export files live).
+    pub storage: String,
+}
+
+/// `GET /_health`: really asks the database and really writes to the data
+/// directory; 200 when both work, 503 with the failing one named otherwise.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let database = match tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database failed");
+            "database ping error".to_owned()
+        }
+        Err(_) => {
+            tracing::warn!("health check: database timed out");
+            "database did not answer in time".to_owned()
+        }
+    };
+    let probe = state
+        .data_dir
+        .root()
+        .join(format!(".health-{}", uuid::Uuid::new_v4().simple()));
+    let write_probe = async {
+        tokio::fs::write(&probe, b"ok").await?;
+        tokio::fs::remove_file(&probe).await
+    };
+    let storage = match tokio::time::timeout(CHECK_TIMEOUT, write_probe).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: data directory not writable");
+            "data directory is not writable".to_owned()
+        }
+        Err(_) => {
+            tracing::warn!("health check: data directory timed out");
+            "data directory did not answer in time".to_owned()
+        }
+    };
+    let status = if database == "ok" && storage == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (status, Json(Health { database, storage })).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

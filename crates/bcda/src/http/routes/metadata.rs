@@ -1,0 +1,71 @@
+//! `GET /api/v1/metadata` and `GET /api/v2/metadata`: the CapabilityStatements.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::VERSION;
+use crate::app::AppState;
+use crate::fhir::ApiVersion;
+use crate::fhir::capability::{CapabilityContext, capability_statement};
+use crate::http::ApiError;
+use crate::http::base_url::BaseUrl;
+
+/// `GET /api/v1/metadata`: STU3 CapabilityStatement.
+pub async fn v1(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    render(ApiVersion::V1, &state, &base, &headers)
+}
+
+/// `GET /api/v2/metadata`: R4 CapabilityStatement.
+pub async fn v2(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    render(ApiVersion::V2, &state, &base, &headers)
+}
+
+fn render(
+    version: ApiVersion,
+    state: &AppState,
+    base: &BaseUrl,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let statement = capability_statement(
+        version,
+        &CapabilityContext {
+            base_url: &base.0,
+            now: state.clock.now(),
+            started_at: state.started_at,
+            version: VERSION,
+        },
+    );
+    let body = serde_json::to_vec(&statement).map_err(ApiError::internal)?;
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type(headers));
+    Ok(response)
+}
+
+/// BCDA answers `application/json`, and existing clients check for it; a
+/// client that asks only for `application/fhir+json` gets that instead.
+fn content_type(headers: &HeaderMap) -> HeaderValue {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let wants_fhir = accept.contains("application/fhir+json");
+    let takes_json = accept
+        .split(',')
+        .any(|part| matches!(part.split(';').next().map(str::trim), Some("application/json" | "*/*" | "application/*")));
+    if wants_fhir && !takes_json {
+        HeaderValue::from_static("application/fhir+json")
+    } else {
+        HeaderValue::from_static("application/json")
+    }
+}

@@ -1,0 +1,5 @@
+//! Route handlers, one file per group of actions.
+
+pub mod meta;
+pub mod metadata;
+pub mod token;

@@ -1,0 +1,112 @@
+//! The `acos` table: Accountable Care Organizations and their deny-list state.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Db, StoreError, impl_from_row, unique_violation_as_none, with_pool};
+use crate::clock::{from_epoch_ms, to_epoch_ms};
+
+/// One ACO as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcoRecord {
+    /// Internal identifier.
+    pub id: Uuid,
+    /// The CMS identifier, e.g. `A9994`.
+    pub cms_id: String,
+    /// Display name.
+    pub name: String,
+    /// When the ACO was put on the deny list, if it is on it.
+    pub denied_at: Option<OffsetDateTime>,
+    /// When the ACO was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl_from_row!(AcoRecord, |row| {
+    Ok(AcoRecord {
+        id: parse_uuid(row.try_get("id")?)?,
+        cms_id: row.try_get("cms_id")?,
+        name: row.try_get("name")?,
+        denied_at: row.try_get::<Option<i64>, _>("denied_at")?.map(from_epoch_ms),
+        created_at: from_epoch_ms(row.try_get("created_at")?),
+    })
+});
+
+/// Parses a UUID stored as text; a malformed one is a decode error.
+pub(crate) fn parse_uuid(text: String) -> Result<Uuid, sqlx::Error> {
+    Uuid::parse_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// `SELECT <every column> FROM acos <tail>` as one static string.
+macro_rules! select {
+    ($tail:literal) => {
+        concat!("SELECT id, cms_id, name, denied_at, created_at FROM acos ", $tail)
+    };
+}
+
+/// Inserts a new ACO. Returns `None` when the CMS ID is already taken.
+pub async fn insert(
+    db: &Db,
+    cms_id: &str,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<Option<AcoRecord>, StoreError> {
+    let record = AcoRecord {
+        id: Uuid::new_v4(),
+        cms_id: cms_id.to_owned(),
+        name: name.to_owned(),
+        denied_at: None,
+        created_at: now,
+    };
+    let result = with_pool!(db, |pool| {
+        sqlx::query("INSERT INTO acos (id, cms_id, name, denied_at, created_at) VALUES ($1, $2, $3, NULL, $4)")
+            .bind(record.id.to_string())
+            .bind(&record.cms_id)
+            .bind(&record.name)
+            .bind(to_epoch_ms(now))
+            .execute(pool)
+            .await
+            .map(|_| ())
+    });
+    Ok(unique_violation_as_none(result)?.map(|_| record))
+}
+
+/// Finds an ACO by its CMS ID.
+pub async fn find_by_cms_id(db: &Db, cms_id: &str) -> Result<Option<AcoRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE cms_id = $1"))
+            .bind(cms_id)
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
+/// Lists every ACO, ordered by CMS ID.
+pub async fn list(db: &Db) -> Result<Vec<AcoRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("ORDER BY cms_id"))
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+/// Puts an ACO on the deny list (`Some(now)`) or takes it off (`None`).
+/// Returns the updated record, or `None` if no ACO has that CMS ID. Denying
+/// an already denied ACO keeps the original date.
+pub async fn set_denied(
+    db: &Db,
+    cms_id: &str,
+    denied_at: Option<OffsetDateTime>,
+) -> Result<Option<AcoRecord>, StoreError> {
+    let denied_at = denied_at.map(to_epoch_ms);
+    with_pool!(db, |pool| {
+        sqlx::query(
+            "UPDATE acos SET denied_at = CASE WHEN $1 IS NULL THEN NULL ELSE COALESCE(denied_at, $1) END \
+             WHERE cms_id = $2",
+        )
+        .bind(denied_at)
+        .bind(cms_id)
+        .execute(pool)
+        .await?;
+    });
+    find_by_cms_id(db, cms_id).await
+}

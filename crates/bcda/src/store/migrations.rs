@@ -1,0 +1,76 @@
+//! Schema migrations, one set per backend, embedded in the binary.
+//!
+//! The SQL files live in `migrations/{sqlite,postgres}/` beside this crate's
+//! `Cargo.toml`. They are fed to sqlx's migrator (which records applied
+//! versions with checksums and takes a lock so concurrent processes cannot
+//! race) without sqlx's proc-macros, which would compile SQLite and the
+//! PostgreSQL driver a second time into the macro.
+
+use std::borrow::Cow;
+
+use std::future::Future;
+use std::pin::Pin;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+use super::{Db, StoreError};
+
+/// One migration: version, description, SQL.
+type Embedded = (i64, &'static str, &'static str);
+
+const SQLITE: &[Embedded] = &[(
+    1,
+    "foundation",
+    include_str!("../../migrations/sqlite/0001_foundation.sql"),
+)];
+
+const POSTGRES: &[Embedded] = &[(
+    1,
+    "foundation",
+    include_str!("../../migrations/postgres/0001_foundation.sql"),
+)];
+
+/// A migration source over one embedded list.
+#[derive(Debug)]
+struct EmbeddedSource(&'static [Embedded]);
+
+impl<'s> MigrationSource<'s> for EmbeddedSource {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        sqlx::SqlSafeStr::into_sql_str(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
+    match db {
+        Db::Sqlite(pool) => Migrator::new(EmbeddedSource(SQLITE)).await?.run(pool).await?,
+        Db::Postgres(pool) => Migrator::new(EmbeddedSource(POSTGRES)).await?.run(pool).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        let versions = |list: &[Embedded]| list.iter().map(|m| (m.0, m.1)).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+    }
+}

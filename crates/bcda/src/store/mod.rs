@@ -1,0 +1,184 @@
+//! Database access: SQLite and PostgreSQL behind one type.
+//!
+//! [`Db`] holds a pool for one of the two backends. Each query is written
+//! once, in SQL that both dialects accept (`$1` placeholders, integers for
+//! times), and run through [`with_pool!`], which expands the same code for
+//! each backend so that every value gets its native type. The few
+//! dialect-specific statements live next to the code that needs them, named
+//! as such. No HTTP types appear in this layer.
+
+pub mod access_tokens;
+pub mod acos;
+pub mod credentials;
+mod migrations;
+pub mod signing_keys;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::DatabaseUrl;
+
+/// A failure talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A value read back from the database is not what the schema promises.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A connection pool to one of the two supported databases.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// An embedded SQLite file (the zero-configuration default).
+    Sqlite(SqlitePool),
+    /// A PostgreSQL server (for several processes sharing one database).
+    Postgres(PgPool),
+}
+
+/// Runs the same block against whichever pool `db` holds. Inside the block
+/// `pool` is a `&SqlitePool` or a `&PgPool`, so rows and binds get each
+/// backend's native types while the code is written once.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub use with_pool;
+
+/// Implements `sqlx::FromRow` for a record type on both backends' rows from
+/// one mapping body (`|row| ...` returning `Result<Self, sqlx::Error>`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! impl_from_row {
+    ($ty:ty, |$row:ident| $body:expr) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for $ty {
+            fn from_row($row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+                #[allow(unused_imports)]
+                use sqlx::Row as _;
+                $body
+            }
+        }
+        impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for $ty {
+            fn from_row($row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+                #[allow(unused_imports)]
+                use sqlx::Row as _;
+                $body
+            }
+        }
+    };
+}
+pub use impl_from_row;
+
+/// How long a request waits for a pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Opens the database named by `url`, or the SQLite file `bcda.db` in
+    /// `data_dir` when no URL is given. Does not migrate.
+    pub async fn connect(url: Option<&DatabaseUrl>, data_dir: &Path) -> Result<Self, StoreError> {
+        match url {
+            Some(DatabaseUrl::Postgres(url)) => {
+                let options = PgConnectOptions::from_str(url)?;
+                Self::connect_postgres(options, 16).await
+            }
+            Some(DatabaseUrl::Sqlite(url)) => {
+                let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+                Self::connect_sqlite(options).await
+            }
+            None => {
+                let options = SqliteConnectOptions::new()
+                    .filename(data_dir.join("bcda.db"))
+                    .create_if_missing(true);
+                Self::connect_sqlite(options).await
+            }
+        }
+    }
+
+    /// Opens a SQLite database with the settings the server relies on.
+    pub async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let options = options
+            // WAL lets readers (status polls, downloads) run while a writer commits.
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL is durable across process crashes in WAL mode; only an OS
+            // crash can lose the last transactions, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            // Writers queue for the single write lock instead of failing at once.
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Opens a PostgreSQL pool of at most `max_connections`.
+    pub async fn connect_postgres(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    /// Applies every migration not yet applied. Safe to run from several
+    /// processes at once: the migrator takes a database-wide lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::run(self).await
+    }
+
+    /// A short name for the backend, for logs and messages.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Maps a unique-constraint violation to `Ok(None)` and passes other results
+/// through, for inserts whose conflict is an expected, reportable outcome.
+pub(crate) fn unique_violation_as_none<T>(
+    result: Result<T, sqlx::Error>,
+) -> Result<Option<T>, StoreError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
