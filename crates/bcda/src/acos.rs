@@ -77,10 +77,25 @@ mod tests {
 
     #[test]
     fn cms_ids() {
-        for ok in ["A9994", "D0001", "V994", "TEST001", "GUIDE-0001", "SBXBD001"] {
+        for ok in [
+            "A9994",
+            "D0001",
+            "V994",
+            "TEST001",
+            "GUIDE-0001",
+            "SBXBD001",
+        ] {
             assert!(validate_cms_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "A9", "a9994", "9994A", "A 9994", "A9994;DROP", "ABCDEFGHIJKLMNOPQRSTU"] {
+        for bad in [
+            "",
+            "A9",
+            "a9994",
+            "9994A",
+            "A 9994",
+            "A9994;DROP",
+            "ABCDEFGHIJKLMNOPQRSTU",
+        ] {
             assert!(validate_cms_id(bad).is_err(), "{bad}");
         }
     }

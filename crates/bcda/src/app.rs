@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::auth::AuthError;
 use crate::auth::keys::{KeySealer, Keyring};
 use crate::auth::tokens::{TokenService, TokenSettings};
-use crate::auth::AuthError;
 use crate::clock::SharedClock;
 use crate::config::DataDir;
 use crate::store::{Db, StoreError};
@@ -82,10 +82,13 @@ impl App {
     /// data directory, applies migrations, and makes sure a signing key
     /// exists and opens with the key file.
     pub async fn open(db: Db, clock: SharedClock, config: AppConfig) -> Result<Self, StartError> {
-        config.data_dir.ensure().map_err(|source| StartError::DataDir {
-            path: config.data_dir.root().to_owned(),
-            source,
-        })?;
+        config
+            .data_dir
+            .ensure()
+            .map_err(|source| StartError::DataDir {
+                path: config.data_dir.root().to_owned(),
+                source,
+            })?;
         db.migrate().await?;
         let sealer = KeySealer::load_or_create(&config.key_file)?;
         let keyring = Arc::new(Keyring::new(db.clone(), sealer));

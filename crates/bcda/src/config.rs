@@ -106,7 +106,13 @@ mod tests {
             Ok(DatabaseUrl::Sqlite(_))
         ));
         assert!(parse_database_url("mysql://h/db").is_err());
-        assert!(!format!("{:?}", DatabaseUrl::Postgres("postgres://u:secret@h/db".into())).contains("secret"));
+        assert!(
+            !format!(
+                "{:?}",
+                DatabaseUrl::Postgres("postgres://u:secret@h/db".into())
+            )
+            .contains("secret")
+        );
     }
 
     #[test]

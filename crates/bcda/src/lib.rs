@@ -11,8 +11,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod fhir;
-pub mod http;
 pub mod housekeeping;
+pub mod http;
 pub mod store;
 pub mod telemetry;
 

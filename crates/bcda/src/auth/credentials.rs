@@ -110,7 +110,10 @@ pub async fn revoke(db: &Db, clock: &dyn Clock, client_id: &str) -> Result<(), C
 }
 
 /// Lists credentials (never their secrets, which are not stored).
-pub async fn list(db: &Db, cms_id: Option<&str>) -> Result<Vec<CredentialRecord>, CredentialsError> {
+pub async fn list(
+    db: &Db,
+    cms_id: Option<&str>,
+) -> Result<Vec<CredentialRecord>, CredentialsError> {
     Ok(store::list(db, cms_id).await?)
 }
 

@@ -121,7 +121,13 @@ impl KeySealer {
         let nonce = XNonce::from(nonce_bytes);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, Payload { msg: secret, aad: kid.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: secret,
+                    aad: kid.as_bytes(),
+                },
+            )
             .map_err(|_| KeyError::Unseal(kid.to_owned()))?;
         let mut sealed = nonce_bytes.to_vec();
         sealed.extend_from_slice(&ciphertext);
@@ -136,7 +142,13 @@ impl KeySealer {
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
         let nonce = XNonce::try_from(nonce).map_err(|_| KeyError::Unseal(kid.to_owned()))?;
         self.cipher
-            .decrypt(&nonce, Payload { msg: ciphertext, aad: kid.as_bytes() })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad: kid.as_bytes(),
+                },
+            )
             .map_err(|_| KeyError::Unseal(kid.to_owned()))
     }
 }
@@ -258,7 +270,10 @@ impl Keyring {
             message,
         };
         if record.algorithm != ALGORITHM {
-            return Err(unusable(format!("unsupported algorithm {}", record.algorithm)));
+            return Err(unusable(format!(
+                "unsupported algorithm {}",
+                record.algorithm
+            )));
         }
         let seed = self.sealer.open(&record.kid, &record.sealed_private_key)?;
         let seed: [u8; 32] = seed
@@ -298,7 +313,8 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
 use super::keys::KeyError;
 
@@ -47,11 +47,7 @@ pub fn verify_secret(secret: &str, hash: &str) -> bool {
 /// response time does not reveal which client ids exist.
 pub fn verify_against_decoy(secret: &str) {
     static DECOY: OnceLock<Option<String>> = OnceLock::new();
-    let decoy = DECOY.get_or_init(|| {
-        generate_secret()
-            .and_then(|s| hash_secret(&s))
-            .ok()
-    });
+    let decoy = DECOY.get_or_init(|| generate_secret().and_then(|s| hash_secret(&s)).ok());
     if let Some(hash) = decoy {
         let _ = verify_secret(secret, hash);
     }

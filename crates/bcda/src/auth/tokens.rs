@@ -150,12 +150,13 @@ impl TokenService {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding_key).map_err(|e| {
-            super::keys::KeyError::Unusable {
-                kid: key.kid.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let access_token =
+            jsonwebtoken::encode(&header, &claims, &key.encoding_key).map_err(|e| {
+                super::keys::KeyError::Unusable {
+                    kid: key.kid.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         access_tokens::insert(
             &self.db,
             &NewAccessToken {
@@ -250,7 +251,10 @@ impl TokenService {
         let mut validation = Validation::new(Algorithm::EdDSA);
         // Expiry is checked against the injected clock by the caller.
         validation.validate_exp = false;
-        validation.required_spec_claims = ["exp", "iss", "sub"].iter().map(|s| s.to_string()).collect();
+        validation.required_spec_claims = ["exp", "iss", "sub"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         validation.set_issuer(&[ISSUER]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map_err(|_| AuthError::InvalidToken)?;

@@ -53,7 +53,9 @@ pub(super) async fn run(ctx: &Context, command: AcoCommand) -> anyhow::Result<()
                 let rows: Vec<_> = all.iter().map(aco_json).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else if all.is_empty() {
-                println!("no ACOs yet; create one with `bcda aco create --cms-id A9994 --name \"ACO Dev\"`");
+                println!(
+                    "no ACOs yet; create one with `bcda aco create --cms-id A9994 --name \"ACO Dev\"`"
+                );
             } else {
                 println!("{:<12} {:<8} {:<21} NAME", "CMS_ID", "STATUS", "CREATED");
                 for aco in &all {
@@ -81,7 +83,11 @@ pub(super) async fn run(ctx: &Context, command: AcoCommand) -> anyhow::Result<()
 }
 
 fn status(aco: &AcoRecord) -> &'static str {
-    if aco.denied_at.is_some() { "denied" } else { "active" }
+    if aco.denied_at.is_some() {
+        "denied"
+    } else {
+        "active"
+    }
 }
 
 fn aco_json(aco: &AcoRecord) -> serde_json::Value {

@@ -19,11 +19,16 @@ pub enum KeysCommand {
 }
 
 pub(super) async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
-    let app = ctx.app(TokenSettings::default(), HttpSettings::default()).await?;
+    let app = ctx
+        .app(TokenSettings::default(), HttpSettings::default())
+        .await?;
     match command {
         KeysCommand::Rotate => {
             let key = app.tokens.keyring().rotate(ctx.clock.now()).await?;
-            println!("new signing key {} is now current; earlier keys verify their tokens until those expire", key.kid);
+            println!(
+                "new signing key {} is now current; earlier keys verify their tokens until those expire",
+                key.kid
+            );
         }
         KeysCommand::List => {
             for key in signing_keys::list(&app.db).await? {
@@ -31,7 +36,13 @@ pub(super) async fn run(ctx: &Context, command: KeysCommand) -> anyhow::Result<(
                     None => "current".to_owned(),
                     Some(at) => format!("retired {}", fhir_date_time(at)),
                 };
-                println!("{}  {}  created {}  {}", key.kid, key.algorithm, fhir_date_time(key.created_at), state);
+                println!(
+                    "{}  {}  created {}  {}",
+                    key.kid,
+                    key.algorithm,
+                    fhir_date_time(key.created_at),
+                    state
+                );
             }
         }
     }

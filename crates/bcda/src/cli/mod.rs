@@ -46,7 +46,13 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Data directory: the SQLite database (unless DATABASE_URL is set), the
     /// key file and export files.
-    #[arg(long, global = true, env = "BCDA_DATA_DIR", default_value = "./bcda-data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "BCDA_DATA_DIR",
+        default_value = "./bcda-data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
     /// PostgreSQL (postgres://user:pass@host/db) or SQLite (sqlite:path) URL;
     /// default: the SQLite file bcda.db in the data directory.
@@ -58,7 +64,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "BCDA_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Log format.
-    #[arg(long, global = true, env = "BCDA_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "BCDA_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
     /// Log filter (tracing EnvFilter syntax); default `info,sqlx=warn` for
     /// servers and `warn` for admin commands.
@@ -101,7 +113,10 @@ pub fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -124,16 +139,20 @@ fn parse_args() -> Result<Cli, ExitCode> {
         Ok(cli) => Ok(cli),
         Err(err) => {
             use clap::error::{ContextKind, ContextValue, ErrorKind};
-            if matches!(err.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation)
-                && let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
-                    err.get(ContextKind::InvalidArg),
-                    err.get(ContextKind::InvalidValue),
-                )
-                && let Some(var) = env_var_holding(arg, value)
+            if matches!(
+                err.kind(),
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation
+            ) && let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
+                err.get(ContextKind::InvalidArg),
+                err.get(ContextKind::InvalidValue),
+            ) && let Some(var) = env_var_holding(arg, value)
             {
                 let rendered = err.render().to_string();
                 let first = rendered.lines().next().unwrap_or_default();
-                eprintln!("error: environment variable {var}: {}", first.trim_start_matches("error: "));
+                eprintln!(
+                    "error: environment variable {var}: {}",
+                    first.trim_start_matches("error: ")
+                );
                 return Err(ExitCode::from(2));
             }
             let code = if err.use_stderr() { 2 } else { 0 };
@@ -194,20 +213,26 @@ impl Context {
         let data_dir = self.data_dir();
         if self.global.database_url.is_none() {
             data_dir.ensure().map_err(|e| {
-                anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.root().display())
+                anyhow::anyhow!(
+                    "cannot create data directory {}: {e}",
+                    data_dir.root().display()
+                )
             })?;
         }
         let db = Db::connect(self.global.database_url.as_ref(), data_dir.root())
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the {} database: {e}", self.backend_label()))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open the {} database: {e}", self.backend_label())
+            })?;
         db.migrate().await?;
         Ok(db)
     }
 
     fn backend_label(&self) -> &'static str {
         match self.global.database_url {
-            Some(DatabaseUrl::Postgres(_)) => "PostgreSQL",
-            _ => "SQLite",
+            Some(DatabaseUrl::Postgres(_)) => "PostgreSQL database named by DATABASE_URL",
+            Some(DatabaseUrl::Sqlite(_)) => "SQLite database named by DATABASE_URL",
+            None => "SQLite database in the data directory",
         }
     }
 

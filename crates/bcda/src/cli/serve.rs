@@ -63,7 +63,12 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let app = Arc::new(app);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {} (--listen / BCDA_LISTEN): {e}", args.listen))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (--listen / BCDA_LISTEN): {e}",
+                args.listen
+            )
+        })?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = app.db.backend_name(), data_dir = %app.data_dir.root().display(), "bcda started");
     // A plain line on stdout for people and scripts (tests read the port from it).
@@ -118,7 +123,10 @@ mod tests {
 
     #[test]
     fn public_urls() {
-        assert_eq!(parse_public_url("https://x.org/"), Ok("https://x.org".to_owned()));
+        assert_eq!(
+            parse_public_url("https://x.org/"),
+            Ok("https://x.org".to_owned())
+        );
         assert!(parse_public_url("ftp://x.org").is_err());
         assert!(parse_public_url("https://").is_err());
     }

@@ -22,13 +22,17 @@ pub enum TokenCommand {
 }
 
 pub(super) async fn run(ctx: &Context, command: TokenCommand) -> anyhow::Result<()> {
-    let app = ctx.app(TokenSettings::default(), HttpSettings::default()).await?;
+    let app = ctx
+        .app(TokenSettings::default(), HttpSettings::default())
+        .await?;
     match command {
         TokenCommand::Revoke { token, id } => {
             let given = token.or(id).unwrap_or_default();
             match app.tokens.revoke(&given).await {
                 Ok(Some(jti)) => println!("token {jti} revoked"),
-                Ok(None) => anyhow::bail!("no such token on record (unknown id, or expired long ago)"),
+                Ok(None) => {
+                    anyhow::bail!("no such token on record (unknown id, or expired long ago)")
+                }
                 Err(crate::auth::AuthError::InvalidToken) => {
                     anyhow::bail!("that is not a token issued by this server")
                 }

@@ -74,7 +74,10 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
             // STU3: operations are declared at the system level, references
             // are Reference objects, and acceptUnknown is required.
             fields.insert("acceptUnknown".into(), json!("extensions"));
-            fields.insert("format".into(), json!(["application/json", "application/fhir+json"]));
+            fields.insert(
+                "format".into(),
+                json!(["application/json", "application/fhir+json"]),
+            );
             fields.insert(
                 "rest".into(),
                 json!([{
@@ -91,7 +94,10 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
         ApiVersion::V2 => {
             // R4: the Bulk Data IG declares the exports on the Patient and
             // Group resources, with canonical URLs.
-            fields.insert("format".into(), json!(["application/json", "application/fhir+json"]));
+            fields.insert(
+                "format".into(),
+                json!(["application/json", "application/fhir+json"]),
+            );
             fields.insert(
                 "rest".into(),
                 json!([{

@@ -1,8 +1,8 @@
 //! The base URL clients reached us at, for every absolute URL we return.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 
 use super::ApiError;
 use crate::app::AppState;
@@ -33,11 +33,20 @@ impl FromRequestParts<AppState> for BaseUrl {
         let scheme = match forwarded("x-forwarded-proto") {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             Some(p) if p.eq_ignore_ascii_case("http") => "http",
-            Some(_) => return Err(ApiError::BadRequest("Invalid X-Forwarded-Proto header".into())),
+            Some(_) => {
+                return Err(ApiError::BadRequest(
+                    "Invalid X-Forwarded-Proto header".into(),
+                ));
+            }
             None => "http",
         };
         let host = forwarded("x-forwarded-host")
-            .or_else(|| parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()))
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+            })
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .ok_or_else(|| ApiError::BadRequest("Host header is required".into()))?;
         if !is_valid_host(host) {

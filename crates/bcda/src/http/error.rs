@@ -70,7 +70,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, IssueType::NotFound),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, IssueType::NotSupported),
             ApiError::Gone(_) => (StatusCode::GONE, IssueType::NotFound),
-            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled)
+            }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, IssueType::Exception),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception),
         }
@@ -79,7 +81,9 @@ impl ApiError {
     /// The message the client sees.
     fn public_message(&self) -> String {
         match self {
-            ApiError::Internal(_) => "An internal error occurred. Please try again later.".to_owned(),
+            ApiError::Internal(_) => {
+                "An internal error occurred. Please try again later.".to_owned()
+            }
             ApiError::MethodNotAllowed => "Method not allowed for this path.".to_owned(),
             other => other.to_string(),
         }
@@ -136,9 +140,13 @@ impl From<AuthError> for ApiError {
                 ApiError::Unauthorized("Invalid client id or secret".to_owned())
             }
             AuthError::SecretExpired => ApiError::Unauthorized(
-                "The client secret has expired. Ask your administrator to reset your credentials.".to_owned(),
+                "The client secret has expired. Ask your administrator to reset your credentials."
+                    .to_owned(),
             ),
-            AuthError::RateLimited { cms_id, retry_after } => ApiError::TooManyRequests {
+            AuthError::RateLimited {
+                cms_id,
+                retry_after,
+            } => ApiError::TooManyRequests {
                 message: format!(
                     "{cms_id} exceeded the rate limit for /auth/token. Access tokens last 20 minutes; please cache and reuse them."
                 ),

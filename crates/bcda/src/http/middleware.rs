@@ -18,7 +18,9 @@ use tracing::Span;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The tracing layer with our span and completion event.
-pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogCompletion, (), (), ()> {
+pub fn trace_layer()
+-> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), LogCompletion, (), (), ()>
+{
     TraceLayer::new_for_http()
         .make_span_with(RequestSpan)
         .on_request(())
@@ -64,7 +66,10 @@ pub struct LogCompletion;
 impl<B> OnResponse<B> for LogCompletion {
     fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
         span.record("status", response.status().as_u16());
-        span.record("duration_ms", u64::try_from(latency.as_millis()).unwrap_or(u64::MAX));
+        span.record(
+            "duration_ms",
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        );
         tracing::info!("request completed");
     }
 }
@@ -73,5 +78,7 @@ impl<B> OnResponse<B> for LogCompletion {
 fn is_loggable_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

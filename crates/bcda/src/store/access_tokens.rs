@@ -54,11 +54,15 @@ impl_from_row!(TokenStanding, |row| {
         aco_id: parse_uuid(row.try_get("aco_id")?)?,
         cms_id: row.try_get("cms_id")?,
         expires_at: from_epoch_ms(row.try_get("expires_at")?),
-        token_revoked_at: row.try_get::<Option<i64>, _>("token_revoked_at")?.map(from_epoch_ms),
+        token_revoked_at: row
+            .try_get::<Option<i64>, _>("token_revoked_at")?
+            .map(from_epoch_ms),
         credential_revoked_at: row
             .try_get::<Option<i64>, _>("credential_revoked_at")?
             .map(from_epoch_ms),
-        aco_denied_at: row.try_get::<Option<i64>, _>("aco_denied_at")?.map(from_epoch_ms),
+        aco_denied_at: row
+            .try_get::<Option<i64>, _>("aco_denied_at")?
+            .map(from_epoch_ms),
     })
 });
 

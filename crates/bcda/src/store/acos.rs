@@ -26,7 +26,9 @@ impl_from_row!(AcoRecord, |row| {
         id: parse_uuid(row.try_get("id")?)?,
         cms_id: row.try_get("cms_id")?,
         name: row.try_get("name")?,
-        denied_at: row.try_get::<Option<i64>, _>("denied_at")?.map(from_epoch_ms),
+        denied_at: row
+            .try_get::<Option<i64>, _>("denied_at")?
+            .map(from_epoch_ms),
         created_at: from_epoch_ms(row.try_get("created_at")?),
     })
 });
@@ -39,7 +41,10 @@ pub(crate) fn parse_uuid(text: String) -> Result<Uuid, sqlx::Error> {
 /// `SELECT <every column> FROM acos <tail>` as one static string.
 macro_rules! select {
     ($tail:literal) => {
-        concat!("SELECT id, cms_id, name, denied_at, created_at FROM acos ", $tail)
+        concat!(
+            "SELECT id, cms_id, name, denied_at, created_at FROM acos ",
+            $tail
+        )
     };
 }
 

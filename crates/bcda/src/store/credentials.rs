@@ -34,7 +34,9 @@ impl_from_row!(CredentialRecord, |row| {
         secret_hash: row.try_get("secret_hash")?,
         created_at: from_epoch_ms(row.try_get("created_at")?),
         expires_at: from_epoch_ms(row.try_get("expires_at")?),
-        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_epoch_ms),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(from_epoch_ms),
     })
 });
 

@@ -8,10 +8,10 @@
 
 use std::borrow::Cow;
 
-use std::future::Future;
-use std::pin::Pin;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use std::future::Future;
+use std::pin::Pin;
 
 use super::{Db, StoreError};
 
@@ -58,8 +58,18 @@ impl<'s> MigrationSource<'s> for EmbeddedSource {
 
 pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
     match db {
-        Db::Sqlite(pool) => Migrator::new(EmbeddedSource(SQLITE)).await?.run(pool).await?,
-        Db::Postgres(pool) => Migrator::new(EmbeddedSource(POSTGRES)).await?.run(pool).await?,
+        Db::Sqlite(pool) => {
+            Migrator::new(EmbeddedSource(SQLITE))
+                .await?
+                .run(pool)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            Migrator::new(EmbeddedSource(POSTGRES))
+                .await?
+                .run(pool)
+                .await?
+        }
     }
     Ok(())
 }

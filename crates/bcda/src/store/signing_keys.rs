@@ -42,7 +42,9 @@ impl_from_row!(SigningKeyRecord, |row| {
         public_key: row.try_get("public_key")?,
         sealed_private_key: row.try_get("sealed_private_key")?,
         created_at: from_epoch_ms(row.try_get("created_at")?),
-        retired_at: row.try_get::<Option<i64>, _>("retired_at")?.map(from_epoch_ms),
+        retired_at: row
+            .try_get::<Option<i64>, _>("retired_at")?
+            .map(from_epoch_ms),
     })
 });
 

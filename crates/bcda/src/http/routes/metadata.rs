@@ -60,9 +60,12 @@ fn content_type(headers: &HeaderMap) -> HeaderValue {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let wants_fhir = accept.contains("application/fhir+json");
-    let takes_json = accept
-        .split(',')
-        .any(|part| matches!(part.split(';').next().map(str::trim), Some("application/json" | "*/*" | "application/*")));
+    let takes_json = accept.split(',').any(|part| {
+        matches!(
+            part.split(';').next().map(str::trim),
+            Some("application/json" | "*/*" | "application/*")
+        )
+    });
     if wants_fhir && !takes_json {
         HeaderValue::from_static("application/fhir+json")
     } else {

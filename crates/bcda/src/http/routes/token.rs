@@ -26,7 +26,10 @@ pub struct TokenResponse {
 
 /// Trades HTTP Basic client credentials for a 20-minute bearer token. The
 /// request body is ignored.
-pub async fn issue(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn issue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (client_id, secret) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -90,7 +93,10 @@ mod tests {
             Some(("id".into(), "se:cret".into()))
         );
         assert_eq!(basic_credentials(&format!("Basic {}", enc("idonly"))), None);
-        assert_eq!(basic_credentials(&format!("Basic {}", enc(":secret"))), None);
+        assert_eq!(
+            basic_credentials(&format!("Basic {}", enc(":secret"))),
+            None
+        );
         assert_eq!(basic_credentials("Basic !!!"), None);
         assert_eq!(basic_credentials(&format!("Bearer {}", enc("a:b"))), None);
     }

@@ -1,0 +1,244 @@
+//! The real `bcda` binary: admin commands and `bcda serve` on an ephemeral
+//! port, driven as an operator and a client would.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Backend, backend_test, fresh_postgres_schema, jwt_part};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bcda");
+
+/// `bcda` with a clean environment pointing at one data directory and
+/// database.
+fn bcda(data_dir: &Path, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(BIN);
+    command.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.env("BCDA_DATA_DIR", data_dir);
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
+fn run_ok(mut command: Command) -> String {
+    let output = command.output().expect("run bcda");
+    assert!(
+        output.status.success(),
+        "bcda failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running `bcda serve`, killed if the test ends early.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(mut command: Command) -> Server {
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("spawn bcda serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        let base = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|url| url.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Server { child, base }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "graceful shutdown exits 0, got {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+backend_test! {
+    async fn operator_and_client_walkthrough(backend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_schema().await.1),
+        };
+        let pg = pg.as_deref();
+        let cmd = |args: &[&str]| {
+            let mut c = bcda(dir.path(), pg);
+            c.args(args);
+            c
+        };
+
+        let created = run_ok(cmd(&["aco", "create", "--cms-id", "A9994", "--name", "ACO Dev"]));
+        assert!(created.contains("created ACO A9994"), "{created}");
+        let creds: serde_json::Value =
+            serde_json::from_str(&run_ok(cmd(&["credentials", "create", "--cms-id", "A9994", "--json"]))).expect("json");
+        let keys: Vec<_> = creds.as_object().expect("object").keys().cloned().collect();
+        assert_eq!(keys, ["client_id", "client_secret", "expires_at"]);
+        let (id, secret) = (creds["client_id"].as_str().expect("id"), creds["client_secret"].as_str().expect("secret"));
+
+        let server = Server::start(bcda(dir.path(), pg));
+        let http = reqwest::Client::new();
+        let token = |http: reqwest::Client, base: String| async move {
+            let response = http.post(format!("{base}/auth/token")).basic_auth(id, Some(secret)).send().await.expect("send");
+            assert_eq!(response.status(), 200);
+            let body: serde_json::Value = response.json().await.expect("json");
+            body["access_token"].as_str().expect("token").to_owned()
+        };
+        let status_of = |http: reqwest::Client, url: String, token: String| async move {
+            http.get(url).bearer_auth(token).send().await.expect("send").status().as_u16()
+        };
+        let first = token(http.clone(), server.base.clone()).await;
+        assert_eq!(status_of(http.clone(), format!("{}/api/v1/metadata", server.base), first.clone()).await, 200);
+        assert_eq!(status_of(http.clone(), format!("{}/auth/welcome", server.base), first.clone()).await, 200);
+        let health = http.get(format!("{}/_health", server.base)).send().await.expect("send");
+        assert_eq!(health.status(), 200);
+
+        // Key rotation by an admin command beside the running server.
+        let rotated = run_ok(cmd(&["keys", "rotate"]));
+        assert!(rotated.contains("now current"), "{rotated}");
+        let second = token(http.clone(), server.base.clone()).await;
+        assert_ne!(jwt_part(&first, 0)["kid"], jwt_part(&second, 0)["kid"]);
+        assert_eq!(status_of(http.clone(), format!("{}/auth/welcome", server.base), first.clone()).await, 200);
+
+        // Revocation by an admin command takes effect on the next request.
+        let revoked = run_ok(cmd(&["token", "revoke", "--token", &first]));
+        assert!(revoked.contains("revoked"), "{revoked}");
+        assert_eq!(status_of(http.clone(), format!("{}/auth/welcome", server.base), first.clone()).await, 401);
+        assert_eq!(status_of(http.clone(), format!("{}/auth/welcome", server.base), second.clone()).await, 200);
+
+        // The deny list too.
+        run_ok(cmd(&["aco", "deny", "--cms-id", "A9994"]));
+        assert_eq!(status_of(http.clone(), format!("{}/auth/welcome", server.base), second.clone()).await, 403);
+        let listed: serde_json::Value = serde_json::from_str(&run_ok(cmd(&["aco", "list", "--json"]))).expect("json");
+        assert_eq!(listed[0]["cms_id"], "A9994");
+        assert_eq!(listed[0]["status"], "denied");
+        run_ok(cmd(&["aco", "undeny", "--cms-id", "A9994"]));
+        assert_eq!(status_of(http.clone(), format!("{}/auth/welcome", server.base), second.clone()).await, 200);
+
+        server.terminate();
+    }
+}
+
+/// Arguments, an environment variable to set, and what stderr must name.
+type BadValueCase<'a> = (&'a [&'a str], Option<(&'a str, &'a str)>, &'a str);
+
+#[test]
+fn bad_values_name_their_flag_or_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [BadValueCase<'_>; 5] = [
+        (
+            &["serve"],
+            Some(("BCDA_LISTEN", "nonsense")),
+            "environment variable BCDA_LISTEN",
+        ),
+        (&["serve", "--listen", "nonsense"], None, "--listen"),
+        (
+            &["migrate"],
+            Some(("DATABASE_URL", "mysql://db/x")),
+            "environment variable DATABASE_URL",
+        ),
+        (
+            &["serve"],
+            Some(("BCDA_TOKEN_RATE_LIMIT", "0")),
+            "environment variable BCDA_TOKEN_RATE_LIMIT",
+        ),
+        (
+            &["migrate"],
+            Some(("BCDA_LOG_FORMAT", "xml")),
+            "environment variable BCDA_LOG_FORMAT",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let mut command = bcda(dir.path(), None);
+        command.args(args);
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let output = command.output().expect("run");
+        assert_eq!(output.status.code(), Some(2), "{args:?} {env:?}");
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains(expected), "{args:?} {env:?}: {stderr}");
+    }
+}
+
+#[test]
+fn admin_mistakes_get_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["credentials", "create", "--cms-id", "A0000"],
+            "error: no ACO with CMS ID A0000",
+        ),
+        (
+            &["aco", "deny", "--cms-id", "A0000"],
+            "error: no ACO with CMS ID A0000",
+        ),
+        (
+            &["credentials", "revoke", "--client-id", "nope"],
+            "error: no credentials with client id nope",
+        ),
+        (
+            &["token", "revoke", "--id", "nope"],
+            "error: no such token on record (unknown id, or expired long ago)",
+        ),
+        (
+            &["aco", "create", "--cms-id", "a9994", "--name", "x"],
+            "error: invalid CMS ID \"a9994\": expected 3 to 20 characters of capital letters, digits and hyphens, starting with a letter (e.g. A9994)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut command = bcda(dir.path(), None);
+        command.args(args);
+        let output = command.output().expect("run");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr_of(&output).trim_end(), expected, "{args:?}");
+    }
+    let mut create = bcda(dir.path(), None);
+    create.args(["aco", "create", "--cms-id", "A9994", "--name", "ACO Dev"]);
+    run_ok(create);
+    let mut again = bcda(dir.path(), None);
+    again.args(["aco", "create", "--cms-id", "A9994", "--name", "ACO Dev"]);
+    let output = again.output().expect("run");
+    assert_eq!(
+        stderr_of(&output).trim_end(),
+        "error: an ACO with CMS ID A9994 already exists"
+    );
+}

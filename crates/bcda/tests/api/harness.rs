@@ -1,0 +1,330 @@
+//! `TestApp`: a fresh application over a fresh database, with helpers that
+//! read like a client.
+
+#![allow(dead_code)]
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use base64::Engine;
+use bcda::app::{App, AppConfig, AppState, HttpSettings};
+use bcda::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
+use bcda::auth::tokens::TokenSettings;
+use bcda::clock::ManualClock;
+use bcda::config::DataDir;
+use bcda::store::Db;
+use http_body_util::BodyExt;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use time::OffsetDateTime;
+use time::macros::datetime;
+use tower::ServiceExt;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where tests start the clock.
+pub const START: OffsetDateTime = datetime!(2026-03-02 12:00:00 UTC);
+
+/// Defines one test run twice: `name::sqlite` and `name::postgres`. The
+/// body receives the `Backend` to build its `TestApp` with.
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$meta])*
+            async fn run($backend: $crate::harness::Backend) $body
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::harness::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::harness::Backend::Postgres).await
+            }
+        }
+    };
+}
+pub(crate) use backend_test;
+
+/// The PostgreSQL URL tests use; panics with instructions when unset.
+pub fn postgres_url() -> String {
+    std::env::var("BCDA_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "BCDA_TEST_POSTGRES_URL is not set: run scripts/test (which starts PostgreSQL and sets it), \
+             or set it to a database where the tests may create schemas"
+        )
+    })
+}
+
+/// A fresh, empty PostgreSQL schema: its name and a URL whose connections use it.
+pub async fn fresh_postgres_schema() -> (String, String) {
+    let url = postgres_url();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("connect to BCDA_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    (schema, scoped)
+}
+
+/// Builder for a `TestApp` with non-default settings.
+pub struct TestAppBuilder {
+    backend: Backend,
+    tokens: TokenSettings,
+    http: HttpSettings,
+}
+
+impl TestAppBuilder {
+    pub fn token_rate_limit(mut self, limit: u64, window: Duration) -> Self {
+        self.tokens = TokenSettings {
+            rate_limit: limit,
+            rate_window: window,
+        };
+        self
+    }
+
+    pub fn http(mut self, http: HttpSettings) -> Self {
+        self.http = http;
+        self
+    }
+
+    pub async fn build(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = DataDir::new(dir.path().join("data"));
+        let db = match self.backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::new()
+                    .filename(dir.path().join("bcda.db"))
+                    .create_if_missing(true);
+                Db::connect_sqlite(options).await.expect("sqlite")
+            }
+            Backend::Postgres => {
+                let (_, url) = fresh_postgres_schema().await;
+                let options = PgConnectOptions::from_str(&url).expect("pg url");
+                Db::connect_postgres(options, 5).await.expect("postgres")
+            }
+        };
+        let clock = ManualClock::new(START);
+        let app = App::open(
+            db,
+            Arc::new(clock.clone()),
+            AppConfig {
+                key_file: dir.path().join("signing-keys.key"),
+                data_dir,
+                tokens: self.tokens,
+                http: self.http,
+            },
+        )
+        .await
+        .expect("open app");
+        let state = AppState(Arc::new(app));
+        TestApp {
+            router: bcda::http::router(state.clone()),
+            state,
+            clock,
+            backend: self.backend,
+            dir,
+        }
+    }
+}
+
+/// The application under test.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: ManualClock,
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an OperationOutcome with this status, issue code and diagnostics.
+    pub fn assert_outcome(&self, status: u16, code: &str, diagnostics: &str) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "status; body: {}",
+            self.text()
+        );
+        assert_eq!(self.header("content-type"), Some("application/fhir+json"));
+        let body = self.json();
+        assert_eq!(body["resourceType"], "OperationOutcome");
+        assert_eq!(body["issue"][0]["severity"], "error");
+        assert_eq!(body["issue"][0]["code"], code);
+        assert_eq!(body["issue"][0]["diagnostics"], diagnostics);
+    }
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            tokens: TokenSettings::default(),
+            http: HttpSettings::default(),
+        }
+    }
+
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::builder(backend).build().await
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Sends a request to the router in-process (with a Host header unless
+    /// the request has one).
+    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+        if !request.headers().contains_key(header::HOST) {
+            request
+                .headers_mut()
+                .insert(header::HOST, "bcda.test".parse().expect("host"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.send(
+            request(Method::GET, uri)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn get_with_token(&self, uri: &str, token: &str) -> TestResponse {
+        self.get_with_authorization(uri, &format!("Bearer {token}"))
+            .await
+    }
+
+    pub async fn get_with_authorization(&self, uri: &str, authorization: &str) -> TestResponse {
+        self.send(
+            request(Method::GET, uri)
+                .header(header::AUTHORIZATION, authorization)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// `POST /auth/token` with HTTP Basic credentials.
+    pub async fn post_token(&self, client_id: &str, secret: &str) -> TestResponse {
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+        self.send(
+            request(Method::POST, "/auth/token")
+                .header(header::AUTHORIZATION, format!("Basic {basic}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn create_aco(&self, cms_id: &str) {
+        bcda::acos::create(self.db(), &self.clock, cms_id, &format!("ACO {cms_id}"))
+            .await
+            .expect("create aco");
+    }
+
+    pub async fn create_credentials(&self, cms_id: &str) -> NewCredentials {
+        credentials::create(self.db(), &self.clock, cms_id, DEFAULT_SECRET_LIFETIME)
+            .await
+            .expect("create credentials")
+    }
+
+    /// Creates the ACO and credentials and returns a fresh token.
+    pub async fn token_for(&self, cms_id: &str) -> String {
+        self.create_aco(cms_id).await;
+        let creds = self.create_credentials(cms_id).await;
+        self.token(&creds).await
+    }
+
+    /// A fresh token for existing credentials.
+    pub async fn token(&self, creds: &NewCredentials) -> String {
+        let response = self
+            .post_token(&creds.client_id, &creds.client_secret)
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "token: {}",
+            response.text()
+        );
+        response.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+}
+
+fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+    Request::builder().method(method).uri(uri)
+}
+
+/// Decodes a JWT segment (0 = header, 1 = claims).
+pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    let part = token.split('.').nth(index).expect("jwt part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+/// Encodes JSON as a JWT segment.
+pub fn jwt_segment(value: &serde_json::Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(value).expect("json"))
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the real HTTP API (the router in-process, or the real
+//! binary on an ephemeral port), each test run against SQLite and against
+//! PostgreSQL.
+//!
+//! PostgreSQL tests need `BCDA_TEST_POSTGRES_URL` (scripts/test sets it up);
+//! without it they fail rather than pass silently.
+
+mod harness;
+
+mod bearer;
+mod cli;
+mod errors;
+mod health;
+mod metadata;
+mod token;

@@ -1,0 +1,103 @@
+//! `/api/v1/metadata`, `/api/v2/metadata`, `/_version`, `/_auth`.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use bcda::app::HttpSettings;
+
+use crate::harness::{TestApp, backend_test};
+
+backend_test! {
+    async fn capability_statements(backend) {
+        let app = TestApp::new(backend).await;
+        for (path, fhir_version) in [("/api/v1/metadata", "3.0.1"), ("/api/v2/metadata", "4.0.1")] {
+            let response = app.get(path).await;
+            assert_eq!(response.status, StatusCode::OK);
+            assert_eq!(response.header("content-type"), Some("application/json"));
+            let body = response.json();
+            assert_eq!(body["resourceType"], "CapabilityStatement");
+            assert_eq!(body["fhirVersion"], fhir_version);
+            assert_eq!(
+                body["rest"][0]["security"]["extension"][0]["extension"][0]["valueUri"],
+                "http://bcda.test/auth/token"
+            );
+            assert_eq!(body["implementation"]["url"], "http://bcda.test");
+            let name = if fhir_version == "3.0.1" { "v1" } else { "v2" };
+            insta::assert_json_snapshot!(format!("capability_statement_{name}"), body, {
+                ".date" => "[now]",
+                ".software.releaseDate" => "[started]",
+                ".software.version" => "[version]",
+            });
+        }
+    }
+}
+
+backend_test! {
+    async fn metadata_needs_no_token_and_negotiates_fhir_json(backend) {
+        let app = TestApp::new(backend).await;
+        let fhir = app
+            .send(
+                Request::get("/api/v2/metadata")
+                    .header("accept", "application/fhir+json")
+                    .body(Body::empty())
+                    .expect("req"),
+            )
+            .await;
+        assert_eq!(fhir.header("content-type"), Some("application/fhir+json"));
+        let token = app.token_for("A9994").await;
+        let with_token = app.get_with_token("/api/v1/metadata", &token).await;
+        assert_eq!(with_token.status, StatusCode::OK, "a bearer token is fine too");
+    }
+}
+
+backend_test! {
+    async fn absolute_urls_follow_the_request_and_trusted_proxies(backend) {
+        let untrusting = TestApp::new(backend).await;
+        let forwarded = || {
+            Request::get("/api/v1/metadata")
+                .header("host", "10.0.0.5:3000")
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "api.example.org")
+                .body(Body::empty())
+                .expect("req")
+        };
+        let body = untrusting.send(forwarded()).await.json();
+        assert_eq!(body["implementation"]["url"], "http://10.0.0.5:3000");
+
+        let trusting = TestApp::builder(backend)
+            .http(HttpSettings { trust_forwarded_headers: true, public_base_url: None })
+            .build()
+            .await;
+        let body = trusting.send(forwarded()).await.json();
+        assert_eq!(body["implementation"]["url"], "https://api.example.org");
+
+        let fixed = TestApp::builder(backend)
+            .http(HttpSettings {
+                trust_forwarded_headers: false,
+                public_base_url: Some("https://bcda.example.gov".into()),
+            })
+            .build()
+            .await;
+        let body = fixed.send(forwarded()).await.json();
+        assert_eq!(
+            body["rest"][0]["security"]["extension"][0]["extension"][0]["valueUri"],
+            "https://bcda.example.gov/auth/token"
+        );
+
+        let bad_host = untrusting
+            .send(Request::get("/api/v1/metadata").header("host", "evil.com/x").body(Body::empty()).expect("req"))
+            .await;
+        bad_host.assert_outcome(400, "structure", "Invalid Host header");
+    }
+}
+
+backend_test! {
+    async fn version_and_auth_provider(backend) {
+        let app = TestApp::new(backend).await;
+        let version = app.get("/_version").await;
+        assert_eq!(version.status, StatusCode::OK);
+        assert_eq!(version.json(), serde_json::json!({ "version": bcda::VERSION }));
+        let auth = app.get("/_auth").await;
+        assert_eq!(auth.status, StatusCode::OK);
+        assert_eq!(auth.json(), serde_json::json!({ "auth_provider": "bcda", "version": bcda::VERSION }));
+    }
+}
