@@ -65,6 +65,7 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
             "url": ctx.base_url
         },
         "fhirVersion": version.fhir_version(),
+        "format": ["application/json", "application/fhir+json"],
     });
     let fields = statement
         .as_object_mut()

@@ -56,17 +56,7 @@ pub struct Health {
 /// `GET /_health`: really asks the database and really writes to the data
 /// directory; 200 when both work, 503 with the failing one named otherwise.
 pub async fn health(State(state): State<AppState>) -> Response {
-    let database = match tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: database failed");
-            "database ping error".to_owned()
-        }
-        Err(_) => {
-            tracing::warn!("health check: database timed out");
-            "database did not answer in time".to_owned()
-        }
-    };
+    let database = check("database", "database ping error", state.db.ping()).await;
     let probe = state
         .data_dir
         .root()
@@ -75,17 +65,12 @@ pub async fn health(State(state): State<AppState>) -> Response {
         tokio::fs::write(&probe, b"ok").await?;
         tokio::fs::remove_file(&probe).await
     };
-    let storage = match tokio::time::timeout(CHECK_TIMEOUT, write_probe).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: data directory not writable");
-            "data directory is not writable".to_owned()
-        }
-        Err(_) => {
-            tracing::warn!("health check: data directory timed out");
-            "data directory did not answer in time".to_owned()
-        }
-    };
+    let storage = check(
+        "data directory",
+        "data directory is not writable",
+        write_probe,
+    )
+    .await;
     let status = if database == "ok" && storage == "ok" {
         StatusCode::OK
     } else {
@@ -96,4 +81,24 @@ pub async fn health(State(state): State<AppState>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Runs one dependency check with a time limit: `ok`, `failure` (the detail
+/// is logged, not sent), or a time-out message.
+async fn check<E: std::fmt::Display>(
+    dependency: &str,
+    failure: &str,
+    probe: impl Future<Output = Result<(), E>>,
+) -> String {
+    match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => {
+            tracing::warn!(dependency, error = %e, "health check failed");
+            failure.to_owned()
+        }
+        Err(_) => {
+            tracing::warn!(dependency, "health check timed out");
+            format!("{dependency} did not answer in time")
+        }
+    }
 }
