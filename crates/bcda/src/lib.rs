@@ -11,9 +11,11 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod fhir;
+pub mod formats;
 pub mod housekeeping;
 pub mod http;
 pub mod store;
+pub mod synthetic;
 pub mod telemetry;
 
 /// The version of this build, reported by `/_version`, `/_auth` and the

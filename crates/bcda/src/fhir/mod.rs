@@ -44,3 +44,37 @@ impl ApiVersion {
         }
     }
 }
+
+/// The resource types an export can contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    /// Beneficiary demographics.
+    Patient,
+    /// Medicare Part A/B/C/D enrollment.
+    Coverage,
+    /// Adjudicated claims of the eight claim types.
+    ExplanationOfBenefit,
+}
+
+impl ResourceType {
+    /// Every type, in BCDA's default export order.
+    pub const ALL: [ResourceType; 3] = [
+        ResourceType::Patient,
+        ResourceType::Coverage,
+        ResourceType::ExplanationOfBenefit,
+    ];
+
+    /// The FHIR resource type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Patient => "Patient",
+            ResourceType::Coverage => "Coverage",
+            ResourceType::ExplanationOfBenefit => "ExplanationOfBenefit",
+        }
+    }
+
+    /// Parses a FHIR resource type name (exact, case-sensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
