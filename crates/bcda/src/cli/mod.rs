@@ -6,9 +6,12 @@
 
 mod aco;
 mod credentials;
+mod import;
 mod keys;
 mod migrate;
+mod sandbox;
 mod serve;
+mod synthetic;
 mod token;
 
 use std::path::PathBuf;
@@ -83,6 +86,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the HTTP API (with housekeeping) in this process.
     Serve(serve::ServeArgs),
+    /// Run the server with BCDA's synthetic sandbox ACOs (credentials are
+    /// printed and saved in DATA_DIR/sandbox-credentials.json).
+    Sandbox(serve::ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage ACOs and the deny list.
@@ -97,6 +103,11 @@ pub enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Import attribution, opt-out and FHIR resource files.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Write a synthetic ACO's files: CCLF attribution, opt-outs, FHIR NDJSON.
+    Synthetic(synthetic::SyntheticArgs),
 }
 
 /// Runs the program; the exit code is 0 on success, 1 on failure, 2 on bad
@@ -106,7 +117,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let is_server = matches!(cli.command, Command::Serve(_));
+    let is_server = matches!(cli.command, Command::Serve(_) | Command::Sandbox(_));
     let default_filter = if is_server { "info,sqlx=warn" } else { "warn" };
     let filter = cli.global.log_filter.as_deref().unwrap_or(default_filter);
     if let Err(message) = crate::telemetry::init(cli.global.log_format, filter) {
@@ -188,6 +199,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Serve(args) => serve::run(&ctx, args).await,
+        Command::Sandbox(args) => sandbox::run(&ctx, args).await,
+        Command::Import(cmd) => import::run(&ctx, cmd).await,
+        Command::Synthetic(args) => synthetic::run(&ctx, args).await,
         Command::Migrate => migrate::run(&ctx).await,
         Command::Aco(cmd) => aco::run(&ctx, cmd).await,
         Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,

@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::sync::watch;
 
 use super::Context;
-use crate::app::{AppState, HttpSettings};
+use crate::app::{App, AppState, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
 
@@ -47,28 +47,35 @@ fn parse_public_url(value: &str) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
+impl ServeArgs {
+    /// The token settings these flags describe.
+    pub fn token_settings(&self) -> TokenSettings {
+        TokenSettings {
+            rate_limit: self.token_rate_limit,
+            rate_window: Duration::from_secs(self.token_rate_window_seconds),
+        }
+    }
+
+    /// The HTTP settings these flags describe.
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            trust_forwarded_headers: self.trust_forwarded_headers,
+            public_base_url: self.public_url.clone(),
+        }
+    }
+}
+
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let app = ctx
-        .app(
-            TokenSettings {
-                rate_limit: args.token_rate_limit,
-                rate_window: Duration::from_secs(args.token_rate_window_seconds),
-            },
-            HttpSettings {
-                trust_forwarded_headers: args.trust_forwarded_headers,
-                public_base_url: args.public_url.clone(),
-            },
-        )
-        .await?;
-    let app = Arc::new(app);
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let app = ctx.app(args.token_settings(), args.http_settings()).await?;
+    serve(Arc::new(app), args.listen).await
+}
+
+/// Binds `listen` and serves the API with housekeeping until SIGINT or
+/// SIGTERM, then finishes requests in flight.
+pub(super) async fn serve(app: Arc<App>, listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot listen on {} (--listen / BCDA_LISTEN): {e}",
-                args.listen
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (--listen / BCDA_LISTEN): {e}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = app.db.backend_name(), data_dir = %app.data_dir.root().display(), "bcda started");
     // A plain line on stdout for people and scripts (tests read the port from it).

@@ -18,17 +18,31 @@ use super::{Db, StoreError};
 /// One migration: version, description, SQL.
 type Embedded = (i64, &'static str, &'static str);
 
-const SQLITE: &[Embedded] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-)];
+const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "claims data",
+        include_str!("../../migrations/sqlite/0002_claims_data.sql"),
+    ),
+];
 
-const POSTGRES: &[Embedded] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/postgres/0001_foundation.sql"),
-)];
+const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "claims data",
+        include_str!("../../migrations/postgres/0002_claims_data.sql"),
+    ),
+];
 
 /// A migration source over one embedded list.
 #[derive(Debug)]

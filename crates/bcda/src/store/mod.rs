@@ -9,9 +9,13 @@
 
 pub mod access_tokens;
 pub mod acos;
+pub mod attribution;
 pub mod credentials;
 mod migrations;
+pub mod opt_outs;
+pub mod resources;
 pub mod signing_keys;
+pub mod synthetic_acos;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -168,6 +172,59 @@ impl Db {
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// A transaction on either backend, for writes that must land together
+/// (an import of a whole file, for instance).
+#[derive(Debug)]
+pub enum Tx {
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same block against whichever connection `tx` holds; inside,
+/// `conn` is a `&mut SqliteConnection` or a `&mut PgConnection`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub use with_tx;
+
+impl Db {
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue instead of one failing when
+    /// its read lock cannot be upgraded.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
     }
 }
 

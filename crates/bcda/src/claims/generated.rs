@@ -1,0 +1,159 @@
+//! The generated claims source: a synthetic ACO computed on demand from its
+//! seed (see `crate::synthetic`), with nothing stored but its parameters.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::{AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource};
+use crate::store::attribution::FileKind;
+use crate::store::synthetic_acos::SyntheticAcoRecord;
+use crate::store::{Db, opt_outs};
+use crate::synthetic::{AttributionKind, OptOutPreference, SyntheticAco};
+
+/// Serves one synthetic ACO.
+#[derive(Debug, Clone)]
+pub struct GeneratedSource {
+    db: Db,
+    aco: Arc<SyntheticAco>,
+}
+
+impl GeneratedSource {
+    /// The generated data of the synthetic ACO `cms_id` with parameters `spec`.
+    pub fn new(db: Db, cms_id: &str, spec: &SyntheticAcoRecord) -> Self {
+        Self {
+            db,
+            aco: Arc::new(SyntheticAco::new(
+                cms_id,
+                spec.seed,
+                spec.beneficiaries,
+                spec.first_service_year,
+                spec.anchor,
+                spec.stale_attribution,
+            )),
+        }
+    }
+
+    /// The generator behind this source.
+    pub fn aco(&self) -> &SyntheticAco {
+        &self.aco
+    }
+
+    pub(super) async fn attribution_files(&self) -> Result<Vec<AttributionFile>, SourceError> {
+        let aco = self.aco.clone();
+        blocking(move || {
+            aco.attribution_files()
+                .iter()
+                .enumerate()
+                .map(|(position, file)| AttributionFile {
+                    key: i64::try_from(position).unwrap_or(i64::MAX),
+                    kind: file_kind(file.kind),
+                    performance_year: file.performance_year,
+                    attributed_at: file.timestamp,
+                    member_count: i64::try_from(aco.attribution_members(file).len()).unwrap_or(i64::MAX),
+                })
+                .collect()
+        })
+        .await
+    }
+
+    pub(super) async fn attribution_members(&self, file: &AttributionFile) -> Result<Vec<String>, SourceError> {
+        let aco = self.aco.clone();
+        let key = file.key;
+        blocking(move || {
+            let files = aco.attribution_files();
+            let Some(file) = usize::try_from(key).ok().and_then(|k| files.get(k)) else {
+                return Vec::new();
+            };
+            let mut mbis: Vec<String> = aco
+                .attribution_members(file)
+                .into_iter()
+                .filter_map(|index| aco.beneficiary(index).map(|b| b.mbi))
+                .collect();
+            mbis.sort_unstable();
+            mbis
+        })
+        .await
+    }
+
+    pub(super) async fn opted_out(&self, as_of: OffsetDateTime) -> Result<HashSet<String>, SourceError> {
+        let from = as_of - OPT_OUT_LOOKBACK;
+        let mut out = opt_outs::opted_out(&self.db, from, as_of).await?;
+        let aco = self.aco.clone();
+        let generated = blocking(move || {
+            // The latest event per beneficiary inside the window decides.
+            let mut latest: HashMap<u32, (time::Date, bool)> = HashMap::new();
+            for event in aco.opt_out_events() {
+                let at = event.effective_date.midnight().assume_utc();
+                if at < from || at > as_of {
+                    continue;
+                }
+                let refuses = event.preference == OptOutPreference::OptOut;
+                let entry = latest.entry(event.index).or_insert((event.effective_date, refuses));
+                if event.effective_date > entry.0 {
+                    *entry = (event.effective_date, refuses);
+                } else if event.effective_date == entry.0 {
+                    entry.1 |= refuses;
+                }
+            }
+            latest
+                .into_iter()
+                .filter(|(_, (_, refuses))| *refuses)
+                .filter_map(|(index, _)| aco.beneficiary(index).map(|b| b.mbi))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        out.extend(generated);
+        Ok(out)
+    }
+
+    pub(super) fn resolve(&self, mbis: &[String]) -> Vec<Option<BeneficiaryKey>> {
+        mbis.iter()
+            .map(|mbi| {
+                self.aco
+                    .index_of_mbi(mbi)
+                    .filter(|&index| self.aco.has_claims_record(index))
+                    .map(|index| BeneficiaryKey(i64::from(index)))
+            })
+            .collect()
+    }
+
+    pub(super) async fn resources(
+        &self,
+        beneficiary: BeneficiaryKey,
+        query: ResourceQuery,
+    ) -> Result<Vec<SourceResource>, SourceError> {
+        let Ok(index) = u32::try_from(beneficiary.0) else {
+            return Ok(Vec::new());
+        };
+        let aco = self.aco.clone();
+        blocking(move || {
+            aco.resources(index, query.version, query.resource_type, query.until)
+                .into_iter()
+                .filter(|r| query.since.is_none_or(|since| r.last_updated > since))
+                .map(|r| SourceResource {
+                    resource_id: r.id,
+                    last_updated: r.last_updated,
+                    json: r.json,
+                })
+                .collect()
+        })
+        .await
+    }
+}
+
+/// The store's name for a generated file kind.
+pub fn file_kind(kind: AttributionKind) -> FileKind {
+    match kind {
+        AttributionKind::Default => FileKind::Default,
+        AttributionKind::Runout => FileKind::Runout,
+    }
+}
+
+/// Generation is CPU work: run it off the async workers.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, SourceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SourceError::Generator(e.to_string()))
+}

@@ -1,0 +1,50 @@
+//! `bcda sandbox`: the server with BCDA's synthetic sandbox ACOs.
+
+use std::sync::Arc;
+
+use super::Context;
+use super::serve::{ServeArgs, serve};
+use crate::sandbox::{self, SANDBOX_ACOS};
+
+pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
+    let app = ctx.app(args.token_settings(), args.http_settings()).await?;
+    let credentials = sandbox::prepare(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
+    let base = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    println!(
+        "bcda sandbox: synthetic ACOs (saved in {})",
+        sandbox::credentials_path(app.data_dir.root()).display()
+    );
+    println!();
+    println!("{:<8} {:>13}  {:<36}  CLIENT_SECRET", "CMS_ID", "BENEFICIARIES", "CLIENT_ID");
+    for c in &credentials {
+        let note = SANDBOX_ACOS
+            .iter()
+            .find(|a| a.cms_id == c.cms_id)
+            .map_or("", |a| {
+                if a.denied {
+                    "  (deny-listed: 403)"
+                } else if a.stale_attribution {
+                    "  (attribution out of date: 404 on export)"
+                } else {
+                    ""
+                }
+            });
+        println!(
+            "{:<8} {:>13}  {:<36}  {}{note}",
+            c.cms_id, c.beneficiaries, c.client_id, c.client_secret
+        );
+    }
+    if let Some(first) = credentials.first() {
+        println!();
+        println!("Get a token:");
+        println!(
+            "  curl -s -X POST -u {}:{} {base}/auth/token",
+            first.client_id, first.client_secret
+        );
+        println!();
+    }
+    serve(Arc::new(app), args.listen).await
+}

@@ -1,0 +1,294 @@
+//! `bcda import resources`: FHIR NDJSON (Patient, Coverage,
+//! ExplanationOfBenefit as the Beneficiary FHIR Data server emits them) into
+//! the resource store.
+//!
+//! Each line is stored byte for byte as it arrived (minus surrounding
+//! whitespace), linked to its beneficiary: a Patient by its MBI identifier
+//! (`http://hl7.org/fhir/sid/us-mbi`), a Coverage by `beneficiary`, an
+//! ExplanationOfBenefit by `patient`, both `Patient/<id>` references to a
+//! Patient imported earlier or earlier in the same file.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::progress::Progress;
+use super::{FileOutcome, ImportError};
+use crate::fhir::{ApiVersion, ResourceType};
+use crate::store::resources::{self, BeneficiaryConflict, NewResource};
+use crate::store::{Db, Tx};
+
+/// Resources written per database round trip.
+const BATCH: usize = 200;
+
+/// The MBI identifier system.
+const MBI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-mbi";
+
+/// The parts of a resource the importer reads; everything else is kept as
+/// bytes. Deserializing still checks the whole line is valid JSON.
+#[derive(Debug, Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: Option<&'a str>,
+    #[serde(borrow)]
+    id: Option<&'a str>,
+    #[serde(borrow)]
+    meta: Option<Meta<'a>>,
+    #[serde(default, borrow)]
+    identifier: Vec<Identifier<'a>>,
+    #[serde(borrow)]
+    beneficiary: Option<Reference<'a>>,
+    #[serde(borrow)]
+    patient: Option<Reference<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Meta<'a> {
+    #[serde(rename = "lastUpdated", borrow)]
+    last_updated: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Identifier<'a> {
+    #[serde(borrow)]
+    system: Option<&'a str>,
+    #[serde(borrow)]
+    value: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    extension: Vec<serde_json::Value>,
+    #[serde(rename = "type")]
+    identifier_type: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Reference<'a> {
+    #[serde(borrow)]
+    reference: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl Identifier<'_> {
+    /// BFD marks old MBIs `historic` with an identifier-currency extension
+    /// (on the identifier in STU3, on its type coding in R4).
+    fn is_historic(&self) -> bool {
+        let mentions_historic = |v: &serde_json::Value| v.to_string().contains("\"historic\"");
+        self.extension.iter().any(mentions_historic) || self.identifier_type.as_ref().is_some_and(mentions_historic)
+    }
+}
+
+/// Imports one NDJSON file of `version` resources. The whole file lands in
+/// one transaction or not at all.
+pub async fn import_file(db: &Db, version: ApiVersion, path: &Path, quiet: bool) -> Result<FileOutcome, ImportError> {
+    let file = std::fs::File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut progress = Progress::start(&super::file_name(path)?, size, quiet);
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut tx = db.begin().await.map_err(|e| ImportError::store(path, e))?;
+    let mut importer = FileImporter {
+        path,
+        version,
+        patients: HashMap::new(),
+        batch: Vec::with_capacity(BATCH),
+        count: 0,
+    };
+    let mut line = Vec::new();
+    let mut line_number = 0u64;
+    let mut position = 0u64;
+    let result = async {
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| ImportError::file(path, format!("cannot read: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            line_number += 1;
+            position += n as u64;
+            let trimmed = line.trim_ascii();
+            if trimmed.is_empty() {
+                continue;
+            }
+            importer.line(&mut tx, line_number, trimmed).await?;
+            progress.update(position);
+        }
+        importer.flush(&mut tx).await?;
+        Ok::<_, ImportError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tx.commit().await.map_err(|e| ImportError::store(path, e))?;
+            progress.finish(&format!("{} resources", importer.count));
+            Ok(FileOutcome::Imported { records: importer.count })
+        }
+        Err(e) => {
+            // Dropping the transaction rolls it back.
+            drop(tx);
+            progress.abandon();
+            Err(e)
+        }
+    }
+}
+
+struct FileImporter<'p> {
+    path: &'p Path,
+    version: ApiVersion,
+    /// Patient id -> beneficiary row id, for references in this file.
+    patients: HashMap<String, i64>,
+    batch: Vec<NewResource>,
+    count: u64,
+}
+
+impl FileImporter<'_> {
+    async fn line(&mut self, tx: &mut Tx, number: u64, bytes: &[u8]) -> Result<(), ImportError> {
+        let fail = |field: Option<&str>, message: String| ImportError::line(self.path, number, field, message);
+        let head: Head<'_> = serde_json::from_slice(bytes).map_err(|e| fail(None, format!("invalid JSON: {e}")))?;
+        let type_name = head
+            .resource_type
+            .ok_or_else(|| fail(Some("resourceType"), "missing".to_owned()))?;
+        let resource_type = ResourceType::parse(type_name).ok_or_else(|| {
+            fail(
+                Some("resourceType"),
+                format!("{type_name:?} is not Patient, Coverage or ExplanationOfBenefit"),
+            )
+        })?;
+        let id = head.id.ok_or_else(|| fail(Some("id"), "missing".to_owned()))?;
+        if !is_fhir_id(id) {
+            return Err(fail(Some("id"), format!("{id:?} is not a valid FHIR id")));
+        }
+        let last_updated = head
+            .meta
+            .as_ref()
+            .and_then(|m| m.last_updated)
+            .ok_or_else(|| fail(Some("meta.lastUpdated"), "missing".to_owned()))?;
+        let last_updated = OffsetDateTime::parse(last_updated, &Rfc3339).map_err(|_| {
+            fail(
+                Some("meta.lastUpdated"),
+                format!("{last_updated:?} is not a FHIR instant with a time zone"),
+            )
+        })?;
+        let beneficiary_id = match resource_type {
+            ResourceType::Patient => {
+                let mbi = head
+                    .identifier
+                    .iter()
+                    .filter(|i| i.system == Some(MBI_SYSTEM) && !i.is_historic())
+                    .find_map(|i| i.value.as_deref())
+                    .ok_or_else(|| fail(Some("identifier"), format!("Patient {id} has no current MBI identifier ({MBI_SYSTEM})")))?;
+                if !crate::formats::mbi::is_valid_mbi(mbi) {
+                    return Err(fail(Some("identifier"), format!("{mbi:?} is not a valid MBI")));
+                }
+                let row = resources::upsert_beneficiary(tx, mbi, id)
+                    .await
+                    .map_err(|e| ImportError::store(self.path, e))?
+                    .map_err(|conflict| match conflict {
+                        BeneficiaryConflict::MbiHasOtherPatient(other) => fail(
+                            Some("identifier"),
+                            format!("MBI {mbi} already belongs to Patient {other}"),
+                        ),
+                        BeneficiaryConflict::PatientHasOtherMbi(_) => fail(
+                            Some("identifier"),
+                            format!("Patient {id} was imported before with a different MBI"),
+                        ),
+                    })?;
+                self.patients.insert(id.to_owned(), row);
+                row
+            }
+            ResourceType::Coverage | ResourceType::ExplanationOfBenefit => {
+                let (field, reference) = if resource_type == ResourceType::Coverage {
+                    ("beneficiary.reference", head.beneficiary.as_ref())
+                } else {
+                    ("patient.reference", head.patient.as_ref())
+                };
+                let reference = reference
+                    .and_then(|r| r.reference.as_deref())
+                    .ok_or_else(|| fail(Some(field), "missing".to_owned()))?;
+                let patient_id = reference
+                    .strip_prefix("Patient/")
+                    .filter(|p| is_fhir_id(p))
+                    .ok_or_else(|| fail(Some(field), format!("{reference:?} is not a Patient/<id> reference")))?;
+                self.patient_row(tx, patient_id).await?.ok_or_else(|| {
+                    fail(
+                        Some(field),
+                        format!("{reference} matches no imported Patient; import the Patient file first"),
+                    )
+                })?
+            }
+        };
+        self.batch.push(NewResource {
+            beneficiary_id,
+            version: self.version,
+            resource_type,
+            resource_id: id.to_owned(),
+            last_updated,
+            body: bytes.to_vec(),
+        });
+        self.count += 1;
+        if self.batch.len() >= BATCH {
+            self.flush(tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn patient_row(&mut self, tx: &mut Tx, patient_id: &str) -> Result<Option<i64>, ImportError> {
+        if let Some(&row) = self.patients.get(patient_id) {
+            return Ok(Some(row));
+        }
+        let row = resources::beneficiary_by_patient_id(tx, patient_id)
+            .await
+            .map_err(|e| ImportError::store(self.path, e))?;
+        if let Some(row) = row {
+            self.patients.insert(patient_id.to_owned(), row);
+        }
+        Ok(row)
+    }
+
+    async fn flush(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
+        if !self.batch.is_empty() {
+            resources::upsert(tx, &self.batch)
+                .await
+                .map_err(|e| ImportError::store(self.path, e))?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+}
+
+/// FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`.
+fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Orders files so those that start with a Patient come first: coverage and
+/// claims refer to Patients, which must be imported before them.
+pub fn patient_files_first(paths: &mut [std::path::PathBuf]) {
+    use std::io::Read;
+    let starts_with_patient = |path: &std::path::PathBuf| -> bool {
+        // Only the start of a possibly huge file is needed.
+        let mut head = Vec::new();
+        let read = std::fs::File::open(path).and_then(|f| f.take(256 * 1024).read_to_end(&mut head));
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+        read.is_ok()
+            && serde_json::from_slice::<Head<'_>>(first_line.trim_ascii())
+                .is_ok_and(|h| h.resource_type == Some("Patient"))
+    };
+    paths.sort_by_cached_key(|p| !starts_with_patient(p));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fhir_ids() {
+        assert!(is_fhir_id("carrier--10000000001234"));
+        assert!(is_fhir_id("-10000000000001"));
+        assert!(!is_fhir_id(""));
+        assert!(!is_fhir_id("a/b"));
+        assert!(!is_fhir_id(&"x".repeat(65)));
+    }
+}

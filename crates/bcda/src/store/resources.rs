@@ -1,0 +1,228 @@
+//! The resource store: `beneficiaries` and `resources`.
+//!
+//! Resources are kept as the serialized JSON they arrived as and handed to
+//! export workers unchanged. The scan an export needs — one beneficiary's
+//! resources of one type and version with `lastUpdated` in a window, in
+//! `(lastUpdated, id)` order — is one index range, read in keyset pages so
+//! memory never depends on how many resources a beneficiary has.
+
+use sqlx::QueryBuilder;
+use time::OffsetDateTime;
+
+use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
+use crate::clock::{from_epoch_ms, to_epoch_ms};
+use crate::fhir::{ApiVersion, ResourceType};
+
+/// The stored code of a FHIR version.
+pub fn version_code(version: ApiVersion) -> i64 {
+    match version {
+        ApiVersion::V1 => 1,
+        ApiVersion::V2 => 2,
+    }
+}
+
+/// The stored code of a resource type.
+pub fn type_code(resource_type: ResourceType) -> i64 {
+    match resource_type {
+        ResourceType::Patient => 1,
+        ResourceType::Coverage => 2,
+        ResourceType::ExplanationOfBenefit => 3,
+    }
+}
+
+/// Why a beneficiary could not be recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeneficiaryConflict {
+    /// The MBI is already recorded with another Patient id.
+    MbiHasOtherPatient(String),
+    /// The Patient id is already recorded with another MBI.
+    PatientHasOtherMbi(String),
+}
+
+/// Records that `patient_id` is the beneficiary with `mbi` (idempotent) and
+/// returns the beneficiary's row id.
+pub async fn upsert_beneficiary(
+    tx: &mut Tx,
+    mbi: &str,
+    patient_id: &str,
+) -> Result<Result<i64, BeneficiaryConflict>, StoreError> {
+    let existing: Option<(i64, String, String)> = with_tx!(tx, |conn| {
+        sqlx::query_as(
+            "SELECT id, mbi, patient_id FROM beneficiaries WHERE mbi = $1 OR patient_id = $2",
+        )
+        .bind(mbi)
+        .bind(patient_id)
+        .fetch_optional(conn)
+        .await?
+    });
+    match existing {
+        Some((id, m, p)) if m == mbi && p == patient_id => Ok(Ok(id)),
+        Some((_, m, p)) if m == mbi => Ok(Err(BeneficiaryConflict::MbiHasOtherPatient(p))),
+        Some((_, m, _)) => Ok(Err(BeneficiaryConflict::PatientHasOtherMbi(m))),
+        None => {
+            let id = with_tx!(tx, |conn| {
+                sqlx::query_scalar(
+                    "INSERT INTO beneficiaries (mbi, patient_id) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(mbi)
+                .bind(patient_id)
+                .fetch_one(conn)
+                .await?
+            });
+            Ok(Ok(id))
+        }
+    }
+}
+
+/// The row id of the beneficiary whose Patient id is `patient_id`.
+pub async fn beneficiary_by_patient_id(tx: &mut Tx, patient_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(with_tx!(tx, |conn| {
+        sqlx::query_scalar("SELECT id FROM beneficiaries WHERE patient_id = $1")
+            .bind(patient_id)
+            .fetch_optional(conn)
+            .await?
+    }))
+}
+
+/// Row ids of the beneficiaries with these MBIs, in the same order (`None`
+/// for an MBI the store does not know).
+pub async fn beneficiaries_by_mbi(db: &Db, mbis: &[String]) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(mbis.len());
+    for chunk in mbis.chunks(500) {
+        let rows: Vec<(String, i64)> = with_pool!(db, |pool| {
+            let mut query = QueryBuilder::new("SELECT mbi, id FROM beneficiaries WHERE mbi IN (");
+            let mut list = query.separated(", ");
+            for mbi in chunk {
+                list.push_bind(mbi);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await?
+        });
+        found.extend(rows);
+    }
+    Ok(mbis.iter().map(|m| found.get(m).copied()).collect())
+}
+
+/// A resource about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    /// Its beneficiary's row id.
+    pub beneficiary_id: i64,
+    /// FHIR version.
+    pub version: ApiVersion,
+    /// Resource type.
+    pub resource_type: ResourceType,
+    /// `id`.
+    pub resource_id: String,
+    /// `meta.lastUpdated`.
+    pub last_updated: OffsetDateTime,
+    /// The resource as serialized JSON.
+    pub body: Vec<u8>,
+}
+
+/// Stores resources, replacing a stored resource of the same version, type
+/// and id (a newer load of the same claim). Storing identical resources
+/// again changes nothing.
+pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreError> {
+    for chunk in resources.chunks(200) {
+        with_tx!(tx, |conn| {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, body) ",
+            );
+            query.push_values(chunk, |mut row, r| {
+                row.push_bind(r.beneficiary_id)
+                    .push_bind(version_code(r.version))
+                    .push_bind(type_code(r.resource_type))
+                    .push_bind(&r.resource_id)
+                    .push_bind(to_epoch_ms(r.last_updated))
+                    .push_bind(&r.body);
+            });
+            query.push(
+                " ON CONFLICT (fhir_version, resource_type, resource_id) DO UPDATE SET \
+                 beneficiary_id = excluded.beneficiary_id, last_updated = excluded.last_updated, body = excluded.body \
+                 WHERE resources.body <> excluded.body OR resources.beneficiary_id <> excluded.beneficiary_id",
+            );
+            query.build().execute(conn).await?;
+        });
+    }
+    Ok(())
+}
+
+/// One stored resource, as an export reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResource {
+    /// `id`.
+    pub resource_id: String,
+    /// `meta.lastUpdated`.
+    pub last_updated: OffsetDateTime,
+    /// The serialized JSON.
+    pub body: Vec<u8>,
+}
+
+impl_from_row!(StoredResource, |row| {
+    Ok(StoredResource {
+        resource_id: row.try_get("resource_id")?,
+        last_updated: from_epoch_ms(row.try_get("last_updated")?),
+        body: row.try_get("body")?,
+    })
+});
+
+/// One page of the export scan.
+#[derive(Debug, Clone)]
+pub struct ScanPage<'a> {
+    /// The beneficiary.
+    pub beneficiary_id: i64,
+    /// FHIR version.
+    pub version: ApiVersion,
+    /// Resource type.
+    pub resource_type: ResourceType,
+    /// Exclusive lower bound on `lastUpdated` (`_since`), if any.
+    pub since: Option<OffsetDateTime>,
+    /// Inclusive upper bound on `lastUpdated` (the job's transaction time).
+    pub until: OffsetDateTime,
+    /// The `(lastUpdated, id)` of the last row of the previous page.
+    pub after: Option<(OffsetDateTime, &'a str)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Reads one page of a beneficiary's resources in `(lastUpdated, id)` order.
+pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, StoreError> {
+    // i64::MIN stands for "no bound" so the statement stays one static text.
+    let since = page.since.map_or(i64::MIN, to_epoch_ms);
+    let (after_time, after_id) = page
+        .after
+        .map_or((i64::MIN, ""), |(t, id)| (to_epoch_ms(t), id));
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT resource_id, last_updated, body FROM resources \
+             WHERE beneficiary_id = $1 AND fhir_version = $2 AND resource_type = $3 \
+               AND last_updated > $4 AND last_updated <= $5 \
+               AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
+             ORDER BY last_updated, resource_id LIMIT $8",
+        )
+        .bind(page.beneficiary_id)
+        .bind(version_code(page.version))
+        .bind(type_code(page.resource_type))
+        .bind(since)
+        .bind(to_epoch_ms(page.until))
+        .bind(after_time)
+        .bind(after_id)
+        .bind(page.limit)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// How many resources the store holds per (version, type): for import
+/// summaries and tests.
+pub async fn counts(db: &Db) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT fhir_version, resource_type, COUNT(*) FROM resources \
+             GROUP BY fhir_version, resource_type ORDER BY fhir_version, resource_type",
+        )
+        .fetch_all(pool)
+        .await?
+    }))
+}

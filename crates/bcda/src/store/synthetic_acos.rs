@@ -1,0 +1,72 @@
+//! The `synthetic_acos` table: ACOs served from the procedural generator
+//! (the sandbox), with the parameters that define their data.
+
+use time::Date;
+use uuid::Uuid;
+
+use super::{Db, StoreError, with_pool};
+use crate::clock::{from_epoch_ms, to_epoch_ms};
+
+/// The parameters of a synthetic ACO's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntheticAcoRecord {
+    /// Generator seed.
+    pub seed: u64,
+    /// Members of the newest attribution file.
+    pub beneficiaries: u32,
+    /// First year with claims.
+    pub first_service_year: i32,
+    /// The day the attribution history is laid out against.
+    pub anchor: Date,
+    /// The newest attribution file belongs to the previous performance year.
+    pub stale_attribution: bool,
+}
+
+/// Makes `aco_id` synthetic with these parameters (replacing earlier ones).
+pub async fn upsert(db: &Db, aco_id: Uuid, record: &SyntheticAcoRecord) -> Result<(), StoreError> {
+    let anchor = to_epoch_ms(record.anchor.midnight().assume_utc());
+    with_pool!(db, |pool| {
+        sqlx::query(
+            "INSERT INTO synthetic_acos (aco_id, seed, beneficiaries, first_service_year, anchor_date, stale_attribution) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (aco_id) DO UPDATE SET seed = excluded.seed, beneficiaries = excluded.beneficiaries, \
+             first_service_year = excluded.first_service_year, anchor_date = excluded.anchor_date, \
+             stale_attribution = excluded.stale_attribution",
+        )
+        .bind(aco_id.to_string())
+        // The seed's bits, reinterpreted: both databases store signed 64-bit integers.
+        .bind(i64::from_ne_bytes(record.seed.to_ne_bytes()))
+        .bind(i64::from(record.beneficiaries))
+        .bind(i64::from(record.first_service_year))
+        .bind(anchor)
+        .bind(record.stale_attribution)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// The synthetic parameters of `aco_id`, if it is synthetic.
+pub async fn find(db: &Db, aco_id: Uuid) -> Result<Option<SyntheticAcoRecord>, StoreError> {
+    let row: Option<(i64, i64, i64, i64, bool)> = with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT seed, beneficiaries, first_service_year, anchor_date, stale_attribution \
+             FROM synthetic_acos WHERE aco_id = $1",
+        )
+        .bind(aco_id.to_string())
+        .fetch_optional(pool)
+        .await?
+    });
+    row.map(|(seed, beneficiaries, first_service_year, anchor, stale)| {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("synthetic_acos.{what} out of range"));
+        Ok(SyntheticAcoRecord {
+            seed: u64::from_ne_bytes(seed.to_ne_bytes()),
+            beneficiaries: u32::try_from(beneficiaries).map_err(|_| corrupt("beneficiaries"))?,
+            first_service_year: i32::try_from(first_service_year)
+                .map_err(|_| corrupt("first_service_year"))?,
+            anchor: from_epoch_ms(anchor).date(),
+            stale_attribution: stale,
+        })
+    })
+    .transpose()
+}
