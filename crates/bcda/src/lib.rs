@@ -7,15 +7,19 @@
 pub mod acos;
 pub mod app;
 pub mod auth;
+pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod fhir;
 pub mod formats;
 pub mod housekeeping;
+pub mod import;
 pub mod http;
+pub mod sandbox;
 pub mod store;
 pub mod synthetic;
+pub mod synthetic_files;
 pub mod telemetry;
 
 /// The version of this build, reported by `/_version`, `/_auth` and the

@@ -36,7 +36,7 @@ CREATE TABLE opt_outs (
     file_id         BIGINT NOT NULL REFERENCES opt_out_files (id) ON DELETE CASCADE,
     line            BIGINT NOT NULL,           -- line in the file, for traceability
     mbi             TEXT NOT NULL,
-    effective_date  BIGINT NOT NULL,
+    effective_date  BIGINT,                     -- NULL when the record has none
     preference      TEXT NOT NULL,              -- 'Y', 'N' or '' (no preference recorded)
     source_code     TEXT NOT NULL,
     aco_cms_id      TEXT NOT NULL,

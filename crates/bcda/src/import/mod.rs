@@ -6,6 +6,8 @@
 //! file, line and field, and leaves the database as it was), and is
 //! idempotent (importing the same file again changes nothing).
 
+pub mod attribution;
+pub mod opt_outs;
 pub mod progress;
 pub mod resources;
 

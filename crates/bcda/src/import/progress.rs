@@ -8,11 +8,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// How often plain-line progress is printed.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Progress through one file, by bytes.
+/// What progress is counted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes of the file.
+    Bytes,
+    /// Records read.
+    Records,
+}
+
+/// Progress through one file.
 #[derive(Debug)]
 pub struct Progress {
     label: String,
     total: u64,
+    unit: Unit,
     bar: Option<ProgressBar>,
     started: Instant,
     last_line: Instant,
@@ -20,13 +30,18 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Starts reporting on `label` (a file name) of `total` bytes. `quiet`
-    /// suppresses all output (library use, tests).
-    pub fn start(label: &str, total: u64, quiet: bool) -> Self {
+    /// Starts reporting on `label` (a file name): `total` units, 0 if
+    /// unknown. `quiet` suppresses all output (library use, tests).
+    pub fn start(label: &str, total: u64, unit: Unit, quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total);
+            let template = match (unit, total) {
+                (_, 0) => "{msg:30!} {spinner} {pos} records {per_sec}",
+                (Unit::Bytes, _) => "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                (Unit::Records, _) => "{msg:30!} [{bar:30}] {pos}/{len} records {per_sec} eta {eta}",
+            };
             bar.set_style(
-                ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                ProgressStyle::with_template(template)
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
@@ -36,6 +51,7 @@ impl Progress {
         Self {
             label: label.to_owned(),
             total,
+            unit,
             bar,
             started: Instant::now(),
             last_line: Instant::now(),
@@ -43,14 +59,20 @@ impl Progress {
         }
     }
 
-    /// Reports that `position` bytes have been read.
+    /// Reports that `position` units are done.
     pub fn update(&mut self, position: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(position);
         } else if !self.quiet && self.last_line.elapsed() >= PLAIN_INTERVAL {
             self.last_line = Instant::now();
-            let percent = position.saturating_mul(100).checked_div(self.total).unwrap_or(100);
-            eprintln!("{}: {percent}% ({position} of {} bytes)", self.label, self.total);
+            let unit = match self.unit {
+                Unit::Bytes => "bytes",
+                Unit::Records => "records",
+            };
+            match position.saturating_mul(100).checked_div(self.total) {
+                Some(percent) => eprintln!("{}: {percent}% ({position} of {} {unit})", self.label, self.total),
+                None => eprintln!("{}: {position} {unit}", self.label),
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::progress::Progress;
+use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError};
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
@@ -84,7 +84,7 @@ impl Identifier<'_> {
 pub async fn import_file(db: &Db, version: ApiVersion, path: &Path, quiet: bool) -> Result<FileOutcome, ImportError> {
     let file = std::fs::File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut progress = Progress::start(&super::file_name(path)?, size, quiet);
+    let mut progress = Progress::start(&super::file_name(path)?, size, Unit::Bytes, quiet);
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut tx = db.begin().await.map_err(|e| ImportError::store(path, e))?;
     let mut importer = FileImporter {

@@ -64,8 +64,9 @@ pub struct NewOptOut {
     pub line: i64,
     /// The beneficiary.
     pub mbi: String,
-    /// When the preference takes effect (00:00 UTC of the date).
-    pub effective_date: OffsetDateTime,
+    /// When the preference takes effect (00:00 UTC of the date), if the
+    /// record says.
+    pub effective_date: Option<OffsetDateTime>,
     /// `Y`, `N`, or empty.
     pub preference: String,
     /// Where it came from (`1-800`, ...).
@@ -85,7 +86,7 @@ pub async fn insert_records(tx: &mut Tx, file_id: i64, records: &[NewOptOut]) ->
                 row.push_bind(file_id)
                     .push_bind(r.line)
                     .push_bind(&r.mbi)
-                    .push_bind(to_epoch_ms(r.effective_date))
+                    .push_bind(r.effective_date.map(to_epoch_ms))
                     .push_bind(&r.preference)
                     .push_bind(&r.source_code)
                     .push_bind(&r.aco_cms_id);

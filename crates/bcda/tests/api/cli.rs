@@ -47,23 +47,32 @@ struct Server {
 }
 
 impl Server {
-    fn start(mut command: Command) -> Server {
+    fn start(command: Command) -> Server {
+        Self::start_as(command, "serve").0
+    }
+
+    /// Starts `bcda <subcommand> --listen 127.0.0.1:0`; returns the server
+    /// and what it printed before it listened.
+    fn start_as(mut command: Command, subcommand: &str) -> (Server, String) {
         command
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([subcommand, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = command.spawn().expect("spawn bcda serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read");
-        let base = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .filter(|url| url.starts_with("http://"))
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
-        Server { child, base }
+        let mut child = command.spawn().expect("spawn bcda");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut printed = String::new();
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).expect("read") == 0 {
+                let _ = child.kill();
+                panic!("bcda {subcommand} exited before listening; it printed: {printed}");
+            }
+            if line.contains(" listening on http://") {
+                let base = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+                return (Server { child, base }, printed);
+            }
+            printed.push_str(&line);
+        }
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -241,4 +250,35 @@ fn admin_mistakes_get_one_line_errors() {
         stderr_of(&output).trim_end(),
         "error: an ACO with CMS ID A9994 already exists"
     );
+}
+
+#[tokio::test]
+async fn sandbox_prints_working_credentials_and_reuses_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let (server, printed) = Server::start_as(bcda(dir.path(), None), "sandbox");
+    eprintln!("sandbox ready in {:?} (debug build)", started.elapsed());
+    assert!(printed.contains("A9994") && printed.contains("curl -s -X POST -u"), "{printed}");
+    let path = dir.path().join("sandbox-credentials.json");
+    let saved: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).expect("credentials file")).expect("json");
+    assert_eq!(saved.len(), 7);
+    for entry in &saved {
+        assert!(printed.contains(entry["client_secret"].as_str().expect("secret")));
+    }
+    let http = reqwest::Client::new();
+    for entry in &saved {
+        let response = http
+            .post(format!("{}/auth/token", server.base))
+            .basic_auth(entry["client_id"].as_str().expect("id"), entry["client_secret"].as_str())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200, "{}", entry["cms_id"]);
+    }
+    server.terminate();
+
+    let (again, _) = Server::start_as(bcda(dir.path(), None), "sandbox");
+    let reread: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("json");
+    assert_eq!(saved, reread, "the second start reuses the credentials");
+    again.terminate();
 }

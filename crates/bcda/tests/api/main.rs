@@ -7,9 +7,12 @@
 
 mod harness;
 
+mod attribution_status;
 mod bearer;
+mod claims_data;
 mod cli;
 mod errors;
 mod health;
 mod metadata;
+mod sandbox;
 mod token;

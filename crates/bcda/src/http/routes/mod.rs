@@ -1,5 +1,6 @@
 //! Route handlers, one file per group of actions.
 
+pub mod attribution;
 pub mod meta;
 pub mod metadata;
 pub mod token;

@@ -1,0 +1,252 @@
+//! Claims data end to end: `bcda synthetic` files imported into the store
+//! give, byte for byte, what the generator serves directly; bad files are
+//! refused whole.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use bcda::claims::generated::GeneratedSource;
+use bcda::claims::stored::StoredSource;
+use bcda::claims::{ClaimsSource, ResourceQuery, SourceResource};
+use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::import::{self, FileOutcome};
+use bcda::store::synthetic_acos::SyntheticAcoRecord;
+use bcda::synthetic::SyntheticAco;
+use bcda::synthetic_files;
+use time::macros::datetime;
+
+use crate::harness::{START, TestApp, backend_test};
+
+const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
+    seed: 7,
+    beneficiaries: 12,
+    first_service_year: 2025,
+    anchor: time::macros::date!(2026 - 03 - 02),
+    stale_attribution: false,
+};
+
+fn synthetic() -> SyntheticAco {
+    SyntheticAco::new("A0001", SPEC.seed, SPEC.beneficiaries, SPEC.first_service_year, SPEC.anchor, false)
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    files
+}
+
+async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
+    let mut outcomes = Vec::new();
+    for input in import::attribution::group_inputs(&files_in(&out.join("attribution"))).expect("group") {
+        outcomes.push(import::attribution::import_input(app.db(), &input, START, true).await.expect("attribution"));
+    }
+    for file in files_in(&out.join("opt-outs")) {
+        outcomes.push(import::opt_outs::import_file(app.db(), &file, START, true).await.expect("opt-outs"));
+    }
+    for (version, dir) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4")] {
+        let mut files = files_in(&out.join("fhir").join(dir));
+        import::resources::patient_files_first(&mut files);
+        for file in files {
+            outcomes.push(import::resources::import_file(app.db(), version, &file, true).await.expect("resources"));
+        }
+    }
+    outcomes
+}
+
+async fn read_all(source: &ClaimsSource, mbis: &[String], query: ResourceQuery) -> Vec<SourceResource> {
+    let keys: Vec<_> = source.resolve(mbis).await.expect("resolve").into_iter().flatten().collect();
+    let mut stream = source.stream(keys, query);
+    let mut all = Vec::new();
+    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
+        assert!(!batch.is_empty());
+        all.extend(batch);
+    }
+    all
+}
+
+backend_test! {
+    async fn imported_files_read_back_exactly_as_generated(backend) {
+        let app = TestApp::new(backend).await;
+        let out = tempfile::tempdir().expect("tempdir");
+        let written = synthetic_files::write_all(&synthetic(), out.path(), START).expect("write");
+        assert!(written.resources > 0);
+        app.create_aco("A0001").await;
+        let first = import_everything(&app, out.path()).await;
+        assert!(first.iter().all(|o| matches!(o, FileOutcome::Imported { .. })), "{first:?}");
+        let counts = bcda::store::resources::counts(app.db()).await.expect("counts");
+        let total: i64 = counts.iter().map(|c| c.2).sum();
+        assert_eq!(u64::try_from(total).expect("count"), written.resources);
+
+        // Idempotent: the same files again change nothing.
+        let again = import_everything(&app, out.path()).await;
+        let attribution_and_opt_outs = written.attribution_files.len() + written.opt_out_files.len();
+        assert!(again[..attribution_and_opt_outs].iter().all(|o| *o == FileOutcome::AlreadyImported));
+        assert_eq!(bcda::store::resources::counts(app.db()).await.expect("counts"), counts);
+
+        let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
+        let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
+        let generated = ClaimsSource::Generated(GeneratedSource::new(app.db().clone(), "A0001", &SPEC));
+
+        let stored_files = stored.attribution_files().await.expect("files");
+        let generated_files = generated.attribution_files().await.expect("files");
+        let facts = |files: &[bcda::claims::AttributionFile]| {
+            files.iter().map(|f| (f.kind, f.performance_year, f.attributed_at, f.member_count)).collect::<Vec<_>>()
+        };
+        assert_eq!(facts(&stored_files), facts(&generated_files));
+        assert!(stored_files.len() > 12, "monthly files back to 2019");
+        let mut everyone = BTreeSet::new();
+        for (s, g) in stored_files.iter().zip(&generated_files) {
+            let members = stored.attribution_members(s).await.expect("members");
+            assert_eq!(members, generated.attribution_members(g).await.expect("members"));
+            everyone.extend(members);
+        }
+
+        for as_of in [START, datetime!(2025-06-01 0:00 UTC)] {
+            assert_eq!(
+                stored.opted_out(as_of).await.expect("opt-outs"),
+                generated.opted_out(as_of).await.expect("opt-outs"),
+            );
+        }
+
+        let mut mbis: Vec<String> = everyone.into_iter().collect();
+        mbis.push("1S00A00AA00".to_owned()); // attributed to nobody
+        assert_eq!(
+            stored.resolve(&mbis).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
+            generated.resolve(&mbis).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
+        );
+        for version in [ApiVersion::V1, ApiVersion::V2] {
+            for resource_type in ResourceType::ALL {
+                for since in [None, Some(datetime!(2025-09-01 0:00 UTC))] {
+                    let query = ResourceQuery { version, resource_type, since, until: START };
+                    let from_store = read_all(&stored, &mbis, query).await;
+                    let from_generator = read_all(&generated, &mbis, query).await;
+                    assert!(!from_generator.is_empty(), "{version:?} {resource_type:?} {since:?}");
+                    assert!(from_store == from_generator, "{version:?} {resource_type:?} {since:?} differ");
+                }
+            }
+        }
+    }
+}
+
+/// An unzipped CCLF package for A0001 with `records` members, in `dir`.
+fn write_unzipped(dir: &Path, cms_id: &str, declared: u64, records: &[Vec<u8>]) -> Vec<PathBuf> {
+    use bcda::formats::cclf::{Cclf0Row, Cclf0Summary};
+    let cclf0 = dir.join(format!("T.BCD.{cms_id}.ZC0Y26.D260301.T1000000"));
+    let cclf8 = dir.join(format!("T.BCD.{cms_id}.ZC8Y26.D260301.T1000000"));
+    let mut summary = Vec::new();
+    Cclf0Summary { rows: vec![Cclf0Row::cclf8(declared)] }.write(&mut summary).expect("cclf0");
+    std::fs::write(&cclf0, summary).expect("write");
+    let mut body = Vec::new();
+    for record in records {
+        body.extend_from_slice(record);
+        body.push(b'\n');
+    }
+    std::fs::write(&cclf8, body).expect("write");
+    vec![cclf0, cclf8]
+}
+
+backend_test! {
+    async fn malformed_attribution_is_refused_whole(backend) {
+        let app = TestApp::new(backend).await;
+        app.create_aco("A0001").await;
+        let aco = synthetic();
+        let good: Vec<Vec<u8>> = (0..3)
+            .map(|i| {
+                let bene = aco.beneficiary(i).expect("bene");
+                synthetic_files::cclf8_record(&bene, SPEC.anchor).encode().expect("encode")
+            })
+            .collect();
+        let truncated = { let mut r = good.clone(); r[1].truncate(300); r };
+        let bad_date = { let mut r = good.clone(); r[1][32..42].copy_from_slice(b"2019-13-01"); r };
+        let bad_mbi = { let mut r = good.clone(); r[2][0..11].copy_from_slice(b"0000000000!"); r };
+        let cases: Vec<(&str, u64, Vec<Vec<u8>>, &str)> = vec![
+            ("A0001", 3, truncated, "line 2"),
+            ("A0001", 3, bad_date, "line 2, field BENE_DOB"),
+            ("A0001", 3, bad_mbi, "line 3"),
+            ("A0001", 4, good.clone(), "4"),
+            ("A0002", 3, good.clone(), "ACO A0002, which does not exist"),
+        ];
+        for (cms_id, declared, records, expected) in cases {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let files = write_unzipped(dir.path(), cms_id, declared, &records);
+            let inputs = import::attribution::group_inputs(&files).expect("group");
+            let err = import::attribution::import_input(app.db(), &inputs[0], START, true)
+                .await
+                .expect_err(expected);
+            let message = err.to_string();
+            assert!(message.contains(expected), "{message}");
+            assert!(message.contains("nothing from this file was imported"), "{message}");
+            let files = bcda::store::attribution::list(app.db(), bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco").id)
+                .await
+                .expect("list");
+            assert!(files.is_empty(), "{expected}: nothing half-imported");
+        }
+        // The good package imports, and its name cannot be reused for other bytes.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = write_unzipped(dir.path(), "A0001", 3, &good);
+        let inputs = import::attribution::group_inputs(&files).expect("group");
+        assert_eq!(
+            import::attribution::import_input(app.db(), &inputs[0], START, true).await.expect("good"),
+            FileOutcome::Imported { records: 3 }
+        );
+        let files = write_unzipped(dir.path(), "A0001", 2, &good[..2]);
+        let inputs = import::attribution::group_inputs(&files).expect("group");
+        let err = import::attribution::import_input(app.db(), &inputs[0], START, true).await.expect_err("changed");
+        assert!(err.to_string().contains("never replaced"), "{err}");
+        // Lone halves of a package and unknown names are refused up front.
+        assert!(import::attribution::group_inputs(&files[1..]).is_err());
+        let stray = dir.path().join("attribution.txt");
+        std::fs::write(&stray, "MBI\n").expect("write");
+        assert!(import::attribution::group_inputs(&[stray]).is_err());
+    }
+}
+
+backend_test! {
+    async fn malformed_resources_are_refused_whole(backend) {
+        let app = TestApp::new(backend).await;
+        let out = tempfile::tempdir().expect("tempdir");
+        synthetic_files::write_all(&synthetic(), out.path(), START).expect("write");
+        let patients = std::fs::read_to_string(out.path().join("fhir/r4/Patient.ndjson")).expect("read");
+        let eobs = std::fs::read_to_string(out.path().join("fhir/r4/ExplanationOfBenefit.ndjson")).expect("read");
+        let first_patient = patients.lines().next().expect("patient");
+        let first_eob = eobs.lines().next().expect("eob");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cases = [
+            (format!("{first_patient}\n{{not json\n"), "line 2"),
+            (format!("{first_patient}\n{{\"resourceType\":\"Observation\",\"id\":\"x\"}}\n"), "line 2, field resourceType"),
+            (format!("{first_eob}\n"), "line 1, field patient.reference"),
+            (first_patient.replace("\"lastUpdated\":\"", "\"lastUpdated\":\"yesterday"), "field meta.lastUpdated"),
+        ];
+        for (content, expected) in cases {
+            let path = dir.path().join("bad.ndjson");
+            std::fs::write(&path, content).expect("write");
+            let err = import::resources::import_file(app.db(), ApiVersion::V2, &path, true)
+                .await
+                .expect_err(expected);
+            assert!(err.to_string().contains(expected), "{err}");
+            assert!(bcda::store::resources::counts(app.db()).await.expect("counts").is_empty(), "{expected}");
+        }
+    }
+}
+
+backend_test! {
+    async fn malformed_opt_outs_are_refused_whole(backend) {
+        let app = TestApp::new(backend).await;
+        let out = tempfile::tempdir().expect("tempdir");
+        let written = synthetic_files::write_all(&synthetic(), out.path(), START).expect("write");
+        let original = written.opt_out_files.first().expect("an opt-out file");
+        let bytes = std::fs::read(original).expect("read");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(original.file_name().expect("name"));
+        // A short second line (the first record).
+        let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        lines[1].truncate(200);
+        std::fs::write(&path, lines.join(&b'\n')).expect("write");
+        let err = import::opt_outs::import_file(app.db(), &path, START, true).await.expect_err("short");
+        assert!(err.to_string().contains("line 2"), "{err}");
+        let aco_file = bcda::store::opt_outs::find_file(app.db(), &path.file_name().expect("n").to_string_lossy())
+            .await
+            .expect("db");
+        assert!(aco_file.is_none(), "nothing half-imported");
+    }
+}
