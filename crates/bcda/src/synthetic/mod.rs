@@ -162,10 +162,9 @@ impl SyntheticAco {
 
     /// The pool index of a bene id.
     pub fn index_of_bene_id(&self, bene_id: i64) -> Option<u32> {
-        (0..1)
-            .map(|_| self.ns.bene_id(0) - bene_id)
-            .find(|d| *d >= 0 && (*d as u64) < u64::from(self.pool_size()))
-            .map(|d| d as u32)
+        // bene ids count down from index 0's: the offset is the index.
+        let offset = self.ns.bene_id(0).checked_sub(bene_id)?;
+        u32::try_from(offset).ok().filter(|&i| i < self.pool_size())
     }
 
     /// False for a deliberate few beneficiaries BFD does not know (BCDA

@@ -130,7 +130,7 @@ mod tests {
                 .all(|w| (w[0].effective_date, w[0].index) <= (w[1].effective_date, w[1].index))
         );
         assert!(ev.iter().all(|e| e.effective_date <= anchor));
-        let latest = |i: u32| ev.iter().filter(|e| e.index == i).last().cloned();
+        let latest = |i: u32| ev.iter().rfind(|e| e.index == i).cloned();
         let current: Vec<u32> = (0..2_000).collect();
         let recent = current.iter().filter_map(|&i| latest(i)).any(|e| {
             e.preference == OptOutPreference::OptOut

@@ -218,7 +218,11 @@ mod tests {
         assert_eq!(Seed::new(7).label("bene").num(3).0, PINNED[2]);
     }
 
-    const PINNED: [u64; 3] = [0, 0, 0];
+    const PINNED: [u64; 3] = [
+        1_546_998_764_402_558_742,
+        6_990_951_692_964_543_102,
+        8_599_444_010_708_759_652,
+    ];
 
     #[test]
     fn splitmix_reference_value() {

@@ -235,6 +235,7 @@ fn edge_cases_exist_in_a_small_aco() {
     for i in 0..aco.pool_size() {
         let b = aco.beneficiary(i).expect("bene");
         assert_eq!(aco.index_of_mbi(&b.mbi), Some(i));
+        assert_eq!(aco.index_of_bene_id(b.bene_id), Some(i));
         assert!(bcda::synthetic::mbi::is_valid_syntax(&b.mbi));
         if let Some(h) = &b.historic_mbi {
             assert_eq!(aco.index_of_historic_mbi(h), Some(i));
@@ -334,5 +335,45 @@ fn fhir_validation_of_a_whole_aco() {
             stdout.starts_with(&format!("{count} passed, 0 failed")),
             "{stdout}"
         );
+    }
+}
+
+/// Generation throughput and resource sizes; run in release:
+/// `cargo test --release --test synthetic throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: run in release mode on demand"]
+fn throughput_and_sizes() {
+    let aco = SyntheticAco::new("A9990", 3, 200, 2019, ANCHOR, false);
+    for v in [ApiVersion::V1, ApiVersion::V2] {
+        let started = std::time::Instant::now();
+        let mut bytes = 0usize;
+        let mut sizes: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for i in 0..aco.beneficiaries() {
+            for rt in ResourceType::ALL {
+                for r in aco.resources(i, v, rt, UNTIL) {
+                    bytes += r.json.len() + 1;
+                    let key = match rt {
+                        ResourceType::ExplanationOfBenefit => {
+                            r.id.split('-').next().unwrap_or("").to_string()
+                        }
+                        ResourceType::Coverage => r.id[..6].to_string(),
+                        ResourceType::Patient => "Patient".to_string(),
+                    };
+                    let e = sizes.entry(key).or_insert((0, 0));
+                    e.0 += 1;
+                    e.1 += r.json.len();
+                }
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{}: {:.1} MB in {secs:.2} s = {:.0} MB/s",
+            v.segment(),
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e6 / secs
+        );
+        for (k, (n, b)) in sizes {
+            println!("  {k}: {n} resources, mean {} bytes", b / n.max(1));
+        }
     }
 }

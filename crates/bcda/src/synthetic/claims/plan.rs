@@ -290,7 +290,7 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
         }
     }
 
-    out.sort_by(|x, y| (x.from, x.kind, x.seed.0).cmp(&(y.from, y.kind, y.seed.0)));
+    out.sort_by_key(|s| (s.from, s.kind, s.seed.0));
     out
 }
 

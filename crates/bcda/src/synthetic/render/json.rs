@@ -271,7 +271,7 @@ pub(crate) fn push_money(out: &mut Vec<u8>, cents: i64) {
     out.push(b'.');
     let frac = c % 100;
     out.push(b'0' + (frac / 10) as u8);
-    if frac % 10 != 0 {
+    if !frac.is_multiple_of(10) {
         out.push(b'0' + (frac % 10) as u8);
     }
 }
