@@ -1,3 +1,309 @@
 //! The deterministic synthetic Medicare world: beneficiaries, attribution
 //! history, opt-outs, and their FHIR resources (STU3 and R4), generated
 //! procedurally from a seed.
+//!
+//! Everything is a pure function of (seed, CMS id, pool index, ...) through
+//! stable sub-seeds ([`rng`]), so any beneficiary is generated on its own,
+//! in any order, on any machine, with identical bytes. Demographics and
+//! claims never depend on the anchor day; only the attribution layout and
+//! the opt-out events do, so re-anchoring the sandbox keeps every resource
+//! byte-identical. See `docs`-level notes in claims-data.md §6.2.
+
+mod attribution;
+mod claims;
+mod codes;
+mod geo;
+mod ids;
+pub mod mbi;
+pub mod npi;
+mod optout;
+mod population;
+mod providers;
+mod records;
+mod render;
+mod rng;
+mod timeline;
+
+use std::collections::BTreeMap;
+
+use time::{Date, OffsetDateTime};
+
+use crate::fhir::{ApiVersion, ResourceType};
+
+pub use attribution::{AttributionFile, AttributionKind};
+pub use optout::{OptOutEvent, OptOutPreference};
+pub use population::{Beneficiary, PartD, Sex};
+
+use attribution::Layout;
+use ids::Namespace;
+use population::{Profile, Special};
+use rng::{Seed, hash_bytes};
+
+/// One generated FHIR resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntheticResource {
+    /// The resource id.
+    pub id: String,
+    /// Its `meta.lastUpdated`.
+    pub last_updated: OffsetDateTime,
+    /// One minified FHIR resource, no trailing newline.
+    pub json: Vec<u8>,
+}
+
+/// One synthetic ACO: its beneficiary pool, attribution history, opt-outs
+/// and every beneficiary's resources.
+#[derive(Debug, Clone)]
+pub struct SyntheticAco {
+    cms_id: String,
+    seed: u64,
+    beneficiaries: u32,
+    first_service_year: i32,
+    anchor: Date,
+    stale_attribution: bool,
+    world: Seed,
+    ns: Namespace,
+    layout: Layout,
+}
+
+impl SyntheticAco {
+    /// `anchor`: the day the world's attribution history is laid out against (the sandbox start day).
+    /// `stale_attribution`: this ACO's newest default attribution file belongs to the previous performance year.
+    ///
+    /// # Panics
+    /// If the pool (current plus former members) would exceed ten million.
+    pub fn new(
+        cms_id: &str,
+        seed: u64,
+        beneficiaries: u32,
+        first_service_year: i32,
+        anchor: Date,
+        stale_attribution: bool,
+    ) -> Self {
+        let world = Seed::new(seed).num(hash_bytes(cms_id.as_bytes()));
+        let layout = Layout::new(world, beneficiaries, anchor, stale_attribution);
+        assert!(
+            u64::from(layout.pool_size()) < ids::MAX_POOL,
+            "synthetic ACOs hold at most ten million beneficiaries"
+        );
+        SyntheticAco {
+            cms_id: cms_id.to_string(),
+            seed,
+            beneficiaries,
+            first_service_year,
+            anchor,
+            stale_attribution,
+            world,
+            ns: Namespace::new(seed, cms_id),
+            layout,
+        }
+    }
+
+    /// The ACO's CMS id.
+    pub fn cms_id(&self) -> &str {
+        &self.cms_id
+    }
+
+    /// The world seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Members of the newest default attribution file, exactly.
+    pub fn beneficiaries(&self) -> u32 {
+        self.beneficiaries
+    }
+
+    /// The first service year claims are generated for.
+    pub fn first_service_year(&self) -> i32 {
+        self.first_service_year
+    }
+
+    /// The day the attribution history is laid out against.
+    pub fn anchor(&self) -> Date {
+        self.anchor
+    }
+
+    /// Whether the newest default file belongs to the previous performance year.
+    pub fn stale_attribution(&self) -> bool {
+        self.stale_attribution
+    }
+
+    /// Current members plus former (churned-out) members; indices `0..pool_size`.
+    pub fn pool_size(&self) -> u32 {
+        self.layout.pool_size()
+    }
+
+    fn profile(&self, index: u32) -> Option<Profile> {
+        (index < self.pool_size()).then(|| Profile::generate(self.world, self.ns, index))
+    }
+
+    /// The beneficiary at a pool index (`None` past the pool).
+    pub fn beneficiary(&self, index: u32) -> Option<Beneficiary> {
+        self.profile(index).map(|p| p.bene)
+    }
+
+    /// The pool index whose current MBI is `mbi` (decoded, no table).
+    pub fn index_of_mbi(&self, mbi: &str) -> Option<u32> {
+        self.ns
+            .decode_mbi(mbi, false)
+            .filter(|&i| i < self.pool_size())
+    }
+
+    /// The pool index whose historic (replaced) MBI is `mbi`.
+    pub fn index_of_historic_mbi(&self, mbi: &str) -> Option<u32> {
+        self.ns
+            .decode_mbi(mbi, true)
+            .filter(|&i| i < self.pool_size())
+            .filter(|&i| {
+                self.beneficiary(i)
+                    .is_some_and(|b| b.historic_mbi.as_deref() == Some(mbi))
+            })
+    }
+
+    /// The pool index of a bene id.
+    pub fn index_of_bene_id(&self, bene_id: i64) -> Option<u32> {
+        // bene ids count down from index 0's: the offset is the index.
+        let offset = self.ns.bene_id(0).checked_sub(bene_id)?;
+        u32::try_from(offset).ok().filter(|&i| i < self.pool_size())
+    }
+
+    /// False for a deliberate few beneficiaries BFD does not know (BCDA
+    /// writes an error line for them).
+    pub fn has_claims_record(&self, index: u32) -> bool {
+        index < self.pool_size() && Special::of(index) != Special::UnknownToBfd
+    }
+
+    /// Every attribution file, oldest first.
+    pub fn attribution_files(&self) -> Vec<AttributionFile> {
+        self.layout.files()
+    }
+
+    /// The pool indices in `file`, ascending (empty for a file not of this ACO).
+    pub fn attribution_members(&self, file: &AttributionFile) -> Vec<u32> {
+        self.layout.members(file)
+    }
+
+    /// Every 1-800-MEDICARE preference event, sorted by (effective date, index).
+    pub fn opt_out_events(&self) -> Vec<OptOutEvent> {
+        optout::events(
+            self.world,
+            self.beneficiaries,
+            self.pool_size(),
+            self.anchor,
+        )
+    }
+
+    /// Every resource of one type and version for one beneficiary with
+    /// `meta.lastUpdated <= until`, sorted by (last_updated, id) ascending
+    /// (byte order of id breaks ties). Empty if `!has_claims_record`.
+    pub fn resources(
+        &self,
+        index: u32,
+        version: ApiVersion,
+        resource_type: ResourceType,
+        until: OffsetDateTime,
+    ) -> Vec<SyntheticResource> {
+        if !self.has_claims_record(index) {
+            return Vec::new();
+        }
+        let Some(p) = self.profile(index) else {
+            return Vec::new();
+        };
+        let bene = &p.bene;
+        let mut out = Vec::new();
+        match resource_type {
+            ResourceType::Patient => {
+                let seed = p.seed.label("record-load");
+                if let Some(rv) = records::version_at(
+                    bene,
+                    seed,
+                    bene.part_a_start,
+                    self.first_service_year,
+                    until,
+                ) {
+                    let mut json = Vec::with_capacity(4_096);
+                    render::patient::patient(&mut json, version, bene, rv);
+                    out.push(SyntheticResource {
+                        id: bene.bene_id.to_string(),
+                        last_updated: rv.last_updated,
+                        json,
+                    });
+                }
+            }
+            ResourceType::Coverage => {
+                let parts = [
+                    ('a', Some(bene.part_a_start)),
+                    ('b', bene.part_b_start),
+                    ('d', bene.part_d.as_ref().map(|d| d.start)),
+                ];
+                for (part, start) in parts {
+                    let Some(start) = start else { continue };
+                    let seed = p.seed.label("record-load").num(u64::from(part));
+                    if let Some(rv) =
+                        records::version_at(bene, seed, start, self.first_service_year, until)
+                    {
+                        let mut json = Vec::with_capacity(8_192);
+                        render::coverage::coverage(&mut json, version, bene, part, rv);
+                        out.push(SyntheticResource {
+                            id: format!("part-{part}-{}", bene.bene_id),
+                            last_updated: rv.last_updated,
+                            json,
+                        });
+                    }
+                }
+            }
+            ResourceType::ExplanationOfBenefit => {
+                let mut claims = self.claims_until(&p, until);
+                claims.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+                out.reserve(claims.len());
+                for (last_updated, id, claim) in claims {
+                    let mut json = Vec::with_capacity(6_144);
+                    render::eob::eob(&mut json, version, &claim, bene);
+                    out.push(SyntheticResource {
+                        id,
+                        last_updated,
+                        json,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.last_updated
+                .cmp(&b.last_updated)
+                .then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
+        });
+        out
+    }
+
+    /// EOB counts by `eob-type` code (`CARRIER`, `PDE`, ...) for one
+    /// beneficiary with `meta.lastUpdated <= until`, without rendering.
+    pub fn eob_counts(&self, index: u32, until: OffsetDateTime) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        if !self.has_claims_record(index) {
+            return counts;
+        }
+        if let Some(p) = self.profile(index) {
+            for (_, _, c) in self.claims_until(&p, until) {
+                *counts.entry(c.kind.eob_type()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    fn claims_until(
+        &self,
+        p: &Profile,
+        until: OffsetDateTime,
+    ) -> Vec<(OffsetDateTime, String, claims::Claim)> {
+        let last_year = until.to_offset(time::UtcOffset::UTC).year();
+        let mut out = Vec::new();
+        for year in self.first_service_year..=last_year {
+            for claim in claims::year_claims(self.ns, p, year) {
+                if claim.last_updated <= until {
+                    out.push((claim.last_updated, claim.id(), claim));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,379 @@
+//! Integration tests of the synthetic data generator (`bcda::synthetic`):
+//! golden bytes, determinism, volumes, and FHIR validation of everything a
+//! 50-beneficiary ACO exports.
+//!
+//! Goldens live in `tests/synthetic/golden/`; run with `BCDA_UPDATE_GOLDEN=1`
+//! to rewrite them after an intended change. FHIR validation needs
+//! `BCDA_TEST_PYTHON` (a Python with `fhir.resources==8.3.0`; scripts/test
+//! sets it up) and fails without it rather than passing silently.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::synthetic::SyntheticAco;
+use time::macros::{date, datetime};
+use time::{Date, OffsetDateTime};
+
+const ANCHOR: Date = date!(2025 - 06 - 18);
+const UNTIL: OffsetDateTime = datetime!(2025-06-18 23:59:59.999 UTC);
+
+fn dev_aco() -> SyntheticAco {
+    SyntheticAco::new("A9994", 1, 50, 2019, ANCHOR, false)
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/synthetic/golden")
+}
+
+fn version_name(v: ApiVersion) -> &'static str {
+    v.segment()
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it when
+/// `BCDA_UPDATE_GOLDEN=1`.
+fn check_golden(name: &str, actual: &[u8]) {
+    let path = golden_dir().join(name);
+    if std::env::var("BCDA_UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::create_dir_all(golden_dir()).expect("create golden dir");
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "read {}: {e} (run with BCDA_UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let exp = String::from_utf8_lossy(&expected);
+        let act = String::from_utf8_lossy(actual);
+        let line = exp
+            .lines()
+            .zip(act.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "{name} differs from its golden file at line {} (BCDA_UPDATE_GOLDEN=1 rewrites it)\nexpected: {}\nactual:   {}",
+            line + 1,
+            exp.lines().nth(line).unwrap_or(""),
+            act.lines().nth(line).unwrap_or("")
+        );
+    }
+}
+
+fn ndjson(resources: &[bcda::synthetic::SyntheticResource]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in resources {
+        out.extend_from_slice(&r.json);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// FNV-1a, to pin whole beneficiaries' output in a few bytes of golden text.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xCBF2_9CE4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+    })
+}
+
+#[test]
+fn golden_patient_and_coverage() {
+    let aco = dev_aco();
+    // Ordinary, deceased, historic MBI, odd address characters.
+    for v in [ApiVersion::V1, ApiVersion::V2] {
+        for rt in [ResourceType::Patient, ResourceType::Coverage] {
+            let mut out = Vec::new();
+            for index in [0, 3, 13, 43] {
+                out.extend(ndjson(&aco.resources(index, v, rt, UNTIL)));
+            }
+            check_golden(&format!("{}_{}.ndjson", version_name(v), rt.as_str()), &out);
+        }
+    }
+}
+
+#[test]
+fn golden_one_eob_per_claim_type() {
+    let aco = dev_aco();
+    for v in [ApiVersion::V1, ApiVersion::V2] {
+        // The first EOB of each type, scanning beneficiaries in index order.
+        let mut first: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for index in 0..aco.beneficiaries() {
+            for r in aco.resources(index, v, ResourceType::ExplanationOfBenefit, UNTIL) {
+                let prefix = r.id.split('-').next().unwrap_or("").to_string();
+                first.entry(prefix).or_insert(r.json);
+            }
+            if first.len() == 8 {
+                break;
+            }
+        }
+        assert_eq!(first.len(), 8, "all eight claim types: {:?}", first.keys());
+        let mut out = Vec::new();
+        for json in first.values() {
+            out.extend_from_slice(json);
+            out.push(b'\n');
+        }
+        check_golden(
+            &format!("{}_ExplanationOfBenefit.ndjson", version_name(v)),
+            &out,
+        );
+    }
+}
+
+#[test]
+fn golden_digests_of_whole_beneficiaries() {
+    let aco = dev_aco();
+    let mut text = String::new();
+    for index in [0, 1, 7, 23] {
+        for v in [ApiVersion::V1, ApiVersion::V2] {
+            for rt in ResourceType::ALL {
+                let rs = aco.resources(index, v, rt, UNTIL);
+                let bytes = ndjson(&rs);
+                text.push_str(&format!(
+                    "{index} {} {} count={} bytes={} fnv={:016x}\n",
+                    version_name(v),
+                    rt.as_str(),
+                    rs.len(),
+                    bytes.len(),
+                    fnv(&bytes)
+                ));
+            }
+        }
+    }
+    let b = aco.beneficiary(0).expect("bene 0");
+    text.push_str(&format!("bene 0: {} {} {}\n", b.bene_id, b.mbi, b.hicn));
+    check_golden("digests.txt", text.as_bytes());
+}
+
+#[test]
+fn deterministic_and_independent_of_anchor_and_size() {
+    let a = dev_aco();
+    let again = dev_aco();
+    let reanchored = SyntheticAco::new("A9994", 1, 50, 2019, date!(2026 - 02 - 03), true);
+    let bigger = SyntheticAco::new("A9994", 1, 2_500, 2019, ANCHOR, false);
+    for index in [0, 2, 7, 13] {
+        for v in [ApiVersion::V1, ApiVersion::V2] {
+            for rt in ResourceType::ALL {
+                let x = a.resources(index, v, rt, UNTIL);
+                assert_eq!(x, again.resources(index, v, rt, UNTIL));
+                assert_eq!(
+                    x,
+                    reanchored.resources(index, v, rt, UNTIL),
+                    "anchor must not change resources"
+                );
+                assert_eq!(x, bigger.resources(index, v, rt, UNTIL));
+            }
+        }
+        assert_eq!(a.beneficiary(index), reanchored.beneficiary(index));
+    }
+    // Another seed or ACO is another world.
+    let other = SyntheticAco::new("A9994", 2, 50, 2019, ANCHOR, false);
+    assert_ne!(
+        a.beneficiary(0).map(|b| b.mbi),
+        other.beneficiary(0).map(|b| b.mbi)
+    );
+    // Resources are sorted by (lastUpdated, id) and filtered by `until`.
+    let eobs = a.resources(0, ApiVersion::V1, ResourceType::ExplanationOfBenefit, UNTIL);
+    assert!(
+        eobs.windows(2)
+            .all(|w| (w[0].last_updated, w[0].id.as_bytes())
+                < (w[1].last_updated, w[1].id.as_bytes()))
+    );
+    assert!(eobs.iter().all(|r| r.last_updated <= UNTIL));
+    let earlier = datetime!(2022-01-01 0:00 UTC);
+    let cut = a.resources(
+        0,
+        ApiVersion::V1,
+        ResourceType::ExplanationOfBenefit,
+        earlier,
+    );
+    assert_eq!(
+        cut.len(),
+        eobs.iter().filter(|r| r.last_updated <= earlier).count()
+    );
+    assert_eq!(cut[..], eobs[..cut.len()]);
+}
+
+#[test]
+fn edge_cases_exist_in_a_small_aco() {
+    let aco = dev_aco();
+    let counts = |i| aco.eob_counts(i, UNTIL).values().sum::<usize>();
+    assert!(!aco.has_claims_record(11), "the bene unknown to BFD");
+    assert!(
+        aco.resources(11, ApiVersion::V1, ResourceType::Patient, UNTIL)
+            .is_empty()
+    );
+    assert_eq!(counts(5), 0, "the bene with zero EOBs");
+    assert_eq!(
+        aco.resources(5, ApiVersion::V2, ResourceType::Patient, UNTIL)
+            .len(),
+        1
+    );
+    let dead = aco.beneficiary(3).expect("bene 3");
+    let death = dead.death_date.expect("deceased");
+    for r in aco.resources(3, ApiVersion::V1, ResourceType::ExplanationOfBenefit, UNTIL) {
+        let v: serde_json::Value = serde_json::from_slice(&r.json).expect("json");
+        let start = v["billablePeriod"]["start"].as_str().expect("start");
+        assert!(
+            start <= death.to_string().as_str(),
+            "claim after death: {}",
+            r.id
+        );
+    }
+    assert!(aco.eob_counts(3, UNTIL).contains_key("HOSPICE"));
+    let patient = &aco.resources(3, ApiVersion::V2, ResourceType::Patient, UNTIL)[0];
+    assert!(String::from_utf8_lossy(&patient.json).contains("deceasedDateTime"));
+    assert!(aco.beneficiary(13).expect("13").historic_mbi.is_some());
+    let odd = &aco.resources(43, ApiVersion::V1, ResourceType::Patient, UNTIL)[0];
+    let odd = String::from_utf8_lossy(&odd.json);
+    assert!(
+        odd.contains("\\u0026") && odd.contains("\\u003c") && odd.contains("\\u003e"),
+        "{odd}"
+    );
+    for i in 0..aco.pool_size() {
+        let b = aco.beneficiary(i).expect("bene");
+        assert_eq!(aco.index_of_mbi(&b.mbi), Some(i));
+        assert_eq!(aco.index_of_bene_id(b.bene_id), Some(i));
+        assert!(bcda::synthetic::mbi::is_valid_syntax(&b.mbi));
+        if let Some(h) = &b.historic_mbi {
+            assert_eq!(aco.index_of_historic_mbi(h), Some(i));
+            assert_eq!(aco.index_of_mbi(h), None);
+        }
+    }
+    assert_eq!(aco.beneficiary(aco.pool_size()), None);
+    assert!(["17", "19", "23"].iter().all(|s| {
+        let b = aco.beneficiary(s.parse().expect("n")).expect("bene");
+        b.esrd || b.medicare_status == "20" || b.is_dual()
+    }));
+}
+
+#[test]
+fn volumes_are_realistic() {
+    // Seven service years (2019-2025) for 200 beneficiaries.
+    let aco = SyntheticAco::new("A9990", 7, 200, 2019, date!(2026 - 03 - 01), false);
+    let until = datetime!(2026-03-01 0:00 UTC);
+    let mut totals = Vec::new();
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in 0..200 {
+        let c = aco.eob_counts(i, until);
+        totals.push(c.values().sum::<usize>());
+        for (k, n) in c {
+            *by_type.entry(k).or_insert(0) += n;
+        }
+    }
+    let years = 7.0;
+    let total: usize = totals.iter().sum();
+    let mean = total as f64 / (200.0 * years);
+    totals.sort_unstable();
+    let per_year = |n: usize| n as f64 / years;
+    println!(
+        "EOBs per bene-year: mean {mean:.1}, p50 {:.1}, p99 {:.1}, max {:.1}; per bene over 7 years: p50 {} p99 {} max {}",
+        per_year(totals[100]),
+        per_year(totals[197]),
+        per_year(totals[199]),
+        totals[100],
+        totals[197],
+        totals[199]
+    );
+    for (k, n) in &by_type {
+        println!("  {k}: {:.2} per bene-year", *n as f64 / (200.0 * years));
+    }
+    assert!((42.0..=72.0).contains(&mean), "mean {mean}");
+    assert!(
+        totals[199] > 1_000,
+        "a super-utilizer with more than 1,000 EOBs"
+    );
+    assert_eq!(by_type.len(), 8);
+}
+
+#[test]
+fn fhir_validation_of_a_whole_aco() {
+    let python = std::env::var("BCDA_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "BCDA_TEST_PYTHON is not set: run scripts/test, which provides a Python with fhir.resources==8.3.0 \
+             (or: python3 -m venv /tmp/fhirvenv && /tmp/fhirvenv/bin/pip install fhir.resources==8.3.0 \
+             && export BCDA_TEST_PYTHON=/tmp/fhirvenv/bin/python)"
+        )
+    });
+    let aco = dev_aco();
+    let until = datetime!(2025-06-18 23:59:59.999 UTC);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fhir_validate.py");
+    for (v, flag) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4b")] {
+        let mut files = Vec::new();
+        let mut count = 0;
+        for rt in ResourceType::ALL {
+            let path = dir.path().join(format!("{}_{}.ndjson", flag, rt.as_str()));
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+            for i in 0..aco.pool_size() {
+                for r in aco.resources(i, v, rt, until) {
+                    f.write_all(&r.json).expect("write");
+                    f.write_all(b"\n").expect("write");
+                    count += 1;
+                }
+            }
+            f.flush().expect("flush");
+            files.push(path);
+        }
+        let out = std::process::Command::new(&python)
+            .arg(&script)
+            .arg("--version")
+            .arg(flag)
+            .args(&files)
+            .output()
+            .expect("run the FHIR validator");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{flag}: {count} resources: {stdout}");
+        assert!(
+            out.status.success(),
+            "{flag} validation failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.starts_with(&format!("{count} passed, 0 failed")),
+            "{stdout}"
+        );
+    }
+}
+
+/// Generation throughput and resource sizes; run in release:
+/// `cargo test --release --test synthetic throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: run in release mode on demand"]
+fn throughput_and_sizes() {
+    let aco = SyntheticAco::new("A9990", 3, 200, 2019, ANCHOR, false);
+    for v in [ApiVersion::V1, ApiVersion::V2] {
+        let started = std::time::Instant::now();
+        let mut bytes = 0usize;
+        let mut sizes: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for i in 0..aco.beneficiaries() {
+            for rt in ResourceType::ALL {
+                for r in aco.resources(i, v, rt, UNTIL) {
+                    bytes += r.json.len() + 1;
+                    let key = match rt {
+                        ResourceType::ExplanationOfBenefit => {
+                            r.id.split('-').next().unwrap_or("").to_string()
+                        }
+                        ResourceType::Coverage => r.id[..6].to_string(),
+                        ResourceType::Patient => "Patient".to_string(),
+                    };
+                    let e = sizes.entry(key).or_insert((0, 0));
+                    e.0 += 1;
+                    e.1 += r.json.len();
+                }
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{}: {:.1} MB in {secs:.2} s = {:.0} MB/s",
+            v.segment(),
+            bytes as f64 / 1e6,
+            bytes as f64 / 1e6 / secs
+        );
+        for (k, (n, b)) in sizes {
+            println!("  {k}: {n} resources, mean {} bytes", b / n.max(1));
+        }
+    }
+}
