@@ -117,12 +117,15 @@ fn write_attribution(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, writ
         };
         let path = dir.join(name.to_string());
         let mut writer = CclfArchiveWriter::new(create(&path)?, &name).map_err(format_error(&path))?;
+        // The archive holds the CCLF8 member whole before the CCLF9 member.
+        let mut xrefs = Vec::new();
         for index in aco.attribution_members(file) {
             let Some(bene) = aco.beneficiary(index) else { continue };
             writer.write_cclf8(&cclf8_record(&bene, file.timestamp.date())).map_err(format_error(&path))?;
-            if let Some(xref) = cclf9_record(&bene) {
-                writer.write_cclf9(&xref).map_err(format_error(&path))?;
-            }
+            xrefs.extend(cclf9_record(&bene));
+        }
+        for xref in &xrefs {
+            writer.write_cclf9(xref).map_err(format_error(&path))?;
         }
         let mut out = writer.finish().map_err(format_error(&path))?;
         out.flush().map_err(|source| WriteError::Io { path: path.clone(), source })?;

@@ -53,6 +53,8 @@ impl Server {
 
     /// Starts `bcda <subcommand> --listen 127.0.0.1:0`; returns the server
     /// and what it printed before it listened.
+    // The child moves into `Server`, whose `Drop` kills and waits for it.
+    #[allow(clippy::zombie_processes)]
     fn start_as(mut command: Command, subcommand: &str) -> (Server, String) {
         command
             .args([subcommand, "--listen", "127.0.0.1:0"])
@@ -65,6 +67,7 @@ impl Server {
             let mut line = String::new();
             if stdout.read_line(&mut line).expect("read") == 0 {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("bcda {subcommand} exited before listening; it printed: {printed}");
             }
             if line.contains(" listening on http://") {
