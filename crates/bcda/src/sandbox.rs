@@ -36,12 +36,48 @@ pub struct SandboxAco {
 
 /// The sandbox ACOs, as in BCDA's sandbox.
 pub const SANDBOX_ACOS: [SandboxAco; 7] = [
-    SandboxAco { cms_id: "A9994", name: "ACO Dev", beneficiaries: 50, denied: false, stale_attribution: false },
-    SandboxAco { cms_id: "A9990", name: "ACO Small", beneficiaries: 2_500, denied: false, stale_attribution: false },
-    SandboxAco { cms_id: "A9991", name: "ACO Medium", beneficiaries: 7_500, denied: false, stale_attribution: false },
-    SandboxAco { cms_id: "A9992", name: "ACO Large", beneficiaries: 20_000, denied: false, stale_attribution: false },
-    SandboxAco { cms_id: "A9993", name: "ACO Extra Large", beneficiaries: 30_000, denied: false, stale_attribution: false },
-    SandboxAco { cms_id: "A9997", name: "ACO Deny-Listed", beneficiaries: 50, denied: true, stale_attribution: false },
+    SandboxAco {
+        cms_id: "A9994",
+        name: "ACO Dev",
+        beneficiaries: 50,
+        denied: false,
+        stale_attribution: false,
+    },
+    SandboxAco {
+        cms_id: "A9990",
+        name: "ACO Small",
+        beneficiaries: 2_500,
+        denied: false,
+        stale_attribution: false,
+    },
+    SandboxAco {
+        cms_id: "A9991",
+        name: "ACO Medium",
+        beneficiaries: 7_500,
+        denied: false,
+        stale_attribution: false,
+    },
+    SandboxAco {
+        cms_id: "A9992",
+        name: "ACO Large",
+        beneficiaries: 20_000,
+        denied: false,
+        stale_attribution: false,
+    },
+    SandboxAco {
+        cms_id: "A9993",
+        name: "ACO Extra Large",
+        beneficiaries: 30_000,
+        denied: false,
+        stale_attribution: false,
+    },
+    SandboxAco {
+        cms_id: "A9997",
+        name: "ACO Deny-Listed",
+        beneficiaries: 50,
+        denied: true,
+        stale_attribution: false,
+    },
     SandboxAco {
         cms_id: "TEST995",
         name: "ACO Outdated Attribution",
@@ -95,7 +131,11 @@ pub fn credentials_path(data_dir: &Path) -> PathBuf {
 /// their synthetic data parameters are made once, the attribution history is
 /// re-laid against today so it is always current, and credentials from an
 /// earlier start are reused while they still work.
-pub async fn prepare(db: &Db, clock: &dyn Clock, data_dir: &Path) -> Result<Vec<SandboxCredential>, SandboxError> {
+pub async fn prepare(
+    db: &Db,
+    clock: &dyn Clock,
+    data_dir: &Path,
+) -> Result<Vec<SandboxCredential>, SandboxError> {
     let path = credentials_path(data_dir);
     let earlier = read_credentials(&path)?;
     let today = clock.now().date();
@@ -135,7 +175,8 @@ pub async fn prepare(db: &Db, clock: &dyn Clock, data_dir: &Path) -> Result<Vec<
                 ..c
             },
             None => {
-                let created = credentials::create(db, clock, spec.cms_id, DEFAULT_SECRET_LIFETIME).await?;
+                let created =
+                    credentials::create(db, clock, spec.cms_id, DEFAULT_SECRET_LIFETIME).await?;
                 SandboxCredential {
                     cms_id: spec.cms_id.to_owned(),
                     client_id: created.client_id,
@@ -167,9 +208,11 @@ async fn still_works(
     }
     let secret = saved.client_secret.clone();
     let hash = stored.secret_hash;
-    Ok(tokio::task::spawn_blocking(move || secrets::verify_secret(&secret, &hash))
-        .await
-        .unwrap_or(false))
+    Ok(
+        tokio::task::spawn_blocking(move || secrets::verify_secret(&secret, &hash))
+            .await
+            .unwrap_or(false),
+    )
 }
 
 fn read_credentials(path: &Path) -> Result<Vec<SandboxCredential>, SandboxError> {

@@ -15,7 +15,9 @@ use crate::formats::cclf::{Cclf8Record, Cclf9Record, SexCode, XrefIndicator};
 use crate::formats::cclf_archive::CclfArchiveWriter;
 use crate::formats::names::{CclfArchiveName, Environment, FileKind, FileStamp, OptOutFileName};
 use crate::formats::optout::{Gender, OptOutRecord, Preference, write_opt_out_file};
-use crate::synthetic::{AttributionKind, Beneficiary, OptOutEvent, OptOutPreference, Sex, SyntheticAco};
+use crate::synthetic::{
+    AttributionKind, Beneficiary, OptOutEvent, OptOutPreference, Sex, SyntheticAco,
+};
 
 /// Why writing failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +67,11 @@ pub fn version_dir(version: ApiVersion) -> &'static str {
 /// `attribution/` (one CCLF zip per attribution file), `opt-outs/` (one
 /// file per month of preferences), `fhir/{stu3,r4}/<Type>.ndjson` (every
 /// beneficiary the claims source knows, current and former members).
-pub fn write_all(aco: &SyntheticAco, out: &Path, as_of: OffsetDateTime) -> Result<Written, WriteError> {
+pub fn write_all(
+    aco: &SyntheticAco,
+    out: &Path,
+    as_of: OffsetDateTime,
+) -> Result<Written, WriteError> {
     let mut written = Written::default();
     write_attribution(aco, &out.join("attribution"), as_of, &mut written)?;
     write_opt_outs(aco, &out.join("opt-outs"), as_of, &mut written)?;
@@ -96,15 +102,27 @@ fn create(path: &Path) -> Result<BufWriter<File>, WriteError> {
         })
 }
 
-fn write_attribution(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, written: &mut Written) -> Result<(), WriteError> {
+fn write_attribution(
+    aco: &SyntheticAco,
+    dir: &Path,
+    as_of: OffsetDateTime,
+    written: &mut Written,
+) -> Result<(), WriteError> {
     create_dir(dir)?;
-    for file in aco.attribution_files().iter().filter(|f| f.timestamp <= as_of) {
+    for file in aco
+        .attribution_files()
+        .iter()
+        .filter(|f| f.timestamp <= as_of)
+    {
         let format_error = |path: &Path| {
             let path = path.to_owned();
             move |source| WriteError::Format { path, source }
         };
-        let stamp = FileStamp::new(PrimitiveDateTime::new(file.timestamp.date(), file.timestamp.time()), 0)
-            .map_err(format_error(dir))?;
+        let stamp = FileStamp::new(
+            PrimitiveDateTime::new(file.timestamp.date(), file.timestamp.time()),
+            0,
+        )
+        .map_err(format_error(dir))?;
         let name = CclfArchiveName {
             environment: Environment::Test,
             cms_id: aco.cms_id().to_owned(),
@@ -116,19 +134,27 @@ fn write_attribution(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, writ
             stamp,
         };
         let path = dir.join(name.to_string());
-        let mut writer = CclfArchiveWriter::new(create(&path)?, &name).map_err(format_error(&path))?;
+        let mut writer =
+            CclfArchiveWriter::new(create(&path)?, &name).map_err(format_error(&path))?;
         // The archive holds the CCLF8 member whole before the CCLF9 member.
         let mut xrefs = Vec::new();
         for index in aco.attribution_members(file) {
-            let Some(bene) = aco.beneficiary(index) else { continue };
-            writer.write_cclf8(&cclf8_record(&bene, file.timestamp.date())).map_err(format_error(&path))?;
+            let Some(bene) = aco.beneficiary(index) else {
+                continue;
+            };
+            writer
+                .write_cclf8(&cclf8_record(&bene, file.timestamp.date()))
+                .map_err(format_error(&path))?;
             xrefs.extend(cclf9_record(&bene));
         }
         for xref in &xrefs {
             writer.write_cclf9(xref).map_err(format_error(&path))?;
         }
         let mut out = writer.finish().map_err(format_error(&path))?;
-        out.flush().map_err(|source| WriteError::Io { path: path.clone(), source })?;
+        out.flush().map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
         written.attribution_files.push(path);
     }
     Ok(())
@@ -136,8 +162,11 @@ fn write_attribution(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, writ
 
 /// A beneficiary as a CCLF8 record of a file dated `as_of`.
 pub fn cclf8_record(bene: &Beneficiary, as_of: Date) -> Cclf8Record {
-    let age = as_of.year() - bene.birth_date.year()
-        - i32::from((as_of.month(), as_of.day()) < (bene.birth_date.month(), bene.birth_date.day()));
+    let age = as_of.year()
+        - bene.birth_date.year()
+        - i32::from(
+            (as_of.month(), as_of.day()) < (bene.birth_date.month(), bene.birth_date.day()),
+        );
     Cclf8Record {
         mbi: bene.mbi.clone(),
         hicn: bene.hicn.clone(),
@@ -153,9 +182,10 @@ pub fn cclf8_record(bene: &Beneficiary, as_of: Date) -> Cclf8Record {
         age: u16::try_from(age).ok(),
         medicare_status_code: bene.medicare_status.clone(),
         dual_status_code: bene.dual_status.clone(),
-        death_date: bene.death_date,
+        // The world's timeline may hold a death after the file's date.
+        death_date: bene.death_date_as_of(as_of),
         range_begin_date: Some(bene.part_a_start),
-        range_end_date: bene.death_date,
+        range_end_date: bene.death_date_as_of(as_of),
         first_name: bene.first_name.to_uppercase(),
         middle_name: bene.middle_name.clone().unwrap_or_default().to_uppercase(),
         last_name: bene.last_name.to_uppercase(),
@@ -190,7 +220,12 @@ fn cclf9_record(bene: &Beneficiary) -> Option<Cclf9Record> {
     })
 }
 
-fn write_opt_outs(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, written: &mut Written) -> Result<(), WriteError> {
+fn write_opt_outs(
+    aco: &SyntheticAco,
+    dir: &Path,
+    as_of: OffsetDateTime,
+    written: &mut Written,
+) -> Result<(), WriteError> {
     create_dir(dir)?;
     let today = as_of.date();
     let events: Vec<OptOutEvent> = aco
@@ -202,14 +237,23 @@ fn write_opt_outs(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, written
     // would have arrived (the 1st of the next month, or today for this month).
     let mut start = 0;
     while start < events.len() {
-        let month = (events[start].effective_date.year(), events[start].effective_date.month());
+        let month = (
+            events[start].effective_date.year(),
+            events[start].effective_date.month(),
+        );
         let end = events[start..]
             .iter()
             .position(|e| (e.effective_date.year(), e.effective_date.month()) != month)
             .map_or(events.len(), |n| start + n);
         let file_date = first_of_next_month(month.0, month.1).min(today);
-        let stamp = FileStamp::new(PrimitiveDateTime::new(file_date, Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT)), 0)
-            .map_err(|source| WriteError::Format { path: dir.to_owned(), source })?;
+        let stamp = FileStamp::new(
+            PrimitiveDateTime::new(file_date, Time::from_hms(2, 0, 0).unwrap_or(Time::MIDNIGHT)),
+            0,
+        )
+        .map_err(|source| WriteError::Format {
+            path: dir.to_owned(),
+            source,
+        })?;
         let name = OptOutFileName {
             environment: Environment::Test,
             stamp,
@@ -219,9 +263,17 @@ fn write_opt_outs(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, written
             .iter()
             .filter_map(|e| aco.beneficiary(e.index).map(|b| opt_out_record(aco, &b, e)))
             .collect();
-        let mut out = write_opt_out_file(create(&path)?, file_date, &records)
-            .map_err(|source| WriteError::Format { path: path.clone(), source })?;
-        out.flush().map_err(|source| WriteError::Io { path: path.clone(), source })?;
+        let mut out =
+            write_opt_out_file(create(&path)?, file_date, &records).map_err(|source| {
+                WriteError::Format {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+        out.flush().map_err(|source| WriteError::Io {
+            path: path.clone(),
+            source,
+        })?;
         written.opt_out_files.push(path);
         start = end;
     }
@@ -229,7 +281,11 @@ fn write_opt_outs(aco: &SyntheticAco, dir: &Path, as_of: OffsetDateTime, written
 }
 
 fn first_of_next_month(year: i32, month: Month) -> Date {
-    let (year, month) = if month == Month::December { (year + 1, Month::January) } else { (year, month.next()) };
+    let (year, month) = if month == Month::December {
+        (year + 1, Month::January)
+    } else {
+        (year, month.next())
+    };
     Date::from_calendar_date(year, month, 1).unwrap_or(Date::MAX)
 }
 
@@ -242,7 +298,11 @@ fn opt_out_record(aco: &SyntheticAco, bene: &Beneficiary, event: &OptOutEvent) -
         middle_name: bene.middle_name.clone().unwrap_or_default().to_uppercase(),
         last_name: bene.last_name.to_uppercase(),
         birth_date: Some(bene.birth_date),
-        address_lines: [bene.address_line.to_uppercase(), String::new(), String::new()],
+        address_lines: [
+            bene.address_line.to_uppercase(),
+            String::new(),
+            String::new(),
+        ],
         city: bene.city.to_uppercase(),
         state: bene.state.clone(),
         zip5: bene.zip5.clone(),
@@ -281,12 +341,19 @@ fn write_resources(
     written: &mut Written,
 ) -> Result<(), WriteError> {
     let mut out = create(path)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-    let io = |source| WriteError::Io { path: path.to_owned(), source };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1);
+    let io = |source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut first = 0;
     while first < aco.pool_size() {
         let last = first.saturating_add(ROUND).min(aco.pool_size());
-        let indices: Vec<u32> = (first..last).filter(|&i| aco.has_claims_record(i)).collect();
+        let indices: Vec<u32> = (first..last)
+            .filter(|&i| aco.has_claims_record(i))
+            .collect();
         let per_thread = indices.len().div_ceil(threads).max(1);
         // Generate in parallel, write in beneficiary order.
         let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
@@ -310,7 +377,9 @@ fn write_resources(
             handles
                 .into_iter()
                 .map(|h| {
-                    let (buffer, count) = h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    let (buffer, count) = h
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                     written.resources += count;
                     buffer
                 })

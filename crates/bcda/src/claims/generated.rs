@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource};
+use super::{
+    AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource,
+};
 use crate::store::attribution::FileKind;
 use crate::store::synthetic_acos::SyntheticAcoRecord;
 use crate::store::{Db, opt_outs};
@@ -51,14 +53,18 @@ impl GeneratedSource {
                     kind: file_kind(file.kind),
                     performance_year: file.performance_year,
                     attributed_at: file.timestamp,
-                    member_count: i64::try_from(aco.attribution_members(file).len()).unwrap_or(i64::MAX),
+                    member_count: i64::try_from(aco.attribution_members(file).len())
+                        .unwrap_or(i64::MAX),
                 })
                 .collect()
         })
         .await
     }
 
-    pub(super) async fn attribution_members(&self, file: &AttributionFile) -> Result<Vec<String>, SourceError> {
+    pub(super) async fn attribution_members(
+        &self,
+        file: &AttributionFile,
+    ) -> Result<Vec<String>, SourceError> {
         let aco = self.aco.clone();
         let key = file.key;
         blocking(move || {
@@ -77,7 +83,10 @@ impl GeneratedSource {
         .await
     }
 
-    pub(super) async fn opted_out(&self, as_of: OffsetDateTime) -> Result<HashSet<String>, SourceError> {
+    pub(super) async fn opted_out(
+        &self,
+        as_of: OffsetDateTime,
+    ) -> Result<HashSet<String>, SourceError> {
         let from = as_of - OPT_OUT_LOOKBACK;
         let mut out = opt_outs::opted_out(&self.db, from, as_of).await?;
         let aco = self.aco.clone();
@@ -90,7 +99,9 @@ impl GeneratedSource {
                     continue;
                 }
                 let refuses = event.preference == OptOutPreference::OptOut;
-                let entry = latest.entry(event.index).or_insert((event.effective_date, refuses));
+                let entry = latest
+                    .entry(event.index)
+                    .or_insert((event.effective_date, refuses));
                 if event.effective_date > entry.0 {
                     *entry = (event.effective_date, refuses);
                 } else if event.effective_date == entry.0 {
@@ -108,15 +119,23 @@ impl GeneratedSource {
         Ok(out)
     }
 
-    pub(super) fn resolve(&self, mbis: &[String]) -> Vec<Option<BeneficiaryKey>> {
-        mbis.iter()
-            .map(|mbi| {
-                self.aco
-                    .index_of_mbi(mbi)
-                    .filter(|&index| self.aco.has_claims_record(index))
-                    .map(|index| BeneficiaryKey(i64::from(index)))
-            })
-            .collect()
+    pub(super) async fn resolve(
+        &self,
+        mbis: &[String],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Option<BeneficiaryKey>>, SourceError> {
+        let aco = self.aco.clone();
+        let mbis = mbis.to_vec();
+        blocking(move || {
+            mbis.iter()
+                .map(|mbi| {
+                    aco.index_of_mbi(mbi)
+                        .filter(|&index| aco.has_patient_at(index, as_of))
+                        .map(|index| BeneficiaryKey(i64::from(index)))
+                })
+                .collect()
+        })
+        .await
     }
 
     pub(super) async fn resources(
@@ -152,7 +171,9 @@ pub fn file_kind(kind: AttributionKind) -> FileKind {
 }
 
 /// Generation is CPU work: run it off the async workers.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, SourceError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SourceError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| SourceError::Generator(e.to_string()))

@@ -96,7 +96,9 @@ impl ClaimsSource {
     /// otherwise.
     pub async fn for_aco(db: &Db, aco_id: Uuid, cms_id: &str) -> Result<Self, SourceError> {
         Ok(match synthetic_acos::find(db, aco_id).await? {
-            Some(spec) => ClaimsSource::Generated(generated::GeneratedSource::new(db.clone(), cms_id, &spec)),
+            Some(spec) => {
+                ClaimsSource::Generated(generated::GeneratedSource::new(db.clone(), cms_id, &spec))
+            }
             None => ClaimsSource::Stored(stored::StoredSource::new(db.clone(), aco_id)),
         })
     }
@@ -110,7 +112,10 @@ impl ClaimsSource {
     }
 
     /// The MBIs one attribution file assigns to the ACO, in byte order.
-    pub async fn attribution_members(&self, file: &AttributionFile) -> Result<Vec<String>, SourceError> {
+    pub async fn attribution_members(
+        &self,
+        file: &AttributionFile,
+    ) -> Result<Vec<String>, SourceError> {
         match self {
             ClaimsSource::Stored(s) => s.attribution_members(file).await,
             ClaimsSource::Generated(s) => s.attribution_members(file).await,
@@ -127,18 +132,27 @@ impl ClaimsSource {
         }
     }
 
-    /// The source's key for each MBI (`None`: the source has no data for
-    /// that beneficiary, which an export reports as an error for it).
-    pub async fn resolve(&self, mbis: &[String]) -> Result<Vec<Option<BeneficiaryKey>>, SourceError> {
+    /// The source's key for each MBI (`None`: the source holds no Patient
+    /// for that beneficiary as of `as_of`, which an export reports as an
+    /// error for it).
+    pub async fn resolve(
+        &self,
+        mbis: &[String],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Option<BeneficiaryKey>>, SourceError> {
         match self {
-            ClaimsSource::Stored(s) => s.resolve(mbis).await,
-            ClaimsSource::Generated(s) => Ok(s.resolve(mbis)),
+            ClaimsSource::Stored(s) => s.resolve(mbis, as_of).await,
+            ClaimsSource::Generated(s) => s.resolve(mbis, as_of).await,
         }
     }
 
     /// Reads the resources of `beneficiaries` (in that order, each in
     /// `(lastUpdated, id)` order) in batches.
-    pub fn stream(&self, beneficiaries: Vec<BeneficiaryKey>, query: ResourceQuery) -> ResourceStream {
+    pub fn stream(
+        &self,
+        beneficiaries: Vec<BeneficiaryKey>,
+        query: ResourceQuery,
+    ) -> ResourceStream {
         ResourceStream {
             source: self.clone(),
             beneficiaries,

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource};
+use super::{
+    AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource,
+};
 use crate::store::resources::{self, ScanPage};
 use crate::store::{Db, attribution, opt_outs};
 
@@ -37,16 +39,26 @@ impl StoredSource {
             .collect())
     }
 
-    pub(super) async fn attribution_members(&self, file: &AttributionFile) -> Result<Vec<String>, SourceError> {
+    pub(super) async fn attribution_members(
+        &self,
+        file: &AttributionFile,
+    ) -> Result<Vec<String>, SourceError> {
         Ok(attribution::members(&self.db, file.key).await?)
     }
 
-    pub(super) async fn opted_out(&self, as_of: OffsetDateTime) -> Result<HashSet<String>, SourceError> {
+    pub(super) async fn opted_out(
+        &self,
+        as_of: OffsetDateTime,
+    ) -> Result<HashSet<String>, SourceError> {
         Ok(opt_outs::opted_out(&self.db, as_of - OPT_OUT_LOOKBACK, as_of).await?)
     }
 
-    pub(super) async fn resolve(&self, mbis: &[String]) -> Result<Vec<Option<BeneficiaryKey>>, SourceError> {
-        Ok(resources::beneficiaries_by_mbi(&self.db, mbis)
+    pub(super) async fn resolve(
+        &self,
+        mbis: &[String],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Option<BeneficiaryKey>>, SourceError> {
+        Ok(resources::beneficiaries_by_mbi(&self.db, mbis, as_of)
             .await?
             .into_iter()
             .map(|id| id.map(BeneficiaryKey))

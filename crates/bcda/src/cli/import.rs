@@ -57,8 +57,11 @@ pub(super) async fn run(ctx: &Context, command: ImportCommand) -> anyhow::Result
     let db = ctx.db().await?;
     let now = ctx.clock.now();
     let mut failures = 0usize;
-    let mut report = |file: &std::path::Path, result: Result<FileOutcome, ImportError>| match result {
-        Ok(FileOutcome::Imported { records }) => println!("{}: imported {records} records", file.display()),
+    let mut report = |file: &std::path::Path, result: Result<FileOutcome, ImportError>| match result
+    {
+        Ok(FileOutcome::Imported { records }) => {
+            println!("{}: imported {records} records", file.display())
+        }
         Ok(FileOutcome::AlreadyImported) => {
             println!("{}: already imported; nothing changed", file.display())
         }
@@ -80,10 +83,14 @@ pub(super) async fn run(ctx: &Context, command: ImportCommand) -> anyhow::Result
                 report(file, result);
             }
         }
-        ImportCommand::Resources { fhir_version, mut files } => {
+        ImportCommand::Resources {
+            fhir_version,
+            mut files,
+        } => {
             import::resources::patient_files_first(&mut files);
             for file in &files {
-                let result = import::resources::import_file(&db, fhir_version.into(), file, false).await;
+                let result =
+                    import::resources::import_file(&db, fhir_version.into(), file, false).await;
                 report(file, result);
             }
         }

@@ -18,7 +18,10 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         sandbox::credentials_path(app.data_dir.root()).display()
     );
     println!();
-    println!("{:<8} {:>13}  {:<36}  CLIENT_SECRET", "CMS_ID", "BENEFICIARIES", "CLIENT_ID");
+    println!(
+        "{:<8} {:>13}  {:<36}  CLIENT_SECRET",
+        "CMS_ID", "BENEFICIARIES", "CLIENT_ID"
+    );
     for c in &credentials {
         let note = SANDBOX_ACOS
             .iter()

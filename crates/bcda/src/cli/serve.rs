@@ -77,6 +77,9 @@ pub(super) async fn serve(app: Arc<App>, listen: SocketAddr) -> anyhow::Result<(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (--listen / BCDA_LISTEN): {e}"))?;
     let addr = listener.local_addr()?;
+    // Handlers are registered before anyone is told we listen, so a signal
+    // sent right after that line is still a graceful shutdown.
+    let shutdown = ShutdownSignal::register()?;
     tracing::info!(%addr, database = app.db.backend_name(), data_dir = %app.data_dir.root().display(), "bcda started");
     // A plain line on stdout for people and scripts (tests read the port from it).
     println!("bcda {} listening on http://{addr}", crate::VERSION);
@@ -90,7 +93,7 @@ pub(super) async fn serve(app: Arc<App>, listen: SocketAddr) -> anyhow::Result<(
         let _ = stopped.wait_for(|stop| *stop).await;
     });
     let signals = tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.recv().await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     });
@@ -102,25 +105,40 @@ pub(super) async fn serve(app: Arc<App>, listen: SocketAddr) -> anyhow::Result<(
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT (Ctrl-C) and SIGTERM, registered up front.
+struct ShutdownSignal {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn register() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Resolves on the first of the signals.
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -36,20 +36,28 @@ pub struct SyntheticArgs {
 }
 
 fn parse_date(value: &str) -> Result<Date, String> {
-    Date::parse(value, format_description!("[year]-[month]-[day]")).map_err(|_| "expected a date as YYYY-MM-DD".to_owned())
+    Date::parse(value, format_description!("[year]-[month]-[day]"))
+        .map_err(|_| "expected a date as YYYY-MM-DD".to_owned())
 }
 
 pub(super) async fn run(ctx: &Context, args: SyntheticArgs) -> anyhow::Result<()> {
     crate::acos::validate_cms_id(&args.aco)?;
-    let beneficiaries = u32::try_from(args.beneficiaries).map_err(|_| anyhow::anyhow!("--beneficiaries is too large"))?;
-    let years = i32::try_from(args.years).ok().filter(|y| *y <= 50).ok_or_else(|| anyhow::anyhow!("--years must be at most 50"))?;
+    let beneficiaries = u32::try_from(args.beneficiaries)
+        .map_err(|_| anyhow::anyhow!("--beneficiaries is too large"))?;
+    let years = i32::try_from(args.years)
+        .ok()
+        .filter(|y| *y <= 50)
+        .ok_or_else(|| anyhow::anyhow!("--years must be at most 50"))?;
     let now = ctx.clock.now();
     let as_of_day = args.as_of.unwrap_or(now.date());
     // The end of the as-of day, or now when that is today.
     let as_of = if as_of_day == now.date() {
         now
     } else {
-        as_of_day.with_hms(23, 59, 59).unwrap_or(as_of_day.midnight()).assume_utc()
+        as_of_day
+            .with_hms(23, 59, 59)
+            .unwrap_or(as_of_day.midnight())
+            .assume_utc()
     };
     let aco = SyntheticAco::new(
         &args.aco,
@@ -60,7 +68,9 @@ pub(super) async fn run(ctx: &Context, args: SyntheticArgs) -> anyhow::Result<()
         false,
     );
     let out = args.out.clone();
-    let written = tokio::task::spawn_blocking(move || synthetic_files::write_all(&aco, &out, as_of)).await??;
+    let written =
+        tokio::task::spawn_blocking(move || synthetic_files::write_all(&aco, &out, as_of))
+            .await??;
     println!(
         "wrote {} attribution packages, {} opt-out files and {} NDJSON files ({} resources, {:.1} MB) to {}",
         written.attribution_files.len(),
@@ -71,10 +81,22 @@ pub(super) async fn run(ctx: &Context, args: SyntheticArgs) -> anyhow::Result<()
         args.out.display()
     );
     println!("import them with:");
-    println!("  bcda aco create --cms-id {} --name \"Synthetic {}\"", args.aco, args.aco);
-    println!("  bcda import attribution {}/attribution/*", args.out.display());
+    println!(
+        "  bcda aco create --cms-id {} --name \"Synthetic {}\"",
+        args.aco, args.aco
+    );
+    println!(
+        "  bcda import attribution {}/attribution/*",
+        args.out.display()
+    );
     println!("  bcda import opt-outs {}/opt-outs/*", args.out.display());
-    println!("  bcda import resources --fhir-version stu3 {}/fhir/stu3/*.ndjson", args.out.display());
-    println!("  bcda import resources --fhir-version r4 {}/fhir/r4/*.ndjson", args.out.display());
+    println!(
+        "  bcda import resources --fhir-version stu3 {}/fhir/stu3/*.ndjson",
+        args.out.display()
+    );
+    println!(
+        "  bcda import resources --fhir-version r4 {}/fhir/r4/*.ndjson",
+        args.out.display()
+    );
     Ok(())
 }

@@ -16,7 +16,9 @@ use super::{FileOutcome, ImportError, file_name};
 use crate::formats::FormatError;
 use crate::formats::cclf_archive::{CclfArchiveReader, open_unzipped};
 use crate::formats::csv_attribution::CsvAttributionReader;
-use crate::formats::names::{self, CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName};
+use crate::formats::names::{
+    self, CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName,
+};
 use crate::store::attribution::{self, FileKind, NewAttributionFile};
 use crate::store::{Db, Tx, acos};
 
@@ -86,21 +88,31 @@ pub fn group_inputs(files: &[PathBuf]) -> Result<Vec<AttributionInput>, ImportEr
         .into_iter()
         .partition(|(_, name)| name.number == CclfFileNumber::Cclf0);
     for (cclf0, summary_name) in summaries {
-        let Some(position) = members.iter().position(|(_, n)| n.same_package(&summary_name)) else {
-            return Err(ImportError::file(&cclf0, "no CCLF8 file of the same package was given"));
+        let Some(position) = members
+            .iter()
+            .position(|(_, n)| n.same_package(&summary_name))
+        else {
+            return Err(ImportError::file(
+                &cclf0,
+                "no CCLF8 file of the same package was given",
+            ));
         };
         let (cclf8, _) = members.remove(position);
         inputs.push(AttributionInput::Unzipped { cclf0, cclf8 });
     }
     if let Some((cclf8, _)) = members.first() {
-        return Err(ImportError::file(cclf8, "no CCLF0 file of the same package was given"));
+        return Err(ImportError::file(
+            cclf8,
+            "no CCLF0 file of the same package was given",
+        ));
     }
     Ok(inputs)
 }
 
 fn is_zip(path: &Path) -> Result<bool, ImportError> {
     let mut magic = [0u8; 4];
-    let mut file = std::fs::File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let n = file
         .read(&mut magic)
         .map_err(|e| ImportError::file(path, format!("cannot read: {e}")))?;
@@ -170,8 +182,12 @@ pub async fn import_input(
     .map_err(|e| ImportError::store(path, e))?;
     let outcome = match input {
         AttributionInput::Archive(archive) => {
-            let mut reader = CclfArchiveReader::open(archive).map_err(|e| format_error(archive, e))?;
-            let expected = reader.summary().cclf8_record_count().map_err(|e| format_error(archive, e))?;
+            let mut reader =
+                CclfArchiveReader::open(archive).map_err(|e| format_error(archive, e))?;
+            let expected = reader
+                .summary()
+                .cclf8_record_count()
+                .map_err(|e| format_error(archive, e))?;
             let member = reader.cclf8_name().to_string();
             let records = reader
                 .cclf8_records()
@@ -183,12 +199,19 @@ pub async fn import_input(
         }
         AttributionInput::Unzipped { cclf0, cclf8 } => {
             let unzipped = open_unzipped(cclf0, cclf8).map_err(|e| format_error(cclf8, e))?;
-            let expected = unzipped.summary.cclf8_record_count().map_err(|e| format_error(cclf0, e))?;
-            let records = unzipped.records.expect_count(expected).map(|r| r.map(|record| record.mbi));
+            let expected = unzipped
+                .summary
+                .cclf8_record_count()
+                .map_err(|e| format_error(cclf0, e))?;
+            let records = unzipped
+                .records
+                .expect_count(expected)
+                .map(|r| r.map(|record| record.mbi));
             store_members(&mut tx, file_id, records, cclf8, expected, quiet).await
         }
         AttributionInput::Csv(csv) => {
-            let file = std::fs::File::open(csv).map_err(|e| ImportError::file(csv, format!("cannot open: {e}")))?;
+            let file = std::fs::File::open(csv)
+                .map_err(|e| ImportError::file(csv, format!("cannot open: {e}")))?;
             let records = CsvAttributionReader::new(BufReader::new(file)).map(|r| r.map(|m| m.mbi));
             store_members(&mut tx, file_id, records, csv, 0, quiet).await
         }
@@ -214,7 +237,12 @@ async fn store_members(
     expected: u64,
     quiet: bool,
 ) -> Result<(), ImportError> {
-    let mut progress = Progress::start(&file_name(path).unwrap_or_default(), expected, Unit::Records, quiet);
+    let mut progress = Progress::start(
+        &file_name(path).unwrap_or_default(),
+        expected,
+        Unit::Records,
+        quiet,
+    );
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut read = 0u64;
     for mbi in mbis {
@@ -265,7 +293,11 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
             let name = file_name(cclf8)?;
             let parsed = CclfFileName::parse(&name).map_err(|e| format_error(cclf8, e))?;
             Ok(Header {
-                sha256: format!("{}+{}", super::sha256_file(cclf0)?, super::sha256_file(cclf8)?),
+                sha256: format!(
+                    "{}+{}",
+                    super::sha256_file(cclf0)?,
+                    super::sha256_file(cclf8)?
+                ),
                 cms_id: parsed.cms_id.clone(),
                 kind: kind(parsed.kind),
                 performance_year: four_digit_year(parsed.performance_year),
@@ -306,7 +338,11 @@ fn four_digit_year(yy: u8) -> i32 {
 /// A format error at a line and field of `path`.
 pub(crate) fn format_error(path: &Path, error: FormatError) -> ImportError {
     match error {
-        FormatError::Invalid { line, field, message } => ImportError {
+        FormatError::Invalid {
+            line,
+            field,
+            message,
+        } => ImportError {
             file: path.to_owned(),
             line: (line > 0).then_some(line),
             field: field.map(str::to_owned),

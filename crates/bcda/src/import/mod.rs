@@ -65,7 +65,11 @@ impl fmt::Display for ImportError {
         if let Some(field) = &self.field {
             write!(f, ", field {field}")?;
         }
-        write!(f, ": {} (nothing from this file was imported)", self.message)
+        write!(
+            f,
+            ": {} (nothing from this file was imported)",
+            self.message
+        )
     }
 }
 
@@ -95,7 +99,8 @@ pub(crate) fn file_name(path: &Path) -> Result<String, ImportError> {
 pub(crate) fn sha256_file(path: &Path) -> Result<String, ImportError> {
     use sha2::Digest;
     use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let mut hasher = sha2::Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -107,5 +112,9 @@ pub(crate) fn sha256_file(path: &Path) -> Result<String, ImportError> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

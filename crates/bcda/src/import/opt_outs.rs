@@ -19,21 +19,32 @@ const CHUNK: usize = 500;
 /// Imports one opt-out file in one transaction. Re-importing the same file
 /// changes nothing; a different file under a name already imported is
 /// refused.
-pub async fn import_file(db: &Db, path: &Path, now: OffsetDateTime, quiet: bool) -> Result<FileOutcome, ImportError> {
+pub async fn import_file(
+    db: &Db,
+    path: &Path,
+    now: OffsetDateTime,
+    quiet: bool,
+) -> Result<FileOutcome, ImportError> {
     let name = file_name(path)?;
     let parsed = OptOutFileName::parse(&name).map_err(|e| format_error(path, e))?;
     let sha256 = super::sha256_file(path)?;
-    if let Some(existing) = opt_outs::find_file(db, &name).await.map_err(|e| ImportError::store(path, e))? {
+    if let Some(existing) = opt_outs::find_file(db, &name)
+        .await
+        .map_err(|e| ImportError::store(path, e))?
+    {
         return if existing.sha256 == sha256 {
             Ok(FileOutcome::AlreadyImported)
         } else {
             Err(ImportError::file(
                 path,
-                format!("a different file named {name} was imported before; opt-out files are never replaced"),
+                format!(
+                    "a different file named {name} was imported before; opt-out files are never replaced"
+                ),
             ))
         };
     }
-    let file = std::fs::File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = OptOutReader::new(BufReader::new(file)).map_err(|e| format_error(path, e))?;
     // 459-byte records plus newline: a close enough estimate for progress.

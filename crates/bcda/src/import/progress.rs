@@ -37,8 +37,12 @@ impl Progress {
             let bar = ProgressBar::new(total);
             let template = match (unit, total) {
                 (_, 0) => "{msg:30!} {spinner} {pos} records {per_sec}",
-                (Unit::Bytes, _) => "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                (Unit::Records, _) => "{msg:30!} [{bar:30}] {pos}/{len} records {per_sec} eta {eta}",
+                (Unit::Bytes, _) => {
+                    "{msg:30!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+                }
+                (Unit::Records, _) => {
+                    "{msg:30!} [{bar:30}] {pos}/{len} records {per_sec} eta {eta}"
+                }
             };
             bar.set_style(
                 ProgressStyle::with_template(template)
@@ -70,7 +74,10 @@ impl Progress {
                 Unit::Records => "records",
             };
             match position.saturating_mul(100).checked_div(self.total) {
-                Some(percent) => eprintln!("{}: {percent}% ({position} of {} {unit})", self.label, self.total),
+                Some(percent) => eprintln!(
+                    "{}: {percent}% ({position} of {} {unit})",
+                    self.label, self.total
+                ),
                 None => eprintln!("{}: {position} {unit}", self.label),
             }
         }

@@ -75,14 +75,21 @@ impl Identifier<'_> {
     /// (on the identifier in STU3, on its type coding in R4).
     fn is_historic(&self) -> bool {
         let mentions_historic = |v: &serde_json::Value| v.to_string().contains("\"historic\"");
-        self.extension.iter().any(mentions_historic) || self.identifier_type.as_ref().is_some_and(mentions_historic)
+        self.extension.iter().any(mentions_historic)
+            || self.identifier_type.as_ref().is_some_and(mentions_historic)
     }
 }
 
 /// Imports one NDJSON file of `version` resources. The whole file lands in
 /// one transaction or not at all.
-pub async fn import_file(db: &Db, version: ApiVersion, path: &Path, quiet: bool) -> Result<FileOutcome, ImportError> {
-    let file = std::fs::File::open(path).map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
+pub async fn import_file(
+    db: &Db,
+    version: ApiVersion,
+    path: &Path,
+    quiet: bool,
+) -> Result<FileOutcome, ImportError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut progress = Progress::start(&super::file_name(path)?, size, Unit::Bytes, quiet);
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -123,7 +130,9 @@ pub async fn import_file(db: &Db, version: ApiVersion, path: &Path, quiet: bool)
         Ok(()) => {
             tx.commit().await.map_err(|e| ImportError::store(path, e))?;
             progress.finish(&format!("{} resources", importer.count));
-            Ok(FileOutcome::Imported { records: importer.count })
+            Ok(FileOutcome::Imported {
+                records: importer.count,
+            })
         }
         Err(e) => {
             // Dropping the transaction rolls it back.
@@ -145,8 +154,11 @@ struct FileImporter<'p> {
 
 impl FileImporter<'_> {
     async fn line(&mut self, tx: &mut Tx, number: u64, bytes: &[u8]) -> Result<(), ImportError> {
-        let fail = |field: Option<&str>, message: String| ImportError::line(self.path, number, field, message);
-        let head: Head<'_> = serde_json::from_slice(bytes).map_err(|e| fail(None, format!("invalid JSON: {e}")))?;
+        let fail = |field: Option<&str>, message: String| {
+            ImportError::line(self.path, number, field, message)
+        };
+        let head: Head<'_> =
+            serde_json::from_slice(bytes).map_err(|e| fail(None, format!("invalid JSON: {e}")))?;
         let type_name = head
             .resource_type
             .ok_or_else(|| fail(Some("resourceType"), "missing".to_owned()))?;
@@ -156,7 +168,9 @@ impl FileImporter<'_> {
                 format!("{type_name:?} is not Patient, Coverage or ExplanationOfBenefit"),
             )
         })?;
-        let id = head.id.ok_or_else(|| fail(Some("id"), "missing".to_owned()))?;
+        let id = head
+            .id
+            .ok_or_else(|| fail(Some("id"), "missing".to_owned()))?;
         if !is_fhir_id(id) {
             return Err(fail(Some("id"), format!("{id:?} is not a valid FHIR id")));
         }
@@ -178,9 +192,17 @@ impl FileImporter<'_> {
                     .iter()
                     .filter(|i| i.system == Some(MBI_SYSTEM) && !i.is_historic())
                     .find_map(|i| i.value.as_deref())
-                    .ok_or_else(|| fail(Some("identifier"), format!("Patient {id} has no current MBI identifier ({MBI_SYSTEM})")))?;
+                    .ok_or_else(|| {
+                        fail(
+                            Some("identifier"),
+                            format!("Patient {id} has no current MBI identifier ({MBI_SYSTEM})"),
+                        )
+                    })?;
                 if !crate::formats::mbi::is_valid_mbi(mbi) {
-                    return Err(fail(Some("identifier"), format!("{mbi:?} is not a valid MBI")));
+                    return Err(fail(
+                        Some("identifier"),
+                        format!("{mbi:?} is not a valid MBI"),
+                    ));
                 }
                 let row = resources::upsert_beneficiary(tx, mbi, id)
                     .await
@@ -210,11 +232,18 @@ impl FileImporter<'_> {
                 let patient_id = reference
                     .strip_prefix("Patient/")
                     .filter(|p| is_fhir_id(p))
-                    .ok_or_else(|| fail(Some(field), format!("{reference:?} is not a Patient/<id> reference")))?;
+                    .ok_or_else(|| {
+                        fail(
+                            Some(field),
+                            format!("{reference:?} is not a Patient/<id> reference"),
+                        )
+                    })?;
                 self.patient_row(tx, patient_id).await?.ok_or_else(|| {
                     fail(
                         Some(field),
-                        format!("{reference} matches no imported Patient; import the Patient file first"),
+                        format!(
+                            "{reference} matches no imported Patient; import the Patient file first"
+                        ),
                     )
                 })?
             }
@@ -234,7 +263,11 @@ impl FileImporter<'_> {
         Ok(())
     }
 
-    async fn patient_row(&mut self, tx: &mut Tx, patient_id: &str) -> Result<Option<i64>, ImportError> {
+    async fn patient_row(
+        &mut self,
+        tx: &mut Tx,
+        patient_id: &str,
+    ) -> Result<Option<i64>, ImportError> {
         if let Some(&row) = self.patients.get(patient_id) {
             return Ok(Some(row));
         }
@@ -260,7 +293,10 @@ impl FileImporter<'_> {
 
 /// FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`.
 fn is_fhir_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Orders files so those that start with a Patient come first: coverage and
@@ -270,7 +306,8 @@ pub fn patient_files_first(paths: &mut [std::path::PathBuf]) {
     let starts_with_patient = |path: &std::path::PathBuf| -> bool {
         // Only the start of a possibly huge file is needed.
         let mut head = Vec::new();
-        let read = std::fs::File::open(path).and_then(|f| f.take(256 * 1024).read_to_end(&mut head));
+        let read =
+            std::fs::File::open(path).and_then(|f| f.take(256 * 1024).read_to_end(&mut head));
         let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
         read.is_ok()
             && serde_json::from_slice::<Head<'_>>(first_line.trim_ascii())

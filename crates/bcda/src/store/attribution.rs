@@ -88,7 +88,10 @@ macro_rules! select {
 }
 
 /// The file imported under `name`, if any.
-pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<AttributionFileRecord>, StoreError> {
+pub async fn find_by_name(
+    db: &Db,
+    name: &str,
+) -> Result<Option<AttributionFileRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(select!("WHERE name = $1"))
             .bind(name)

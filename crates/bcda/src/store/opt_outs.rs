@@ -76,7 +76,11 @@ pub struct NewOptOut {
 }
 
 /// Stores records of a file.
-pub async fn insert_records(tx: &mut Tx, file_id: i64, records: &[NewOptOut]) -> Result<(), StoreError> {
+pub async fn insert_records(
+    tx: &mut Tx,
+    file_id: i64,
+    records: &[NewOptOut],
+) -> Result<(), StoreError> {
     for chunk in records.chunks(500) {
         with_tx!(tx, |conn| {
             let mut query = QueryBuilder::new(

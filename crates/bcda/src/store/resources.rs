@@ -75,7 +75,10 @@ pub async fn upsert_beneficiary(
 }
 
 /// The row id of the beneficiary whose Patient id is `patient_id`.
-pub async fn beneficiary_by_patient_id(tx: &mut Tx, patient_id: &str) -> Result<Option<i64>, StoreError> {
+pub async fn beneficiary_by_patient_id(
+    tx: &mut Tx,
+    patient_id: &str,
+) -> Result<Option<i64>, StoreError> {
     Ok(with_tx!(tx, |conn| {
         sqlx::query_scalar("SELECT id FROM beneficiaries WHERE patient_id = $1")
             .bind(patient_id)
@@ -84,13 +87,25 @@ pub async fn beneficiary_by_patient_id(tx: &mut Tx, patient_id: &str) -> Result<
     }))
 }
 
-/// Row ids of the beneficiaries with these MBIs, in the same order (`None`
-/// for an MBI the store does not know).
-pub async fn beneficiaries_by_mbi(db: &Db, mbis: &[String]) -> Result<Vec<Option<i64>>, StoreError> {
+/// Row ids of the beneficiaries with these MBIs whose Patient was loaded by
+/// `as_of`, in the same order (`None` for an MBI the store does not know as
+/// of then).
+pub async fn beneficiaries_by_mbi(
+    db: &Db,
+    mbis: &[String],
+    as_of: OffsetDateTime,
+) -> Result<Vec<Option<i64>>, StoreError> {
     let mut found = std::collections::HashMap::with_capacity(mbis.len());
     for chunk in mbis.chunks(500) {
         let rows: Vec<(String, i64)> = with_pool!(db, |pool| {
-            let mut query = QueryBuilder::new("SELECT mbi, id FROM beneficiaries WHERE mbi IN (");
+            let mut query = QueryBuilder::new(
+                "SELECT b.mbi, b.id FROM beneficiaries b WHERE EXISTS (SELECT 1 FROM resources r \
+                 WHERE r.beneficiary_id = b.id AND r.resource_type = ",
+            );
+            query.push_bind(type_code(ResourceType::Patient));
+            query.push(" AND r.last_updated <= ");
+            query.push_bind(to_epoch_ms(as_of));
+            query.push(") AND b.mbi IN (");
             let mut list = query.separated(", ");
             for mbi in chunk {
                 list.push_bind(mbi);

@@ -58,7 +58,8 @@ pub async fn find(db: &Db, aco_id: Uuid) -> Result<Option<SyntheticAcoRecord>, S
         .await?
     });
     row.map(|(seed, beneficiaries, first_service_year, anchor, stale)| {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("synthetic_acos.{what} out of range"));
+        let corrupt =
+            |what: &str| StoreError::Corrupt(format!("synthetic_acos.{what} out of range"));
         Ok(SyntheticAcoRecord {
             seed: u64::from_ne_bytes(seed.to_ne_bytes()),
             beneficiaries: u32::try_from(beneficiaries).map_err(|_| corrupt("beneficiaries"))?,

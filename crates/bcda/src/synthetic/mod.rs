@@ -134,7 +134,8 @@ impl SyntheticAco {
     }
 
     fn profile(&self, index: u32) -> Option<Profile> {
-        (index < self.pool_size()).then(|| Profile::generate(self.world, self.ns, index))
+        (index < self.pool_size())
+            .then(|| Profile::generate(self.world, self.ns, index, index < self.beneficiaries))
     }
 
     /// The beneficiary at a pool index (`None` past the pool).
@@ -171,6 +172,25 @@ impl SyntheticAco {
     /// writes an error line for them).
     pub fn has_claims_record(&self, index: u32) -> bool {
         index < self.pool_size() && Special::of(index) != Special::UnknownToBfd
+    }
+
+    /// Whether BFD holds a Patient for the beneficiary at `until`: known to
+    /// BFD at all, and its first record loaded by then. What a claims
+    /// source can resolve at a job's transaction time.
+    pub fn has_patient_at(&self, index: u32, until: OffsetDateTime) -> bool {
+        if !self.has_claims_record(index) {
+            return false;
+        }
+        self.profile(index).is_some_and(|p| {
+            records::version_at(
+                &p.bene,
+                p.seed.label("record-load"),
+                p.bene.part_a_start,
+                self.first_service_year,
+                until,
+            )
+            .is_some()
+        })
     }
 
     /// Every attribution file, oldest first.

@@ -233,10 +233,17 @@ pub(crate) struct Profile {
 
 impl Profile {
     /// The profile of pool index `index`.
-    pub(crate) fn generate(world: Seed, ns: Namespace, index: u32) -> Profile {
+    /// `current`: the beneficiary is on the ACO's current roster (an index
+    /// below its size). Current members are alive: attribution drops the
+    /// deceased, so deaths happen only among former members (they left the
+    /// roster because they died, or moved on).
+    pub(crate) fn generate(world: Seed, ns: Namespace, index: u32, current: bool) -> Profile {
         let seed = world.label("bene").num(u64::from(index));
         let mut rng = seed.rng();
-        let special = Special::of(index);
+        let special = match Special::of(index) {
+            Special::Deceased if current => Special::None,
+            other => other,
+        };
 
         let sex = if rng.chance(550) {
             Sex::Female
@@ -362,7 +369,7 @@ impl Profile {
         let mut death_date = None;
         if special == Special::Deceased {
             death_date = Some(add_days(jan1(2021), rng.range(120, 300)));
-        } else if special == Special::None {
+        } else if special == Special::None && !current {
             let mut year = 2019.max(part_a_start.year());
             while year < 2060 && death_date.is_none() {
                 let age = year - birth_year;

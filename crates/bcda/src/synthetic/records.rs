@@ -48,7 +48,10 @@ pub(crate) fn version_at(
     }
     if let Some(death) = bene.death_date {
         let t = load_time(add_days(death, 14), seed.label("death").0);
-        if t <= until && best.is_some() {
+        // BFD keeps the record of a beneficiary who died before the yearly
+        // loads began: its only version is the one reporting the death.
+        let died_before_loads = death < jan1(first_year.max(start.year())) && start <= death;
+        if t <= until && (best.is_some() || died_before_loads) {
             best = Some(RecordVersion {
                 last_updated: t,
                 reference_year: death.year(),

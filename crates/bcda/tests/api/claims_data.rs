@@ -26,35 +26,69 @@ const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
 };
 
 fn synthetic() -> SyntheticAco {
-    SyntheticAco::new("A0001", SPEC.seed, SPEC.beneficiaries, SPEC.first_service_year, SPEC.anchor, false)
+    SyntheticAco::new(
+        "A0001",
+        SPEC.seed,
+        SPEC.beneficiaries,
+        SPEC.first_service_year,
+        SPEC.anchor,
+        false,
+    )
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     files.sort();
     files
 }
 
 async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
     let mut outcomes = Vec::new();
-    for input in import::attribution::group_inputs(&files_in(&out.join("attribution"))).expect("group") {
-        outcomes.push(import::attribution::import_input(app.db(), &input, START, true).await.expect("attribution"));
+    for input in
+        import::attribution::group_inputs(&files_in(&out.join("attribution"))).expect("group")
+    {
+        outcomes.push(
+            import::attribution::import_input(app.db(), &input, START, true)
+                .await
+                .expect("attribution"),
+        );
     }
     for file in files_in(&out.join("opt-outs")) {
-        outcomes.push(import::opt_outs::import_file(app.db(), &file, START, true).await.expect("opt-outs"));
+        outcomes.push(
+            import::opt_outs::import_file(app.db(), &file, START, true)
+                .await
+                .expect("opt-outs"),
+        );
     }
     for (version, dir) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4")] {
         let mut files = files_in(&out.join("fhir").join(dir));
         import::resources::patient_files_first(&mut files);
         for file in files {
-            outcomes.push(import::resources::import_file(app.db(), version, &file, true).await.expect("resources"));
+            outcomes.push(
+                import::resources::import_file(app.db(), version, &file, true)
+                    .await
+                    .expect("resources"),
+            );
         }
     }
     outcomes
 }
 
-async fn read_all(source: &ClaimsSource, mbis: &[String], query: ResourceQuery) -> Vec<SourceResource> {
-    let keys: Vec<_> = source.resolve(mbis).await.expect("resolve").into_iter().flatten().collect();
+async fn read_all(
+    source: &ClaimsSource,
+    mbis: &[String],
+    query: ResourceQuery,
+) -> Vec<SourceResource> {
+    let keys: Vec<_> = source
+        .resolve(mbis, query.until)
+        .await
+        .expect("resolve")
+        .into_iter()
+        .flatten()
+        .collect();
     let mut stream = source.stream(keys, query);
     let mut all = Vec::new();
     while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
@@ -111,8 +145,8 @@ backend_test! {
         let mut mbis: Vec<String> = everyone.into_iter().collect();
         mbis.push("1S00A00AA00".to_owned()); // attributed to nobody
         assert_eq!(
-            stored.resolve(&mbis).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
-            generated.resolve(&mbis).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
+            stored.resolve(&mbis, START).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
+            generated.resolve(&mbis, START).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
         );
         for version in [ApiVersion::V1, ApiVersion::V2] {
             for resource_type in ResourceType::ALL {
@@ -134,7 +168,11 @@ fn write_unzipped(dir: &Path, cms_id: &str, declared: u64, records: &[Vec<u8>]) 
     let cclf0 = dir.join(format!("T.BCD.{cms_id}.ZC0Y26.D260301.T1000000"));
     let cclf8 = dir.join(format!("T.BCD.{cms_id}.ZC8Y26.D260301.T1000000"));
     let mut summary = Vec::new();
-    Cclf0Summary { rows: vec![Cclf0Row::cclf8(declared)] }.write(&mut summary).expect("cclf0");
+    Cclf0Summary {
+        rows: vec![Cclf0Row::cclf8(declared)],
+    }
+    .write(&mut summary)
+    .expect("cclf0");
     std::fs::write(&cclf0, summary).expect("write");
     let mut body = Vec::new();
     for record in records {

@@ -71,7 +71,12 @@ impl Server {
                 panic!("bcda {subcommand} exited before listening; it printed: {printed}");
             }
             if line.contains(" listening on http://") {
-                let base = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+                let base = line
+                    .trim()
+                    .rsplit(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 return (Server { child, base }, printed);
             }
             printed.push_str(&line);
@@ -261,9 +266,13 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     let started = Instant::now();
     let (server, printed) = Server::start_as(bcda(dir.path(), None), "sandbox");
     eprintln!("sandbox ready in {:?} (debug build)", started.elapsed());
-    assert!(printed.contains("A9994") && printed.contains("curl -s -X POST -u"), "{printed}");
+    assert!(
+        printed.contains("A9994") && printed.contains("curl -s -X POST -u"),
+        "{printed}"
+    );
     let path = dir.path().join("sandbox-credentials.json");
-    let saved: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).expect("credentials file")).expect("json");
+    let saved: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&path).expect("credentials file")).expect("json");
     assert_eq!(saved.len(), 7);
     for entry in &saved {
         assert!(printed.contains(entry["client_secret"].as_str().expect("secret")));
@@ -272,7 +281,10 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     for entry in &saved {
         let response = http
             .post(format!("{}/auth/token", server.base))
-            .basic_auth(entry["client_id"].as_str().expect("id"), entry["client_secret"].as_str())
+            .basic_auth(
+                entry["client_id"].as_str().expect("id"),
+                entry["client_secret"].as_str(),
+            )
             .send()
             .await
             .expect("send");
@@ -281,7 +293,8 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     server.terminate();
 
     let (again, _) = Server::start_as(bcda(dir.path(), None), "sandbox");
-    let reread: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("json");
+    let reread: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("json");
     assert_eq!(saved, reread, "the second start reuses the credentials");
     again.terminate();
 }

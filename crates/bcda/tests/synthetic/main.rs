@@ -98,9 +98,10 @@ fn golden_patient_and_coverage() {
 fn golden_one_eob_per_claim_type() {
     let aco = dev_aco();
     for v in [ApiVersion::V1, ApiVersion::V2] {
-        // The first EOB of each type, scanning beneficiaries in index order.
+        // The first EOB of each type, scanning the pool in index order
+        // (hospice claims come only from former members, who may die).
         let mut first: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        for index in 0..aco.beneficiaries() {
+        for index in 0..aco.pool_size() {
             for r in aco.resources(index, v, ResourceType::ExplanationOfBenefit, UNTIL) {
                 let prefix = r.id.split('-').next().unwrap_or("").to_string();
                 first.entry(prefix).or_insert(r.json);
@@ -211,9 +212,22 @@ fn edge_cases_exist_in_a_small_aco() {
             .len(),
         1
     );
-    let dead = aco.beneficiary(3).expect("bene 3");
+    // Current members are alive (attribution drops the deceased); the
+    // deceased edge case is a former member (index 53 = 50 + 3).
+    for i in 0..aco.beneficiaries() {
+        assert!(
+            aco.beneficiary(i).expect("bene").death_date.is_none(),
+            "current member {i} is alive"
+        );
+    }
+    let dead = aco.beneficiary(53).expect("bene 53");
     let death = dead.death_date.expect("deceased");
-    for r in aco.resources(3, ApiVersion::V1, ResourceType::ExplanationOfBenefit, UNTIL) {
+    for r in aco.resources(
+        53,
+        ApiVersion::V1,
+        ResourceType::ExplanationOfBenefit,
+        UNTIL,
+    ) {
         let v: serde_json::Value = serde_json::from_slice(&r.json).expect("json");
         let start = v["billablePeriod"]["start"].as_str().expect("start");
         assert!(
@@ -222,8 +236,8 @@ fn edge_cases_exist_in_a_small_aco() {
             r.id
         );
     }
-    assert!(aco.eob_counts(3, UNTIL).contains_key("HOSPICE"));
-    let patient = &aco.resources(3, ApiVersion::V2, ResourceType::Patient, UNTIL)[0];
+    assert!(aco.eob_counts(53, UNTIL).contains_key("HOSPICE"));
+    let patient = &aco.resources(53, ApiVersion::V2, ResourceType::Patient, UNTIL)[0];
     assert!(String::from_utf8_lossy(&patient.json).contains("deceasedDateTime"));
     assert!(aco.beneficiary(13).expect("13").historic_mbi.is_some());
     let odd = &aco.resources(43, ApiVersion::V1, ResourceType::Patient, UNTIL)[0];
@@ -251,12 +265,14 @@ fn edge_cases_exist_in_a_small_aco() {
 
 #[test]
 fn volumes_are_realistic() {
-    // Seven service years (2019-2025) for 200 beneficiaries.
+    // Seven service years (2019-2025) for the whole pool of a 200-beneficiary
+    // ACO: current members and former ones (among whom the deaths, and so
+    // hospice, are).
     let aco = SyntheticAco::new("A9990", 7, 200, 2019, date!(2026 - 03 - 01), false);
     let until = datetime!(2026-03-01 0:00 UTC);
     let mut totals = Vec::new();
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
-    for i in 0..200 {
+    for i in 0..aco.pool_size() {
         let c = aco.eob_counts(i, until);
         totals.push(c.values().sum::<usize>());
         for (k, n) in c {
@@ -265,24 +281,28 @@ fn volumes_are_realistic() {
     }
     let years = 7.0;
     let total: usize = totals.iter().sum();
-    let mean = total as f64 / (200.0 * years);
+    let n = totals.len();
+    let mean = total as f64 / (n as f64 * years);
     totals.sort_unstable();
     let per_year = |n: usize| n as f64 / years;
     println!(
         "EOBs per bene-year: mean {mean:.1}, p50 {:.1}, p99 {:.1}, max {:.1}; per bene over 7 years: p50 {} p99 {} max {}",
-        per_year(totals[100]),
-        per_year(totals[197]),
-        per_year(totals[199]),
-        totals[100],
-        totals[197],
-        totals[199]
+        per_year(totals[n / 2]),
+        per_year(totals[n * 99 / 100]),
+        per_year(totals[n - 1]),
+        totals[n / 2],
+        totals[n * 99 / 100],
+        totals[n - 1]
     );
-    for (k, n) in &by_type {
-        println!("  {k}: {:.2} per bene-year", *n as f64 / (200.0 * years));
+    for (k, count) in &by_type {
+        println!(
+            "  {k}: {:.2} per bene-year",
+            *count as f64 / (n as f64 * years)
+        );
     }
     assert!((42.0..=72.0).contains(&mean), "mean {mean}");
     assert!(
-        totals[199] > 1_000,
+        totals[n - 1] > 1_000,
         "a super-utilizer with more than 1,000 EOBs"
     );
     assert_eq!(by_type.len(), 8);

@@ -37,7 +37,10 @@ pub async fn status(
     let source = ClaimsSource::for_aco(&state.db, principal.aco_id, &principal.cms_id)
         .await
         .map_err(ApiError::internal)?;
-    let files = source.attribution_files().await.map_err(ApiError::internal)?;
+    let files = source
+        .attribution_files()
+        .await
+        .map_err(ApiError::internal)?;
     let mut ingestion_dates = Vec::new();
     for (kind, label) in [
         (FileKind::Default, "last_attribution_update"),

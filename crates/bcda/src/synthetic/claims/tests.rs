@@ -10,7 +10,7 @@ fn sample_claims() -> Vec<(Profile, Claim)> {
     let ns = Namespace::new(11, "A9994");
     let mut out = Vec::new();
     for index in 0..60 {
-        let p = Profile::generate(world, ns, index);
+        let p = Profile::generate(world, ns, index, index < 50);
         for year in 2019..=2024 {
             for c in year_claims(ns, &p, year) {
                 out.push((p.clone(), c));
