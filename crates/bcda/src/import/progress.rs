@@ -83,12 +83,12 @@ impl Progress {
         }
     }
 
-    /// Ends the report with a summary line.
+    /// Ends the report. The caller prints the outcome; a file that took a
+    /// while also gets its time and rate on plain-line output.
     pub fn finish(self, summary: &str) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
-        }
-        if !self.quiet {
+        } else if !self.quiet && self.started.elapsed() >= PLAIN_INTERVAL {
             eprintln!(
                 "{}: {summary} in {:.1} s",
                 self.label,

@@ -298,3 +298,96 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     assert_eq!(saved, reread, "the second start reuses the credentials");
     again.terminate();
 }
+
+#[test]
+fn synthetic_files_import_with_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("files");
+    let data = dir.path().join("data");
+    let cmd = |args: &[&str]| {
+        let mut c = bcda(&data, None);
+        c.args(args);
+        c
+    };
+    let out_str = out.to_str().expect("utf-8");
+    let wrote = run_ok(cmd(&[
+        "synthetic",
+        "--aco",
+        "A0001",
+        "--beneficiaries",
+        "5",
+        "--years",
+        "1",
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-03-02",
+        "--out",
+        out_str,
+    ]));
+    assert!(wrote.contains("attribution packages"), "{wrote}");
+    run_ok(cmd(&[
+        "aco",
+        "create",
+        "--cms-id",
+        "A0001",
+        "--name",
+        "Synthetic",
+    ]));
+    let listed = |sub: &str| -> Vec<String> {
+        let mut files: Vec<String> = std::fs::read_dir(out.join(sub))
+            .expect("dir")
+            .map(|e| e.expect("entry").path().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        files
+    };
+    let import = |kind: &str, extra: &[&str], files: Vec<String>| {
+        let mut args = vec!["import", kind];
+        args.extend_from_slice(extra);
+        args.extend(files.iter().map(String::as_str));
+        run_ok(cmd(&args))
+    };
+    for _ in 0..2 {
+        let a = import("attribution", &[], listed("attribution"));
+        let o = import("opt-outs", &[], listed("opt-outs"));
+        let s = import(
+            "resources",
+            &["--fhir-version", "stu3"],
+            listed("fhir/stu3"),
+        );
+        let r = import("resources", &["--fhir-version", "r4"], listed("fhir/r4"));
+        assert!(
+            a.lines()
+                .all(|l| l.contains("imported") || l.contains("already imported")),
+            "{a}"
+        );
+        assert!(!o.is_empty() && !s.is_empty() && !r.is_empty());
+    }
+    let again = import("attribution", &[], listed("attribution"));
+    assert!(
+        again
+            .lines()
+            .all(|l| l.ends_with("already imported; nothing changed")),
+        "{again}"
+    );
+
+    // A bad file: exit 1, a one-line error naming file and line, nothing else printed for it.
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(&bad, "{\"resourceType\":\"Patient\"\n").expect("write");
+    let output = cmd(&[
+        "import",
+        "resources",
+        "--fhir-version",
+        "r4",
+        bad.to_str().expect("utf-8"),
+    ])
+    .output()
+    .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.starts_with(&format!("error: {}: line 1: invalid JSON", bad.display())),
+        "{stderr}"
+    );
+}
