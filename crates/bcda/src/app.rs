@@ -12,6 +12,7 @@ use crate::auth::keys::{KeySealer, Keyring};
 use crate::auth::tokens::{TokenService, TokenSettings};
 use crate::clock::SharedClock;
 use crate::config::DataDir;
+use crate::files::FileStore;
 use crate::store::{Db, StoreError};
 
 /// Settings of the HTTP layer.
@@ -71,6 +72,8 @@ pub struct App {
     pub tokens: TokenService,
     /// The data directory.
     pub data_dir: DataDir,
+    /// Export files.
+    pub files: FileStore,
     /// HTTP settings.
     pub http: HttpSettings,
     /// When this process started.
@@ -99,6 +102,7 @@ impl App {
             db,
             clock,
             tokens,
+            files: FileStore::new(config.data_dir.root()),
             data_dir: config.data_dir,
             http: config.http,
         })

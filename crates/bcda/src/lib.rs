@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod fhir;
+pub mod files;
 pub mod formats;
 pub mod housekeeping;
 pub mod http;

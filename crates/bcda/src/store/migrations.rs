@@ -29,6 +29,11 @@ const SQLITE: &[Embedded] = &[
         "claims data",
         include_str!("../../migrations/sqlite/0002_claims_data.sql"),
     ),
+    (
+        3,
+        "exports",
+        include_str!("../../migrations/sqlite/0003_exports.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -41,6 +46,11 @@ const POSTGRES: &[Embedded] = &[
         2,
         "claims data",
         include_str!("../../migrations/postgres/0002_claims_data.sql"),
+    ),
+    (
+        3,
+        "exports",
+        include_str!("../../migrations/postgres/0003_exports.sql"),
     ),
 ];
 

@@ -11,6 +11,8 @@ pub mod access_tokens;
 pub mod acos;
 pub mod attribution;
 pub mod credentials;
+pub mod job_files;
+pub mod jobs;
 mod migrations;
 pub mod opt_outs;
 pub mod resources;

@@ -1,0 +1,129 @@
+//! The `job_files` table: every output file of every job.
+
+use time::OffsetDateTime;
+
+use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
+use crate::clock::{from_epoch_ms, to_epoch_ms};
+
+/// One output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFileRecord {
+    /// Row id.
+    pub id: i64,
+    /// Its job.
+    pub job_id: i64,
+    /// The task that wrote it.
+    pub task_id: Option<i64>,
+    /// File name (server-generated), as in the manifest URL.
+    pub name: String,
+    /// Resource type, or `OperationOutcome` for an error file.
+    pub resource_type: String,
+    /// An error file.
+    pub is_error: bool,
+    /// Resources (lines) in it.
+    pub resource_count: i64,
+    /// Uncompressed NDJSON bytes.
+    pub ndjson_bytes: i64,
+    /// Bytes as stored (gzip).
+    pub stored_bytes: i64,
+    /// SHA-256 of the uncompressed NDJSON, hex.
+    pub sha256: String,
+    /// When it was finalized.
+    pub created_at: OffsetDateTime,
+}
+
+impl_from_row!(JobFileRecord, |row| {
+    Ok(JobFileRecord {
+        id: row.try_get("id")?,
+        job_id: row.try_get("job_id")?,
+        task_id: row.try_get("task_id")?,
+        name: row.try_get("name")?,
+        resource_type: row.try_get("resource_type")?,
+        is_error: row.try_get("is_error")?,
+        resource_count: row.try_get("resource_count")?,
+        ndjson_bytes: row.try_get("ndjson_bytes")?,
+        stored_bytes: row.try_get("stored_bytes")?,
+        sha256: row.try_get("sha256")?,
+        created_at: from_epoch_ms(row.try_get("created_at")?),
+    })
+});
+
+/// `SELECT <every column> FROM job_files <tail>`.
+macro_rules! select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, job_id, task_id, name, resource_type, is_error, resource_count, ndjson_bytes, \
+             stored_bytes, sha256, created_at FROM job_files ",
+            $tail
+        )
+    };
+}
+
+/// A file about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewJobFile<'a> {
+    /// Its job.
+    pub job_id: i64,
+    /// The task that wrote it.
+    pub task_id: Option<i64>,
+    /// File name.
+    pub name: &'a str,
+    /// Resource type or `OperationOutcome`.
+    pub resource_type: &'a str,
+    /// An error file.
+    pub is_error: bool,
+    /// Lines.
+    pub resource_count: i64,
+    /// Uncompressed bytes.
+    pub ndjson_bytes: i64,
+    /// Stored bytes.
+    pub stored_bytes: i64,
+    /// SHA-256 of the uncompressed bytes, hex.
+    pub sha256: &'a str,
+    /// Now.
+    pub created_at: OffsetDateTime,
+}
+
+/// Records a finished file (inside the transaction that completes its task).
+pub async fn insert(tx: &mut Tx, file: &NewJobFile<'_>) -> Result<i64, StoreError> {
+    Ok(with_tx!(tx, |conn| {
+        sqlx::query_scalar(
+            "INSERT INTO job_files (job_id, task_id, name, resource_type, is_error, resource_count, \
+             ndjson_bytes, stored_bytes, sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(file.job_id)
+        .bind(file.task_id)
+        .bind(file.name)
+        .bind(file.resource_type)
+        .bind(file.is_error)
+        .bind(file.resource_count)
+        .bind(file.ndjson_bytes)
+        .bind(file.stored_bytes)
+        .bind(file.sha256)
+        .bind(to_epoch_ms(file.created_at))
+        .fetch_one(conn)
+        .await?
+    }))
+}
+
+/// A job's files in the order they were finished.
+pub async fn list(db: &Db, job_id: i64) -> Result<Vec<JobFileRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE job_id = $1 ORDER BY id"))
+            .bind(job_id)
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+/// One file of a job, by name.
+pub async fn find(db: &Db, job_id: i64, name: &str) -> Result<Option<JobFileRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE job_id = $1 AND name = $2"))
+            .bind(job_id)
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+    }))
+}

@@ -1,0 +1,320 @@
+//! The `jobs` table: bulk export jobs and their status.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::acos::parse_uuid;
+use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
+use crate::clock::{from_epoch_ms, to_epoch_ms};
+use crate::fhir::{ApiVersion, ResourceType};
+
+/// A job's status, spelled as BCDA spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Accepted, not yet started.
+    Pending,
+    /// Export tasks are running.
+    InProgress,
+    /// Every file is written; downloadable until it expires.
+    Completed,
+    /// Gave up.
+    Failed,
+    /// Cancelled by the client.
+    Cancelled,
+    /// Completed and past its download window; files archived.
+    Archived,
+    /// Archived files deleted.
+    Expired,
+    /// A failed job, cleaned up.
+    FailedExpired,
+    /// A cancelled job, cleaned up.
+    CancelledExpired,
+}
+
+impl JobStatus {
+    /// Every status, in BCDA's order.
+    pub const ALL: [JobStatus; 9] = [
+        JobStatus::Pending,
+        JobStatus::InProgress,
+        JobStatus::Completed,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+        JobStatus::Archived,
+        JobStatus::Expired,
+        JobStatus::FailedExpired,
+        JobStatus::CancelledExpired,
+    ];
+
+    /// The name, e.g. `In Progress`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "Pending",
+            JobStatus::InProgress => "In Progress",
+            JobStatus::Completed => "Completed",
+            JobStatus::Failed => "Failed",
+            JobStatus::Cancelled => "Cancelled",
+            JobStatus::Archived => "Archived",
+            JobStatus::Expired => "Expired",
+            JobStatus::FailedExpired => "FailedExpired",
+            JobStatus::CancelledExpired => "CancelledExpired",
+        }
+    }
+
+    /// Parses a name (exact).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Pending or In Progress: work may still happen.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Pending | JobStatus::InProgress)
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which kick-off made the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// `Patient/$export`.
+    Patient,
+    /// `Group/all/$export`.
+    GroupAll,
+    /// `Group/runout/$export`.
+    GroupRunout,
+}
+
+impl RequestKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Patient => "patient",
+            RequestKind::GroupAll => "group_all",
+            RequestKind::GroupRunout => "group_runout",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [RequestKind::Patient, RequestKind::GroupAll, RequestKind::GroupRunout]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// One job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The job id.
+    pub id: i64,
+    /// The ACO that asked.
+    pub aco_id: Uuid,
+    /// API version (and so FHIR version).
+    pub api_version: ApiVersion,
+    /// The kick-off URL as received.
+    pub request_url: String,
+    /// Which kick-off.
+    pub request_kind: RequestKind,
+    /// The types exported.
+    pub resource_types: Vec<ResourceType>,
+    /// `_since`.
+    pub since: Option<OffsetDateTime>,
+    /// Status.
+    pub status: JobStatus,
+    /// The upper bound on `lastUpdated`, fixed at planning.
+    pub transaction_time: Option<OffsetDateTime>,
+    /// Export tasks planned.
+    pub tasks_total: i64,
+    /// Export tasks finished.
+    pub tasks_done: i64,
+    /// Created.
+    pub created_at: OffsetDateTime,
+    /// Last changed.
+    pub updated_at: OffsetDateTime,
+    /// Completed.
+    pub completed_at: Option<OffsetDateTime>,
+}
+
+fn decode_err(message: String) -> sqlx::Error {
+    sqlx::Error::Decode(message.into())
+}
+
+/// Formats a type list for storage.
+pub fn types_to_text(types: &[ResourceType]) -> String {
+    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn types_from_text(text: &str) -> Result<Vec<ResourceType>, sqlx::Error> {
+    text.split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| ResourceType::parse(t).ok_or_else(|| decode_err(format!("unknown resource type {t:?}"))))
+        .collect()
+}
+
+impl_from_row!(JobRecord, |row| {
+    let version: i64 = row.try_get("api_version")?;
+    let kind: String = row.try_get("request_kind")?;
+    let status: String = row.try_get("status")?;
+    let types: String = row.try_get("resource_types")?;
+    Ok(JobRecord {
+        id: row.try_get("id")?,
+        aco_id: parse_uuid(row.try_get("aco_id")?)?,
+        api_version: match version {
+            1 => ApiVersion::V1,
+            2 => ApiVersion::V2,
+            other => return Err(decode_err(format!("unknown api version {other}"))),
+        },
+        request_url: row.try_get("request_url")?,
+        request_kind: RequestKind::parse(&kind).ok_or_else(|| decode_err(format!("unknown request kind {kind:?}")))?,
+        resource_types: types_from_text(&types)?,
+        since: row.try_get::<Option<i64>, _>("since")?.map(from_epoch_ms),
+        status: JobStatus::parse(&status).ok_or_else(|| decode_err(format!("unknown job status {status:?}")))?,
+        transaction_time: row.try_get::<Option<i64>, _>("transaction_time")?.map(from_epoch_ms),
+        tasks_total: row.try_get("tasks_total")?,
+        tasks_done: row.try_get("tasks_done")?,
+        created_at: from_epoch_ms(row.try_get("created_at")?),
+        updated_at: from_epoch_ms(row.try_get("updated_at")?),
+        completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(from_epoch_ms),
+    })
+});
+
+/// `SELECT <every column> FROM jobs <tail>`.
+macro_rules! select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, aco_id, api_version, request_url, request_kind, resource_types, since, status, \
+             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at FROM jobs ",
+            $tail
+        )
+    };
+}
+
+/// A job about to be created.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    /// The ACO.
+    pub aco_id: Uuid,
+    /// API version.
+    pub api_version: ApiVersion,
+    /// The kick-off URL as received.
+    pub request_url: &'a str,
+    /// Which kick-off.
+    pub request_kind: RequestKind,
+    /// Types to export.
+    pub resource_types: &'a [ResourceType],
+    /// `_since`.
+    pub since: Option<OffsetDateTime>,
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+/// Inserts a Pending job (inside the caller's transaction, which also
+/// enqueues its planning task) and returns its id.
+pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
+    Ok(with_tx!(tx, |conn| {
+        sqlx::query_scalar(
+            "INSERT INTO jobs (aco_id, api_version, request_url, request_kind, resource_types, since, status, \
+             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'Pending', NULL, 0, 0, $7, $7, NULL) RETURNING id",
+        )
+        .bind(job.aco_id.to_string())
+        .bind(crate::store::resources::version_code(job.api_version))
+        .bind(job.request_url)
+        .bind(job.request_kind.as_str())
+        .bind(types_to_text(job.resource_types))
+        .bind(job.since.map(to_epoch_ms))
+        .bind(to_epoch_ms(job.now))
+        .fetch_one(conn)
+        .await?
+    }))
+}
+
+/// One job by id.
+pub async fn find(db: &Db, id: i64) -> Result<Option<JobRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(pool).await?
+    }))
+}
+
+/// An ACO's jobs (all ACOs' if `None`), newest first.
+pub async fn list(db: &Db, aco_id: Option<Uuid>) -> Result<Vec<JobRecord>, StoreError> {
+    let aco = aco_id.map(|a| a.to_string());
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE $1 IS NULL OR aco_id = $1 ORDER BY id DESC"))
+            .bind(aco.as_deref())
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+/// An ACO's Pending and In Progress jobs created after `since`: what the
+/// duplicate-job rule looks at.
+pub async fn active_since(db: &Db, aco_id: Uuid, since: OffsetDateTime) -> Result<Vec<JobRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!(
+            "WHERE aco_id = $1 AND status IN ('Pending', 'In Progress') AND created_at > $2 ORDER BY id"
+        ))
+        .bind(aco_id.to_string())
+        .bind(to_epoch_ms(since))
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Moves a job from one of `from` to `to`; returns whether it moved (a job
+/// in any other status is left alone: Failed and Cancelled are final).
+pub async fn transition(
+    db: &Db,
+    id: i64,
+    from: &[JobStatus],
+    to: JobStatus,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let mut tx = db.begin().await?;
+    let moved = transition_in(&mut tx, id, from, to, now).await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// [`transition`] inside a transaction.
+pub async fn transition_in(
+    tx: &mut Tx,
+    id: i64,
+    from: &[JobStatus],
+    to: JobStatus,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let current: Option<String> = with_tx!(tx, |conn| {
+        sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+    });
+    let Some(current) = current.as_deref().and_then(JobStatus::parse) else {
+        return Ok(false);
+    };
+    if !from.contains(&current) {
+        return Ok(false);
+    }
+    let completed_at = (to == JobStatus::Completed).then(|| to_epoch_ms(now));
+    let affected = with_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE jobs SET status = $1, updated_at = $2, completed_at = COALESCE($3, completed_at) \
+             WHERE id = $4 AND status = $5",
+        )
+        .bind(to.as_str())
+        .bind(to_epoch_ms(now))
+        .bind(completed_at)
+        .bind(id)
+        .bind(current.as_str())
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(affected == 1)
+}
