@@ -13,6 +13,7 @@ use crate::auth::tokens::{TokenService, TokenSettings};
 use crate::clock::SharedClock;
 use crate::config::DataDir;
 use crate::files::FileStore;
+use crate::jobs::JobSettings;
 use crate::store::{Db, StoreError};
 
 /// Settings of the HTTP layer.
@@ -37,6 +38,8 @@ pub struct AppConfig {
     pub tokens: TokenSettings,
     /// HTTP settings.
     pub http: HttpSettings,
+    /// Export engine settings.
+    pub jobs: JobSettings,
 }
 
 /// Why the application could not start.
@@ -76,6 +79,8 @@ pub struct App {
     pub files: FileStore,
     /// HTTP settings.
     pub http: HttpSettings,
+    /// Export engine settings.
+    pub jobs: JobSettings,
     /// When this process started.
     pub started_at: OffsetDateTime,
 }
@@ -105,6 +110,7 @@ impl App {
             files: FileStore::new(config.data_dir.root()),
             data_dir: config.data_dir,
             http: config.http,
+            jobs: config.jobs,
         })
     }
 }

@@ -8,19 +8,30 @@ use crate::app::App;
 use crate::store::access_tokens;
 
 /// How often upkeep runs.
-pub const INTERVAL: Duration = Duration::from_secs(10 * 60);
+pub const INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// Token records are kept this long after expiry (long enough to answer a
 /// revocation of an expired token sensibly), then deleted.
 pub const TOKEN_RECORD_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Runs one round of upkeep.
+/// Runs one round of upkeep: expired token records, and ageing export
+/// jobs (archive, delete, retire).
 pub async fn run_once(app: &App) {
     let before = app.clock.now() - TOKEN_RECORD_RETENTION;
     match access_tokens::purge_expired(&app.db, before).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "purged expired token records"),
         Err(e) => tracing::warn!(error = %e, "purging expired token records failed"),
+    }
+    match crate::jobs::cleanup::run_once(app).await {
+        Ok(report) if report == crate::jobs::cleanup::CleanupReport::default() => {}
+        Ok(report) => tracing::info!(
+            archived = report.archived,
+            expired = report.expired,
+            retired = report.retired,
+            "retired old export jobs"
+        ),
+        Err(e) => tracing::warn!(error = %e, "retiring old export jobs failed"),
     }
 }
 

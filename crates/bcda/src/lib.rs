@@ -17,6 +17,7 @@ pub mod formats;
 pub mod housekeeping;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod sandbox;
 pub mod store;
 pub mod synthetic;

@@ -53,8 +53,9 @@ impl GeneratedSource {
                     kind: file_kind(file.kind),
                     performance_year: file.performance_year,
                     attributed_at: file.timestamp,
-                    member_count: i64::try_from(aco.attribution_members(file).len())
-                        .unwrap_or(i64::MAX),
+                    // Counting would mean computing every file's roster; the
+                    // kick-off must stay fast whatever the ACO's size.
+                    member_count: None,
                 })
                 .collect()
         })

@@ -43,8 +43,9 @@ pub struct AttributionFile {
     pub performance_year: i32,
     /// The attribution date.
     pub attributed_at: OffsetDateTime,
-    /// How many beneficiaries it attributes.
-    pub member_count: i64,
+    /// How many beneficiaries it attributes, when known without reading
+    /// the members (the generator does not count them up front).
+    pub member_count: Option<i64>,
 }
 
 /// Which resources to read.

@@ -34,7 +34,7 @@ impl StoredSource {
                 kind: f.kind,
                 performance_year: f.performance_year,
                 attributed_at: f.attributed_at,
-                member_count: f.member_count,
+                member_count: Some(f.member_count),
             })
             .collect())
     }

@@ -13,6 +13,7 @@ mod sandbox;
 mod serve;
 mod synthetic;
 mod token;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use crate::app::{App, AppConfig, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DataDir, DatabaseUrl, LogFormat, parse_database_url};
+use crate::jobs::JobSettings;
 use crate::store::Db;
 
 /// The command line.
@@ -86,6 +88,11 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the HTTP API (with housekeeping) in this process.
     Serve(serve::ServeArgs),
+    /// Run only the HTTP API (and housekeeping): pair with `bcda worker`
+    /// processes on one PostgreSQL database and data directory.
+    Api(serve::ServeArgs),
+    /// Run only export workers (and housekeeping), no HTTP.
+    Worker(worker::WorkerArgs),
     /// Run the server with BCDA's synthetic sandbox ACOs (credentials are
     /// printed and saved in DATA_DIR/sandbox-credentials.json).
     Sandbox(serve::ServeArgs),
@@ -117,7 +124,10 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let is_server = matches!(cli.command, Command::Serve(_) | Command::Sandbox(_));
+    let is_server = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Sandbox(_) | Command::Api(_) | Command::Worker(_)
+    );
     let default_filter = if is_server { "info,sqlx=warn" } else { "warn" };
     let filter = cli.global.log_filter.as_deref().unwrap_or(default_filter);
     if let Err(message) = crate::telemetry::init(cli.global.log_format, filter) {
@@ -200,6 +210,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(&ctx, args).await,
         Command::Sandbox(args) => sandbox::run(&ctx, args).await,
+        Command::Api(args) => worker::run_api(&ctx, args).await,
+        Command::Worker(args) => worker::run_worker(&ctx, args).await,
         Command::Import(cmd) => import::run(&ctx, cmd).await,
         Command::Synthetic(args) => synthetic::run(&ctx, args).await,
         Command::Migrate => migrate::run(&ctx).await,
@@ -252,6 +264,16 @@ impl Context {
 
     /// Opens the whole application (database, keys) with these settings.
     pub async fn app(&self, tokens: TokenSettings, http: HttpSettings) -> anyhow::Result<App> {
+        self.app_with(tokens, http, JobSettings::default()).await
+    }
+
+    /// [`Context::app`] with export engine settings.
+    pub async fn app_with(
+        &self,
+        tokens: TokenSettings,
+        http: HttpSettings,
+        jobs: JobSettings,
+    ) -> anyhow::Result<App> {
         let db = self.db().await?;
         let data_dir = self.data_dir();
         let key_file = self
@@ -267,6 +289,7 @@ impl Context {
                 key_file,
                 tokens,
                 http,
+                jobs,
             },
         )
         .await?)

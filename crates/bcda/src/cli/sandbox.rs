@@ -7,7 +7,13 @@ use super::serve::{ServeArgs, serve};
 use crate::sandbox::{self, SANDBOX_ACOS};
 
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let app = ctx.app(args.token_settings(), args.http_settings()).await?;
+    let app = ctx
+        .app_with(
+            args.token_settings(),
+            args.http_settings(),
+            args.jobs.settings(),
+        )
+        .await?;
     let credentials = sandbox::prepare(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
     let base = args
         .public_url
@@ -49,5 +55,5 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         );
         println!();
     }
-    serve(Arc::new(app), args.listen).await
+    serve(Arc::new(app), Some(args.listen), args.worker_count()).await
 }

@@ -12,6 +12,8 @@ use super::Context;
 use crate::app::{App, AppState, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
+use crate::jobs::JobSettings;
+use crate::jobs::worker::Worker;
 
 /// Options of `bcda serve`.
 #[derive(Debug, Clone, Args)]
@@ -33,6 +35,55 @@ pub struct ServeArgs {
     /// The token rate-limit window, in seconds.
     #[arg(long, env = "BCDA_TOKEN_RATE_WINDOW_SECONDS", default_value = "300", value_parser = parse_positive, value_name = "SECONDS")]
     pub token_rate_window_seconds: u64,
+    /// Export workers in this process (default: one per CPU core).
+    #[arg(long, env = "BCDA_WORKERS", value_parser = parse_positive, value_name = "N")]
+    pub workers: Option<u64>,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// Export engine options.
+#[derive(Debug, Clone, Args)]
+pub struct JobArgs {
+    /// Beneficiaries per ExplanationOfBenefit file.
+    #[arg(long, env = "BCDA_BATCH_EOB", default_value = "50", value_parser = parse_positive, value_name = "N")]
+    pub batch_eob: u64,
+    /// Beneficiaries per Patient file.
+    #[arg(long, env = "BCDA_BATCH_PATIENT", default_value = "5000", value_parser = parse_positive, value_name = "N")]
+    pub batch_patient: u64,
+    /// Beneficiaries per Coverage file.
+    #[arg(long, env = "BCDA_BATCH_COVERAGE", default_value = "4000", value_parser = parse_positive, value_name = "N")]
+    pub batch_coverage: u64,
+    /// Seconds a worker holds a task without renewing its lease; a task of
+    /// a worker that died is retried after this.
+    #[arg(long, env = "BCDA_TASK_LEASE_SECONDS", default_value = "30", value_parser = parse_positive, value_name = "SECONDS")]
+    pub task_lease_seconds: u64,
+    /// Hours a completed job's files stay downloadable.
+    #[arg(long, env = "BCDA_DOWNLOAD_WINDOW_HOURS", default_value = "24", value_parser = parse_positive, value_name = "HOURS")]
+    pub download_window_hours: u64,
+    /// Hours archived files are kept before deletion.
+    #[arg(long, env = "BCDA_ARCHIVE_WINDOW_HOURS", default_value = "24", value_parser = parse_positive, value_name = "HOURS")]
+    pub archive_window_hours: u64,
+    /// gzip level of output files (1-9).
+    #[arg(long, env = "BCDA_GZIP_LEVEL", default_value = "6", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
+    pub gzip_level: u32,
+}
+
+impl JobArgs {
+    /// The settings these flags describe.
+    pub fn settings(&self) -> JobSettings {
+        let hours = |h: u64| Duration::from_secs(h.saturating_mul(3600));
+        JobSettings {
+            batch_eob: usize::try_from(self.batch_eob).unwrap_or(usize::MAX),
+            batch_patient: usize::try_from(self.batch_patient).unwrap_or(usize::MAX),
+            batch_coverage: usize::try_from(self.batch_coverage).unwrap_or(usize::MAX),
+            task_lease: Duration::from_secs(self.task_lease_seconds),
+            download_window: hours(self.download_window_hours),
+            archive_window: hours(self.archive_window_hours),
+            gzip_level: self.gzip_level,
+            ..JobSettings::default()
+        }
+    }
 }
 
 fn parse_public_url(value: &str) -> Result<String, String> {
@@ -65,40 +116,88 @@ impl ServeArgs {
     }
 }
 
-pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let app = ctx.app(args.token_settings(), args.http_settings()).await?;
-    serve(Arc::new(app), args.listen).await
+impl ServeArgs {
+    /// Workers to run: the flag, or one per CPU core.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
 }
 
-/// Binds `listen` and serves the API with housekeeping until SIGINT or
-/// SIGTERM, then finishes requests in flight.
-pub(super) async fn serve(app: Arc<App>, listen: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (--listen / BCDA_LISTEN): {e}"))?;
-    let addr = listener.local_addr()?;
-    // Handlers are registered before anyone is told we listen, so a signal
+pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
+    let app = ctx
+        .app_with(
+            args.token_settings(),
+            args.http_settings(),
+            args.jobs.settings(),
+        )
+        .await?;
+    serve(Arc::new(app), Some(args.listen), args.worker_count()).await
+}
+
+/// Runs this process's roles until SIGINT or SIGTERM: the HTTP API on
+/// `listen` (if any), `workers` export workers, and housekeeping. On a
+/// signal, requests in flight and tasks in progress finish first.
+pub(super) async fn serve(
+    app: Arc<App>,
+    listen: Option<SocketAddr>,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let listener = match listen {
+        Some(listen) => Some(tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {listen} (--listen / BCDA_LISTEN): {e}")
+        })?),
+        None => None,
+    };
+    // Handlers are registered before anyone is told we are up, so a signal
     // sent right after that line is still a graceful shutdown.
     let shutdown = ShutdownSignal::register()?;
-    tracing::info!(%addr, database = app.db.backend_name(), data_dir = %app.data_dir.root().display(), "bcda started");
-    // A plain line on stdout for people and scripts (tests read the port from it).
-    println!("bcda {} listening on http://{addr}", crate::VERSION);
-    let _ = std::io::stdout().flush();
-
     let (stop_tx, stop_rx) = watch::channel(false);
     let housekeeping = tokio::spawn(crate::housekeeping::run(app.clone(), stop_rx.clone()));
-    let router = crate::http::router(AppState(app.clone()));
-    let mut stopped = stop_rx.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    });
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let worker_tasks: Vec<_> = (0..workers)
+        .map(|n| {
+            let name = format!("{}-{}-{n}", &instance[..8], std::process::id());
+            tokio::spawn(Worker::new(app.clone(), name).run(stop_rx.clone()))
+        })
+        .collect();
     let signals = tokio::spawn(async move {
         shutdown.recv().await;
-        tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests and tasks in flight");
         let _ = stop_tx.send(true);
     });
-    server.await?;
+    match listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, workers, database = app.db.backend_name(), data_dir = %app.data_dir.root().display(), "bcda started");
+            // A plain line on stdout for people and scripts (tests read the port from it).
+            println!("bcda {} listening on http://{addr}", crate::VERSION);
+            let _ = std::io::stdout().flush();
+            let router = crate::http::router(AppState(app.clone()));
+            let mut stopped = stop_rx.clone();
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await?;
+        }
+        None => {
+            tracing::info!(
+                workers,
+                database = app.db.backend_name(),
+                "bcda worker started"
+            );
+            println!("bcda {} worker running {workers} workers", crate::VERSION);
+            let _ = std::io::stdout().flush();
+            let mut stopped = stop_rx.clone();
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    }
     signals.abort();
+    for task in worker_tasks {
+        let _ = task.await;
+    }
     let _ = housekeeping.await;
     app.db.close().await;
     tracing::info!("bcda stopped");

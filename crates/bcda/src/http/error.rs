@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 503: a dependency is down.
     #[error("{0}")]
     Unavailable(String),
+    /// 500 with a message meant for the client (a failed export job).
+    #[error("{0}")]
+    Failure(String),
     /// 500: our fault. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,7 +77,9 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled)
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, IssueType::Exception),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception),
+            ApiError::Failure(_) | ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception)
+            }
         }
     }
 

@@ -85,6 +85,16 @@ pub async fn find_by_cms_id(db: &Db, cms_id: &str) -> Result<Option<AcoRecord>, 
     }))
 }
 
+/// Finds an ACO by its internal id.
+pub async fn find_by_id(db: &Db, id: Uuid) -> Result<Option<AcoRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?
+    }))
+}
+
 /// Lists every ACO, ordered by CMS ID.
 pub async fn list(db: &Db) -> Result<Vec<AcoRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {

@@ -101,9 +101,13 @@ impl RequestKind {
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [RequestKind::Patient, RequestKind::GroupAll, RequestKind::GroupRunout]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        [
+            RequestKind::Patient,
+            RequestKind::GroupAll,
+            RequestKind::GroupRunout,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 
@@ -146,13 +150,19 @@ fn decode_err(message: String) -> sqlx::Error {
 
 /// Formats a type list for storage.
 pub fn types_to_text(types: &[ResourceType]) -> String {
-    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+    types
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn types_from_text(text: &str) -> Result<Vec<ResourceType>, sqlx::Error> {
     text.split(',')
         .filter(|t| !t.is_empty())
-        .map(|t| ResourceType::parse(t).ok_or_else(|| decode_err(format!("unknown resource type {t:?}"))))
+        .map(|t| {
+            ResourceType::parse(t).ok_or_else(|| decode_err(format!("unknown resource type {t:?}")))
+        })
         .collect()
 }
 
@@ -170,16 +180,22 @@ impl_from_row!(JobRecord, |row| {
             other => return Err(decode_err(format!("unknown api version {other}"))),
         },
         request_url: row.try_get("request_url")?,
-        request_kind: RequestKind::parse(&kind).ok_or_else(|| decode_err(format!("unknown request kind {kind:?}")))?,
+        request_kind: RequestKind::parse(&kind)
+            .ok_or_else(|| decode_err(format!("unknown request kind {kind:?}")))?,
         resource_types: types_from_text(&types)?,
         since: row.try_get::<Option<i64>, _>("since")?.map(from_epoch_ms),
-        status: JobStatus::parse(&status).ok_or_else(|| decode_err(format!("unknown job status {status:?}")))?,
-        transaction_time: row.try_get::<Option<i64>, _>("transaction_time")?.map(from_epoch_ms),
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| decode_err(format!("unknown job status {status:?}")))?,
+        transaction_time: row
+            .try_get::<Option<i64>, _>("transaction_time")?
+            .map(from_epoch_ms),
         tasks_total: row.try_get("tasks_total")?,
         tasks_done: row.try_get("tasks_done")?,
         created_at: from_epoch_ms(row.try_get("created_at")?),
         updated_at: from_epoch_ms(row.try_get("updated_at")?),
-        completed_at: row.try_get::<Option<i64>, _>("completed_at")?.map(from_epoch_ms),
+        completed_at: row
+            .try_get::<Option<i64>, _>("completed_at")?
+            .map(from_epoch_ms),
     })
 });
 
@@ -237,7 +253,10 @@ pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
 /// One job by id.
 pub async fn find(db: &Db, id: i64) -> Result<Option<JobRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
-        sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(pool).await?
+        sqlx::query_as(select!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
     }))
 }
 
@@ -254,7 +273,11 @@ pub async fn list(db: &Db, aco_id: Option<Uuid>) -> Result<Vec<JobRecord>, Store
 
 /// An ACO's Pending and In Progress jobs created after `since`: what the
 /// duplicate-job rule looks at.
-pub async fn active_since(db: &Db, aco_id: Uuid, since: OffsetDateTime) -> Result<Vec<JobRecord>, StoreError> {
+pub async fn active_since(
+    db: &Db,
+    aco_id: Uuid,
+    since: OffsetDateTime,
+) -> Result<Vec<JobRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(select!(
             "WHERE aco_id = $1 AND status IN ('Pending', 'In Progress') AND created_at > $2 ORDER BY id"
@@ -317,4 +340,96 @@ pub async fn transition_in(
         .rows_affected()
     });
     Ok(affected == 1)
+}
+
+/// Records the plan of a job: its transaction time and how many export
+/// tasks it has. A job with nothing to export is Completed at once.
+pub async fn set_plan(
+    tx: &mut Tx,
+    id: i64,
+    transaction_time: OffsetDateTime,
+    tasks_total: i64,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let (status, completed_at) = if tasks_total == 0 {
+        (JobStatus::Completed.as_str(), Some(to_epoch_ms(now)))
+    } else {
+        (JobStatus::Pending.as_str(), None)
+    };
+    with_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE jobs SET transaction_time = $1, tasks_total = $2, tasks_done = 0, status = $3, \
+             completed_at = $4, updated_at = $5 WHERE id = $6 AND status = 'Pending'",
+        )
+        .bind(to_epoch_ms(transaction_time))
+        .bind(tasks_total)
+        .bind(status)
+        .bind(completed_at)
+        .bind(to_epoch_ms(now))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Counts one more finished export task: the job is In Progress, or
+/// Completed when it was the last. Returns the job's status afterwards
+/// (a Cancelled or Failed job is left as it is).
+pub async fn task_finished(
+    tx: &mut Tx,
+    id: i64,
+    now: OffsetDateTime,
+) -> Result<Option<JobStatus>, StoreError> {
+    let now = to_epoch_ms(now);
+    with_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE jobs SET tasks_done = tasks_done + 1, updated_at = $1, \
+             status = CASE WHEN tasks_done + 1 >= tasks_total THEN 'Completed' ELSE 'In Progress' END, \
+             completed_at = CASE WHEN tasks_done + 1 >= tasks_total THEN $1 ELSE completed_at END \
+             WHERE id = $2 AND status IN ('Pending', 'In Progress')",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    });
+    let status: Option<String> = with_tx!(tx, |conn| {
+        sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+    });
+    Ok(status.as_deref().and_then(JobStatus::parse))
+}
+
+/// Jobs in `status` last changed before `before`: for expiry and cleanup.
+pub async fn in_status_before(
+    db: &Db,
+    status: JobStatus,
+    before: OffsetDateTime,
+) -> Result<Vec<JobRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!("WHERE status = $1 AND updated_at < $2 ORDER BY id"))
+            .bind(status.as_str())
+            .bind(to_epoch_ms(before))
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+/// Completed jobs whose download window (from `completed_at`) ended before
+/// `before`.
+pub async fn completed_before(
+    db: &Db,
+    before: OffsetDateTime,
+) -> Result<Vec<JobRecord>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(select!(
+            "WHERE status = 'Completed' AND completed_at < $1 ORDER BY id"
+        ))
+        .bind(to_epoch_ms(before))
+        .fetch_all(pool)
+        .await?
+    }))
 }

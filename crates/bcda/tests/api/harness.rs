@@ -16,6 +16,7 @@ use bcda::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
 use bcda::auth::tokens::TokenSettings;
 use bcda::clock::ManualClock;
 use bcda::config::DataDir;
+use bcda::jobs::JobSettings;
 use bcda::store::Db;
 use http_body_util::BodyExt;
 use sqlx::postgres::PgConnectOptions;
@@ -88,6 +89,7 @@ pub struct TestAppBuilder {
     backend: Backend,
     tokens: TokenSettings,
     http: HttpSettings,
+    jobs: JobSettings,
 }
 
 impl TestAppBuilder {
@@ -96,6 +98,11 @@ impl TestAppBuilder {
             rate_limit: limit,
             rate_window: window,
         };
+        self
+    }
+
+    pub fn jobs(mut self, jobs: JobSettings) -> Self {
+        self.jobs = jobs;
         self
     }
 
@@ -129,6 +136,7 @@ impl TestAppBuilder {
                 data_dir,
                 tokens: self.tokens,
                 http: self.http,
+                jobs: self.jobs,
             },
         )
         .await
@@ -202,6 +210,7 @@ impl TestApp {
             backend,
             tokens: TokenSettings::default(),
             http: HttpSettings::default(),
+            jobs: JobSettings::default(),
         }
     }
 

@@ -1,0 +1,44 @@
+//! `bcda api` and `bcda worker`: the two halves of `bcda serve`, for
+//! several processes sharing one PostgreSQL database and data directory.
+
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::Context;
+use super::serve::{JobArgs, ServeArgs, serve};
+use crate::config::parse_positive;
+
+/// Options of `bcda worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// Export workers in this process (default: one per CPU core).
+    #[arg(long, env = "BCDA_WORKERS", value_parser = parse_positive, value_name = "N")]
+    pub workers: Option<u64>,
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// `bcda api`: the HTTP API and housekeeping, no workers.
+pub(super) async fn run_api(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
+    let app = ctx
+        .app_with(
+            args.token_settings(),
+            args.http_settings(),
+            args.jobs.settings(),
+        )
+        .await?;
+    serve(Arc::new(app), Some(args.listen), 0).await
+}
+
+/// `bcda worker`: export workers and housekeeping, no HTTP.
+pub(super) async fn run_worker(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
+    let app = ctx
+        .app_with(Default::default(), Default::default(), args.jobs.settings())
+        .await?;
+    let workers = args
+        .workers
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    serve(Arc::new(app), None, workers).await
+}

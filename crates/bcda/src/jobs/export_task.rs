@@ -1,0 +1,223 @@
+//! An export task: one batch of beneficiaries, one resource type, one data
+//! file (and an error file for those that could not be exported).
+
+use tokio::sync::watch;
+
+use super::TaskError;
+use super::ndjson::{NdjsonWriter, WrittenFile};
+use super::plan::{ExportPayload, payload_type};
+use crate::app::App;
+use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
+use crate::clock::from_epoch_ms;
+use crate::fhir::ResourceType;
+use crate::store::acos;
+use crate::store::job_files::{self, NewJobFile};
+use crate::store::jobs::{self, JobStatus};
+use crate::store::tasks::{self, ClaimedTask};
+
+/// How often a running task checks whether its job was cancelled.
+const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs an export task. `lost` turns true when the worker's lease on the
+/// task is lost; the task then stops without recording anything.
+pub async fn run(
+    app: &App,
+    task: &ClaimedTask,
+    mut lost: watch::Receiver<bool>,
+) -> Result<(), TaskError> {
+    let payload: ExportPayload = serde_json::from_str(&task.payload)
+        .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?;
+    let resource_type = payload_type(&payload)?;
+    let Some(job) = jobs::find(&app.db, task.job_id).await? else {
+        return finish(app, task, None, None).await;
+    };
+    if !job.status.is_active() {
+        return finish(app, task, None, None).await;
+    }
+    let until = job
+        .transaction_time
+        .ok_or_else(|| TaskError::Permanent("the job has no transaction time".into()))?;
+    let aco = acos::find_by_id(&app.db, job.aco_id)
+        .await?
+        .ok_or_else(|| TaskError::Permanent("the job's ACO no longer exists".into()))?;
+    let source = ClaimsSource::for_aco(&app.db, aco.id, &aco.cms_id).await?;
+    let query = ResourceQuery {
+        version: job.api_version,
+        resource_type,
+        since: payload.since_ms.map(from_epoch_ms),
+        until,
+    };
+
+    let name = uuid::Uuid::new_v4().to_string();
+    let data_name = format!("{name}.ndjson");
+    let error_name = format!("{name}-error.ndjson");
+    let level = app.jobs.gzip_level;
+    let data_temp = app.files.temp_path(job.id, &data_name, task.fence);
+    let mut writer = blocking(move || NdjsonWriter::create(&data_temp, level)).await?;
+
+    let known: Vec<BeneficiaryKey> = payload
+        .beneficiaries
+        .iter()
+        .filter_map(|(_, k)| k.map(BeneficiaryKey))
+        .collect();
+    let unknown: Vec<&str> = payload
+        .beneficiaries
+        .iter()
+        .filter(|(_, k)| k.is_none())
+        .map(|(mbi, _)| mbi.as_str())
+        .collect();
+    let mut stream = source.stream(known, query);
+    let mut last_cancel_check = std::time::Instant::now();
+    loop {
+        if *lost.borrow_and_update() {
+            blocking(move || {
+                writer.discard();
+                Ok(())
+            })
+            .await?;
+            return Err(TaskError::LostClaim);
+        }
+        if last_cancel_check.elapsed() >= CANCEL_CHECK {
+            last_cancel_check = std::time::Instant::now();
+            if jobs::find(&app.db, job.id)
+                .await?
+                .is_none_or(|j| !j.status.is_active())
+            {
+                blocking(move || {
+                    writer.discard();
+                    Ok(())
+                })
+                .await?;
+                return finish(app, task, None, None).await;
+            }
+        }
+        let Some((_, batch)) = stream.next_batch().await? else {
+            break;
+        };
+        writer = blocking(move || {
+            for resource in &batch {
+                writer.write_line(&resource.json)?;
+            }
+            Ok(writer)
+        })
+        .await?;
+    }
+
+    let data = if writer.lines() > 0 {
+        let destination = app.files.path(job.id, &data_name);
+        Some((
+            data_name.clone(),
+            blocking(move || writer.finish(&destination)).await?,
+        ))
+    } else {
+        blocking(move || {
+            writer.discard();
+            Ok(())
+        })
+        .await?;
+        None
+    };
+    let errors = if unknown.is_empty() {
+        None
+    } else {
+        let lines: Vec<Vec<u8>> = unknown
+            .iter()
+            .map(|mbi| error_line(resource_type, mbi, &aco.cms_id))
+            .collect();
+        let temp = app.files.temp_path(job.id, &error_name, task.fence);
+        let destination = app.files.path(job.id, &error_name);
+        let written = blocking(move || {
+            let mut w = NdjsonWriter::create(&temp, level)?;
+            for line in &lines {
+                w.write_line(line)?;
+            }
+            w.finish(&destination)
+        })
+        .await?;
+        Some((error_name.clone(), written))
+    };
+    // BCDA's rule: a batch in which every beneficiary failed fails the job.
+    let all_failed =
+        !payload.beneficiaries.is_empty() && unknown.len() == payload.beneficiaries.len();
+    if all_failed {
+        return Err(TaskError::JobFailed(format!(
+            "none of the {} beneficiaries of a {} batch could be exported",
+            unknown.len(),
+            resource_type.as_str()
+        )));
+    }
+    finish(app, task, data.map(|d| (resource_type, d)), errors).await
+}
+
+/// One line of an error file (always the v1 shape, as BCDA writes them).
+fn error_line(resource_type: ResourceType, mbi: &str, cms_id: &str) -> Vec<u8> {
+    let outcome = serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "error",
+            "code": "not-found",
+            "diagnostics": format!(
+                "Error retrieving {} for beneficiary MBI {mbi} in ACO {cms_id}",
+                resource_type.as_str()
+            )
+        }]
+    });
+    serde_json::to_vec(&outcome).unwrap_or_default()
+}
+
+/// Records the task's files and completes it, all in one transaction
+/// conditional on the task's fence.
+async fn finish(
+    app: &App,
+    task: &ClaimedTask,
+    data: Option<(ResourceType, (String, WrittenFile))>,
+    errors: Option<(String, WrittenFile)>,
+) -> Result<(), TaskError> {
+    let now = app.clock.now();
+    let mut tx = app.db.begin().await?;
+    if !tasks::complete(&mut tx, task.id, task.fence, now).await? {
+        return Err(TaskError::LostClaim);
+    }
+    let files = data
+        .iter()
+        .map(|(t, (name, w))| (t.as_str(), name, w, false))
+        .chain(
+            errors
+                .iter()
+                .map(|(name, w)| ("OperationOutcome", name, w, true)),
+        );
+    for (resource_type, name, written, is_error) in files {
+        job_files::insert(
+            &mut tx,
+            &NewJobFile {
+                job_id: task.job_id,
+                task_id: Some(task.id),
+                name,
+                resource_type,
+                is_error,
+                resource_count: written.lines as i64,
+                ndjson_bytes: written.ndjson_bytes as i64,
+                stored_bytes: written.stored_bytes as i64,
+                sha256: &written.sha256,
+                created_at: now,
+            },
+        )
+        .await?;
+    }
+    let status = jobs::task_finished(&mut tx, task.job_id, now).await?;
+    tx.commit().await?;
+    if status == Some(JobStatus::Completed) {
+        tracing::info!(job = task.job_id, "export job completed");
+    }
+    Ok(())
+}
+
+/// File I/O and compression run off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, TaskError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| TaskError::Retryable(format!("file task failed: {e}")))?
+        .map_err(|e| TaskError::Retryable(format!("file I/O failed: {e}")))
+}

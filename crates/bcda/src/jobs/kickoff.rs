@@ -1,0 +1,75 @@
+//! Starting a job: the checks a kick-off makes before anything is written,
+//! then the job and its planning task in one transaction.
+
+use time::OffsetDateTime;
+
+use super::attribution::{self, SelectionError};
+use crate::app::App;
+use crate::auth::tokens::Principal;
+use crate::claims::{ClaimsSource, SourceError};
+use crate::fhir::{ApiVersion, ResourceType};
+use crate::store::StoreError;
+use crate::store::jobs::{self, NewJob, RequestKind};
+use crate::store::tasks::{self, TaskKind};
+
+/// What a validated kick-off asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRequest {
+    /// API version.
+    pub version: ApiVersion,
+    /// Which kick-off.
+    pub kind: RequestKind,
+    /// Types to export, in the client's order.
+    pub resource_types: Vec<ResourceType>,
+    /// `_since`.
+    pub since: Option<OffsetDateTime>,
+    /// The kick-off URL as received.
+    pub request_url: String,
+}
+
+/// Why a job was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum KickoffError {
+    /// No usable attribution (a 404).
+    #[error(transparent)]
+    Attribution(#[from] SelectionError),
+    /// The claims source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks that the ACO has usable attribution for the request, then creates
+/// the job and its planning task together. Cheap whatever the ACO's size:
+/// only the list of attribution files is read here; rosters are read by the
+/// planning task.
+pub async fn start(
+    app: &App,
+    principal: &Principal,
+    request: &JobRequest,
+) -> Result<i64, KickoffError> {
+    let now = app.clock.now();
+    let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
+    let files = source.attribution_files().await?;
+    attribution::select(&files, request.kind, request.since, now, &principal.cms_id)?;
+    let mut tx = app.db.begin().await?;
+    let job_id = jobs::insert(
+        &mut tx,
+        &NewJob {
+            aco_id: principal.aco_id,
+            api_version: request.version,
+            request_url: &request.request_url,
+            request_kind: request.kind,
+            resource_types: &request.resource_types,
+            since: request.since,
+            now,
+        },
+    )
+    .await?;
+    tasks::enqueue(&mut tx, job_id, TaskKind::Plan, "{}", now).await?;
+    tx.commit().await?;
+    tracing::info!(job = job_id, aco = %principal.cms_id, "export job accepted");
+    Ok(job_id)
+}

@@ -1,0 +1,112 @@
+//! The export engine: creating jobs, planning them into tasks, running
+//! tasks on workers, and retiring old jobs.
+//!
+//! A kick-off writes a job and its planning task in one transaction
+//! ([`kickoff`]). A worker ([`worker`]) claims the planning task, fixes the
+//! job's transaction time, picks the beneficiaries ([`attribution`],
+//! opt-outs) and splits them into export tasks ([`plan`]); workers then claim
+//! export tasks, each streaming one batch of beneficiaries' resources of one
+//! type into a gzip NDJSON file ([`export_task`]). [`cleanup`] archives and
+//! deletes files as jobs age.
+
+pub mod attribution;
+pub mod cleanup;
+pub mod export_task;
+pub mod kickoff;
+pub mod ndjson;
+pub mod plan;
+pub mod worker;
+
+use std::time::Duration;
+
+use crate::fhir::ResourceType;
+
+/// Tunables of the export engine.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Beneficiaries per ExplanationOfBenefit file (BCDA: 50).
+    pub batch_eob: usize,
+    /// Beneficiaries per Patient file (BCDA: 5,000).
+    pub batch_patient: usize,
+    /// Beneficiaries per Coverage file (BCDA: 4,000).
+    pub batch_coverage: usize,
+    /// How long a claimed task is a worker's without a heartbeat.
+    pub task_lease: Duration,
+    /// Attempts before a task, and its job, fail.
+    pub max_attempts: i64,
+    /// Backoff before the second attempt; doubles each time.
+    pub retry_backoff: Duration,
+    /// How long files stay downloadable after completion (BCDA: 24 h).
+    pub download_window: Duration,
+    /// How long archived files are kept before deletion (BCDA: 24 h).
+    pub archive_window: Duration,
+    /// How long a Pending or In Progress job blocks an overlapping one (24 h).
+    pub duplicate_window: Duration,
+    /// How often an idle worker looks for work.
+    pub poll_interval: Duration,
+    /// The `Retry-After` of a 202 status answer.
+    pub status_retry_after: Duration,
+    /// gzip level of output files (0-9).
+    pub gzip_level: u32,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            batch_eob: 50,
+            batch_patient: 5_000,
+            batch_coverage: 4_000,
+            task_lease: Duration::from_secs(30),
+            max_attempts: 5,
+            retry_backoff: Duration::from_secs(2),
+            download_window: Duration::from_secs(24 * 60 * 60),
+            archive_window: Duration::from_secs(24 * 60 * 60),
+            duplicate_window: Duration::from_secs(24 * 60 * 60),
+            poll_interval: Duration::from_millis(500),
+            status_retry_after: Duration::from_secs(5),
+            gzip_level: 6,
+        }
+    }
+}
+
+impl JobSettings {
+    /// Beneficiaries per file of `resource_type`.
+    pub fn batch_size(&self, resource_type: ResourceType) -> usize {
+        match resource_type {
+            ResourceType::ExplanationOfBenefit => self.batch_eob,
+            ResourceType::Patient => self.batch_patient,
+            ResourceType::Coverage => self.batch_coverage,
+        }
+        .max(1)
+    }
+}
+
+/// Why a task did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// Worth another attempt (I/O, database, generator hiccups).
+    #[error("{0}")]
+    Retryable(String),
+    /// Will never work (bad payload, the ACO is gone): the job fails.
+    #[error("{0}")]
+    Permanent(String),
+    /// The job must fail (e.g. every beneficiary of a batch failed).
+    #[error("{0}")]
+    JobFailed(String),
+    /// The worker's lease on the task lapsed and another may hold it now:
+    /// nothing was recorded; the other claim carries on.
+    #[error("the claim on the task was lost")]
+    LostClaim,
+}
+
+impl From<crate::store::StoreError> for TaskError {
+    fn from(e: crate::store::StoreError) -> Self {
+        TaskError::Retryable(e.to_string())
+    }
+}
+
+impl From<crate::claims::SourceError> for TaskError {
+    fn from(e: crate::claims::SourceError) -> Self {
+        TaskError::Retryable(e.to_string())
+    }
+}
