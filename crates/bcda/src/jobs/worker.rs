@@ -135,10 +135,8 @@ async fn fail_job(app: &App, task: &ClaimedTask, message: &str) -> Result<(), Ta
     .await?;
     tasks::cancel_for_job(&mut tx, task.job_id, now).await?;
     tx.commit().await?;
-    if failed {
-        if let Err(e) = app.files.delete(task.job_id).await {
-            tracing::warn!(error = %e, "could not delete a failed job's files");
-        }
+    if failed && let Err(e) = app.files.delete(task.job_id).await {
+        tracing::warn!(error = %e, "could not delete a failed job's files");
     }
     Ok(())
 }

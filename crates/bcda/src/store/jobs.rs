@@ -418,7 +418,7 @@ pub async fn in_status_before(
     }))
 }
 
-/// Completed jobs whose download window (from `completed_at`) ended before
+/// Completed jobs whose download window (from `completed_at`) ended at or before
 /// `before`.
 pub async fn completed_before(
     db: &Db,
@@ -426,7 +426,7 @@ pub async fn completed_before(
 ) -> Result<Vec<JobRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(select!(
-            "WHERE status = 'Completed' AND completed_at < $1 ORDER BY id"
+            "WHERE status = 'Completed' AND completed_at <= $1 ORDER BY id"
         ))
         .bind(to_epoch_ms(before))
         .fetch_all(pool)

@@ -12,6 +12,7 @@ mod bearer;
 mod claims_data;
 mod cli;
 mod errors;
+mod export;
 mod health;
 mod metadata;
 mod sandbox;

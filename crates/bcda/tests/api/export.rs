@@ -1,0 +1,233 @@
+//! The export engine end to end: a job planned into tasks, run by the
+//! worker, its status, manifest and files.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use axum::http::StatusCode;
+use bcda::auth::tokens::Principal;
+use bcda::claims::ClaimsSource;
+use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::jobs::kickoff::{self, JobRequest};
+use bcda::jobs::worker::run_until_idle;
+use bcda::sandbox;
+use bcda::store::jobs::RequestKind;
+
+use crate::harness::{TestApp, backend_test};
+
+/// A fresh token for the sandbox's A9994.
+async fn a9994_token(app: &TestApp) -> String {
+    let data_dir = app.state.data_dir.root().to_owned();
+    let saved: Vec<sandbox::SandboxCredential> =
+        serde_json::from_slice(&std::fs::read(sandbox::credentials_path(&data_dir)).expect("file"))
+            .expect("json");
+    app.post_token(&saved[0].client_id, &saved[0].client_secret)
+        .await
+        .json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+/// A sandbox app with A9994's principal and a token.
+async fn sandbox_app(backend: crate::harness::Backend) -> (TestApp, Principal, String) {
+    let app = TestApp::new(backend).await;
+    let data_dir = app.state.data_dir.root().to_owned();
+    let creds = sandbox::prepare(app.db(), &app.clock, &data_dir)
+        .await
+        .expect("sandbox");
+    let a9994 = &creds[0];
+    let token = a9994_token(&app).await;
+    let aco = bcda::store::acos::find_by_cms_id(app.db(), "A9994")
+        .await
+        .expect("db")
+        .expect("aco");
+    let principal = Principal {
+        aco_id: aco.id,
+        cms_id: aco.cms_id,
+        client_id: a9994.client_id.clone(),
+        token_id: String::new(),
+    };
+    (app, principal, token)
+}
+
+/// The resource ids the source holds for the ACO's current, not opted-out
+/// members, of one type, as of `until`.
+async fn expected_ids(
+    app: &TestApp,
+    principal: &Principal,
+    version: ApiVersion,
+    resource_type: ResourceType,
+    until: time::OffsetDateTime,
+) -> BTreeSet<String> {
+    let source = ClaimsSource::for_aco(app.db(), principal.aco_id, &principal.cms_id)
+        .await
+        .expect("source");
+    let files = source.attribution_files().await.expect("files");
+    let current = bcda::http::routes::attribution::latest(
+        &files,
+        bcda::store::attribution::FileKind::Default,
+    )
+    .expect("current")
+    .clone();
+    let opted = source.opted_out(until).await.expect("opt-outs");
+    let members: Vec<String> = source
+        .attribution_members(&current)
+        .await
+        .expect("members")
+        .into_iter()
+        .filter(|m| !opted.contains(m))
+        .collect();
+    let keys: Vec<_> = source
+        .resolve(&members, until)
+        .await
+        .expect("resolve")
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut stream = source.stream(
+        keys,
+        bcda::claims::ResourceQuery {
+            version,
+            resource_type,
+            since: None,
+            until,
+        },
+    );
+    let mut ids = BTreeSet::new();
+    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
+        ids.extend(batch.into_iter().map(|r| r.resource_id));
+    }
+    ids
+}
+
+backend_test! {
+    async fn a_patient_export_runs_to_a_manifest_of_exactly_the_source(backend) {
+        let (app, principal, token) = sandbox_app(backend).await;
+        let job_id = kickoff::start(
+            &app.state,
+            &principal,
+            &JobRequest {
+                version: ApiVersion::V2,
+                kind: RequestKind::Patient,
+                resource_types: vec![ResourceType::Patient, ResourceType::Coverage],
+                since: None,
+                request_url: "http://bcda.test/api/v2/Patient/$export?_type=Patient,Coverage".into(),
+            },
+        )
+        .await
+        .expect("kick-off");
+        let status_url = format!("/api/v2/jobs/{job_id}");
+        let pending = app.get_with_token(&status_url, &token).await;
+        assert_eq!(pending.status, StatusCode::ACCEPTED);
+        assert_eq!(pending.header("x-progress"), Some("Pending"));
+        assert!(pending.header("retry-after").is_some());
+
+        let ran = run_until_idle(&app.state.0).await.expect("worker");
+        assert!(ran >= 3, "a planning task and at least one task per type, ran {ran}");
+
+        let done = app.get_with_token(&status_url, &token).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+        assert!(done.header("expires").is_some_and(|e| e.ends_with(" GMT")));
+        let manifest = done.json();
+        assert_eq!(manifest["JobID"], job_id);
+        assert_eq!(manifest["requiresAccessToken"], true);
+        assert_eq!(manifest["request"], "http://bcda.test/api/v2/Patient/$export?_type=Patient,Coverage");
+        let job = bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job");
+        let until = job.transaction_time.expect("transaction time");
+        for resource_type in [ResourceType::Patient, ResourceType::Coverage] {
+            let mut ids = BTreeSet::new();
+            let mut total = 0;
+            for entry in manifest["output"].as_array().expect("output").iter().filter(|e| e["type"] == resource_type.as_str()) {
+                let url = entry["url"].as_str().expect("url");
+                let name = url.rsplit('/').next().expect("name");
+                assert!(url.starts_with(&format!("http://bcda.test/data/{job_id}/")));
+                let path = app.state.files.path(job_id, name);
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("file")).read_to_string(&mut text).expect("gunzip");
+                let lines: Vec<&str> = text.lines().collect();
+                assert_eq!(entry["count"], lines.len());
+                for line in lines {
+                    let resource: serde_json::Value = serde_json::from_str(line).expect("json");
+                    assert_eq!(resource["resourceType"], resource_type.as_str());
+                    assert!(ids.insert(resource["id"].as_str().expect("id").to_owned()), "no duplicates");
+                    total += 1;
+                }
+            }
+            assert_eq!(ids, expected_ids(&app, &principal, ApiVersion::V2, resource_type, until).await, "{resource_type:?}");
+            assert!(total > 0);
+        }
+    }
+}
+
+backend_test! {
+    async fn cancel_stops_a_job_and_removes_its_files(backend) {
+        let (app, principal, token) = sandbox_app(backend).await;
+        let request = JobRequest {
+            version: ApiVersion::V1,
+            kind: RequestKind::Patient,
+            resource_types: vec![ResourceType::Patient],
+            since: None,
+            request_url: "http://bcda.test/api/v1/Patient/$export".into(),
+        };
+        let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
+        let url = format!("/api/v1/jobs/{job_id}");
+        let cancel = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
+        assert_eq!(cancel.status, StatusCode::ACCEPTED);
+        run_until_idle(&app.state.0).await.expect("worker");
+        app.get_with_token(&url, &token).await.assert_outcome(404, "not-found", "Job has been cancelled.");
+        assert!(!app.state.files.job_dir(job_id).exists());
+        let again = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
+        again.assert_outcome(410, "not-found", "job was not cancelled because it is not Pending, In Progress or Completed");
+    }
+}
+
+backend_test! {
+    async fn completed_jobs_expire_then_archive_then_delete(backend) {
+        let (app, principal, token) = sandbox_app(backend).await;
+        let request = JobRequest {
+            version: ApiVersion::V1,
+            kind: RequestKind::Patient,
+            resource_types: vec![ResourceType::Patient],
+            since: None,
+            request_url: "http://bcda.test/api/v1/Patient/$export".into(),
+        };
+        let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
+        run_until_idle(&app.state.0).await.expect("worker");
+        let url = format!("/api/v1/jobs/{job_id}");
+        assert_eq!(app.get_with_token(&url, &token).await.status, StatusCode::OK);
+        app.clock.advance(time::Duration::hours(24));
+        let token = a9994_token(&app).await;
+        let gone = app.get_with_token(&url, &token).await;
+        assert_eq!(gone.status, StatusCode::GONE);
+        bcda::housekeeping::run_once(&app.state).await;
+        assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::store::jobs::JobStatus::Archived);
+        assert!(!app.state.files.job_dir(job_id).exists());
+        assert!(app.state.files.archive_dir(job_id).exists());
+        app.clock.advance(time::Duration::hours(24) + time::Duration::seconds(1));
+        bcda::housekeeping::run_once(&app.state).await;
+        assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::store::jobs::JobStatus::Expired);
+        assert!(!app.state.files.archive_dir(job_id).exists());
+        let token = a9994_token(&app).await;
+        assert_eq!(app.get_with_token(&url, &token).await.status, StatusCode::GONE);
+    }
+}
+
+backend_test! {
+    async fn status_of_unknown_foreign_and_malformed_jobs(backend) {
+        let (app, principal, token) = sandbox_app(backend).await;
+        app.get_with_token("/api/v1/jobs/abc", &token).await.assert_outcome(400, "structure", "Invalid job ID \"abc\": job IDs are whole numbers");
+        app.get_with_token("/api/v1/jobs/999999", &token).await.assert_outcome(404, "not-found", "Job 999999 not found");
+        let request = JobRequest {
+            version: ApiVersion::V1,
+            kind: RequestKind::Patient,
+            resource_types: vec![ResourceType::Patient],
+            since: None,
+            request_url: "http://bcda.test/api/v1/Patient/$export".into(),
+        };
+        let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
+        let other = app.token_for("A0001").await;
+        app.get_with_token(&format!("/api/v1/jobs/{job_id}"), &other).await.assert_outcome(401, "forbidden", "Unauthorized");
+        app.get(&format!("/api/v1/jobs/{job_id}")).await.assert_outcome(401, "forbidden", "Invalid Token");
+    }
+}
