@@ -7,6 +7,7 @@
 mod aco;
 mod credentials;
 mod import;
+mod jobs;
 mod keys;
 mod migrate;
 mod sandbox;
@@ -113,6 +114,9 @@ pub enum Command {
     /// Import attribution, opt-out and FHIR resource files.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Inspect and cancel export jobs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
     /// Write a synthetic ACO's files: CCLF attribution, opt-outs, FHIR NDJSON.
     Synthetic(synthetic::SyntheticArgs),
 }
@@ -213,6 +217,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(args) => worker::run_api(&ctx, args).await,
         Command::Worker(args) => worker::run_worker(&ctx, args).await,
         Command::Import(cmd) => import::run(&ctx, cmd).await,
+        Command::Jobs(cmd) => jobs::run(&ctx, cmd).await,
         Command::Synthetic(args) => synthetic::run(&ctx, args).await,
         Command::Migrate => migrate::run(&ctx).await,
         Command::Aco(cmd) => aco::run(&ctx, cmd).await,

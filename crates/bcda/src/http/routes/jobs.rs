@@ -15,7 +15,6 @@ use crate::http::base_url::BaseUrl;
 use crate::http::error::retry_after_value;
 use crate::store::job_files::{self, JobFileRecord};
 use crate::store::jobs::{self, JobRecord, JobStatus};
-use crate::store::tasks;
 
 /// The extension URLs of the per-file facts in the manifest.
 pub const EXT_BYTES: &str = "https://bcda-rs.github.io/fhir/StructureDefinition/file-length";
@@ -172,7 +171,7 @@ pub async fn cancel(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = owned_job(&state, &raw_id, principal.aco_id).await?;
-    if !cancel_job(&state, job.id)
+    if !crate::jobs::cancel::cancel(&state, job.id)
         .await
         .map_err(ApiError::internal)?
     {
@@ -181,34 +180,4 @@ pub async fn cancel(
         ));
     }
     Ok(StatusCode::ACCEPTED.into_response())
-}
-
-/// Cancels a job (and its tasks) and deletes its files; `false` if it was
-/// not in a cancellable state.
-pub async fn cancel_job(app: &App, job_id: i64) -> Result<bool, crate::store::StoreError> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    let cancelled = jobs::transition_in(
-        &mut tx,
-        job_id,
-        &[
-            JobStatus::Pending,
-            JobStatus::InProgress,
-            JobStatus::Completed,
-        ],
-        JobStatus::Cancelled,
-        now,
-    )
-    .await?;
-    if cancelled {
-        tasks::cancel_for_job(&mut tx, job_id, now).await?;
-    }
-    tx.commit().await?;
-    if cancelled {
-        tracing::info!(job = job_id, "export job cancelled");
-        if let Err(e) = app.files.delete(job_id).await {
-            tracing::warn!(job = job_id, error = %e, "could not delete a cancelled job's files");
-        }
-    }
-    Ok(cancelled)
 }
