@@ -11,6 +11,7 @@ pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod export;
 pub mod fhir;
 pub mod files;
 pub mod formats;

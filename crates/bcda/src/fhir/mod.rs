@@ -6,6 +6,7 @@
 
 pub mod capability;
 pub mod operation_outcome;
+pub mod task;
 
 /// The API version of a request, which fixes the FHIR release spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

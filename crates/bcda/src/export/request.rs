@@ -1,0 +1,1246 @@
+//! Kick-off validation: a `$export` request in, an [`ExportRequest`] or
+//! BCDA's exact 400 out.
+//!
+//! # Order of the checks
+//!
+//! A request with several problems gets the diagnostics of the first check it
+//! fails, so the order is part of the contract:
+//!
+//! 1. the group id (`all` or `runout`);
+//! 2. for a POST: export parameters in the query string, the
+//!    `Content-Type`, and the `Parameters` body itself;
+//! 3. the parameters, in the order of BCDA's `ValidateRequestURL`:
+//!    `_outputFormat`, `_elements`, (POST only: `patient`), query keys that
+//!    start with `?`, `_since`, then `_type` (repeats over the whole list
+//!    first, then unknown names);
+//! 4. the headers, as BCDA's `ValidateRequestHeaders`: `Accept`, then
+//!    `Prefer`.
+//!
+//! BCDA checks the group id and unknown `_type` names later, in its handler
+//! (after the headers and even after the 429 check); we check every URL and
+//! parameter problem before the headers, as CONTRACT.md asks. Only requests
+//! with two problems at once can tell the difference.
+//!
+//! # GET query strings
+//!
+//! Keys and values are form-decoded as Go's `url.ParseQuery` does (BCDA's
+//! `r.URL.Query()`): `%XX` escapes are decoded and `+` becomes a space.
+//! Invalid escapes are kept literally (Go drops the whole pair instead; we
+//! keep it so that, say, a broken `_since` is reported rather than silently
+//! ignored, which would widen the export).
+//!
+//! For `_since`, `_type` and `_outputFormat` only the **first** occurrence
+//! counts, as in BCDA (`params[0]`); the IG's "repeat means comma-join" rule
+//! is not applied to GET, so existing BCDA clients see the same export.
+//!
+//! Neither a FHIR instant nor an output format can contain a space, so in
+//! `_since` and `_outputFormat` a space can only be an unencoded `+` that
+//! form-decoding turned into a space. **We read such spaces back as `+`**:
+//! `_since=2020-02-13T08:00:00.000+05:00` and
+//! `_outputFormat=application/fhir+ndjson` sent without `%2B` are accepted
+//! (BCDA answers 400 to both). No request BCDA accepts changes meaning.
+//!
+//! Every other query parameter (`patient`, `_typeFilter`,
+//! `includeAssociatedData`, unknown names) is ignored on GET, as BCDA
+//! ignores them on v1 and v2.
+//!
+//! # POST kick-off (Bulk Data IG 2.0)
+//!
+//! The body is a FHIR `Parameters` resource (`Content-Type`
+//! `application/fhir+json` or `application/json`). Its `parameter` entries:
+//! `_type` (`valueString`; repeated entries and comma lists are joined, as
+//! the IG requires), `_since` (`valueInstant`, `valueDateTime` or
+//! `valueString`, parsed as a FHIR instant), `_outputFormat`
+//! (`valueString`), `_elements` and `patient` (both 400: unsupported),
+//! `_typeFilter` and unknown names (ignored, as on GET). Repeated `_since` or
+//! `_outputFormat` entries: the first counts, as on GET.
+//!
+//! The IG puts POST parameters in the body only, so an export parameter in
+//! the query string of a POST is rejected instead of being silently
+//! overridden by (or merged with) the body: either choice could export
+//! something other than what the client meant. A GET body is ignored.
+
+use std::collections::HashSet;
+
+use axum::http::{HeaderMap, Method, header};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::fhir::{ApiVersion, ResourceType};
+use crate::http::error::ApiError;
+use crate::store::jobs::RequestKind;
+
+/// A validated kick-off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// The API version of the route.
+    pub version: ApiVersion,
+    /// Which kick-off route.
+    pub kind: RequestKind,
+    /// The types to export, in the order the client gave them; all types
+    /// ([`ResourceType::ALL`] order) when `_type` was absent.
+    pub resource_types: Vec<ResourceType>,
+    /// Whether the client gave `_type`.
+    pub types_given: bool,
+    /// `_since`, if given (never in the future).
+    pub since: Option<OffsetDateTime>,
+}
+
+/// The `_outputFormat` values BCDA accepts, in the order its message lists
+/// them.
+pub const OUTPUT_FORMATS: [&str; 3] = ["ndjson", "application/fhir+ndjson", "application/ndjson"];
+
+/// The export parameters this parser knows; on a POST they belong in the
+/// body, never the query string.
+const EXPORT_PARAMETERS: [&str; 6] = [
+    "_outputFormat",
+    "_elements",
+    "patient",
+    "_since",
+    "_type",
+    "_typeFilter",
+];
+
+const INVALID_GROUP: &str = "Invalid group ID";
+const QUESTION_MARK_KEY: &str = "Invalid parameter: query parameters cannot start with ?";
+const ELEMENTS_UNSUPPORTED: &str =
+    "Invalid parameter: this server does not support the _elements parameter.";
+const PATIENT_UNSUPPORTED: &str =
+    "Invalid parameter: this server does not support the patient parameter.";
+// Two spaces after the first full stop: BCDA's text, asserted by its Postman
+// suite.
+const SINCE_FORMAT: &str =
+    "Invalid date format supplied in _since parameter.  Date must be in FHIR Instant format.";
+const SINCE_FUTURE: &str =
+    "Invalid date format supplied in _since parameter. Date must be a date that has already passed";
+const ACCEPT_REQUIRED: &str = "Accept header is required";
+const ACCEPT_UNSUPPORTED: &str = "application/fhir+json is the only supported response format";
+const PREFER_REQUIRED: &str = "Prefer header is required";
+const PREFER_UNSUPPORTED: &str = "Only asynchronous responses are supported";
+const CONTENT_TYPE_UNSUPPORTED: &str =
+    "Content-Type of a POST kick-off must be application/fhir+json or application/json";
+const BODY_MISSING: &str =
+    "Invalid request body: a POST kick-off needs a FHIR Parameters resource as its body";
+const BODY_NOT_JSON: &str = "Invalid request body: not valid JSON";
+const BODY_NOT_PARAMETERS: &str =
+    "Invalid request body: expected a FHIR Parameters resource (resourceType Parameters)";
+const BODY_BAD_PARAMETER_LIST: &str =
+    "Invalid request body: Parameters.parameter must be an array of objects with a name";
+
+/// Validates a kick-off.
+///
+/// `group` is `None` for `Patient/$export` and the raw path segment for
+/// `Group/{group}/$export`; `query` is the raw query string (without `?`);
+/// `body` is the request body (read only for POST). `now` bounds `_since`.
+/// See the module documentation for the order of the checks and every
+/// decision beyond BCDA. Every refusal is [`ApiError::BadRequest`] with the
+/// exact diagnostics, except a method other than GET or POST
+/// ([`ApiError::MethodNotAllowed`]; the router should not route one here).
+pub fn parse_kickoff(
+    version: ApiVersion,
+    group: Option<&str>,
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<ExportRequest, ApiError> {
+    let kind = request_kind(group)?;
+    let pairs = query_pairs(query.unwrap_or(""));
+    let raw = if *method == Method::GET {
+        RawParams::from_query(&pairs)
+    } else if *method == Method::POST {
+        reject_query_export_parameters(&pairs)?;
+        check_content_type(headers)?;
+        RawParams::from_body(body)?
+    } else {
+        return Err(ApiError::MethodNotAllowed);
+    };
+    let (resource_types, types_given, since) = raw.validate(&pairs, now)?;
+    check_accept(headers)?;
+    check_prefer(headers)?;
+    Ok(ExportRequest {
+        version,
+        kind,
+        resource_types,
+        types_given,
+        since,
+    })
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(message.into())
+}
+
+/// The kick-off route from the group segment. Runout is always enabled (BCDA:
+/// `BCDA_ENABLE_RUNOUT`, default true); any other id, `new` included, is
+/// BCDA's 400.
+fn request_kind(group: Option<&str>) -> Result<RequestKind, ApiError> {
+    match group {
+        None => Ok(RequestKind::Patient),
+        Some("all") => Ok(RequestKind::GroupAll),
+        Some("runout") => Ok(RequestKind::GroupRunout),
+        Some(_) => Err(bad_request(INVALID_GROUP)),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Query strings
+
+/// Splits a raw query string into form-decoded `(key, value)` pairs, in
+/// order, as Go's `url.ParseQuery`: `&` separates pairs, the first `=`
+/// separates key from value (a key alone has an empty value), empty pieces
+/// are skipped, `+` is a space and `%XX` a byte. Invalid escapes stay as
+/// written; invalid UTF-8 becomes U+FFFD. For any route that reads its query
+/// the way BCDA does (e.g. `_status` on the jobs list).
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+            (form_decode(key), form_decode(value))
+        })
+        .collect()
+}
+
+/// The first value of `key` among form-decoded pairs (BCDA's `params[0]`).
+pub fn first_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (hex_digit(bytes.get(i + 1)), hex_digit(bytes.get(i + 2))) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_digit(byte: Option<&u8>) -> Option<u8> {
+    char::from(*byte?)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+/// Puts back the `+` that form-decoding turned into a space, for values
+/// that cannot contain a space (see the module documentation).
+fn restore_plus(value: &str) -> String {
+    value.replace(' ', "+")
+}
+
+/// BCDA's check for a doubled `?` (`...$export?_type=X&?_since=...`).
+fn check_question_mark_keys(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    if pairs.iter().any(|(key, _)| key.starts_with('?')) {
+        return Err(bad_request(QUESTION_MARK_KEY));
+    }
+    Ok(())
+}
+
+/// On a POST the export parameters come from the body only.
+fn reject_query_export_parameters(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    match pairs
+        .iter()
+        .find(|(key, _)| EXPORT_PARAMETERS.contains(&key.as_str()))
+    {
+        Some((key, _)) => Err(bad_request(format!(
+            "Invalid parameter: {key} is in the query string of a POST kick-off; \
+             a POST takes its parameters from the Parameters body only"
+        ))),
+        None => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Parameters, wherever they came from
+
+/// The export parameters as given, before validation.
+#[derive(Debug, Default)]
+struct RawParams {
+    output_format: Option<String>,
+    elements: bool,
+    patient: bool,
+    since: Option<String>,
+    /// The `_type` items, already split on commas.
+    types: Option<Vec<String>>,
+}
+
+impl RawParams {
+    /// The parameters of a GET: first occurrences only, as BCDA.
+    fn from_query(pairs: &[(String, String)]) -> Self {
+        RawParams {
+            output_format: first_value(pairs, "_outputFormat").map(restore_plus),
+            elements: first_value(pairs, "_elements").is_some(),
+            // BCDA ignores `patient` on GET; the IG defines it for POST only.
+            patient: false,
+            since: first_value(pairs, "_since").map(restore_plus),
+            types: first_value(pairs, "_type").map(split_list),
+        }
+    }
+
+    /// The parameters of a POST body.
+    fn from_body(body: Option<&[u8]>) -> Result<Self, ApiError> {
+        let body = body
+            .filter(|b| !b.iter().all(u8::is_ascii_whitespace))
+            .ok_or_else(|| bad_request(BODY_MISSING))?;
+        let json: Value = serde_json::from_slice(body).map_err(|_| bad_request(BODY_NOT_JSON))?;
+        if json.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
+            return Err(bad_request(BODY_NOT_PARAMETERS));
+        }
+        let mut raw = RawParams::default();
+        for (name, entry) in parameter_entries(&json)? {
+            raw.add_body_parameter(name, entry)?;
+        }
+        Ok(raw)
+    }
+
+    /// Records one `Parameters.parameter` entry.
+    fn add_body_parameter(&mut self, name: &str, entry: &Value) -> Result<(), ApiError> {
+        match name {
+            "_outputFormat" if self.output_format.is_none() => {
+                self.output_format = Some(value_string(entry, name)?.to_owned());
+            }
+            "_since" if self.since.is_none() => {
+                let since = ["valueInstant", "valueDateTime", "valueString"]
+                    .iter()
+                    .find_map(|field| entry.get(*field).and_then(Value::as_str))
+                    .ok_or_else(|| bad_request(SINCE_FORMAT))?;
+                self.since = Some(since.to_owned());
+            }
+            // The IG: repeated `_type` entries are joined like a comma list.
+            "_type" => self
+                .types
+                .get_or_insert_with(Vec::new)
+                .extend(split_list(value_string(entry, name)?)),
+            "_elements" => self.elements = true,
+            "patient" => self.patient = true,
+            // `_typeFilter` is ignored on v1/v2, as BCDA; unknown names too.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks every parameter in BCDA's order; returns the types, whether
+    /// `_type` was given, and `_since`.
+    fn validate(
+        self,
+        pairs: &[(String, String)],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<ResourceType>, bool, Option<OffsetDateTime>), ApiError> {
+        check_output_format(self.output_format.as_deref())?;
+        if self.elements {
+            return Err(bad_request(ELEMENTS_UNSUPPORTED));
+        }
+        if self.patient {
+            return Err(bad_request(PATIENT_UNSUPPORTED));
+        }
+        check_question_mark_keys(pairs)?;
+        let since = self
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, now))
+            .transpose()?;
+        let types_given = self.types.is_some();
+        let types = match self.types {
+            Some(items) => parse_types(&items)?,
+            None => ResourceType::ALL.to_vec(),
+        };
+        Ok((types, types_given, since))
+    }
+}
+
+/// `(name, entry)` for each entry of `Parameters.parameter` (absent: none).
+fn parameter_entries(json: &Value) -> Result<Vec<(&str, &Value)>, ApiError> {
+    let Some(list) = json.get("parameter") else {
+        return Ok(Vec::new());
+    };
+    list.as_array()
+        .ok_or_else(|| bad_request(BODY_BAD_PARAMETER_LIST))?
+        .iter()
+        .map(|entry| {
+            entry
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|name| (name, entry))
+                .ok_or_else(|| bad_request(BODY_BAD_PARAMETER_LIST))
+        })
+        .collect()
+}
+
+fn value_string<'a>(entry: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    entry
+        .get("valueString")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            bad_request(format!(
+                "Invalid parameter: {name} must be given as a valueString"
+            ))
+        })
+}
+
+fn split_list(value: impl AsRef<str>) -> Vec<String> {
+    value.as_ref().split(',').map(str::to_owned).collect()
+}
+
+/// `_outputFormat`: absent or one of [`OUTPUT_FORMATS`]. The value changes
+/// nothing else: every export is NDJSON.
+fn check_output_format(format: Option<&str>) -> Result<(), ApiError> {
+    match format {
+        Some(f) if !OUTPUT_FORMATS.contains(&f) => Err(bad_request(format!(
+            // Go's `%v` of a string slice: `[a b c]`.
+            "_outputFormat parameter must be one of [{}]",
+            OUTPUT_FORMATS.join(" ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `_since`: an RFC 3339 date-time with a required offset, optional
+/// fraction, upper-case `T` and `Z` (Go's `time.RFC3339Nano`, which BCDA
+/// uses, and the FHIR `instant` grammar), not after `now`.
+fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiError> {
+    // The `time` crate's RFC 3339 parser takes any date-time separator and
+    // lower-case letters; Go's layout and FHIR take only `T` and `Z`.
+    if value.as_bytes().get(10) != Some(&b'T') || value.contains(['t', 'z']) {
+        return Err(bad_request(SINCE_FORMAT));
+    }
+    let since = OffsetDateTime::parse(value, &Rfc3339).map_err(|_| bad_request(SINCE_FORMAT))?;
+    if since > now {
+        return Err(bad_request(SINCE_FUTURE));
+    }
+    Ok(since)
+}
+
+/// `_type` items: repeats are checked over the whole list before names (as
+/// BCDA, whose middleware finds repeats and whose handler finds unknown
+/// names), and the client's order is kept.
+fn parse_types(items: &[String]) -> Result<Vec<ResourceType>, ApiError> {
+    let mut seen = HashSet::new();
+    if let Some(repeat) = items.iter().find(|item| !seen.insert(item.as_str())) {
+        return Err(bad_request(format!("Repeated resource type {repeat}")));
+    }
+    items
+        .iter()
+        .map(|item| {
+            ResourceType::parse(item).ok_or_else(|| {
+                bad_request(format!(
+                    "invalid resource type {item}. Supported types [{}]",
+                    supported_types()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `Patient Coverage ExplanationOfBenefit`: a fixed order, where BCDA
+/// prints a Go map (random order).
+fn supported_types() -> String {
+    ResourceType::ALL.map(ResourceType::as_str).join(" ")
+}
+
+// ---------------------------------------------------------------------------
+// Headers
+
+/// The tokens of a comma-separated header (every line of it): each item up
+/// to its first `;`, trimmed. Values that are not visible ASCII give no
+/// tokens.
+fn header_tokens<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|item| item.split(';').next().unwrap_or("").trim())
+        .filter(|token| !token.is_empty())
+        .collect()
+}
+
+/// Whether the header is absent or blank (Go's `h.Get(name) == ""`).
+fn header_missing(headers: &HeaderMap, name: &header::HeaderName) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .all(|value| value.as_bytes().iter().all(u8::is_ascii_whitespace))
+}
+
+/// Whether the header lists `wanted` (case-insensitive, parameters ignored).
+fn header_has(headers: &HeaderMap, name: &header::HeaderName, wanted: &str) -> bool {
+    header_tokens(headers, name)
+        .iter()
+        .any(|token| token.eq_ignore_ascii_case(wanted))
+}
+
+/// `Accept` must list `application/fhir+json`.
+fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
+    if header_missing(headers, &header::ACCEPT) {
+        return Err(bad_request(ACCEPT_REQUIRED));
+    }
+    if !header_has(headers, &header::ACCEPT, "application/fhir+json") {
+        return Err(bad_request(ACCEPT_UNSUPPORTED));
+    }
+    Ok(())
+}
+
+/// `Prefer` must list `respond-async`.
+fn check_prefer(headers: &HeaderMap) -> Result<(), ApiError> {
+    let prefer = header::HeaderName::from_static("prefer");
+    if header_missing(headers, &prefer) {
+        return Err(bad_request(PREFER_REQUIRED));
+    }
+    if !header_has(headers, &prefer, "respond-async") {
+        return Err(bad_request(PREFER_UNSUPPORTED));
+    }
+    Ok(())
+}
+
+/// A POST body must be FHIR JSON (parameters such as `charset` ignored).
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim);
+    match media_type {
+        Some(t)
+            if t.eq_ignore_ascii_case("application/fhir+json")
+                || t.eq_ignore_ascii_case("application/json") =>
+        {
+            Ok(())
+        }
+        _ => Err(bad_request(CONTENT_TYPE_UNSUPPORTED)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2024-06-01 12:00 UTC);
+    const ALL_TYPES: &str = "Patient Coverage ExplanationOfBenefit";
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            let name = header::HeaderName::from_bytes(name.as_bytes()).expect("header name");
+            map.append(name, HeaderValue::from_str(value).expect("header value"));
+        }
+        map
+    }
+
+    fn good_headers() -> HeaderMap {
+        headers(&[
+            ("accept", "application/fhir+json"),
+            ("prefer", "respond-async"),
+        ])
+    }
+
+    fn post_headers() -> HeaderMap {
+        let mut map = good_headers();
+        map.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/fhir+json"),
+        );
+        map
+    }
+
+    fn get(group: Option<&str>, query: &str) -> Result<ExportRequest, ApiError> {
+        parse_kickoff(
+            ApiVersion::V2,
+            group,
+            &Method::GET,
+            Some(query),
+            &good_headers(),
+            None,
+            NOW,
+        )
+    }
+
+    fn post(query: &str, body: &str) -> Result<ExportRequest, ApiError> {
+        parse_kickoff(
+            ApiVersion::V1,
+            Some("all"),
+            &Method::POST,
+            Some(query),
+            &post_headers(),
+            Some(body.as_bytes()),
+            NOW,
+        )
+    }
+
+    fn parameters(entries: &str) -> String {
+        format!(r#"{{"resourceType":"Parameters","parameter":[{entries}]}}"#)
+    }
+
+    fn message(result: Result<ExportRequest, ApiError>) -> String {
+        match result {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    fn since_of(result: Result<ExportRequest, ApiError>) -> OffsetDateTime {
+        match result {
+            Ok(ExportRequest {
+                since: Some(since), ..
+            }) => since,
+            other => panic!("expected a _since, got {other:?}"),
+        }
+    }
+
+    fn types_of(result: Result<ExportRequest, ApiError>) -> (Vec<ResourceType>, bool) {
+        match result {
+            Ok(request) => (request.resource_types, request.types_given),
+            Err(e) => panic!("expected success, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn get_errors_have_bcda_messages() {
+        let outfmt = "_outputFormat parameter must be one of [ndjson application/fhir+ndjson application/ndjson]";
+        let unknown = |t: &str| format!("invalid resource type {t}. Supported types [{ALL_TYPES}]");
+        let cases: Vec<(Option<&str>, &str, String)> = vec![
+            (Some("sub"), "", INVALID_GROUP.into()),
+            (Some("new"), "", INVALID_GROUP.into()),
+            (Some("ALL"), "", INVALID_GROUP.into()),
+            (Some(""), "", INVALID_GROUP.into()),
+            (
+                None,
+                "?_since=2020-02-13T08:00:00Z",
+                QUESTION_MARK_KEY.into(),
+            ),
+            (
+                None,
+                "_type=Patient&?_since=2020-02-13T08:00:00Z",
+                QUESTION_MARK_KEY.into(),
+            ),
+            (None, "%3F_type=Patient", QUESTION_MARK_KEY.into()),
+            (None, "_outputFormat=text/html", outfmt.into()),
+            (None, "_outputFormat=", outfmt.into()),
+            (None, "_outputFormat=NDJSON", outfmt.into()),
+            (None, "_outputFormat=application/fhir%2Bjson", outfmt.into()),
+            (None, "_elements=Patient.id", ELEMENTS_UNSUPPORTED.into()),
+            (None, "_elements", ELEMENTS_UNSUPPORTED.into()),
+            (None, "_since=123invalid", SINCE_FORMAT.into()),
+            (None, "_since=05-25-1977", SINCE_FORMAT.into()),
+            (None, "_since=2020-02-13", SINCE_FORMAT.into()),
+            (None, "_since=2020-02-13T08:00:00", SINCE_FORMAT.into()),
+            (
+                None,
+                "_since=2020-02-13T08:00:00.000-05:00dfghj",
+                SINCE_FORMAT.into(),
+            ),
+            (
+                None,
+                "_since=erty2020-02-13T08:00:00.000-05:00",
+                SINCE_FORMAT.into(),
+            ),
+            (None, "_since=2020-02-13t08:00:00z", SINCE_FORMAT.into()),
+            (None, "_since=2020-02-13 08:00:00Z", SINCE_FORMAT.into()),
+            (None, "_since=2020-13-13T08:00:00Z", SINCE_FORMAT.into()),
+            (None, "_since=2020-02-13X08:00:00Z", SINCE_FORMAT.into()),
+            (None, "_since=2020-02-13T8:00:00Z", SINCE_FORMAT.into()),
+            (None, "_since=2020-02-13T08:00:00.Z", SINCE_FORMAT.into()),
+            (
+                None,
+                "_since=2020-02-13T08:00:00%2B0500",
+                SINCE_FORMAT.into(),
+            ),
+            (None, "_since=2020-02-13T24:00:00Z", SINCE_FORMAT.into()),
+            (None, "_since=", SINCE_FORMAT.into()),
+            (None, "_since=2024-06-01T12:00:00.001Z", SINCE_FUTURE.into()),
+            (
+                None,
+                "_since=2030-01-01T00:00:00-05:00",
+                SINCE_FUTURE.into(),
+            ),
+            (
+                None,
+                "_type=Patient,Patient",
+                "Repeated resource type Patient".into(),
+            ),
+            (
+                None,
+                "_type=ExplanationOfBenefit,Coverage,ExplanationOfBenefit",
+                "Repeated resource type ExplanationOfBenefit".into(),
+            ),
+            // Repeats are found before unknown names, as in BCDA.
+            (
+                None,
+                "_type=Foo,Patient,Patient",
+                "Repeated resource type Patient".into(),
+            ),
+            (None, "_type=Patient,,", "Repeated resource type ".into()),
+            (None, "_type=Observation", unknown("Observation")),
+            (None, "_type=Patient,Claim", unknown("Claim")),
+            (None, "_type=patient", unknown("patient")),
+            (None, "_type=", unknown("")),
+            (None, "_type=Patient,", unknown("")),
+            (None, "_type=Patient,%20Coverage", unknown(" Coverage")),
+        ];
+        for (group, query, want) in cases {
+            assert_eq!(
+                message(get(group, query)),
+                want,
+                "group {group:?}, query {query:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parameter_checks_follow_bcda_order() {
+        let cases = [
+            (
+                "_since=bad&_outputFormat=x",
+                "_outputFormat parameter must be one of",
+            ),
+            (
+                "_elements=x&_outputFormat=x",
+                "_outputFormat parameter must be one of",
+            ),
+            ("?x=1&_elements=x", ELEMENTS_UNSUPPORTED),
+            ("_since=bad&?x=1", QUESTION_MARK_KEY),
+            ("_type=Foo&_since=bad", SINCE_FORMAT),
+        ];
+        for (query, want) in cases {
+            assert!(
+                message(get(None, query)).starts_with(want),
+                "query {query:?}"
+            );
+        }
+        // The group id comes first of all.
+        assert_eq!(message(get(Some("x"), "_since=bad")), INVALID_GROUP);
+    }
+
+    #[test]
+    fn header_errors_have_bcda_messages() {
+        let cases: [(&[(&str, &str)], &str); 11] = [
+            (&[("prefer", "respond-async")], ACCEPT_REQUIRED),
+            (
+                &[("accept", ""), ("prefer", "respond-async")],
+                ACCEPT_REQUIRED,
+            ),
+            (
+                &[("accept", "application/json"), ("prefer", "respond-async")],
+                ACCEPT_UNSUPPORTED,
+            ),
+            (
+                &[("accept", "*/*"), ("prefer", "respond-async")],
+                ACCEPT_UNSUPPORTED,
+            ),
+            (
+                &[
+                    ("accept", "application/fhir+ndjson"),
+                    ("prefer", "respond-async"),
+                ],
+                ACCEPT_UNSUPPORTED,
+            ),
+            (&[("accept", "application/fhir+json")], PREFER_REQUIRED),
+            (
+                &[("accept", "application/fhir+json"), ("prefer", " ")],
+                PREFER_REQUIRED,
+            ),
+            (
+                &[
+                    ("accept", "application/fhir+json"),
+                    ("prefer", "respond-sync"),
+                ],
+                PREFER_UNSUPPORTED,
+            ),
+            (
+                &[
+                    ("accept", "application/fhir+json"),
+                    ("prefer", "handling=lenient"),
+                ],
+                PREFER_UNSUPPORTED,
+            ),
+            // Accept is checked before Prefer.
+            (&[], ACCEPT_REQUIRED),
+            (&[("accept", "text/html")], ACCEPT_UNSUPPORTED),
+        ];
+        for (given, want) in cases {
+            let result = parse_kickoff(
+                ApiVersion::V1,
+                None,
+                &Method::GET,
+                None,
+                &headers(given),
+                None,
+                NOW,
+            );
+            assert_eq!(message(result), want, "headers {given:?}");
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked_before_headers() {
+        let result = parse_kickoff(
+            ApiVersion::V1,
+            Some("all"),
+            &Method::GET,
+            Some("_type=Foo"),
+            &HeaderMap::new(),
+            None,
+            NOW,
+        );
+        assert!(message(result).starts_with("invalid resource type Foo"));
+        let result = parse_kickoff(
+            ApiVersion::V1,
+            Some("x"),
+            &Method::GET,
+            None,
+            &HeaderMap::new(),
+            None,
+            NOW,
+        );
+        assert_eq!(message(result), INVALID_GROUP);
+    }
+
+    #[test]
+    fn accepted_header_forms() {
+        let cases: [&[(&str, &str)]; 6] = [
+            &[
+                ("accept", "application/fhir+json"),
+                ("prefer", "respond-async"),
+            ],
+            &[
+                ("accept", "Application/FHIR+JSON"),
+                ("prefer", "Respond-Async"),
+            ],
+            &[
+                ("accept", "application/json, application/fhir+json;q=0.9"),
+                ("prefer", "respond-async"),
+            ],
+            &[
+                ("accept", "application/fhir+json; fhirVersion=4.0"),
+                ("prefer", "respond-async, handling=lenient"),
+            ],
+            &[
+                ("accept", "text/html"),
+                ("accept", "application/fhir+json"),
+                ("prefer", "handling=strict; x=y, respond-async"),
+            ],
+            &[
+                ("accept", " application/fhir+json "),
+                ("prefer", "respond-async;wait=10"),
+            ],
+        ];
+        for given in cases {
+            let result = parse_kickoff(
+                ApiVersion::V1,
+                None,
+                &Method::GET,
+                None,
+                &headers(given),
+                None,
+                NOW,
+            );
+            assert!(result.is_ok(), "headers {given:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn routes_give_request_kinds() {
+        let kind = |group| get(group, "").map(|r| r.kind).ok();
+        assert_eq!(kind(None), Some(RequestKind::Patient));
+        assert_eq!(kind(Some("all")), Some(RequestKind::GroupAll));
+        assert_eq!(kind(Some("runout")), Some(RequestKind::GroupRunout));
+    }
+
+    #[test]
+    fn defaults_without_parameters() {
+        for query in [None, Some(""), Some("&&")] {
+            let result = parse_kickoff(
+                ApiVersion::V1,
+                None,
+                &Method::GET,
+                query,
+                &good_headers(),
+                None,
+                NOW,
+            );
+            assert_eq!(
+                result.ok(),
+                Some(ExportRequest {
+                    version: ApiVersion::V1,
+                    kind: RequestKind::Patient,
+                    resource_types: ResourceType::ALL.to_vec(),
+                    types_given: false,
+                    since: None,
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn valid_since_forms() {
+        let cases = [
+            (
+                "2020-02-13T08:00:00.000-05:00",
+                datetime!(2020-02-13 13:00 UTC),
+            ),
+            ("2020-02-13T08:00:00Z", datetime!(2020-02-13 08:00 UTC)),
+            (
+                "2020-02-13T08:00:00.123456789Z",
+                datetime!(2020-02-13 08:00:00.123456789 UTC),
+            ),
+            (
+                "2020-02-13T08:00:00.5%2B05:00",
+                datetime!(2020-02-13 03:00:00.5 UTC),
+            ),
+            (
+                "2020-02-13T08:00:00%2B05:00",
+                datetime!(2020-02-13 03:00 UTC),
+            ),
+            // An unencoded `+` arrives as a space; read back as `+`.
+            (
+                "2020-02-13T08:00:00.000+05:00",
+                datetime!(2020-02-13 03:00 UTC),
+            ),
+            (
+                "2020-02-13T08:00:00.000%2005:00",
+                datetime!(2020-02-13 03:00 UTC),
+            ),
+            ("2020-02-13T08%3A00%3A00Z", datetime!(2020-02-13 08:00 UTC)),
+            // BCDA enforces no lower bound.
+            ("1999-12-31T23:59:59Z", datetime!(1999-12-31 23:59:59 UTC)),
+            // Exactly now has already passed (Go's `After` is strict).
+            ("2024-06-01T12:00:00Z", NOW),
+        ];
+        for (value, want) in cases {
+            let since = since_of(get(Some("all"), &format!("_since={value}")));
+            assert_eq!(since, want, "_since={value}");
+        }
+    }
+
+    #[test]
+    fn first_occurrence_wins() {
+        let since = since_of(get(None, "_since=2020-01-01T00:00:00Z&_since=bad"));
+        assert_eq!(since, datetime!(2020-01-01 0:00 UTC));
+        assert_eq!(
+            message(get(None, "_since=bad&_since=2020-01-01T00:00:00Z")),
+            SINCE_FORMAT
+        );
+        let (types, _) = types_of(get(None, "_type=Coverage&_type=Patient"));
+        assert_eq!(types, [ResourceType::Coverage]);
+        assert!(get(None, "_outputFormat=ndjson&_outputFormat=bad").is_ok());
+    }
+
+    #[test]
+    fn valid_output_formats() {
+        for value in [
+            "ndjson",
+            "application/fhir%2Bndjson",
+            "application/fhir+ndjson",
+            "application/ndjson",
+            "application%2Fndjson",
+        ] {
+            assert!(
+                get(None, &format!("_outputFormat={value}")).is_ok(),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn types_keep_the_clients_order() {
+        let (types, given) = types_of(get(None, "_type=ExplanationOfBenefit,Patient"));
+        assert_eq!(
+            types,
+            [ResourceType::ExplanationOfBenefit, ResourceType::Patient]
+        );
+        assert!(given);
+        let (types, given) = types_of(get(None, "_type=Coverage%2CPatient,ExplanationOfBenefit"));
+        assert_eq!(
+            types,
+            [
+                ResourceType::Coverage,
+                ResourceType::Patient,
+                ResourceType::ExplanationOfBenefit
+            ]
+        );
+        assert!(given);
+    }
+
+    #[test]
+    fn other_query_parameters_are_ignored() {
+        let query = "patient=Patient/1&_typeFilter=ExplanationOfBenefit%3Fservice-date%3Dgt2001&includeAssociatedData=x&foo=bar&=x";
+        let (types, given) = types_of(get(None, query));
+        assert_eq!(types, ResourceType::ALL);
+        assert!(!given);
+    }
+
+    #[test]
+    fn other_methods_are_not_allowed() {
+        let result = parse_kickoff(
+            ApiVersion::V1,
+            None,
+            &Method::DELETE,
+            None,
+            &good_headers(),
+            None,
+            NOW,
+        );
+        assert!(matches!(result, Err(ApiError::MethodNotAllowed)));
+    }
+
+    #[test]
+    fn get_ignores_a_body() {
+        let result = parse_kickoff(
+            ApiVersion::V1,
+            None,
+            &Method::GET,
+            None,
+            &good_headers(),
+            Some(b"junk"),
+            NOW,
+        );
+        assert!(result.is_ok());
+    }
+
+    #[test]
+    fn form_decoding() {
+        let pairs = query_pairs("a=1+2&b=%41%zz%4&c&=v&d=x=y&e=%E2%9C%93&f=%FF");
+        let want = [
+            ("a", "1 2"),
+            ("b", "A%zz%4"),
+            ("c", ""),
+            ("", "v"),
+            ("d", "x=y"),
+            ("e", "\u{2713}"),
+            ("f", "\u{FFFD}"),
+        ];
+        let got: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(first_value(&pairs, "c"), Some(""));
+        assert_eq!(first_value(&pairs, "z"), None);
+    }
+
+    #[test]
+    fn post_errors() {
+        let types = |v: &str| parameters(&format!(r#"{{"name":"_type","valueString":"{v}"}}"#));
+        let unknown = |t: &str| format!("invalid resource type {t}. Supported types [{ALL_TYPES}]");
+        let cases: Vec<(&str, String, String)> = vec![
+            ("", String::new(), BODY_MISSING.into()),
+            ("", "  \n".into(), BODY_MISSING.into()),
+            ("", "{".into(), BODY_NOT_JSON.into()),
+            ("", "[]".into(), BODY_NOT_PARAMETERS.into()),
+            ("", r#"{"resourceType":"Bundle"}"#.into(), BODY_NOT_PARAMETERS.into()),
+            ("", r#"{"parameter":[]}"#.into(), BODY_NOT_PARAMETERS.into()),
+            ("", r#"{"resourceType":"Parameters","parameter":{}}"#.into(), BODY_BAD_PARAMETER_LIST.into()),
+            ("", parameters(r#"{"valueString":"Patient"}"#), BODY_BAD_PARAMETER_LIST.into()),
+            ("", parameters(r#""_type""#), BODY_BAD_PARAMETER_LIST.into()),
+            (
+                "",
+                parameters(r#"{"name":"_type","valueCode":"Patient"}"#),
+                "Invalid parameter: _type must be given as a valueString".into(),
+            ),
+            (
+                "",
+                parameters(r#"{"name":"_outputFormat"}"#),
+                "Invalid parameter: _outputFormat must be given as a valueString".into(),
+            ),
+            (
+                "",
+                parameters(r#"{"name":"_outputFormat","valueString":"text/csv"}"#),
+                "_outputFormat parameter must be one of [ndjson application/fhir+ndjson application/ndjson]".into(),
+            ),
+            ("", parameters(r#"{"name":"_elements","valueString":"id"}"#), ELEMENTS_UNSUPPORTED.into()),
+            (
+                "",
+                parameters(r#"{"name":"patient","valueReference":{"reference":"Patient/1"}}"#),
+                PATIENT_UNSUPPORTED.into(),
+            ),
+            ("", parameters(r#"{"name":"_since","valueInstant":"2020-02-13"}"#), SINCE_FORMAT.into()),
+            ("", parameters(r#"{"name":"_since","valueDate":"2020-02-13"}"#), SINCE_FORMAT.into()),
+            ("", parameters(r#"{"name":"_since","valueInstant":"2020-02-13T08:00:00 05:00"}"#), SINCE_FORMAT.into()),
+            ("", parameters(r#"{"name":"_since","valueInstant":"2099-02-13T08:00:00Z"}"#), SINCE_FUTURE.into()),
+            ("", types("Patient,Patient"), "Repeated resource type Patient".into()),
+            (
+                "",
+                parameters(r#"{"name":"_type","valueString":"Coverage"},{"name":"_type","valueString":"Coverage"}"#),
+                "Repeated resource type Coverage".into(),
+            ),
+            ("", types("Claim"), unknown("Claim")),
+            ("", types(""), unknown("")),
+            // Export parameters belong in the body of a POST.
+            (
+                "_since=2020-02-13T08:00:00Z",
+                parameters(""),
+                "Invalid parameter: _since is in the query string of a POST kick-off; \
+                 a POST takes its parameters from the Parameters body only"
+                    .into(),
+            ),
+            (
+                "foo=1&_type=Patient",
+                types("Patient"),
+                "Invalid parameter: _type is in the query string of a POST kick-off; \
+                 a POST takes its parameters from the Parameters body only"
+                    .into(),
+            ),
+            ("?_type=Patient", parameters(""), QUESTION_MARK_KEY.into()),
+        ];
+        for (query, body, want) in cases {
+            assert_eq!(
+                message(post(query, &body)),
+                want,
+                "query {query:?}, body {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn post_content_type() {
+        let body = parameters("");
+        for (content_type, ok) in [
+            (Some("application/fhir+json"), true),
+            (Some("application/json"), true),
+            (Some("Application/FHIR+JSON; charset=utf-8"), true),
+            (Some("application/x-www-form-urlencoded"), false),
+            (Some("text/plain"), false),
+            (None, false),
+        ] {
+            let mut map = good_headers();
+            if let Some(value) = content_type {
+                map.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            }
+            let result = parse_kickoff(
+                ApiVersion::V2,
+                None,
+                &Method::POST,
+                None,
+                &map,
+                Some(body.as_bytes()),
+                NOW,
+            );
+            match result {
+                Ok(_) => assert!(ok, "{content_type:?}"),
+                Err(e) => {
+                    assert!(!ok, "{content_type:?}");
+                    assert_eq!(e.to_string(), CONTENT_TYPE_UNSUPPORTED);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn post_checks_headers_after_the_body() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = parameters(r#"{"name":"_since","valueInstant":"bad"}"#);
+        let result = parse_kickoff(
+            ApiVersion::V2,
+            None,
+            &Method::POST,
+            None,
+            &map,
+            Some(body.as_bytes()),
+            NOW,
+        );
+        assert_eq!(message(result), SINCE_FORMAT);
+        let body = parameters("");
+        let result = parse_kickoff(
+            ApiVersion::V2,
+            None,
+            &Method::POST,
+            None,
+            &map,
+            Some(body.as_bytes()),
+            NOW,
+        );
+        assert_eq!(message(result), ACCEPT_REQUIRED);
+    }
+
+    #[test]
+    fn valid_posts() {
+        /// (query, body, types, types given, since)
+        type Case = (
+            &'static str,
+            String,
+            Vec<ResourceType>,
+            bool,
+            Option<OffsetDateTime>,
+        );
+        let all = ResourceType::ALL.to_vec();
+        let cases: Vec<Case> = vec![
+            (
+                "",
+                r#"{"resourceType":"Parameters"}"#.into(),
+                all.clone(),
+                false,
+                None,
+            ),
+            ("", parameters(""), all.clone(), false, None),
+            (
+                "",
+                parameters(
+                    r#"{"name":"_type","valueString":"ExplanationOfBenefit"},
+                       {"name":"_type","valueString":"Patient,Coverage"},
+                       {"name":"_since","valueInstant":"2020-02-13T08:00:00.000+05:00"},
+                       {"name":"_outputFormat","valueString":"application/fhir+ndjson"},
+                       {"name":"_typeFilter","valueString":"ExplanationOfBenefit?service-date=gt2020"},
+                       {"name":"includeAssociatedData","valueString":"x"}"#,
+                ),
+                vec![
+                    ResourceType::ExplanationOfBenefit,
+                    ResourceType::Patient,
+                    ResourceType::Coverage,
+                ],
+                true,
+                Some(datetime!(2020-02-13 03:00 UTC)),
+            ),
+            (
+                "",
+                parameters(
+                    r#"{"name":"_since","valueDateTime":"2020-02-13T08:00:00Z"},{"name":"_since","valueString":"bad"}"#,
+                ),
+                all.clone(),
+                false,
+                Some(datetime!(2020-02-13 08:00 UTC)),
+            ),
+            (
+                // Other query parameters are ignored, as on GET.
+                "foo=bar",
+                parameters(r#"{"name":"_since","valueString":"2020-02-13T08:00:00-05:00"}"#),
+                all.clone(),
+                false,
+                Some(datetime!(2020-02-13 13:00 UTC)),
+            ),
+        ];
+        for (query, body, types, given, since) in cases {
+            let request = post(query, &body);
+            let want = ExportRequest {
+                version: ApiVersion::V1,
+                kind: RequestKind::GroupAll,
+                resource_types: types,
+                types_given: given,
+                since,
+            };
+            assert_eq!(request.ok(), Some(want), "body {body}");
+        }
+    }
+}
