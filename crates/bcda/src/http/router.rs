@@ -10,7 +10,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use super::error::{not_found, panic_response, render_errors};
 use super::middleware::{REQUEST_ID_HEADER, trace_layer};
-use super::routes::{attribution, jobs, meta, metadata, token};
+use super::routes::{attribution, export, jobs, meta, metadata, token};
 use crate::app::AppState;
 
 /// Request bodies are small (the API's requests are GETs and an ignored
@@ -30,6 +30,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/metadata", get(metadata::v2))
         .route("/api/v1/attribution_status", get(attribution::status))
         .route("/api/v2/attribution_status", get(attribution::status))
+        .route("/api/v1/Patient/$export", get(export::patient).post(export::patient))
+        .route("/api/v2/Patient/$export", get(export::patient).post(export::patient))
+        .route("/api/v1/Group/{group}/$export", get(export::group).post(export::group))
+        .route("/api/v2/Group/{group}/$export", get(export::group).post(export::group))
+        .route("/api/v1/jobs", get(jobs::list))
+        .route("/api/v2/jobs", get(jobs::list))
         .route("/api/v1/jobs/{id}", get(jobs::status).delete(jobs::cancel))
         .route("/api/v2/jobs/{id}", get(jobs::status).delete(jobs::cancel))
         .fallback(not_found)

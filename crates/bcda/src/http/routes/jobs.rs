@@ -64,6 +64,30 @@ pub async fn owned_job(app: &App, raw_id: &str, aco_id: uuid::Uuid) -> Result<Jo
     Ok(job)
 }
 
+/// `GET /api/{v}/jobs[?_status=...]`: a Bundle of Task, one per job of
+/// the caller's ACO (an empty Bundle when none match).
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    base: BaseUrl,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> Result<Response, ApiError> {
+    let pairs = crate::export::request::query_pairs(uri.query().unwrap_or(""));
+    let wanted = match crate::export::request::first_value(&pairs, "_status") {
+        Some(value) => Some(crate::fhir::task::parse_status_filter(value)?),
+        None => None,
+    };
+    let jobs: Vec<JobRecord> = jobs::list(&state.db, Some(principal.aco_id))
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .filter(|j| wanted.as_ref().is_none_or(|w| w.contains(&j.status)))
+        .collect();
+    let version = crate::fhir::ApiVersion::from_path(uri.path());
+    let bundle = crate::fhir::task::jobs_bundle(&base.0, version, &jobs);
+    Ok(Json(bundle).into_response())
+}
+
 /// `GET /api/{v}/jobs/{id}`.
 pub async fn status(
     State(state): State<AppState>,

@@ -1,0 +1,107 @@
+//! The kick-off: `GET|POST /api/{v}/Patient/$export` and
+//! `GET|POST /api/{v}/Group/{groupId}/$export`.
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::export::duplicates::duplicate_of;
+use crate::export::request::parse_kickoff;
+use crate::fhir::ApiVersion;
+use crate::http::ApiError;
+use crate::http::auth::Authenticated;
+use crate::http::base_url::BaseUrl;
+use crate::http::error::retry_after_value;
+use crate::jobs::kickoff::{self, JobRequest, KickoffError};
+use crate::store::jobs;
+
+/// `GET|POST /api/{v}/Patient/$export`.
+pub async fn patient(
+    state: State<AppState>,
+    auth: Authenticated,
+    base: BaseUrl,
+    uri: OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    kick_off(state, auth, base, uri, method, headers, body, None).await
+}
+
+/// `GET|POST /api/{v}/Group/{groupId}/$export`.
+#[allow(clippy::too_many_arguments)] // one per extractor
+pub async fn group(
+    state: State<AppState>,
+    auth: Authenticated,
+    base: BaseUrl,
+    uri: OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    Path(group_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    kick_off(state, auth, base, uri, method, headers, body, Some(group_id)).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn kick_off(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    base: BaseUrl,
+    OriginalUri(uri): OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+    group: Option<String>,
+) -> Result<Response, ApiError> {
+    let version = ApiVersion::from_path(uri.path());
+    let now = state.clock.now();
+    let body = (method == Method::POST).then_some(&body[..]);
+    let request = parse_kickoff(version, group.as_deref(), &method, uri.query(), &headers, body, now)?;
+
+    let window = time::Duration::try_from(state.jobs.duplicate_window).unwrap_or(time::Duration::DAY);
+    let active = jobs::active_since(&state.db, principal.aco_id, now - window)
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(duplicate) = duplicate_of(&active, &request, now, window) {
+        let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "Job {} is already exporting {} for this ACO; wait for it to finish or cancel it.",
+                duplicate.job_id,
+                types.join(", ")
+            ),
+            retry_after: duplicate.retry_after,
+        });
+    }
+
+    let request_url = format!("{}{}", base.0, uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()));
+    let job_id = kickoff::start(
+        &state,
+        &principal,
+        &JobRequest {
+            version,
+            kind: request.kind,
+            resource_types: request.resource_types,
+            since: request.since,
+            request_url,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        KickoffError::Attribution(reason) => ApiError::NotFound(reason.to_string()),
+        other => ApiError::internal(other),
+    })?;
+    let mut response = StatusCode::ACCEPTED.into_response();
+    let location = format!("{}/api/{}/jobs/{job_id}", base.0, version.segment());
+    response.headers_mut().insert(
+        header::CONTENT_LOCATION,
+        HeaderValue::from_str(&location).map_err(ApiError::internal)?,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after_value(state.jobs.status_retry_after));
+    Ok(response)
+}
