@@ -30,10 +30,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/metadata", get(metadata::v2))
         .route("/api/v1/attribution_status", get(attribution::status))
         .route("/api/v2/attribution_status", get(attribution::status))
-        .route("/api/v1/Patient/$export", get(export::patient).post(export::patient))
-        .route("/api/v2/Patient/$export", get(export::patient).post(export::patient))
-        .route("/api/v1/Group/{group}/$export", get(export::group).post(export::group))
-        .route("/api/v2/Group/{group}/$export", get(export::group).post(export::group))
+        .route(
+            "/api/v1/Patient/$export",
+            get(export::patient).post(export::patient),
+        )
+        .route(
+            "/api/v2/Patient/$export",
+            get(export::patient).post(export::patient),
+        )
+        .route(
+            "/api/v1/Group/{group}/$export",
+            get(export::group).post(export::group),
+        )
+        .route(
+            "/api/v2/Group/{group}/$export",
+            get(export::group).post(export::group),
+        )
         .route("/api/v1/jobs", get(jobs::list))
         .route("/api/v2/jobs", get(jobs::list))
         .route("/api/v1/jobs/{id}", get(jobs::status).delete(jobs::cancel))

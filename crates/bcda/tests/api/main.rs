@@ -14,6 +14,7 @@ mod cli;
 mod errors;
 mod export;
 mod health;
+mod kickoff;
 mod metadata;
 mod sandbox;
 mod token;

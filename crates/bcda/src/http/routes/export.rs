@@ -42,7 +42,17 @@ pub async fn group(
     Path(group_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    kick_off(state, auth, base, uri, method, headers, body, Some(group_id)).await
+    kick_off(
+        state,
+        auth,
+        base,
+        uri,
+        method,
+        headers,
+        body,
+        Some(group_id),
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -59,9 +69,18 @@ async fn kick_off(
     let version = ApiVersion::from_path(uri.path());
     let now = state.clock.now();
     let body = (method == Method::POST).then_some(&body[..]);
-    let request = parse_kickoff(version, group.as_deref(), &method, uri.query(), &headers, body, now)?;
+    let request = parse_kickoff(
+        version,
+        group.as_deref(),
+        &method,
+        uri.query(),
+        &headers,
+        body,
+        now,
+    )?;
 
-    let window = time::Duration::try_from(state.jobs.duplicate_window).unwrap_or(time::Duration::DAY);
+    let window =
+        time::Duration::try_from(state.jobs.duplicate_window).unwrap_or(time::Duration::DAY);
     let active = jobs::active_since(&state.db, principal.aco_id, now - window)
         .await
         .map_err(ApiError::internal)?;
@@ -77,7 +96,11 @@ async fn kick_off(
         });
     }
 
-    let request_url = format!("{}{}", base.0, uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()));
+    let request_url = format!(
+        "{}{}",
+        base.0,
+        uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+    );
     let job_id = kickoff::start(
         &state,
         &principal,
@@ -100,8 +123,9 @@ async fn kick_off(
         header::CONTENT_LOCATION,
         HeaderValue::from_str(&location).map_err(ApiError::internal)?,
     );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, retry_after_value(state.jobs.status_retry_after));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        retry_after_value(state.jobs.status_retry_after),
+    );
     Ok(response)
 }
