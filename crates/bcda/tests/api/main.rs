@@ -17,4 +17,5 @@ mod health;
 mod kickoff;
 mod metadata;
 mod sandbox;
+mod scale_out;
 mod token;
