@@ -13,6 +13,7 @@ mod claims_data;
 mod cli;
 mod errors;
 mod export;
+mod export_fhir;
 mod health;
 mod kickoff;
 mod metadata;
