@@ -10,7 +10,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use super::error::{not_found, panic_response, render_errors};
 use super::middleware::{REQUEST_ID_HEADER, trace_layer};
-use super::routes::{attribution, meta, metadata, token};
+use super::routes::{attribution, data, meta, metadata, token};
 use crate::app::AppState;
 
 /// Request bodies are small (the API's requests are GETs and an ignored
@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/metadata", get(metadata::v2))
         .route("/api/v1/attribution_status", get(attribution::status))
         .route("/api/v2/attribution_status", get(attribution::status))
+        .route("/data/{job_id}/{file}", get(data::download))
         .fallback(not_found)
         .layer(
             // Outermost first.
