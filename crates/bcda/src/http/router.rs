@@ -10,7 +10,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use super::error::{not_found, panic_response, render_errors};
 use super::middleware::{REQUEST_ID_HEADER, trace_layer};
-use super::routes::{attribution, export, jobs, meta, metadata, token};
+use super::routes::{attribution, data, export, jobs, meta, metadata, token};
 use crate::app::AppState;
 
 /// Request bodies are small (the API's requests are GETs and an ignored
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v2/jobs", get(jobs::list))
         .route("/api/v1/jobs/{id}", get(jobs::status).delete(jobs::cancel))
         .route("/api/v2/jobs/{id}", get(jobs::status).delete(jobs::cancel))
+        .route("/data/{job_id}/{file}", get(data::download))
         .fallback(not_found)
         .layer(
             // Outermost first.

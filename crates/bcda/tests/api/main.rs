@@ -11,6 +11,7 @@ mod attribution_status;
 mod bearer;
 mod claims_data;
 mod cli;
+mod data;
 mod errors;
 mod export;
 mod export_fhir;

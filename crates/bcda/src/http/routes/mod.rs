@@ -1,6 +1,7 @@
 //! Route handlers, one file per group of actions.
 
 pub mod attribution;
+pub mod data;
 pub mod export;
 pub mod jobs;
 pub mod meta;

@@ -1,0 +1,349 @@
+//! `GET|HEAD /data/{jobId}/{fileName}`: one output file of a finished
+//! export job.
+//!
+//! Files are stored gzip-compressed. A client that accepts gzip gets the
+//! stored bytes with `Content-Encoding: gzip`; any other gets the NDJSON,
+//! inflated on the fly. Each form is its own representation with its own
+//! strong `ETag`, `Content-Length` and byte ranges, so `If-None-Match`,
+//! `Range` and `If-Range` are correct for both (`Vary: Accept-Encoding`).
+//!
+//! The file name in the path is only looked up among the job's recorded
+//! files; where the bytes live comes from the store, never from the request.
+
+mod body;
+mod conditional;
+mod encoding;
+mod http_date;
+mod range;
+
+use std::fs::File;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
+    ETAG, LAST_MODIFIED, RANGE, VARY,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use self::body::Form;
+use self::conditional::Validators;
+use self::range::{ByteRange, RangeRequest};
+use crate::app::AppState;
+use crate::files::FileStore;
+use crate::http::ApiError;
+use crate::http::auth::Authenticated;
+use crate::store::job_files::{self, JobFileRecord};
+use crate::store::jobs::{self, JobRecord, JobStatus};
+
+/// The media type of every file.
+const NDJSON: HeaderValue = HeaderValue::from_static("application/fhir+ndjson");
+
+/// The files are protected health information: no cache, private or shared,
+/// may store them (OWASP ASVS 8.2.1), least of all a browser's disk cache on
+/// a shared workstation. Validators still serve clients that keep their own
+/// copies: `If-None-Match` with the manifest's sha256, `If-Range` to resume.
+const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
+
+/// `GET|HEAD /data/{jobId}/{fileName}` (HEAD through axum's GET routing:
+/// same status and headers, no body).
+pub async fn download(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    method: Method,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    // The only rejection: a segment that is not UTF-8 once percent-decoded.
+    let Path((job_id, name)) =
+        path.map_err(|_| ApiError::BadRequest("The path is not valid UTF-8.".to_owned()))?;
+    let job = downloadable_job(&state, parse_job_id(&job_id)?, principal.aco_id).await?;
+    let record = recorded_file(&state, job.id, &name).await?;
+    let file = open_stored(&state.files, &record).await?;
+    let representation = Representation::of(&record, encoding::prefers_gzip(&headers))?;
+    tracing::info!(
+        job_id = job.id,
+        file = %record.name,
+        form = ?representation.form,
+        %method,
+        "serving export file"
+    );
+    respond(file, &representation, &method, &headers, state.clock.now())
+}
+
+/// The answer about one representation of an existing file: 304 when the
+/// client's copy is current, 416 for a range past its end, else 200 or 206
+/// (RFC 9110 §13.2.2: conditions first, then the range).
+fn respond(
+    file: File,
+    representation: &Representation,
+    method: &Method,
+    headers: &HeaderMap,
+    now: OffsetDateTime,
+) -> Result<Response, ApiError> {
+    if conditional::not_modified(headers, representation.validators(), now) {
+        return not_modified(representation);
+    }
+    let range = requested_range(method, headers, representation);
+    let span = match range {
+        RangeRequest::Unsatisfiable => return range_not_satisfiable(representation),
+        RangeRequest::Partial(range) => Some(range),
+        // None for an empty file: nothing to read.
+        RangeRequest::Whole => ByteRange::whole(representation.length),
+    };
+    let body = match span {
+        // HEAD: axum drops the body; do not start reading the file at all.
+        Some(span) if method != Method::HEAD => body::stream(file, representation.form, span),
+        _ => axum::body::Body::empty(),
+    };
+    content_response(representation, range, body)
+}
+
+/// The form being served and what describes it.
+#[derive(Debug)]
+struct Representation {
+    form: Form,
+    /// Bytes in this form.
+    length: u64,
+    /// The opaque part of its strong entity tag.
+    etag: String,
+    /// The file's creation, whole seconds.
+    last_modified: OffsetDateTime,
+}
+
+impl Representation {
+    /// The gzip or identity form of a recorded file. Identity's tag is the
+    /// SHA-256 of the NDJSON (the manifest lists it, so a client can build
+    /// the tag itself); gzip's adds `-gzip`, as its bytes differ.
+    fn of(record: &JobFileRecord, gzip: bool) -> Result<Self, ApiError> {
+        let (form, length, etag) = if gzip {
+            (
+                Form::Gzip,
+                record.stored_bytes,
+                format!("{}-gzip", record.sha256),
+            )
+        } else {
+            (Form::Identity, record.ndjson_bytes, record.sha256.clone())
+        };
+        let length = u64::try_from(length)
+            .map_err(|_| ApiError::internal(format!("file {} has length {length}", record.name)))?;
+        Ok(Self {
+            form,
+            length,
+            etag,
+            last_modified: http_date::truncate_to_seconds(record.created_at),
+        })
+    }
+
+    fn validators(&self) -> Validators<'_> {
+        Validators {
+            etag: &self.etag,
+            last_modified: self.last_modified,
+        }
+    }
+
+    /// The headers every answer about this representation carries: the
+    /// caching policy and its validators (RFC 9110 §15.4.5 asks for them on
+    /// a 304 too).
+    fn validator_headers(&self) -> Result<HeaderMap, ApiError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+        headers.insert(CACHE_CONTROL, CACHE_POLICY);
+        headers.insert(ETAG, header_value(format!("\"{}\"", self.etag))?);
+        headers.insert(
+            LAST_MODIFIED,
+            header_value(http_date::format(self.last_modified))?,
+        );
+        Ok(headers)
+    }
+}
+
+/// `jobId` is a positive integer (digits only, as BCDA's unsigned parse).
+fn parse_job_id(text: &str) -> Result<i64, ApiError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid_job_id());
+    }
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(invalid_job_id)
+}
+
+/// The job, if it exists, is the caller's, and its files may be downloaded:
+/// Completed and within the download window (`JobSettings::download_window`)
+/// of completion.
+async fn downloadable_job(state: &AppState, id: i64, aco_id: Uuid) -> Result<JobRecord, ApiError> {
+    let job = jobs::find(&state.db, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::NotFound("Job not found".to_owned()))?;
+    if job.aco_id != aco_id {
+        // As BCDA: 401 for another ACO's job, saying nothing about the job.
+        return Err(ApiError::Unauthorized("Unauthorized".to_owned()));
+    }
+    let window = Duration::try_from(state.jobs.download_window).unwrap_or(Duration::DAY);
+    match job.status {
+        JobStatus::Completed if !window_closed(&job, state.clock.now(), window) => Ok(job),
+        JobStatus::Completed | JobStatus::Archived | JobStatus::Expired => {
+            Err(ApiError::Gone(format!(
+                "The job's files have expired: they can be downloaded for {} hours after the job completes.",
+                window.whole_hours()
+            )))
+        }
+        JobStatus::Pending | JobStatus::InProgress => Err(ApiError::NotFound(
+            "Job is not complete: its files are not ready.".to_owned(),
+        )),
+        JobStatus::Failed | JobStatus::FailedExpired => {
+            Err(ApiError::NotFound("Job failed to complete.".to_owned()))
+        }
+        JobStatus::Cancelled | JobStatus::CancelledExpired => {
+            Err(ApiError::NotFound("Job has been cancelled.".to_owned()))
+        }
+    }
+}
+
+/// Whether a Completed job's download window has closed. A completion time
+/// is always recorded with the status; the last update stands in otherwise.
+fn window_closed(job: &JobRecord, now: OffsetDateTime, window: Duration) -> bool {
+    let completed = job.completed_at.unwrap_or(job.updated_at);
+    now - completed >= window
+}
+
+/// The job's recorded file of that name. The name is only ever compared
+/// with recorded names; one no recorded name can be (control characters,
+/// which PostgreSQL would refuse as text) is not looked up at all.
+async fn recorded_file(
+    state: &AppState,
+    job_id: i64,
+    name: &str,
+) -> Result<JobFileRecord, ApiError> {
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(file_not_found());
+    }
+    job_files::find(&state.db, job_id, name)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(file_not_found)
+}
+
+/// Opens a recorded file's stored bytes and checks they are as recorded (the
+/// Content-Length we promise comes from the record). A missing file is a 404
+/// for the client and an error for the operator: it should not happen.
+async fn open_stored(files: &FileStore, record: &JobFileRecord) -> Result<File, ApiError> {
+    let path = files.path(record.job_id, &record.name);
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            tracing::error!(
+                job_id = record.job_id,
+                file = %record.name,
+                path = %path.display(),
+                "export file is recorded but missing on disk"
+            );
+            return Err(file_not_found());
+        }
+        Err(error) => {
+            return Err(ApiError::internal(format!(
+                "open {}: {error}",
+                path.display()
+            )));
+        }
+    };
+    let on_disk = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal(format!("stat {}: {e}", path.display())))?
+        .len();
+    if i64::try_from(on_disk).ok() != Some(record.stored_bytes) {
+        return Err(ApiError::internal(format!(
+            "{} has {on_disk} bytes, {} recorded",
+            path.display(),
+            record.stored_bytes
+        )));
+    }
+    Ok(file.into_std().await)
+}
+
+/// The range to serve. Range applies to GET only (RFC 9110 §14.2: HEAD
+/// answers as for the whole file), and only while `If-Range` still matches.
+fn requested_range(
+    method: &Method,
+    headers: &HeaderMap,
+    representation: &Representation,
+) -> RangeRequest {
+    let Some(value) = headers.get(RANGE).and_then(|v| v.to_str().ok()) else {
+        return RangeRequest::Whole;
+    };
+    if method != Method::GET || !conditional::range_allowed(headers, representation.validators()) {
+        return RangeRequest::Whole;
+    }
+    range::resolve(value, representation.length)
+}
+
+/// 304: the client's copy is current. No body, and no content headers.
+fn not_modified(representation: &Representation) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::NOT_MODIFIED,
+        representation.validator_headers()?,
+    )
+        .into_response())
+}
+
+/// 200 with the whole representation, or 206 with one range of it.
+fn content_response(
+    representation: &Representation,
+    range: RangeRequest,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let mut headers = representation.validator_headers()?;
+    headers.insert(CONTENT_TYPE, NDJSON);
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if representation.form == Form::Gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    let (status, length) = match range {
+        RangeRequest::Partial(range) => {
+            let content_range = format!(
+                "bytes {}-{}/{}",
+                range.first, range.last, representation.length
+            );
+            headers.insert(CONTENT_RANGE, header_value(content_range)?);
+            (StatusCode::PARTIAL_CONTENT, range.len())
+        }
+        _ => (StatusCode::OK, representation.length),
+    };
+    // Set explicitly: a streamed body has no size of its own, and HEAD must
+    // still announce the length GET would send.
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    Ok((status, headers, body).into_response())
+}
+
+/// 416 with `Content-Range: bytes */<length>`. The body is left to the
+/// one error renderer: it writes the OperationOutcome of the `ApiError` and
+/// keeps the status and headers set here (the issue code is `structure`, a
+/// request the server cannot satisfy as written).
+fn range_not_satisfiable(representation: &Representation) -> Result<Response, ApiError> {
+    let mut response =
+        ApiError::BadRequest("The requested range is not satisfiable.".to_owned()).into_response();
+    *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+    response.headers_mut().insert(
+        CONTENT_RANGE,
+        header_value(format!("bytes */{}", representation.length))?,
+    );
+    Ok(response)
+}
+
+fn header_value(text: String) -> Result<HeaderValue, ApiError> {
+    HeaderValue::try_from(text).map_err(ApiError::internal)
+}
+
+fn invalid_job_id() -> ApiError {
+    ApiError::BadRequest("Invalid job ID: it must be a positive integer.".to_owned())
+}
+
+fn file_not_found() -> ApiError {
+    ApiError::NotFound("File not found".to_owned())
+}

@@ -1,0 +1,150 @@
+//! The response body: a byte range of a stored file, as stored (gzip) or
+//! inflated, streamed in fixed-size chunks.
+//!
+//! A producer task reads one chunk at a time on the blocking pool and hands
+//! it to the response through a bounded channel. Memory per download is at
+//! most `CHANNEL_CHUNKS + 1` chunks plus the inflater's window, whatever
+//! the file's size; a blocking thread is held only while a chunk is read, so
+//! a slow client ties up an idle async task, not a thread. When the client
+//! goes away the receiver is dropped, the next send fails and reading stops.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use flate2::read::MultiGzDecoder;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use super::range::ByteRange;
+
+/// Bytes per chunk read and sent.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Chunks read ahead of the client.
+const CHANNEL_CHUNKS: usize = 4;
+
+/// Which form of the file is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The stored gzip bytes.
+    Gzip,
+    /// The NDJSON, inflated on the fly.
+    Identity,
+}
+
+/// A body carrying `range` of `file` in `form`. Runs inside the caller's
+/// tracing span, so failures are logged with the request's id.
+pub fn stream(file: File, form: Form, range: ByteRange) -> Body {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    tokio::spawn(produce(file, form, range, tx).in_current_span());
+    Body::from_stream(ChunkStream { rx })
+}
+
+/// The receiving end, as the `Stream` a body is made of.
+struct ChunkStream {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+}
+
+impl futures_core::Stream for ChunkStream {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// A reader positioned at the first byte to send.
+type Reader = Box<dyn Read + Send>;
+
+/// Feeds `tx` with `range.len()` bytes, then ends. A failure is sent as an
+/// error so the connection is cut: the client sees a truncated transfer
+/// (its Content-Length is not met) rather than a short file that looks whole.
+async fn produce(file: File, form: Form, range: ByteRange, tx: mpsc::Sender<io::Result<Bytes>>) {
+    let mut reader = match blocking(move || position(file, form, range.first)).await {
+        Ok(reader) => reader,
+        Err(error) => return fail(&tx, error).await,
+    };
+    let mut remaining = range.len();
+    while remaining > 0 {
+        // Bounded by CHUNK_BYTES, so the cast cannot truncate.
+        let want = remaining.min(CHUNK_BYTES as u64) as usize;
+        let step =
+            blocking(move || read_chunk(&mut reader, want).map(|chunk| (reader, chunk))).await;
+        let chunk = match step {
+            Ok((back, chunk)) => {
+                reader = back;
+                chunk
+            }
+            Err(error) => return fail(&tx, error).await,
+        };
+        remaining -= chunk.len() as u64;
+        if tx.send(Ok(chunk)).await.is_err() {
+            tracing::debug!("client went away mid-download");
+            return;
+        }
+    }
+}
+
+/// Logs a read failure and passes it on to cut the response.
+async fn fail(tx: &mpsc::Sender<io::Result<Bytes>>, error: io::Error) {
+    tracing::error!(%error, "export file could not be read; download cut short");
+    // If the client is gone already there is nobody to tell.
+    let _ = tx.send(Err(error)).await;
+}
+
+/// Runs blocking file work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|join| Err(io::Error::other(join)))
+}
+
+/// Opens the form's reader and moves it to byte `first`: a seek in the
+/// stored bytes; for NDJSON, inflating and discarding what precedes it
+/// (gzip has no random access).
+fn position(mut file: File, form: Form, first: u64) -> io::Result<Reader> {
+    match form {
+        Form::Gzip => {
+            file.seek(SeekFrom::Start(first))?;
+            Ok(Box::new(file))
+        }
+        Form::Identity => {
+            // Multi-member so that files written as concatenated gzip
+            // members (one per batch) inflate whole.
+            let mut inflated = MultiGzDecoder::new(BufReader::with_capacity(CHUNK_BYTES, file));
+            let skipped = io::copy(&mut (&mut inflated).take(first), &mut io::sink())?;
+            if skipped < first {
+                return Err(shorter_than_recorded());
+            }
+            Ok(Box::new(inflated))
+        }
+    }
+}
+
+/// Reads exactly `want` bytes (the file must have them: its length is
+/// recorded and promised in Content-Length).
+fn read_chunk(reader: &mut Reader, want: usize) -> io::Result<Bytes> {
+    let mut buffer = vec![0; want];
+    let mut filled = 0;
+    while filled < want {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => return Err(shorter_than_recorded()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bytes::from(buffer))
+}
+
+fn shorter_than_recorded() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "file is shorter than its recorded length",
+    )
+}
