@@ -157,6 +157,25 @@ backend_test! {
             assert_eq!(ids, expected_ids(&app, &principal, ApiVersion::V2, resource_type, until).await, "{resource_type:?}");
             assert!(total > 0);
         }
+        // Downloads through the API: the gzip and identity forms carry the same NDJSON.
+        let url = manifest["output"][0]["url"].as_str().expect("url").trim_start_matches("http://bcda.test").to_owned();
+        let download = |encoding: &'static str| {
+            let request = axum::http::Request::get(&url)
+                .header("authorization", format!("Bearer {token}"))
+                .header("accept-encoding", encoding)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            app.send(request)
+        };
+        let gzip = download("gzip").await;
+        assert_eq!(gzip.status, StatusCode::OK);
+        assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+        let identity = download("identity").await;
+        assert_eq!(identity.status, StatusCode::OK);
+        assert_eq!(identity.header("content-type"), Some("application/fhir+ndjson"));
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&gzip.body[..]).read_to_end(&mut inflated).expect("gunzip");
+        assert_eq!(inflated, identity.body.to_vec());
     }
 }
 
