@@ -1,0 +1,185 @@
+// The Swagger walkthrough of CMS's "BCDA Requesting Access" guide, click by
+// click, in headless Chromium, against a running `bcda sandbox`:
+// authorize with the client id and secret, get a token, authorize with
+// "Bearer <token>" (and see the 401 the guide warns of without "Bearer "),
+// read /_auth, start a Coverage export, poll its job, download its file.
+// Asserts on what the page shows; saves a screenshot of each step.
+//
+// Environment: BCDA_URL (e.g. http://127.0.0.1:3000), BCDA_CREDENTIALS (the
+// sandbox-credentials.json), SCREENSHOTS (a directory), CHROMIUM (default
+// /usr/bin/chromium).
+
+import { chromium } from 'playwright-core';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const base = process.env.BCDA_URL;
+const credentials = JSON.parse(readFileSync(process.env.BCDA_CREDENTIALS, 'utf8'));
+const shots = process.env.SCREENSHOTS ?? 'screenshots';
+mkdirSync(shots, { recursive: true });
+const { client_id: clientId, client_secret: clientSecret } = credentials.find((c) => c.cms_id === 'A9994');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+page.setDefaultTimeout(30_000);
+let step = 0;
+async function shot(name) {
+  step += 1;
+  await page.screenshot({ path: join(shots, `${String(step).padStart(2, '0')}-${name}.png`), fullPage: false });
+}
+
+/** The operation block of `method path`. */
+function operation(method, path) {
+  return page.locator(`.opblock.opblock-${method}:has(.opblock-summary-path[data-path="${path}"])`).first();
+}
+
+/** Expands an operation, presses "Try it out" (once), fills parameters. */
+async function tryOut(op, params = {}) {
+  if (!(await op.locator('.opblock-body').isVisible().catch(() => false))) {
+    await op.locator('.opblock-summary').first().click();
+  }
+  const tryButton = op.locator('.try-out__btn');
+  if ((await tryButton.textContent()).trim() === 'Try it out') {
+    await tryButton.click();
+  }
+  for (const [name, value] of Object.entries(params)) {
+    const input = op.locator(`tr[data-param-name="${name}"] input`).first();
+    await input.fill(value);
+  }
+}
+
+/** Presses Execute and returns the status code and body text the page shows. */
+async function execute(op) {
+  const responses = op.locator('.live-responses-table');
+  await op.locator('.btn.execute').click();
+  await responses.waitFor();
+  // Wait for this execution's result (the table is replaced each time).
+  await page.waitForTimeout(300);
+  const status = (await responses.locator('.response .response-col_status').first().textContent()).trim();
+  const body = (await responses.locator('.response-col_description .microlight, .response-col_description pre').first().textContent().catch(() => '')) ?? '';
+  const headers = (await responses.locator('.response-col_description').first().textContent()) ?? '';
+  return { status, body, headers };
+}
+
+/** Opens the Authorize dialog and fills the scheme that has `input` fields. */
+async function authorize(fill) {
+  await page.locator('.scheme-container .btn.authorize').click();
+  const modal = page.locator('.modal-ux');
+  await modal.waitFor();
+  await fill(modal);
+  await modal.locator('.btn-done').click();
+}
+
+async function logoutAll() {
+  await page.locator('.scheme-container .btn.authorize').click();
+  const modal = page.locator('.modal-ux');
+  for (const logout of await modal.locator('button.btn.modal-btn.auth:has-text("Logout")').all()) {
+    await logout.click();
+  }
+  await modal.locator('.btn-done').click();
+}
+
+try {
+  // Navigating to Swagger.
+  await page.goto(`${base}/api/v1/swagger/`);
+  await page.locator('.swagger-ui .info .title').waitFor();
+  await shot('swagger');
+
+  // The lock: client id and secret (HTTP Basic), Authorize, Close.
+  await authorize(async (modal) => {
+    const basic = modal.locator('.auth-container:has(input[type="password"])');
+    await basic.locator('input[type="text"]').first().fill(clientId);
+    await basic.locator('input[type="password"]').fill(clientSecret);
+    await basic.locator('button.authorize').click();
+    await basic.locator('button:has-text("Logout")').waitFor();
+  });
+  await shot('authorized-basic');
+
+  // /auth/token: Try it out, Execute, 200 with an access_token.
+  const tokenOp = operation('post', '/auth/token');
+  await tryOut(tokenOp);
+  const tokenResult = await execute(tokenOp);
+  assert.equal(tokenResult.status, '200', `token: ${tokenResult.body}`);
+  const token = JSON.parse(tokenResult.body).access_token;
+  assert.ok(token && !token.includes(' '), 'an access_token in the response body');
+  await shot('token');
+
+  // The guide's warning: the token without "Bearer " gives 401.
+  await authorize(async (modal) => {
+    const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
+    await key.locator('input[type="text"]').fill(token);
+    await key.locator('button.authorize').click();
+  });
+  const jobsOp = operation('get', '/api/v1/jobs');
+  await tryOut(jobsOp);
+  const unauthorized = await execute(jobsOp);
+  assert.equal(unauthorized.status, '401', 'without "Bearer " the API answers 401');
+  await shot('missing-bearer-401');
+
+  // Authorize again with "Bearer <token>".
+  await logoutAll();
+  await authorize(async (modal) => {
+    const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
+    await key.locator('input[type="text"]').fill(`Bearer ${token}`);
+    await key.locator('button.authorize').click();
+  });
+  await shot('authorized-bearer');
+
+  // Metadata: /_auth, Try it out, Execute: the auth provider's details.
+  const authOp = operation('get', '/_auth');
+  await tryOut(authOp);
+  const auth = await execute(authOp);
+  assert.equal(auth.status, '200');
+  assert.match(auth.body, /auth_provider/);
+  await shot('auth-provider');
+
+  // bulkData: GET /api/v1/Patient/$export with _type=Coverage: 202 and a job id.
+  const exportOp = operation('get', '/api/v1/Patient/$export');
+  await tryOut(exportOp, { _type: 'Coverage' });
+  const kickoff = await execute(exportOp);
+  assert.equal(kickoff.status, '202', `kick-off: ${kickoff.body} ${kickoff.headers}`);
+  const location = kickoff.headers.match(/content-location:\s*(\S+)/i);
+  assert.ok(location, `a content-location header is shown: ${kickoff.headers}`);
+  const jobId = location[1].split('/').pop();
+  await shot('kickoff-202');
+
+  // jobs: poll /api/v1/jobs/{jobId} until 200; the manifest names the file.
+  const statusOp = operation('get', '/api/v1/jobs/{jobId}');
+  await tryOut(statusOp, { jobId });
+  let status;
+  for (let i = 0; i < 60; i += 1) {
+    status = await execute(statusOp);
+    if (status.status === '200') break;
+    assert.equal(status.status, '202', `status: ${status.body}`);
+    assert.match(status.headers, /x-progress:\s*(Pending|In Progress \(\d{1,3}%\))/i);
+    await page.waitForTimeout(1000);
+  }
+  assert.equal(status.status, '200', 'the job completes');
+  const manifest = JSON.parse(status.body);
+  const coverage = manifest.output.find((o) => o.type === 'Coverage');
+  assert.ok(coverage, 'a Coverage file in the manifest');
+  const filename = coverage.url.split('/').pop();
+  await shot('manifest');
+
+  // data: /data/{jobId}/{filename}: the NDJSON, or its Download link.
+  const dataOp = operation('get', '/data/{jobId}/{filename}');
+  await tryOut(dataOp, { jobId, filename });
+  const file = await execute(dataOp);
+  assert.equal(file.status, '200');
+  const download = dataOp.locator('.live-responses-table a[download], .live-responses-table a:has-text("Download")');
+  const shown = file.body.includes('"resourceType":"Coverage"') || (await download.count()) > 0;
+  assert.ok(shown, 'the page shows the NDJSON or a Download link');
+  await shot('download');
+  console.log(`walkthrough: 8 steps passed (job ${jobId}, file ${filename})`);
+} catch (error) {
+  await shot('failure').catch(() => {});
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
