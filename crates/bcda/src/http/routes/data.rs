@@ -36,6 +36,8 @@ use crate::app::AppState;
 use crate::files::FileStore;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
+use crate::http::openapi::params::DataFile;
+use crate::http::openapi::schemas::OperationOutcome;
 use crate::store::job_files::{self, JobFileRecord};
 use crate::store::jobs::{self, JobRecord, JobStatus};
 
@@ -48,8 +50,50 @@ const NDJSON: HeaderValue = HeaderValue::from_static("application/fhir+ndjson");
 /// copies: `If-None-Match` with the manifest's sha256, `If-Range` to resume.
 const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
 
-/// `GET|HEAD /data/{jobId}/{fileName}` (HEAD through axum's GET routing:
-/// same status and headers, no body).
+/// Download a file of a finished export
+///
+/// One NDJSON file of the job's manifest: one FHIR resource per line. Send
+/// `Accept-Encoding: gzip` to receive it compressed. `HEAD`, `Range` and
+/// conditional requests (`If-None-Match`, `If-Range`, ...) work too.
+// HEAD is served by axum's GET routing (same status and headers, no body);
+// it is not a separate documented operation, as operation ids are unique.
+#[utoipa::path(
+    get,
+    path = "/data/{jobId}/{filename}",
+    operation_id = "downloadFile",
+    tag = "data",
+    security(("BearerToken" = [])),
+    params(DataFile),
+    responses(
+        (status = 200, description = "The file: NDJSON, one FHIR resource per line.",
+            content(
+                (String = "application/fhir+ndjson",
+                    example = json!("{\"resourceType\":\"Coverage\",\"id\":\"part-a-1\"}\n")),
+            ),
+            headers(
+                ("ETag" = String, description = "Strong tag: the SHA-256 of the NDJSON (with \
+                    `-gzip` for the compressed form)."),
+                ("Last-Modified" = String, description = "When the file was written."),
+                ("Content-Encoding" = String, description = "`gzip` when the request accepted it."),
+                ("Cache-Control" = String, description = "`private, no-store`"),
+            )),
+        (status = 206, description = "One byte range of the file (a `Range` request).",
+            content((String = "application/fhir+ndjson"))),
+        (status = 304, description = "The client's copy is current (`If-None-Match`, \
+            `If-Modified-Since`)."),
+        (status = 400, description = "The job id is not a positive whole number.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 404, description = "No such job or file, or the job has not completed, \
+            failed or was cancelled.", body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 410, description = "The files have expired (24 hours after completion).",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 416, description = "The requested range lies beyond the end of the file.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn download(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
