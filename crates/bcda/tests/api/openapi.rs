@@ -8,9 +8,12 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use base64::Engine;
+use bcda::jobs::worker::run_until_idle;
+use bcda::sandbox;
 use serde_json::Value;
 
-use crate::harness::{Backend, TestApp};
+use crate::harness::{Backend, TestApp, TestResponse};
 
 const VERSIONS: [&str; 2] = ["v1", "v2"];
 
@@ -78,6 +81,24 @@ fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
         }
         None => value,
     }
+}
+
+/// The media type Swagger UI sends as `Accept` for an operation: that of
+/// the first 2xx response with content, else of `default` (its
+/// `getAcceptControllingResponse`). It never sends a header parameter
+/// named Accept, Authorization or Content-Type.
+fn swagger_accept(doc: &Value, op: &Value) -> Option<String> {
+    let responses = op["responses"].as_object()?;
+    let media_type = |response: &Value| {
+        resolve(doc, response)["content"]
+            .as_object()
+            .and_then(|content| content.keys().next().cloned())
+    };
+    responses
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .find_map(|(_, response)| media_type(response))
+        .or_else(|| responses.get("default").and_then(media_type))
 }
 
 /// A concrete URL for a documented path.
@@ -244,6 +265,11 @@ async fn export_headers_are_parameters_with_one_allowed_value() {
                     assert!(names.contains(&Value::from(query)), "{path} {query}");
                 }
             }
+            assert_eq!(
+                swagger_accept(&doc, operation(&doc, &method, &path)).as_deref(),
+                Some("application/fhir+json"),
+                "Swagger UI must send Accept: application/fhir+json for {method} {path}"
+            );
             let content_location = &resolve(
                 &doc,
                 &operation(&doc, &method, &path)["responses"]["202"],
@@ -366,4 +392,140 @@ async fn documents_snapshot() {
             ".info.version" => "[version]",
         });
     }
+}
+
+/// Sends what Swagger UI's "Try it out" sends for a documented operation:
+/// the path with its parameters filled in, `query`, the header parameters'
+/// defaults (less Accept), Accept from the responses' media type, and the
+/// `Authorization` value the user entered.
+async fn try_it_out(
+    app: &TestApp,
+    doc: &Value,
+    method: &str,
+    path: &str,
+    fill: &[(&str, &str)],
+    query: &str,
+    authorization: &str,
+) -> TestResponse {
+    let op = operation(doc, method, path);
+    let mut url = path.to_owned();
+    for (name, value) in fill {
+        url = url.replace(&format!("{{{name}}}"), value);
+    }
+    if !query.is_empty() {
+        url = format!("{url}?{query}");
+    }
+    let mut request = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(url)
+        .header("authorization", authorization)
+        .header(
+            "accept",
+            swagger_accept(doc, op).unwrap_or_else(|| "*/*".to_owned()),
+        );
+    for param in op["parameters"].as_array().into_iter().flatten() {
+        let name = param["name"].as_str().expect("name");
+        if param["in"] == "header" && !name.eq_ignore_ascii_case("accept") {
+            let value = param["schema"]["default"].as_str().expect("header default");
+            request = request.header(name, value);
+        }
+    }
+    app.send(request.body(Body::empty()).expect("request"))
+        .await
+}
+
+/// CMS's walkthrough, click by click, as the document makes Swagger UI
+/// send it: a token with Basic credentials, `Bearer <token>`, a Coverage
+/// export, its status and the download of an NDJSON file.
+#[tokio::test]
+async fn the_walkthrough_works_as_swagger_ui_sends_it() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let data_dir = app.state.data_dir.root().to_owned();
+    let creds = sandbox::prepare(app.db(), &app.clock, &data_dir)
+        .await
+        .expect("sandbox");
+    let aco = creds.iter().find(|c| c.cms_id == "A9994").expect("A9994");
+    let doc = document(&app, "v1").await;
+
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", aco.client_id, aco.client_secret));
+    let token = try_it_out(
+        &app,
+        &doc,
+        "POST",
+        "/auth/token",
+        &[],
+        "",
+        &format!("Basic {basic}"),
+    )
+    .await;
+    assert_eq!(token.status, StatusCode::OK);
+    let token = token.json()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+    let bearer = format!("Bearer {token}");
+
+    let auth = try_it_out(&app, &doc, "GET", "/_auth", &[], "", "").await;
+    assert_eq!(auth.status, StatusCode::OK);
+
+    let kickoff = try_it_out(
+        &app,
+        &doc,
+        "GET",
+        "/api/v1/Patient/$export",
+        &[],
+        "_type=Coverage",
+        &bearer,
+    )
+    .await;
+    assert_eq!(kickoff.status, StatusCode::ACCEPTED, "{}", kickoff.text());
+    let location = kickoff
+        .header("content-location")
+        .expect("content-location");
+    let job_id = location.rsplit('/').next().expect("job id").to_owned();
+
+    run_until_idle(&app.state.0).await.expect("worker");
+    let status = try_it_out(
+        &app,
+        &doc,
+        "GET",
+        "/api/v1/jobs/{jobId}",
+        &[("jobId", &job_id)],
+        "",
+        &bearer,
+    )
+    .await;
+    assert_eq!(status.status, StatusCode::OK);
+    let url = status.json()["output"][0]["url"]
+        .as_str()
+        .expect("file url")
+        .to_owned();
+    let filename = url.rsplit('/').next().expect("file name");
+
+    let file = try_it_out(
+        &app,
+        &doc,
+        "GET",
+        "/data/{jobId}/{filename}",
+        &[("jobId", &job_id), ("filename", filename)],
+        "",
+        &bearer,
+    )
+    .await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.header("content-type"), Some("application/fhir+ndjson"));
+    // What makes Swagger UI offer a "Download file" link with the bytes.
+    assert_eq!(
+        file.header("content-disposition"),
+        Some(format!("attachment; filename=\"{filename}\"").as_str())
+    );
+    let first = file
+        .text()
+        .lines()
+        .next()
+        .map(str::to_owned)
+        .expect("a line");
+    let resource: Value = serde_json::from_str(&first).expect("NDJSON line");
+    assert_eq!(resource["resourceType"], "Coverage");
 }

@@ -16,7 +16,46 @@ use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterS
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 
 use crate::export::request::OUTPUT_FORMATS;
+use crate::fhir::ResourceType;
 use crate::store::jobs::JobStatus;
+
+/// A FHIR instant, as the FHIR specification's regular expression for the
+/// type writes it, less leap seconds (which the server's parser refuses).
+/// The server also refuses instants in the future.
+const FHIR_INSTANT_PATTERN: &str = "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-\
+    (0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\
+    (\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$";
+
+/// `` `a`, `b`, `c` ``.
+fn quoted<const N: usize>(names: [&str; N]) -> String {
+    names.map(|n| format!("`{n}`")).join(", ")
+}
+
+/// A regular expression for a comma-separated list of `names` (repeats
+/// are refused by the server but not by the expression).
+fn comma_list_pattern(names: &[&str]) -> String {
+    let one = format!("({})", names.join("|"));
+    format!("^{one}(,{one})*$")
+}
+
+/// The schema of a `_type` list (query string or POST body).
+pub fn type_list() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(comma_list_pattern(
+            &ResourceType::ALL.map(ResourceType::as_str),
+        )))
+        .examples(["Coverage", "Patient,Coverage,ExplanationOfBenefit"])
+}
+
+/// The schema of a `_since` instant (query string or POST body).
+pub fn fhir_instant() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .pattern(Some(FHIR_INSTANT_PATTERN))
+        .examples(["2020-02-13T08:00:00.000-05:00"])
+}
 
 /// A string schema with the one allowed value, which is also the default.
 fn only_value(value: &str) -> ObjectBuilder {
@@ -45,8 +84,13 @@ impl IntoParams for KickoffHeaders {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
             param("Accept", ParameterIn::Header, true)
+                // Shown for people and other tools; Swagger UI itself sends
+                // Accept from the responses' media type (see
+                // `KickoffResponses`).
                 .description(Some(
-                    "Must be `application/fhir+json` (the format of the status and error answers).",
+                    "Must be `application/fhir+json` (the format of the status and error \
+                     answers). On this page it is sent from the responses' media type, \
+                     `application/fhir+json`.",
                 ))
                 .schema(Some(only_value("application/fhir+json")))
                 .build(),
@@ -70,17 +114,12 @@ impl IntoParams for KickoffQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
             param("_type", ParameterIn::Query, false)
-                .description(Some(
-                    "Resource types requested, comma-separated: any of `Patient`, `Coverage`, \
-                     `ExplanationOfBenefit` (on v2 also `Claim`, `ClaimResponse` for ACOs entitled \
-                     to partially adjudicated claims), e.g. `Coverage` or \
-                     `Patient,ExplanationOfBenefit`. Leave empty for every type the ACO may see.",
-                ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .examples(["Coverage", "Patient,Coverage,ExplanationOfBenefit"]),
-                ))
+                .description(Some(format!(
+                    "Resource types requested, comma-separated, each at most once: any of {}, \
+                     e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type.",
+                    quoted(ResourceType::ALL.map(ResourceType::as_str))
+                )))
+                .schema(Some(type_list()))
                 .style(Some(ParameterStyle::Form))
                 .explode(Some(false))
                 .build(),
@@ -91,12 +130,7 @@ impl IntoParams for KickoffQuery {
                      It must be in the past; do not use dates before 2020-02-12. On \
                      `Group/all`, beneficiaries newly attributed since then get their full history.",
                 ))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
-                        .examples(["2020-02-13T08:00:00.000-05:00"]),
-                ))
+                .schema(Some(fhir_instant()))
                 .build(),
             param("_outputFormat", ParameterIn::Query, false)
                 .description(Some(
@@ -190,20 +224,18 @@ pub struct StatusFilter;
 
 impl IntoParams for StatusFilter {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let names: Vec<_> = JobStatus::ALL
-            .iter()
-            .map(|s| format!("`{}`", s.as_str()))
-            .collect();
+        let names = JobStatus::ALL.map(JobStatus::as_str);
         vec![
             param("_status", ParameterIn::Query, false)
                 .description(Some(format!(
-                    "Only jobs in these states, comma-separated, exactly as written: {}. \
-                     Leave empty for all jobs.",
-                    names.join(", ")
+                    "Only jobs in these states, comma-separated, each at most once, exactly as \
+                     written: {}. Leave empty for all jobs.",
+                    quoted(names)
                 )))
                 .schema(Some(
                     ObjectBuilder::new()
                         .schema_type(Type::String)
+                        .pattern(Some(comma_list_pattern(&names)))
                         .examples(["Completed", "Pending,In Progress"]),
                 ))
                 .build(),

@@ -133,6 +133,17 @@ impl utoipa::IntoResponses for KickoffResponses {
             ),
             ("429".to_owned(), shared::<TooManyRequests>()),
             ("500".to_owned(), shared::<InternalError>()),
+            // Swagger UI sets a request's Accept header from the media type
+            // of the first 2xx response with content, else of `default`
+            // (it never sends a header parameter named Accept, as OpenAPI
+            // says). The 202 has no body, so this response is what makes
+            // "Try it out" send `Accept: application/fhir+json`.
+            (
+                "default".to_owned(),
+                outcome("Any other error, as an OperationOutcome.")
+                    .build()
+                    .into(),
+            ),
         ])
     }
 }

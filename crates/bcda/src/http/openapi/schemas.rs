@@ -5,7 +5,14 @@
 //! typed response bodies (token, manifest, health, ...) derive `ToSchema`
 //! where they are defined, next to their handlers.
 
+use serde_json::json;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+
+use crate::export::request::OUTPUT_FORMATS;
 
 /// A FHIR OperationOutcome with one issue: the body of every error answer
 /// (`Content-Type: application/fhir+json`). v1 carries the message in
@@ -107,19 +114,58 @@ pub struct JobTask {
 }
 
 /// The body of a POST kick-off: a FHIR Parameters resource with the same
-/// parameters the GET kick-off takes in its query string (`_type`,
-/// `_since`, `_outputFormat`), e.g. `{"name": "_type", "valueString":
-/// "Coverage"}`.
-#[derive(ToSchema)]
-#[schema(example = json!({
-    "resourceType": "Parameters",
-    "parameter": [{ "name": "_type", "valueString": "Coverage" }]
-}))]
-pub struct ExportParameters {
-    /// Always `Parameters`.
-    #[schema(rename = "resourceType", value_type = String)]
-    pub resource_type: (),
-    /// The export parameters, one entry per value.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub parameter: (),
+/// parameters the GET kick-off takes in its query string, one entry each:
+/// `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat`
+/// (`valueString`).
+#[derive(Debug)]
+pub struct ExportParameters;
+
+impl utoipa::PartialSchema for ExportParameters {
+    fn schema() -> RefOr<Schema> {
+        let entry = |name: &str, value_field: &str, value: ObjectBuilder| {
+            ObjectBuilder::new()
+                .property("name", only(name))
+                .required("name")
+                .property(value_field, value)
+                .required(value_field)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let entries = OneOfBuilder::new()
+            .item(entry("_type", "valueString", super::params::type_list()))
+            .item(entry(
+                "_since",
+                "valueInstant",
+                super::params::fhir_instant(),
+            ))
+            .item(entry(
+                "_outputFormat",
+                "valueString",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(OUTPUT_FORMATS)),
+            ));
+        ObjectBuilder::new()
+            .description(Some(
+                "A FHIR Parameters resource with the export parameters, one entry each: \
+                 `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat` \
+                 (`valueString`).",
+            ))
+            .property("resourceType", only("Parameters"))
+            .required("resourceType")
+            .property("parameter", ArrayBuilder::new().items(entries))
+            .examples([json!({
+                "resourceType": "Parameters",
+                "parameter": [{ "name": "_type", "valueString": "Coverage" }]
+            })])
+            .into()
+    }
+}
+
+impl ToSchema for ExportParameters {}
+
+/// A string that can only be `value`.
+fn only(value: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]))
 }

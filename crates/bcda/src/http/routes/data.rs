@@ -21,8 +21,8 @@ use std::fs::File;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
-    ETAG, LAST_MODIFIED, RANGE, VARY,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -76,6 +76,8 @@ const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
                 ("Last-Modified" = String, description = "When the file was written."),
                 ("Content-Encoding" = String, description = "`gzip` when the request accepted it."),
                 ("Cache-Control" = String, description = "`private, no-store`"),
+                ("Content-Disposition" = String, description = "`attachment; \
+                    filename=\"<filename>\"`: save the file under its name."),
             )),
         (status = 206, description = "One byte range of the file (a `Range` request).",
             content((String = "application/fhir+ndjson"))),
@@ -149,6 +151,8 @@ fn respond(
 /// The form being served and what describes it.
 #[derive(Debug)]
 struct Representation {
+    /// The file's recorded name (for `Content-Disposition`).
+    name: String,
     form: Form,
     /// Bytes in this form.
     length: u64,
@@ -175,6 +179,7 @@ impl Representation {
         let length = u64::try_from(length)
             .map_err(|_| ApiError::internal(format!("file {} has length {length}", record.name)))?;
         Ok(Self {
+            name: record.name.clone(),
             form,
             length,
             etag,
@@ -344,6 +349,10 @@ fn content_response(
 ) -> Result<Response, ApiError> {
     let mut headers = representation.validator_headers()?;
     headers.insert(CONTENT_TYPE, NDJSON);
+    headers.insert(
+        CONTENT_DISPOSITION,
+        content_disposition(&representation.name),
+    );
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if representation.form == Form::Gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -378,6 +387,23 @@ fn range_not_satisfiable(representation: &Representation) -> Result<Response, Ap
         header_value(format!("bytes */{}", representation.length))?,
     );
     Ok(response)
+}
+
+/// `attachment; filename="<name>"`: a file to save, under its own name.
+/// Swagger UI's "Try it out" offers such an answer as a "Download file"
+/// link with the bytes as received; without it, it shows a media type
+/// containing `json` as (unparseable) JSON and its Download button saves
+/// that text, error message included. Recorded names are plain (a UUID
+/// and `.ndjson`); any other is left out rather than quoted.
+fn content_disposition(name: &str) -> HeaderValue {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if plain && let Ok(value) = HeaderValue::try_from(format!("attachment; filename=\"{name}\"")) {
+        return value;
+    }
+    HeaderValue::from_static("attachment")
 }
 
 fn header_value(text: String) -> Result<HeaderValue, ApiError> {
