@@ -5,6 +5,7 @@ pub mod auth;
 pub mod base_url;
 pub mod error;
 pub mod middleware;
+pub mod openapi;
 pub mod router;
 pub mod routes;
 

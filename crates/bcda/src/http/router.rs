@@ -1,57 +1,43 @@
 //! Every route of the API, in one place.
+//!
+//! Routes are registered only through `utoipa_axum::routes!`, which adds a
+//! handler to the router and its `#[utoipa::path]` documentation to the
+//! OpenAPI document in one step: a route cannot be served undocumented.
+//! Never add one with `.route(...)` (tests/api/openapi.rs checks this file).
 
 use axum::Router;
 use axum::http::HeaderName;
-use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{not_found, panic_response, render_errors};
 use super::middleware::{REQUEST_ID_HEADER, trace_layer};
+use super::openapi;
 use super::routes::{attribution, data, export, jobs, meta, metadata, token};
 use crate::app::AppState;
+use crate::fhir::ApiVersion;
 
 /// Request bodies are small (the API's requests are GETs and an ignored
 /// token body); anything larger is refused before it is read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The API router.
+/// The API router: every route of the API, each also documented in the
+/// OpenAPI documents, plus the documents and their Swagger UIs.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
-    Router::new()
-        .route("/auth/token", post(token::issue))
-        .route("/auth/welcome", get(token::welcome))
-        .route("/_version", get(meta::version))
-        .route("/_auth", get(meta::auth_provider))
-        .route("/_health", get(meta::health))
-        .route("/api/v1/metadata", get(metadata::v1))
-        .route("/api/v2/metadata", get(metadata::v2))
-        .route("/api/v1/attribution_status", get(attribution::status))
-        .route("/api/v2/attribution_status", get(attribution::status))
-        .route(
-            "/api/v1/Patient/$export",
-            get(export::patient).post(export::patient),
-        )
-        .route(
-            "/api/v2/Patient/$export",
-            get(export::patient).post(export::patient),
-        )
-        .route(
-            "/api/v1/Group/{group}/$export",
-            get(export::group).post(export::group),
-        )
-        .route(
-            "/api/v2/Group/{group}/$export",
-            get(export::group).post(export::group),
-        )
-        .route("/api/v1/jobs", get(jobs::list))
-        .route("/api/v2/jobs", get(jobs::list))
-        .route("/api/v1/jobs/{id}", get(jobs::status).delete(jobs::cancel))
-        .route("/api/v2/jobs/{id}", get(jobs::status).delete(jobs::cancel))
-        .route("/data/{job_id}/{file}", get(data::download))
-        .fallback(not_found)
+    let mut app = Router::new();
+    for version in [ApiVersion::V1, ApiVersion::V2] {
+        let (routes, doc) = version_routes(version).split_for_parts();
+        app = app.merge(routes).merge(openapi::swagger_ui(
+            version,
+            openapi::document(version, doc),
+        ));
+    }
+    app.fallback(not_found)
         .layer(
             // Outermost first.
             ServiceBuilder::new()
@@ -63,4 +49,56 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
         .with_state(state)
+}
+
+/// The routes every version's document lists: tokens, server facts and
+/// file downloads.
+fn shared_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token::issue))
+        .routes(routes!(token::welcome))
+        .routes(routes!(meta::version))
+        .routes(routes!(meta::auth_provider))
+        .routes(routes!(meta::health))
+        .routes(routes!(data::download))
+}
+
+/// The routes under `/api/{v}`: the same handlers for v1 and v2 (they read
+/// the version from the request path), except the CapabilityStatement.
+fn versioned_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
+    let metadata = match version {
+        ApiVersion::V1 => routes!(metadata::v1),
+        ApiVersion::V2 => routes!(metadata::v2),
+    };
+    OpenApiRouter::new()
+        .routes(metadata)
+        .routes(routes!(attribution::status))
+        .routes(routes!(export::patient, export::patient_post))
+        .routes(routes!(export::group, export::group_post))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::status, jobs::cancel))
+}
+
+/// The routes of one version's document: the shared ones (served once,
+/// whichever version's document lists them) and that version's own.
+fn version_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
+    let shared = shared_routes();
+    let prefix = format!("/api/{}", version.segment());
+    let own = OpenApiRouter::new().nest(&prefix, versioned_routes(version));
+    match version {
+        ApiVersion::V1 => shared.merge(own),
+        // The shared routes are already in the router (v1's); keep only
+        // their documentation.
+        ApiVersion::V2 => {
+            let (_, shared_doc) = shared.split_for_parts();
+            OpenApiRouter::with_openapi(shared_doc).merge(own)
+        }
+    }
+}
+
+/// The OpenAPI document of one API version, as served at
+/// `/api/{v}/openapi.json`.
+pub fn openapi_document(version: ApiVersion) -> utoipa::openapi::OpenApi {
+    let (_, doc) = version_routes(version).split_for_parts();
+    openapi::document(version, doc)
 }

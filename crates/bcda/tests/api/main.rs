@@ -18,6 +18,7 @@ mod export_fhir;
 mod health;
 mod kickoff;
 mod metadata;
+mod openapi;
 mod sandbox;
 mod scale_out;
 mod token;

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::claims::{AttributionFile, ClaimsSource};
@@ -13,23 +14,45 @@ use crate::http::auth::Authenticated;
 use crate::store::attribution::FileKind;
 
 /// The response body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttributionStatus {
     /// One entry per kind of file the ACO has.
     pub ingestion_dates: Vec<IngestionDate>,
 }
 
 /// The date of the latest file of one kind.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct IngestionDate {
     /// The file's timestamp (the attribution date), RFC 3339.
+    #[schema(example = "2026-03-01T00:00:00+00:00")]
     pub timestamp: String,
     /// `last_attribution_update` or `last_runout_update`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "last_attribution_update")]
     pub kind: &'static str,
 }
 
-/// `GET /api/{v}/attribution_status`.
+/// When your attribution was last updated
+///
+/// The dates of the ACO's latest attribution file and latest runout file:
+/// an export reflects the beneficiaries attributed as of then.
+#[utoipa::path(
+    get,
+    path = "/attribution_status",
+    operation_id = "getAttributionStatus",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    responses(
+        (status = 200, description = "The dates of the latest attribution files.",
+            body = AttributionStatus),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 404, description = "No attribution file has been received for the ACO.",
+            body = crate::http::openapi::schemas::OperationOutcome,
+            content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

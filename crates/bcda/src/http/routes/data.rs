@@ -21,8 +21,8 @@ use std::fs::File;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
-    ETAG, LAST_MODIFIED, RANGE, VARY,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,6 +36,8 @@ use crate::app::AppState;
 use crate::files::FileStore;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
+use crate::http::openapi::params::DataFile;
+use crate::http::openapi::schemas::OperationOutcome;
 use crate::store::job_files::{self, JobFileRecord};
 use crate::store::jobs::{self, JobRecord, JobStatus};
 
@@ -48,8 +50,52 @@ const NDJSON: HeaderValue = HeaderValue::from_static("application/fhir+ndjson");
 /// copies: `If-None-Match` with the manifest's sha256, `If-Range` to resume.
 const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
 
-/// `GET|HEAD /data/{jobId}/{fileName}` (HEAD through axum's GET routing:
-/// same status and headers, no body).
+/// Download a file of a finished export
+///
+/// One NDJSON file of the job's manifest: one FHIR resource per line. Send
+/// `Accept-Encoding: gzip` to receive it compressed. `HEAD`, `Range` and
+/// conditional requests (`If-None-Match`, `If-Range`, ...) work too.
+// HEAD is served by axum's GET routing (same status and headers, no body);
+// it is not a separate documented operation, as operation ids are unique.
+#[utoipa::path(
+    get,
+    path = "/data/{jobId}/{filename}",
+    operation_id = "downloadFile",
+    tag = "data",
+    security(("BearerToken" = [])),
+    params(DataFile),
+    responses(
+        (status = 200, description = "The file: NDJSON, one FHIR resource per line.",
+            content(
+                (String = "application/fhir+ndjson",
+                    example = json!("{\"resourceType\":\"Coverage\",\"id\":\"part-a-1\"}\n")),
+            ),
+            headers(
+                ("ETag" = String, description = "Strong tag: the SHA-256 of the NDJSON (with \
+                    `-gzip` for the compressed form)."),
+                ("Last-Modified" = String, description = "When the file was written."),
+                ("Content-Encoding" = String, description = "`gzip` when the request accepted it."),
+                ("Cache-Control" = String, description = "`private, no-store`"),
+                ("Content-Disposition" = String, description = "`attachment; \
+                    filename=\"<filename>\"`: save the file under its name."),
+            )),
+        (status = 206, description = "One byte range of the file (a `Range` request).",
+            content((String = "application/fhir+ndjson"))),
+        (status = 304, description = "The client's copy is current (`If-None-Match`, \
+            `If-Modified-Since`)."),
+        (status = 400, description = "The job id is not a positive whole number.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 404, description = "No such job or file, or the job has not completed, \
+            failed or was cancelled.", body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 410, description = "The files have expired (24 hours after completion).",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 416, description = "The requested range lies beyond the end of the file.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn download(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -105,6 +151,8 @@ fn respond(
 /// The form being served and what describes it.
 #[derive(Debug)]
 struct Representation {
+    /// The file's recorded name (for `Content-Disposition`).
+    name: String,
     form: Form,
     /// Bytes in this form.
     length: u64,
@@ -131,6 +179,7 @@ impl Representation {
         let length = u64::try_from(length)
             .map_err(|_| ApiError::internal(format!("file {} has length {length}", record.name)))?;
         Ok(Self {
+            name: record.name.clone(),
             form,
             length,
             etag,
@@ -300,6 +349,10 @@ fn content_response(
 ) -> Result<Response, ApiError> {
     let mut headers = representation.validator_headers()?;
     headers.insert(CONTENT_TYPE, NDJSON);
+    headers.insert(
+        CONTENT_DISPOSITION,
+        content_disposition(&representation.name),
+    );
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if representation.form == Form::Gzip {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -334,6 +387,23 @@ fn range_not_satisfiable(representation: &Representation) -> Result<Response, Ap
         header_value(format!("bytes */{}", representation.length))?,
     );
     Ok(response)
+}
+
+/// `attachment; filename="<name>"`: a file to save, under its own name.
+/// Swagger UI's "Try it out" offers such an answer as a "Download file"
+/// link with the bytes as received; without it, it shows a media type
+/// containing `json` as (unparseable) JSON and its Download button saves
+/// that text, error message included. Recorded names are plain (a UUID
+/// and `.ndjson`); any other is left out rather than quoted.
+fn content_disposition(name: &str) -> HeaderValue {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if plain && let Ok(value) = HeaderValue::try_from(format!("attachment; filename=\"{name}\"")) {
+        return value;
+    }
+    HeaderValue::from_static("attachment")
 }
 
 fn header_value(text: String) -> Result<HeaderValue, ApiError> {

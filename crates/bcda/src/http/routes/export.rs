@@ -1,5 +1,9 @@
 //! The kick-off: `GET|POST /api/{v}/Patient/$export` and
 //! `GET|POST /api/{v}/Group/{groupId}/$export`.
+//!
+//! GET and POST have separate handlers only so that each is its own
+//! documented operation (an operation id is unique, and only POST has a
+//! body); both run the same kick-off.
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
@@ -14,10 +18,27 @@ use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::base_url::BaseUrl;
 use crate::http::error::retry_after_value;
+use crate::http::openapi::params::{GroupId, KickoffHeaders, KickoffQuery};
+use crate::http::openapi::responses::KickoffResponses;
+use crate::http::openapi::schemas::ExportParameters;
 use crate::jobs::kickoff::{self, JobRequest, KickoffError};
 use crate::store::jobs;
 
-/// `GET|POST /api/{v}/Patient/$export`.
+/// Start an export of all your beneficiaries' data
+///
+/// Exports Patient, Coverage and ExplanationOfBenefit resources (or the
+/// `_type`s you ask for) for every beneficiary attributed to your ACO,
+/// filtered by `_since`. Answers 202 at once; follow the job at the URL in
+/// `Content-Location`.
+#[utoipa::path(
+    get,
+    path = "/Patient/$export",
+    operation_id = "patientExport",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    params(KickoffQuery, KickoffHeaders),
+    responses(KickoffResponses),
+)]
 pub async fn patient(
     state: State<AppState>,
     auth: Authenticated,
@@ -30,7 +51,48 @@ pub async fn patient(
     kick_off(state, auth, base, uri, method, headers, body, None).await
 }
 
-/// `GET|POST /api/{v}/Group/{groupId}/$export`.
+/// Start an export of all your beneficiaries' data (parameters in a body)
+///
+/// As the GET, with the parameters in a FHIR Parameters body instead of the
+/// query string (Bulk Data IG 2.0).
+#[utoipa::path(
+    post,
+    path = "/Patient/$export",
+    operation_id = "patientExportPost",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    params(KickoffHeaders),
+    request_body(content = ExportParameters, content_type = "application/fhir+json"),
+    responses(KickoffResponses),
+)]
+pub async fn patient_post(
+    state: State<AppState>,
+    auth: Authenticated,
+    base: BaseUrl,
+    uri: OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    patient(state, auth, base, uri, method, headers, body).await
+}
+
+/// Start an export for a group of beneficiaries
+///
+/// `all`: every beneficiary attributed to your ACO; with `_since`,
+/// beneficiaries newly attributed since then get their full history (7
+/// years) and the others only what changed. `runout`: last performance
+/// year's runout attribution. Answers 202 at once; follow the job at the
+/// URL in `Content-Location`.
+#[utoipa::path(
+    get,
+    path = "/Group/{groupId}/$export",
+    operation_id = "groupExport",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    params(KickoffQuery, GroupId, KickoffHeaders),
+    responses(KickoffResponses),
+)]
 #[allow(clippy::too_many_arguments)] // one per extractor
 pub async fn group(
     state: State<AppState>,
@@ -53,6 +115,34 @@ pub async fn group(
         Some(group_id),
     )
     .await
+}
+
+/// Start an export for a group of beneficiaries (parameters in a body)
+///
+/// As the GET, with the parameters in a FHIR Parameters body instead of the
+/// query string (Bulk Data IG 2.0).
+#[utoipa::path(
+    post,
+    path = "/Group/{groupId}/$export",
+    operation_id = "groupExportPost",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    params(GroupId, KickoffHeaders),
+    request_body(content = ExportParameters, content_type = "application/fhir+json"),
+    responses(KickoffResponses),
+)]
+#[allow(clippy::too_many_arguments)] // one per extractor
+pub async fn group_post(
+    state: State<AppState>,
+    auth: Authenticated,
+    base: BaseUrl,
+    uri: OriginalUri,
+    method: Method,
+    headers: HeaderMap,
+    group_id: Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    group(state, auth, base, uri, method, headers, group_id, body).await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
 use crate::clock::fhir_instant;
@@ -13,6 +14,8 @@ use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::base_url::BaseUrl;
 use crate::http::error::retry_after_value;
+use crate::http::openapi::params::{JobId, StatusFilter};
+use crate::http::openapi::schemas::{JobsBundle, OperationOutcome};
 use crate::store::job_files::{self, JobFileRecord};
 use crate::store::jobs::{self, JobRecord, JobStatus};
 
@@ -23,26 +26,44 @@ pub const EXT_SHA256: &str = "https://bcda-rs.github.io/fhir/StructureDefinition
 
 /// The completion manifest, field for field as BCDA sends it, plus the
 /// Bulk Data IG's per-file `count` and extensions with length and checksum.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Manifest {
+    /// When the export's data was read (FHIR instant).
     #[serde(rename = "transactionTime")]
+    #[schema(example = "2026-03-02T12:00:00.000+00:00")]
     transaction_time: String,
+    /// The kick-off URL as received.
+    #[schema(example = "https://sandbox.example/api/v2/Patient/$export?_type=Coverage")]
     request: String,
+    /// Always true: downloads need the same bearer token.
     #[serde(rename = "requiresAccessToken")]
     requires_access_token: bool,
+    /// The data files; several per resource type are normal.
     output: Vec<ManifestFile>,
+    /// The error files (OperationOutcome NDJSON), if any.
     error: Vec<ManifestFile>,
+    /// The job id (BCDA's non-standard addition).
     #[serde(rename = "JobID")]
+    #[schema(example = 42)]
     job_id: i64,
 }
 
 /// One file of the manifest.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ManifestFile {
+    /// The resource type in the file.
     #[serde(rename = "type")]
+    #[schema(example = "Coverage")]
     resource_type: String,
+    /// Where to download it: `GET /data/{jobId}/{filename}`.
+    #[schema(
+        example = "https://sandbox.example/data/42/0f8fad5b-d9cb-469f-a165-70867728950e.ndjson"
+    )]
     url: String,
+    /// How many resources (lines) it holds.
     count: i64,
+    /// The file's SHA-256 and byte length (of the NDJSON, uncompressed).
+    #[schema(value_type = Vec<Object>)]
     extension: [serde_json::Value; 2],
 }
 
@@ -64,8 +85,26 @@ pub async fn owned_job(app: &App, raw_id: &str, aco_id: uuid::Uuid) -> Result<Jo
     Ok(job)
 }
 
-/// `GET /api/{v}/jobs[?_status=...]`: a Bundle of Task, one per job of
-/// the caller's ACO (an empty Bundle when none match).
+/// List your export jobs
+///
+/// A FHIR Bundle with one Task per export job of your ACO, optionally only
+/// those in the `_status` states (an empty Bundle when none match).
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    operation_id = "listJobs",
+    tag = "jobs",
+    security(("BearerToken" = [])),
+    params(StatusFilter),
+    responses(
+        (status = 200, description = "The jobs, as a Bundle of Task.", body = JobsBundle),
+        (status = 400, description = "An unknown or repeated `_status` value, or no usable \
+            `Host` header.", body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -88,7 +127,40 @@ pub async fn list(
     Ok(Json(bundle).into_response())
 }
 
-/// `GET /api/{v}/jobs/{id}`.
+/// Check an export job's status
+///
+/// 202 while the job runs (`X-Progress` says how far it is); 200 with the
+/// manifest, the list of files to download, once it has completed.
+#[utoipa::path(
+    get,
+    path = "/jobs/{jobId}",
+    operation_id = "getJobStatus",
+    tag = "jobs",
+    security(("BearerToken" = [])),
+    params(JobId),
+    responses(
+        (status = 200, description = "The job has completed: the manifest lists its files.",
+            body = Manifest,
+            headers(("Expires" = String, description = "When the files stop being \
+                downloadable (HTTP-date)."))),
+        (status = 202, description = "The job is Pending or In Progress.",
+            headers(
+                ("X-Progress" = String, description = "`Pending` or `In Progress (NN%)`."),
+                ("Retry-After" = String, description = "Seconds to wait before asking again."),
+            )),
+        (status = 400, description = "The job id is not a positive whole number (or there is \
+            no usable `Host` header).", body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 404, description = "No such job, or it was cancelled (`Job has been \
+            cancelled.`).", body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 410, description = "The job's files have expired (24 hours after completion).",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 500, description = "The job failed (`Service encountered numerous errors. Job \
+            failed to complete.`), or an internal error.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+    ),
+)]
 pub async fn status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -187,8 +259,30 @@ pub fn http_date(t: OffsetDateTime) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }
 
-/// `DELETE /api/{v}/jobs/{id}`: Pending, In Progress or Completed jobs are
-/// cancelled (202), their tasks stopped and files deleted; others 410.
+/// Cancel an export job
+///
+/// Pending, In Progress or Completed jobs are cancelled (202): their work
+/// stops and their files are deleted. Jobs in any other state answer 410.
+#[utoipa::path(
+    delete,
+    path = "/jobs/{jobId}",
+    operation_id = "cancelJob",
+    tag = "jobs",
+    security(("BearerToken" = [])),
+    params(JobId),
+    responses(
+        (status = 202, description = "The job is cancelled."),
+        (status = 400, description = "The job id is not a positive whole number.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 404, description = "No such job.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 410, description = "The job is not Pending, In Progress or Completed.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::VERSION;
 use crate::app::AppState;
@@ -16,27 +17,46 @@ use crate::app::AppState;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `{"version": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VersionInfo {
     /// The server version.
+    #[schema(example = "0.1.0")]
     pub version: &'static str,
 }
 
-/// `GET /_version`.
+/// The server's version
+#[utoipa::path(
+    get,
+    path = "/_version",
+    operation_id = "getVersion",
+    tag = "Metadata",
+    responses((status = 200, description = "The server's version.", body = VersionInfo)),
+)]
 pub async fn version() -> Json<VersionInfo> {
     Json(VersionInfo { version: VERSION })
 }
 
 /// `{"auth_provider": ..., "version": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuthProviderInfo {
     /// The auth provider's name: this server's own.
+    #[schema(example = "bcda")]
     pub auth_provider: &'static str,
     /// Its version.
+    #[schema(example = "0.1.0")]
     pub version: &'static str,
 }
 
-/// `GET /_auth`: tokens are issued and verified by this server itself.
+/// The auth provider
+///
+/// Which service issues and verifies access tokens: this server itself.
+#[utoipa::path(
+    get,
+    path = "/_auth",
+    operation_id = "getAuthProvider",
+    tag = "Metadata",
+    responses((status = 200, description = "The auth provider and its version.", body = AuthProviderInfo)),
+)]
 pub async fn auth_provider() -> Json<AuthProviderInfo> {
     Json(AuthProviderInfo {
         auth_provider: "bcda",
@@ -45,16 +65,32 @@ pub async fn auth_provider() -> Json<AuthProviderInfo> {
 }
 
 /// The state of each dependency: `ok` or what is wrong with it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// The database.
+    #[schema(example = "ok")]
     pub database: String,
     /// The data directory (where export files live).
+    #[schema(example = "ok")]
     pub storage: String,
 }
 
-/// `GET /_health`: really asks the database and really writes to the data
-/// directory; 200 when both work, 503 with the failing one named otherwise.
+/// The server's health
+///
+/// Really asks the database and really writes to the data directory: 200
+/// when both work, 503 with the failing one named otherwise.
+#[utoipa::path(
+    get,
+    path = "/_health",
+    operation_id = "getHealth",
+    tag = "Metadata",
+    responses(
+        (status = 200, description = "Every dependency works.", body = Health,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 503, description = "A dependency is down; its entry says what is wrong.",
+            body = Health, headers(("Cache-Control" = String, description = "`no-store`"))),
+    ),
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = check("database", "database ping error", state.db.ping()).await;
     let probe = state

@@ -11,7 +11,29 @@ use crate::fhir::capability::{CapabilityContext, capability_statement};
 use crate::http::ApiError;
 use crate::http::base_url::BaseUrl;
 
-/// `GET /api/v1/metadata`: STU3 CapabilityStatement.
+/// The API's CapabilityStatement (FHIR STU3)
+///
+/// What this server can do, as a FHIR STU3 CapabilityStatement. No token
+/// needed.
+#[utoipa::path(
+    get,
+    path = "/metadata",
+    operation_id = "getMetadata",
+    tag = "Metadata",
+    responses(
+        (status = 200, description = "The CapabilityStatement. `application/json` unless the \
+            request accepts only `application/fhir+json`.",
+            content(
+                (crate::http::openapi::schemas::CapabilityStatement = "application/json"),
+                (crate::http::openapi::schemas::CapabilityStatement = "application/fhir+json"),
+            )),
+        (status = 400, description = "No usable `Host` header (or, behind a trusted proxy, \
+            `X-Forwarded-Proto`/`X-Forwarded-Host`): absolute URLs cannot be built.",
+            body = crate::http::openapi::schemas::OperationOutcome,
+            content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn v1(
     State(state): State<AppState>,
     base: BaseUrl,
@@ -20,7 +42,29 @@ pub async fn v1(
     render(ApiVersion::V1, &state, &base, &headers)
 }
 
-/// `GET /api/v2/metadata`: R4 CapabilityStatement.
+/// The API's CapabilityStatement (FHIR R4)
+///
+/// What this server can do, as a FHIR R4 CapabilityStatement. No token
+/// needed.
+#[utoipa::path(
+    get,
+    path = "/metadata",
+    operation_id = "getMetadata",
+    tag = "Metadata",
+    responses(
+        (status = 200, description = "The CapabilityStatement. `application/json` unless the \
+            request accepts only `application/fhir+json`.",
+            content(
+                (crate::http::openapi::schemas::CapabilityStatement = "application/json"),
+                (crate::http::openapi::schemas::CapabilityStatement = "application/fhir+json"),
+            )),
+        (status = 400, description = "No usable `Host` header (or, behind a trusted proxy, \
+            `X-Forwarded-Proto`/`X-Forwarded-Host`): absolute URLs cannot be built.",
+            body = crate::http::openapi::schemas::OperationOutcome,
+            content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn v2(
     State(state): State<AppState>,
     base: BaseUrl,

@@ -7,25 +7,52 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
+use crate::http::openapi::schemas::OperationOutcome;
 
 /// The token response, field for field as BCDA sends it (`expires_in` is a
 /// string there, and clients parse it as one).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
-    /// The JWT.
+    /// The access token (a JWT). Send it as `Authorization: Bearer <token>`.
+    #[schema(example = "eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiJBOTk5NCJ9.c2lnbmF0dXJl")]
     pub access_token: String,
     /// Seconds until expiry, as a string.
+    #[schema(example = "1200")]
     pub expires_in: String,
     /// Always `bearer`.
+    #[schema(example = "bearer")]
     pub token_type: &'static str,
 }
 
-/// Trades HTTP Basic client credentials for a 20-minute bearer token. The
-/// request body is ignored.
+/// Get an access token
+///
+/// Trades your client id and secret (HTTP Basic) for an access token that
+/// lasts 20 minutes. The request body is ignored.
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    operation_id = "postToken",
+    tag = "auth",
+    security(("BasicAuth" = [])),
+    responses(
+        (status = 200, description = "The access token.", body = TokenResponse,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`"),
+                ("Pragma" = String, description = "`no-cache`"),
+            )),
+        (status = 400, description = "No HTTP Basic credentials were sent.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 401, description = "Wrong client id or secret, or the secret has expired.",
+            body = OperationOutcome, content_type = "application/fhir+json"),
+        (status = 429, response = crate::http::openapi::responses::TooManyRequests),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn issue(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -68,13 +95,29 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
 
 /// The welcome message of BCDA's `GET /auth/welcome`: a cheap way for a
 /// client to check that its token works.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Welcome {
     /// The greeting.
+    #[schema(example = "Welcome to the Beneficiary Claims Data API!")]
     pub success: &'static str,
 }
 
-/// `GET /auth/welcome` (bearer token required).
+/// Check a token
+///
+/// Answers 200 with a greeting when the access token is valid.
+#[utoipa::path(
+    get,
+    path = "/auth/welcome",
+    operation_id = "getWelcome",
+    tag = "auth",
+    security(("BearerToken" = [])),
+    responses(
+        (status = 200, description = "The token is valid.", body = Welcome),
+        (status = 401, response = crate::http::openapi::responses::Unauthorized),
+        (status = 403, response = crate::http::openapi::responses::Forbidden),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
 pub async fn welcome(_auth: Authenticated) -> Json<Welcome> {
     Json(Welcome {
         success: "Welcome to the Beneficiary Claims Data API!",

@@ -1,0 +1,144 @@
+//! The OpenAPI 3 documents (`/api/v1/openapi.json`, `/api/v2/openapi.json`)
+//! and the Swagger UI over them (`/api/v1/swagger/`, `/api/v2/swagger/`).
+//!
+//! Each handler carries a `#[utoipa::path]` annotation (its parameters,
+//! answers and security). The router registers handlers through
+//! `utoipa_axum::routes!`, which adds the route and its documentation in one
+//! step, so a route cannot be served without being documented (see
+//! `router.rs`). This module adds what is not about one route: the info
+//! block, the tags in the order of CMS's walkthrough, the two security
+//! schemes and the shared schemas and responses.
+
+pub mod params;
+pub mod responses;
+pub mod schemas;
+
+use axum::Router;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::server::Server;
+use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::VERSION;
+use crate::app::AppState;
+use crate::fhir::ApiVersion;
+
+/// The security scheme of `/auth/token`: HTTP Basic, client id and secret.
+pub const BASIC_AUTH: &str = "BasicAuth";
+/// The security scheme of every other authenticated route: an API key in
+/// the `Authorization` header whose value is `Bearer <token>`. An API key
+/// rather than an HTTP bearer scheme, as in BCDA's own document: the
+/// walkthrough has the user type `Bearer ` before the token.
+pub const BEARER_TOKEN: &str = "BearerToken";
+
+/// Tag of the token routes.
+pub const TAG_AUTH: &str = "auth";
+/// Tag of the unauthenticated facts about the server.
+pub const TAG_METADATA: &str = "Metadata";
+/// Tag of the export kick-offs.
+pub const TAG_BULK_DATA: &str = "bulkData";
+/// Tag of the job routes.
+pub const TAG_JOBS: &str = "jobs";
+/// Tag of the file download.
+pub const TAG_DATA: &str = "data";
+
+/// What every version's document has besides its paths.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Beneficiary Claims Data API",
+        description = include_str!("description.md"),
+        license(name = "Apache-2.0"),
+    ),
+    tags(
+        (name = "auth", description = "Trade your client id and secret for an access token."),
+        (name = "Metadata", description = "Facts about the server, its auth provider and the API. No token needed."),
+        (name = "bulkData", description = "Start an export of your beneficiaries' data (Patient, Coverage, ExplanationOfBenefit)."),
+        (name = "jobs", description = "Follow, list and cancel your export jobs."),
+        (name = "data", description = "Download the files of a finished export."),
+    ),
+    components(
+        schemas(schemas::OperationOutcome, schemas::OutcomeIssue),
+        responses(
+            responses::Unauthorized,
+            responses::Forbidden,
+            responses::TooManyRequests,
+            responses::InternalError,
+        ),
+    ),
+    modifiers(&SecuritySchemes),
+)]
+struct BaseDoc;
+
+/// Adds the two security schemes.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BASIC_AUTH,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "For `/auth/token` only: your client id as the username and your \
+                         client secret as the password.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            BEARER_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "Type the word `Bearer`, a space, then the access_token from `/auth/token`: \
+                 `Bearer eyJhbGciOi...`. Without `Bearer ` every request answers 401.",
+            ))),
+        );
+    }
+}
+
+/// The document of one API version: the shared routes' paths plus that
+/// version's, with the common parts. Server URL `/`: the page works on any
+/// host it is served from.
+pub fn document(version: ApiVersion, paths: OpenApiDoc) -> OpenApiDoc {
+    let mut doc = BaseDoc::openapi();
+    doc.info.version = VERSION.to_owned();
+    doc.info.title = format!(
+        "{} ({}, FHIR {})",
+        doc.info.title,
+        version.segment(),
+        version.fhir_version()
+    );
+    doc.servers = Some(vec![Server::new("/")]);
+    doc.merge(paths);
+    doc
+}
+
+/// Where a version's document is served.
+pub fn document_path(version: ApiVersion) -> String {
+    format!("/api/{}/openapi.json", version.segment())
+}
+
+/// Where a version's Swagger UI is served (the bare path redirects to the
+/// one with a trailing slash, where the page lives).
+pub fn swagger_path(version: ApiVersion) -> String {
+    format!("/api/{}/swagger", version.segment())
+}
+
+/// The routes of a version's Swagger UI, its assets (embedded in the
+/// binary) and its document.
+pub fn swagger_ui(version: ApiVersion, doc: OpenApiDoc) -> Router<AppState> {
+    let url = document_path(version);
+    let config = Config::new([url.clone()])
+        // The default sends the document to validator.swagger.io from any
+        // host but localhost (RUST-STACK.md pitfall 16).
+        .validator_url("none")
+        .display_request_duration(true);
+    SwaggerUi::new(swagger_path(version))
+        .url(url, doc)
+        .config(config)
+        .into()
+}

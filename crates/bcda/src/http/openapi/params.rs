@@ -1,0 +1,244 @@
+//! The request parameters of the API, written out by hand (`IntoParams`)
+//! so each has exactly the schema, description and example a person using
+//! the Swagger page needs.
+//!
+//! Swagger UI pre-fills "Try it out" with a parameter's `example` or
+//! `default`. So the required headers with one allowed value (`Accept`,
+//! `Prefer`) get it as `default`, and "Execute" sends them; the optional
+//! filters (`_type`, `_since`, ...) carry their examples in the schema's
+//! `examples` and in the description instead, which Swagger UI shows but
+//! does not pre-fill: "Execute" with empty fields must export everything,
+//! as the walkthrough expects.
+
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
+use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
+
+use crate::export::request::OUTPUT_FORMATS;
+use crate::fhir::ResourceType;
+use crate::store::jobs::JobStatus;
+
+/// A FHIR instant, as the FHIR specification's regular expression for the
+/// type writes it, less leap seconds (which the server's parser refuses).
+/// The server also refuses instants in the future.
+const FHIR_INSTANT_PATTERN: &str = "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-\
+    (0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\
+    (\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$";
+
+/// `` `a`, `b`, `c` ``.
+fn quoted<const N: usize>(names: [&str; N]) -> String {
+    names.map(|n| format!("`{n}`")).join(", ")
+}
+
+/// A regular expression for a comma-separated list of `names` (repeats
+/// are refused by the server but not by the expression).
+fn comma_list_pattern(names: &[&str]) -> String {
+    let one = format!("({})", names.join("|"));
+    format!("^{one}(,{one})*$")
+}
+
+/// The schema of a `_type` list (query string or POST body).
+pub fn type_list() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(comma_list_pattern(
+            &ResourceType::ALL.map(ResourceType::as_str),
+        )))
+        .examples(["Coverage", "Patient,Coverage,ExplanationOfBenefit"])
+}
+
+/// The schema of a `_since` instant (query string or POST body).
+pub fn fhir_instant() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .pattern(Some(FHIR_INSTANT_PATTERN))
+        .examples(["2020-02-13T08:00:00.000-05:00"])
+}
+
+/// A string schema with the one allowed value, which is also the default.
+fn only_value(value: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]))
+        .default(Some(json!(value)))
+}
+
+fn param(name: &str, location: ParameterIn, required: bool) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(location)
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
+}
+
+/// The kick-off's required headers, `Accept` and `Prefer`.
+#[derive(Debug)]
+pub struct KickoffHeaders;
+
+impl IntoParams for KickoffHeaders {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            param("Accept", ParameterIn::Header, true)
+                // Shown for people and other tools; Swagger UI itself sends
+                // Accept from the responses' media type (see
+                // `KickoffResponses`).
+                .description(Some(
+                    "Must be `application/fhir+json` (the format of the status and error \
+                     answers). On this page it is sent from the responses' media type, \
+                     `application/fhir+json`.",
+                ))
+                .schema(Some(only_value("application/fhir+json")))
+                .build(),
+            param("Prefer", ParameterIn::Header, true)
+                .description(Some(
+                    "Must be `respond-async`: the export runs in the background; \
+                     poll the job's status URL for the result.",
+                ))
+                .schema(Some(only_value("respond-async")))
+                .build(),
+        ]
+    }
+}
+
+/// The kick-off's optional query parameters: `_type`, `_since`,
+/// `_outputFormat`.
+#[derive(Debug)]
+pub struct KickoffQuery;
+
+impl IntoParams for KickoffQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            param("_type", ParameterIn::Query, false)
+                .description(Some(format!(
+                    "Resource types requested, comma-separated, each at most once: any of {}, \
+                     e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type.",
+                    quoted(ResourceType::ALL.map(ResourceType::as_str))
+                )))
+                .schema(Some(type_list()))
+                .style(Some(ParameterStyle::Form))
+                .explode(Some(false))
+                .build(),
+            param("_since", ParameterIn::Query, false)
+                .description(Some(
+                    "Only resources updated after this time, as a FHIR instant \
+                     (`YYYY-MM-DDThh:mm:ss.sss+zz:zz`), e.g. `2020-02-13T08:00:00.000-05:00`. \
+                     It must be in the past; do not use dates before 2020-02-12. On \
+                     `Group/all`, beneficiaries newly attributed since then get their full history.",
+                ))
+                .schema(Some(fhir_instant()))
+                .build(),
+            param("_outputFormat", ParameterIn::Query, false)
+                .description(Some(
+                    "The file format. Files are always NDJSON; any of these values may be given.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(OUTPUT_FORMATS)),
+                ))
+                .build(),
+        ]
+    }
+}
+
+/// The `groupId` path segment of the Group kick-off.
+#[derive(Debug)]
+pub struct GroupId;
+
+impl IntoParams for GroupId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            param("groupId", ParameterIn::Path, true)
+                .description(Some(
+                    "`all`: every beneficiary attributed to the ACO. `runout`: last performance \
+                     year's runout attribution, with claims up to the runout cut-off.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["all", "runout"]))
+                        .default(Some(json!("all"))),
+                ))
+                .build(),
+        ]
+    }
+}
+
+/// The path parameter naming an export job.
+fn job_id() -> Parameter {
+    param("jobId", ParameterIn::Path, true)
+        .description(Some(
+            "The job number: the last part of the kick-off's `Content-Location` URL.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1))
+                .examples([42]),
+        ))
+        .build()
+}
+
+/// `{jobId}` of the job routes.
+#[derive(Debug)]
+pub struct JobId;
+
+impl IntoParams for JobId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![job_id()]
+    }
+}
+
+/// `{jobId}/{filename}` of the download route.
+#[derive(Debug)]
+pub struct DataFile;
+
+impl IntoParams for DataFile {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            job_id(),
+            param("filename", ParameterIn::Path, true)
+                .description(Some(
+                    "The file's name: the last part of its `url` in the job's manifest \
+                     (it ends in `.ndjson`).",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .examples(["0f8fad5b-d9cb-469f-a165-70867728950e.ndjson"]),
+                ))
+                .build(),
+        ]
+    }
+}
+
+/// `_status` of the jobs list.
+#[derive(Debug)]
+pub struct StatusFilter;
+
+impl IntoParams for StatusFilter {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let names = JobStatus::ALL.map(JobStatus::as_str);
+        vec![
+            param("_status", ParameterIn::Query, false)
+                .description(Some(format!(
+                    "Only jobs in these states, comma-separated, each at most once, exactly as \
+                     written: {}. Leave empty for all jobs.",
+                    quoted(names)
+                )))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(comma_list_pattern(&names)))
+                        .examples(["Completed", "Pending,In Progress"]),
+                ))
+                .build(),
+        ]
+    }
+}

@@ -1,0 +1,171 @@
+//! Schemas of bodies that are built as JSON values, not typed structs (the
+//! FHIR resources), so the document can still describe them.
+//!
+//! These types exist only for the document: nothing constructs them. The
+//! typed response bodies (token, manifest, health, ...) derive `ToSchema`
+//! where they are defined, next to their handlers.
+
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+
+use crate::export::request::OUTPUT_FORMATS;
+
+/// A FHIR OperationOutcome with one issue: the body of every error answer
+/// (`Content-Type: application/fhir+json`). v1 carries the message in
+/// `diagnostics`; v2 adds `details` with the same text.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "resourceType": "OperationOutcome",
+    "issue": [{ "severity": "error", "code": "forbidden", "diagnostics": "Invalid Token" }]
+}))]
+pub struct OperationOutcome {
+    /// Always `OperationOutcome`.
+    #[schema(rename = "resourceType", value_type = String)]
+    pub resource_type: (),
+    /// Exactly one issue.
+    pub issue: Vec<OutcomeIssue>,
+}
+
+/// The issue of an [`OperationOutcome`].
+#[derive(ToSchema)]
+pub struct OutcomeIssue {
+    /// `error`.
+    pub severity: String,
+    /// The FHIR issue type: `structure`, `forbidden`, `not-found`,
+    /// `throttled`, `not-supported`, `exception`, ...
+    pub code: String,
+    /// What went wrong, for a person.
+    pub diagnostics: Option<String>,
+    /// v2 only: BCDA's constant "Request Error" coding plus the message.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<()>,
+}
+
+/// A FHIR CapabilityStatement (STU3 for v1, R4 for v2), as the FHIR
+/// specification defines it; described here as a free-form object.
+#[derive(ToSchema)]
+#[schema(value_type = Object, example = json!({
+    "resourceType": "CapabilityStatement",
+    "status": "active",
+    "kind": "instance",
+    "fhirVersion": "4.0.1",
+    "format": ["application/json", "application/fhir+json"]
+}))]
+pub struct CapabilityStatement(());
+
+/// The jobs list: a FHIR `searchset` Bundle with one Task per export job
+/// of the caller's ACO. An empty list has `total` 0 and no `entry`.
+#[derive(ToSchema)]
+pub struct JobsBundle {
+    /// Always `Bundle`.
+    #[schema(rename = "resourceType", value_type = String, example = "Bundle")]
+    pub resource_type: (),
+    /// Always `searchset`.
+    #[schema(rename = "type", value_type = String, example = "searchset")]
+    pub kind: (),
+    /// The number of entries.
+    pub total: u64,
+    /// One entry per job; absent when there are none.
+    pub entry: Option<Vec<JobsBundleEntry>>,
+}
+
+/// One entry of a [`JobsBundle`].
+#[derive(ToSchema)]
+pub struct JobsBundleEntry {
+    /// The job as a Task.
+    pub resource: JobTask,
+}
+
+/// An export job as a FHIR Task.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "resourceType": "Task",
+    "id": "42",
+    "identifier": [{ "use": "official", "system": "https://sandbox.example/api/v2/jobs", "value": "42" }],
+    "status": "completed",
+    "intent": "order",
+    "input": [{ "type": { "text": "BULK FHIR Export" }, "valueString": "GET https://sandbox.example/api/v2/Patient/$export" }],
+    "executionPeriod": { "start": "2026-03-02T12:00:00+00:00", "end": "2026-03-02T12:01:00+00:00" }
+}))]
+pub struct JobTask {
+    /// Always `Task`.
+    #[schema(rename = "resourceType", value_type = String)]
+    pub resource_type: (),
+    /// The job id.
+    pub id: String,
+    /// The jobs URL as system, the job id as value.
+    #[schema(value_type = Vec<Object>)]
+    pub identifier: (),
+    /// `accepted` (Pending), `in-progress`, `completed`, `failed` or
+    /// `cancelled`.
+    pub status: String,
+    /// Always `order`.
+    pub intent: String,
+    /// `GET <kick-off URL>`.
+    #[schema(value_type = Vec<Object>)]
+    pub input: (),
+    /// When the job was created and last updated.
+    #[schema(rename = "executionPeriod", value_type = Object)]
+    pub execution_period: (),
+}
+
+/// The body of a POST kick-off: a FHIR Parameters resource with the same
+/// parameters the GET kick-off takes in its query string, one entry each:
+/// `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat`
+/// (`valueString`).
+#[derive(Debug)]
+pub struct ExportParameters;
+
+impl utoipa::PartialSchema for ExportParameters {
+    fn schema() -> RefOr<Schema> {
+        let entry = |name: &str, value_field: &str, value: ObjectBuilder| {
+            ObjectBuilder::new()
+                .property("name", only(name))
+                .required("name")
+                .property(value_field, value)
+                .required(value_field)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let entries = OneOfBuilder::new()
+            .item(entry("_type", "valueString", super::params::type_list()))
+            .item(entry(
+                "_since",
+                "valueInstant",
+                super::params::fhir_instant(),
+            ))
+            .item(entry(
+                "_outputFormat",
+                "valueString",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(OUTPUT_FORMATS)),
+            ));
+        ObjectBuilder::new()
+            .description(Some(
+                "A FHIR Parameters resource with the export parameters, one entry each: \
+                 `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat` \
+                 (`valueString`).",
+            ))
+            .property("resourceType", only("Parameters"))
+            .required("resourceType")
+            .property("parameter", ArrayBuilder::new().items(entries))
+            .examples([json!({
+                "resourceType": "Parameters",
+                "parameter": [{ "name": "_type", "valueString": "Coverage" }]
+            })])
+            .into()
+    }
+}
+
+impl ToSchema for ExportParameters {}
+
+/// A string that can only be `value`.
+fn only(value: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]))
+}
