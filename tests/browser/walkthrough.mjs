@@ -60,9 +60,13 @@ async function execute(op) {
   await responses.waitFor();
   // Wait for this execution's result (the table is replaced each time).
   await page.waitForTimeout(300);
-  const status = (await responses.locator('.response .response-col_status').first().textContent()).trim();
-  const body = (await responses.locator('.response-col_description .microlight, .response-col_description pre').first().textContent().catch(() => '')) ?? '';
-  const headers = (await responses.locator('.response-col_description').first().textContent()) ?? '';
+  const row = responses.locator('tr.response').first();
+  // Bring the result into view so the step's screenshot shows it.
+  await row.scrollIntoViewIfNeeded();
+  const status = (await row.locator('.response-col_status').textContent()).trim();
+  const description = row.locator('.response-col_description');
+  const body = (await description.locator('.microlight, pre').first().textContent({ timeout: 2000 }).catch(() => '')) ?? '';
+  const headers = (await description.textContent()) ?? '';
   return { status, body, headers };
 }
 
@@ -72,16 +76,17 @@ async function authorize(fill) {
   const modal = page.locator('.modal-ux');
   await modal.waitFor();
   await fill(modal);
-  await modal.locator('.btn-done').click();
+  await modal.locator('.btn-done').first().click();
 }
 
 async function logoutAll() {
   await page.locator('.scheme-container .btn.authorize').click();
   const modal = page.locator('.modal-ux');
-  for (const logout of await modal.locator('button.btn.modal-btn.auth:has-text("Logout")').all()) {
-    await logout.click();
+  const logout = modal.locator('button:has-text("Logout")');
+  while ((await logout.count()) > 0) {
+    await logout.first().click();
   }
-  await modal.locator('.btn-done').click();
+  await modal.locator('.btn-done').first().click();
 }
 
 try {
@@ -96,7 +101,8 @@ try {
     await basic.locator('input[type="text"]').first().fill(clientId);
     await basic.locator('input[type="password"]').fill(clientSecret);
     await basic.locator('button.authorize').click();
-    await basic.locator('button:has-text("Logout")').waitFor();
+    // Once authorized, the dialog shows the scheme with a Logout button.
+    await modal.locator('button:has-text("Logout")').first().waitFor();
   });
   await shot('authorized-basic');
 
@@ -114,6 +120,7 @@ try {
     const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
     await key.locator('input[type="text"]').fill(token);
     await key.locator('button.authorize').click();
+    await modal.locator('button:has-text("Logout")').first().waitFor();
   });
   const jobsOp = operation('get', '/api/v1/jobs');
   await tryOut(jobsOp);
@@ -127,6 +134,7 @@ try {
     const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
     await key.locator('input[type="text"]').fill(`Bearer ${token}`);
     await key.locator('button.authorize').click();
+    await modal.locator('button:has-text("Logout")').first().waitFor();
   });
   await shot('authorized-bearer');
 
