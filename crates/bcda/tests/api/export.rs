@@ -6,14 +6,13 @@ use std::io::Read;
 
 use axum::http::StatusCode;
 use bcda::auth::tokens::Principal;
-use bcda::claims::ClaimsSource;
 use bcda::fhir::{ApiVersion, ResourceType};
 use bcda::jobs::kickoff::{self, JobRequest};
 use bcda::jobs::worker::run_until_idle;
 use bcda::sandbox;
 use bcda::store::jobs::RequestKind;
 
-use crate::harness::{TestApp, backend_test};
+use crate::harness::{TestApp, backend_test, exportable_members, source_ids};
 
 /// A fresh token for the sandbox's A9994.
 async fn a9994_token(app: &TestApp) -> String {
@@ -60,45 +59,14 @@ async fn expected_ids(
     resource_type: ResourceType,
     until: time::OffsetDateTime,
 ) -> BTreeSet<String> {
-    let source = ClaimsSource::for_aco(app.db(), principal.aco_id, &principal.cms_id)
-        .await
-        .expect("source");
-    let files = source.attribution_files().await.expect("files");
-    let current = bcda::http::routes::attribution::latest(
-        &files,
-        bcda::store::attribution::FileKind::Default,
-    )
-    .expect("current")
-    .clone();
-    let opted = source.opted_out(until).await.expect("opt-outs");
-    let members: Vec<String> = source
-        .attribution_members(&current)
-        .await
-        .expect("members")
-        .into_iter()
-        .filter(|m| !opted.contains(m))
-        .collect();
-    let keys: Vec<_> = source
-        .resolve(&members, until)
-        .await
-        .expect("resolve")
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut stream = source.stream(
-        keys,
-        bcda::claims::ResourceQuery {
-            version,
-            resource_type,
-            since: None,
-            until,
-        },
-    );
-    let mut ids = BTreeSet::new();
-    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
-        ids.extend(batch.into_iter().map(|r| r.resource_id));
-    }
-    ids
+    let members = exportable_members(app.db(), &principal.cms_id, until).await;
+    let query = bcda::claims::ResourceQuery {
+        version,
+        resource_type,
+        since: None,
+        until,
+    };
+    source_ids(app.db(), &principal.cms_id, &members, query).await
 }
 
 backend_test! {

@@ -337,3 +337,58 @@ pub fn jwt_segment(value: &serde_json::Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(serde_json::to_vec(value).expect("json"))
 }
+
+/// What the claims source says an export of `cms_id` as of `until` must
+/// hold: the current attribution file's members minus those opted out.
+pub async fn exportable_members(db: &Db, cms_id: &str, until: OffsetDateTime) -> Vec<String> {
+    let source = source_of(db, cms_id).await;
+    let files = source.attribution_files().await.expect("files");
+    let current = bcda::http::routes::attribution::latest(
+        &files,
+        bcda::store::attribution::FileKind::Default,
+    )
+    .expect("a current attribution file")
+    .clone();
+    let opted = source.opted_out(until).await.expect("opt-outs");
+    source
+        .attribution_members(&current)
+        .await
+        .expect("members")
+        .into_iter()
+        .filter(|m| !opted.contains(m))
+        .collect()
+}
+
+/// The ids of the resources the claims source holds for `members`.
+pub async fn source_ids(
+    db: &Db,
+    cms_id: &str,
+    members: &[String],
+    query: bcda::claims::ResourceQuery,
+) -> std::collections::BTreeSet<String> {
+    let source = source_of(db, cms_id).await;
+    let keys: Vec<_> = source
+        .resolve(members, query.until)
+        .await
+        .expect("resolve")
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut stream = source.stream(keys, query);
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
+        ids.extend(batch.into_iter().map(|r| r.resource_id));
+    }
+    ids
+}
+
+/// The claims source of an ACO.
+pub async fn source_of(db: &Db, cms_id: &str) -> bcda::claims::ClaimsSource {
+    let aco = bcda::store::acos::find_by_cms_id(db, cms_id)
+        .await
+        .expect("db")
+        .expect("aco");
+    bcda::claims::ClaimsSource::for_aco(db, aco.id, cms_id)
+        .await
+        .expect("source")
+}

@@ -228,16 +228,11 @@ backend_test! {
         let opted = source.opted_out(until).await.expect("opt-outs");
         assert!(!opted.is_empty(), "the sandbox has a recent opt-out");
         let members: Vec<String> = source.attribution_members(&current).await.expect("members").into_iter().filter(|m| !opted.contains(m)).collect();
-        let expected = |since: Option<time::OffsetDateTime>, mbis: Vec<String>, rt| {
-            let source = source.clone();
+        let expected = |since: Option<time::OffsetDateTime>, mbis: Vec<String>, resource_type| {
+            let db = app.db().clone();
             async move {
-                let keys: Vec<_> = source.resolve(&mbis, until).await.expect("resolve").into_iter().flatten().collect();
-                let mut stream = source.stream(keys, bcda::claims::ResourceQuery { version: bcda::fhir::ApiVersion::V1, resource_type: rt, since, until });
-                let mut ids = BTreeSet::new();
-                while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
-                    ids.extend(batch.into_iter().map(|r| r.resource_id));
-                }
-                ids
+                let query = bcda::claims::ResourceQuery { version: bcda::fhir::ApiVersion::V1, resource_type, since, until };
+                crate::harness::source_ids(&db, "A9994", &mbis, query).await
             }
         };
         let got: BTreeSet<String> = outputs(&app, &token, "v1", id, "ExplanationOfBenefit").await.into_iter().flatten()

@@ -8,12 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use bcda::claims::{ClaimsSource, ResourceQuery};
+use bcda::claims::ResourceQuery;
 use bcda::clock::SystemClock;
 use bcda::fhir::{ApiVersion, ResourceType};
 use bcda::store::Db;
 
-use crate::harness::fresh_postgres_schema;
+use crate::harness::{exportable_members, fresh_postgres_schema, source_ids};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bcda");
 
@@ -204,47 +204,13 @@ async fn a_killed_worker_loses_and_duplicates_nothing() {
         .expect("db")
         .expect("job");
     let until = job.transaction_time.expect("planned");
-    let aco = bcda::store::acos::find_by_cms_id(&db, "A9994")
-        .await
-        .expect("db")
-        .expect("aco");
-    let source = ClaimsSource::for_aco(&db, aco.id, "A9994")
-        .await
-        .expect("source");
-    let files = source.attribution_files().await.expect("files");
-    let current = bcda::http::routes::attribution::latest(
-        &files,
-        bcda::store::attribution::FileKind::Default,
-    )
-    .expect("current")
-    .clone();
-    let opted = source.opted_out(until).await.expect("opt-outs");
-    let members: Vec<String> = source
-        .attribution_members(&current)
-        .await
-        .expect("members")
-        .into_iter()
-        .filter(|m| !opted.contains(m))
-        .collect();
-    let keys: Vec<_> = source
-        .resolve(&members, until)
-        .await
-        .expect("resolve")
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut stream = source.stream(
-        keys,
-        ResourceQuery {
-            version: ApiVersion::V2,
-            resource_type: ResourceType::ExplanationOfBenefit,
-            since: None,
-            until,
-        },
-    );
-    let mut expected = BTreeSet::new();
-    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
-        expected.extend(batch.into_iter().map(|r| r.resource_id));
-    }
+    let members = exportable_members(&db, "A9994", until).await;
+    let query = ResourceQuery {
+        version: ApiVersion::V2,
+        resource_type: ResourceType::ExplanationOfBenefit,
+        since: None,
+        until,
+    };
+    let expected = source_ids(&db, "A9994", &members, query).await;
     assert_eq!(unique, expected, "exactly the resources of the source");
 }
