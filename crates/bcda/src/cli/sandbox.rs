@@ -53,6 +53,7 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
             "  curl -s -X POST -u {}:{} {base}/auth/token",
             first.client_id, first.client_secret
         );
+        println!("or open {base}/api/v1/swagger/ in a browser and follow the guide there.");
         println!();
     }
     serve(Arc::new(app), Some(args.listen), args.worker_count()).await
