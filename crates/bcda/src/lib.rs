@@ -7,6 +7,7 @@
 pub mod acos;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod claims;
 pub mod cli;
 pub mod clock;

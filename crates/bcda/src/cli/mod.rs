@@ -5,6 +5,7 @@
 //! and the variable when the value came from one.
 
 mod aco;
+mod bench;
 mod credentials;
 mod import;
 mod jobs;
@@ -119,6 +120,9 @@ pub enum Command {
     Jobs(jobs::JobsCommand),
     /// Write a synthetic ACO's files: CCLF attribution, opt-outs, FHIR NDJSON.
     Synthetic(synthetic::SyntheticArgs),
+    /// Benchmarks (progress on stderr, JSON results on stdout).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs the program; the exit code is 0 on success, 1 on failure, 2 on bad
@@ -224,6 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Token(cmd) => token::run(&ctx, cmd).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
     }
 }
 

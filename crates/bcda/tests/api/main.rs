@@ -9,6 +9,7 @@ mod harness;
 
 mod attribution_status;
 mod bearer;
+mod bench;
 mod claims_data;
 mod cli;
 mod data;

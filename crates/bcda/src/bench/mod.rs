@@ -1,0 +1,214 @@
+//! `bcda bench export`: a reproducible end-to-end export benchmark.
+//!
+//! For each source, in a fresh data directory: an ACO of the requested
+//! size (served by the generator, or written as files and imported), the
+//! real server started in this process (router on a TCP port, workers and
+//! housekeeping as `bcda serve` runs them), a full v2 `Patient/$export`
+//! driven over HTTP, every file downloaded, and the machine's own gzip +
+//! write limit for the same bytes. See docs/BENCHMARKS.md.
+
+mod client;
+mod export;
+mod limit;
+mod proc_stats;
+mod report;
+mod server;
+mod setup;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use self::client::Client;
+pub use self::report::Report;
+use self::server::RunningServer;
+pub use self::setup::AcoSpec;
+use crate::jobs::JobSettings;
+
+/// Where the benchmark ACO's data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// The procedural generator (a `synthetic_acos` row).
+    Generated,
+    /// Files written by `synthetic_files` and imported into the database.
+    Stored,
+}
+
+impl Source {
+    /// The name used in reports and directories.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Generated => "generated",
+            Source::Stored => "stored",
+        }
+    }
+}
+
+/// What to benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The ACO.
+    pub aco: AcoSpec,
+    /// Sources to run, one report each.
+    pub sources: Vec<Source>,
+    /// Export workers.
+    pub workers: usize,
+    /// Keep the data under this directory instead of a temporary one that
+    /// is removed at the end.
+    pub keep: Option<PathBuf>,
+    /// Export engine settings (the gzip level among them).
+    pub jobs: JobSettings,
+}
+
+/// Removes the benchmark's directory when dropped, unless it is kept.
+struct Workspace {
+    root: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// Runs the benchmark: one report per source, in order.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
+    let workspace = match &options.keep {
+        Some(dir) => {
+            if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+                anyhow::bail!("--keep {}: the directory is not empty", dir.display());
+            }
+            Workspace {
+                root: dir.clone(),
+                keep: true,
+            }
+        }
+        None => Workspace {
+            root: std::env::temp_dir().join(format!("bcda-bench-{}", uuid::Uuid::new_v4())),
+            keep: false,
+        },
+    };
+    std::fs::create_dir_all(&workspace.root)
+        .with_context(|| format!("cannot create {}", workspace.root.display()))?;
+    eprintln!("bench: working in {}", workspace.root.display());
+    let mut reports = Vec::with_capacity(options.sources.len());
+    for source in &options.sources {
+        reports.push(run_source(options, *source, &workspace).await?);
+    }
+    Ok(reports)
+}
+
+async fn run_source(
+    options: &BenchOptions,
+    source: Source,
+    workspace: &Workspace,
+) -> anyhow::Result<Report> {
+    let data_dir = workspace.root.join(source.as_str());
+    eprintln!(
+        "bench: {}: {} beneficiaries x {} years",
+        source.as_str(),
+        options.aco.beneficiaries,
+        options.aco.years
+    );
+    let prepared = setup::prepare(
+        source,
+        options.aco,
+        &data_dir,
+        options.jobs.clone(),
+        workspace.keep,
+    )
+    .await?;
+    let app = prepared.app.clone();
+    let server = RunningServer::start(app.clone(), options.workers).await?;
+    // The server is stopped on failure too, before the workspace goes: its
+    // workers must not see their database removed under them.
+    let measured = drive(&server, &prepared.credentials).await;
+    server.stop().await;
+    let (run, stored_bytes, download_seconds, peak_rss_mb, peak_reset, cpu_seconds) = measured?;
+
+    let inputs: Vec<PathBuf> = run
+        .files
+        .iter()
+        .filter_map(|f| f.path.rsplit('/').next())
+        .map(|name| app.files.path(run.job_id, name))
+        .collect();
+    let out_dir = data_dir.join("limit");
+    let level = options.jobs.gzip_level;
+    let threads = proc_stats::cores();
+    eprintln!("bench: measuring the gzip + write limit on {threads} threads");
+    let limit =
+        tokio::task::spawn_blocking(move || limit::measure(&inputs, &out_dir, level, threads))
+            .await??;
+    app.db.close().await;
+
+    let report = Report::new(report::Measured {
+        source,
+        options,
+        run: &run,
+        import_seconds: prepared.import_seconds,
+        stored_bytes,
+        download_seconds,
+        peak_rss_mb,
+        peak_rss_reset: peak_reset,
+        cpu_seconds,
+        limit,
+        machine: proc_stats::machine(),
+    });
+    if limit.ndjson_bytes != report.ndjson_bytes {
+        anyhow::bail!(
+            "the limit run inflated {} bytes, the manifest lists {}",
+            limit.ndjson_bytes,
+            report.ndjson_bytes
+        );
+    }
+    Ok(report)
+}
+
+/// What [`drive`] measured: the run, bytes and seconds downloading, peak
+/// RSS, whether the peak was reset first, and CPU seconds to manifest.
+type Driven = (export::ExportRun, u64, f64, Option<f64>, bool, Option<f64>);
+
+/// Token, export, downloads and a checked sample against a running server.
+async fn drive(
+    server: &RunningServer,
+    credentials: &crate::auth::credentials::NewCredentials,
+) -> anyhow::Result<Driven> {
+    let client = Client::new(server.addr);
+    let token = export::token(&client, credentials).await?;
+    // The peak from here on is the export's, not the data set's preparation.
+    let peak_reset = proc_stats::reset_peak_rss();
+    let cpu_before = proc_stats::cpu_seconds();
+    let run = export::run(&client, &token).await?;
+    let cpu_seconds = proc_stats::cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    eprintln!(
+        "bench: manifest after {:.2} s: {} files; downloading",
+        run.to_manifest.as_secs_f64(),
+        run.files.len()
+    );
+    let downloading = Instant::now();
+    let stored_bytes = export::download_all(&client, &token, &run.files).await?;
+    let download_seconds = downloading.elapsed().as_secs_f64();
+    let peak_rss_mb = proc_stats::peak_rss_mb();
+    // A sample: the first file of each type, inflated and counted.
+    let mut checked = Vec::<&str>::new();
+    for file in &run.files {
+        if !checked.contains(&file.resource_type.as_str()) {
+            export::check(&client, &token, file).await?;
+            checked.push(&file.resource_type);
+        }
+    }
+    Ok((
+        run,
+        stored_bytes,
+        download_seconds,
+        peak_rss_mb,
+        peak_reset,
+        cpu_seconds,
+    ))
+}

@@ -1,0 +1,130 @@
+//! The benchmark's result for one source: one JSON object.
+
+use serde::Serialize;
+
+use super::export::ExportRun;
+use super::limit::Limit;
+use super::{BenchOptions, Source};
+
+/// MB: 10^6 bytes.
+const MB: f64 = 1e6;
+
+/// What one source's run measured (keys explained in docs/BENCHMARKS.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `generated` or `stored`.
+    pub source: &'static str,
+    /// Beneficiaries in the ACO's attribution.
+    pub beneficiaries: u32,
+    /// Years of claims.
+    pub years: i32,
+    /// Generator seed.
+    pub seed: u64,
+    /// Export workers.
+    pub workers: usize,
+    /// gzip level of the server's files.
+    pub gzip_level: u32,
+    /// Seconds importing the stored source (not part of export figures).
+    pub import_seconds: Option<f64>,
+    /// Files in the manifest.
+    pub files: usize,
+    /// OperationOutcome files (not counted in resources or bytes).
+    pub error_files: usize,
+    /// Resources exported.
+    pub resources: u64,
+    /// Uncompressed NDJSON bytes exported.
+    pub ndjson_bytes: u64,
+    /// gzip bytes stored and transferred.
+    pub stored_bytes: u64,
+    /// Kick-off request latency, ms.
+    pub kickoff_ms: f64,
+    /// Kick-off sent to the status route's 200, seconds.
+    pub seconds_to_manifest: f64,
+    /// Resources per second, kick-off to manifest.
+    pub e2e_resources_per_s: f64,
+    /// MB of NDJSON per second, kick-off to manifest.
+    pub e2e_mb_per_s: f64,
+    /// Seconds downloading every file.
+    pub download_seconds: f64,
+    /// MB transferred (gzip) per second of downloading.
+    pub download_mb_per_s: f64,
+    /// Peak RSS (VmHWM) of this process, which runs the server, MB.
+    pub peak_rss_mb: Option<f64>,
+    /// Whether the peak was reset before kick-off (else it includes setup).
+    pub peak_rss_reset: bool,
+    /// CPU seconds (user + system) of this process, kick-off to manifest.
+    pub cpu_seconds: Option<f64>,
+    /// The gzip + write limit for the same bytes, seconds.
+    pub limit_seconds: f64,
+    /// Wall seconds of the limit run, inflating the input included.
+    pub limit_wall_seconds: f64,
+    /// `seconds_to_manifest / limit_seconds`.
+    pub limit_ratio: f64,
+    /// CPU model and cores.
+    pub machine: serde_json::Value,
+}
+
+/// The measurements a report is made from.
+pub(super) struct Measured<'a> {
+    pub source: Source,
+    pub options: &'a BenchOptions,
+    pub run: &'a ExportRun,
+    pub import_seconds: Option<f64>,
+    pub stored_bytes: u64,
+    pub download_seconds: f64,
+    pub peak_rss_mb: Option<f64>,
+    pub peak_rss_reset: bool,
+    pub cpu_seconds: Option<f64>,
+    pub limit: Limit,
+    pub machine: serde_json::Value,
+}
+
+/// `a / b`, or 0 when `b` is 0 (a run too small to time).
+fn per(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// Rounds to 3 decimals: finer digits are noise and clutter the JSON.
+fn r3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
+
+/// Rounds to 6 decimals, for times a tiny run may measure in microseconds.
+fn r6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+impl Report {
+    pub(super) fn new(m: Measured<'_>) -> Self {
+        let resources: u64 = m.run.files.iter().map(|f| f.count).sum();
+        let ndjson_bytes: u64 = m.run.files.iter().map(|f| f.ndjson_bytes).sum();
+        let seconds = m.run.to_manifest.as_secs_f64();
+        Self {
+            source: m.source.as_str(),
+            beneficiaries: m.options.aco.beneficiaries,
+            years: m.options.aco.years,
+            seed: m.options.aco.seed,
+            workers: m.options.workers,
+            gzip_level: m.options.jobs.gzip_level,
+            import_seconds: m.import_seconds.map(r3),
+            files: m.run.files.len(),
+            error_files: m.run.error_files,
+            resources,
+            ndjson_bytes,
+            stored_bytes: m.stored_bytes,
+            kickoff_ms: r3(m.run.kickoff.as_secs_f64() * 1000.0),
+            seconds_to_manifest: r6(seconds),
+            e2e_resources_per_s: r3(per(resources as f64, seconds)),
+            e2e_mb_per_s: r3(per(ndjson_bytes as f64 / MB, seconds)),
+            download_seconds: r3(m.download_seconds),
+            download_mb_per_s: r3(per(m.stored_bytes as f64 / MB, m.download_seconds)),
+            peak_rss_mb: m.peak_rss_mb.map(r3),
+            peak_rss_reset: m.peak_rss_reset,
+            cpu_seconds: m.cpu_seconds.map(r3),
+            limit_seconds: r6(m.limit.seconds),
+            limit_wall_seconds: r6(m.limit.wall_seconds),
+            limit_ratio: r3(per(seconds, m.limit.seconds)),
+            machine: m.machine,
+        }
+    }
+}
