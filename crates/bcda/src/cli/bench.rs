@@ -51,7 +51,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
     /// gzip level of the server's files (1-9), as `bcda serve --gzip-level`.
-    #[arg(long, default_value = "6", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
     gzip_level: u32,
 }
 

@@ -64,8 +64,8 @@ pub struct JobArgs {
     /// Hours archived files are kept before deletion.
     #[arg(long, env = "BCDA_ARCHIVE_WINDOW_HOURS", default_value = "24", value_parser = parse_positive, value_name = "HOURS")]
     pub archive_window_hours: u64,
-    /// gzip level of output files (1-9).
-    #[arg(long, env = "BCDA_GZIP_LEVEL", default_value = "6", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
+    /// gzip level of output files (1-9; 1 measured fastest end to end, see docs/BENCHMARKS.md).
+    #[arg(long, env = "BCDA_GZIP_LEVEL", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
     pub gzip_level: u32,
 }
 
