@@ -68,7 +68,11 @@ pub async fn run(
         .collect();
     let mut stream = source.stream(known, query);
     let mut last_cancel_check = std::time::Instant::now();
-    loop {
+    // Reading (or generating) the next batch overlaps compressing the
+    // current one: the two run on different threads, so one task can keep
+    // two cores busy.
+    let mut pending = stream.next_batch().await?;
+    while let Some((_, batch)) = pending.take() {
         if *lost.borrow_and_update() {
             blocking(move || {
                 writer.discard();
@@ -91,16 +95,15 @@ pub async fn run(
                 return finish(app, task, None, None).await;
             }
         }
-        let Some((_, batch)) = stream.next_batch().await? else {
-            break;
-        };
-        writer = blocking(move || {
+        let write = blocking(move || {
             for resource in &batch {
                 writer.write_line(&resource.json)?;
             }
             Ok(writer)
-        })
-        .await?;
+        });
+        let (written, next) = tokio::join!(write, stream.next_batch());
+        writer = written?;
+        pending = next?;
     }
 
     let data = if writer.lines() > 0 {
