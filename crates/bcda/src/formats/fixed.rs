@@ -259,9 +259,30 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn trim_end_spaces(raw: &[u8]) -> &[u8] {
+/// `raw` without trailing spaces.
+pub(crate) fn trim_end_spaces(raw: &[u8]) -> &[u8] {
     let end = raw.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
     &raw[..end]
+}
+
+/// One step of a reader that stops for good at its end or its first error:
+/// what `Iterator::next` returns for `result`, with `done` set once the
+/// reader must not be read again.
+pub(crate) fn fused_next<T>(
+    done: &mut bool,
+    result: Result<Option<T>, FormatError>,
+) -> Option<Result<T, FormatError>> {
+    match result {
+        Ok(Some(item)) => Some(Ok(item)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+    }
 }
 
 fn trim_spaces(raw: &[u8]) -> &[u8] {

@@ -388,7 +388,7 @@ impl<R: BufRead> OptOutReader<R> {
                 "empty opt-out file (no HDR_BENEDATASHR header)",
             ));
         };
-        let bytes = trim_end(bytes);
+        let bytes = crate::formats::fixed::trim_end_spaces(bytes);
         if !bytes.starts_with(HEADER_CODE) {
             return Err(FormatError::line(
                 line,
@@ -444,7 +444,7 @@ impl<R: BufRead> OptOutReader<R> {
             )));
         };
         if bytes.starts_with(TRAILER_CODE) {
-            let trailer = parse_trailer(trim_end(bytes), line)?;
+            let trailer = parse_trailer(crate::formats::fixed::trim_end_spaces(bytes), line)?;
             if trailer.record_count != count {
                 return Err(FormatError::line(
                     line,
@@ -508,11 +508,6 @@ fn parse_trailer(bytes: &[u8], line: u64) -> Result<OptOutTrailer, FormatError> 
     Ok(OptOutTrailer { date, record_count })
 }
 
-fn trim_end(b: &[u8]) -> &[u8] {
-    let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
-    &b[..end]
-}
-
 impl<R: BufRead> Iterator for OptOutReader<R> {
     type Item = Result<OptOutRecord, FormatError>;
 
@@ -520,17 +515,8 @@ impl<R: BufRead> Iterator for OptOutReader<R> {
         if self.done {
             return None;
         }
-        match self.read_next() {
-            Ok(Some(rec)) => Some(Ok(rec)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let result = self.read_next();
+        crate::formats::fixed::fused_next(&mut self.done, result)
     }
 }
 

@@ -161,7 +161,7 @@ impl Cclf0Summary {
         match lines.next_line()? {
             None => return Err(FormatError::file("empty CCLF0 (no header line)")),
             Some((line, bytes)) => {
-                if trim_end(bytes) != CCLF0_HEADER.as_bytes() {
+                if crate::formats::fixed::trim_end_spaces(bytes) != CCLF0_HEADER.as_bytes() {
                     return Err(FormatError::line(
                         line,
                         format!("expected the CCLF0 header {CCLF0_HEADER:?}"),
@@ -226,11 +226,6 @@ impl Cclf0Summary {
         }
         Ok(row.record_count)
     }
-}
-
-fn trim_end(b: &[u8]) -> &[u8] {
-    let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
-    &b[..end]
 }
 
 #[cfg(test)]

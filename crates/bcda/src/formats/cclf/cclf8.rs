@@ -387,17 +387,8 @@ impl<R: BufRead> Iterator for Cclf8Reader<R> {
         if self.done {
             return None;
         }
-        match self.read_next() {
-            Ok(Some(rec)) => Some(Ok(rec)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let result = self.read_next();
+        crate::formats::fixed::fused_next(&mut self.done, result)
     }
 }
 
