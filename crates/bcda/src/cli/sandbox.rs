@@ -7,13 +7,7 @@ use super::serve::{ServeArgs, serve};
 use crate::sandbox::{self, SANDBOX_ACOS};
 
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let app = ctx
-        .app_with(
-            args.token_settings(),
-            args.http_settings(),
-            args.jobs.settings(),
-        )
-        .await?;
+    let app = args.open_app(ctx).await?;
     let credentials = sandbox::prepare(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
     let base = args
         .public_url

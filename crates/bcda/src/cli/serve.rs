@@ -119,20 +119,28 @@ impl ServeArgs {
 impl ServeArgs {
     /// Workers to run: the flag, or one per CPU core.
     pub fn worker_count(&self) -> usize {
-        self.workers
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        worker_count(self.workers)
+    }
+
+    /// Opens the application with the settings these flags describe.
+    pub(super) async fn open_app(&self, ctx: &Context) -> anyhow::Result<App> {
+        ctx.app_with(
+            self.token_settings(),
+            self.http_settings(),
+            self.jobs.settings(),
+        )
+        .await
     }
 }
 
+/// The `--workers` value, or one worker per CPU core when it is absent.
+pub(super) fn worker_count(flag: Option<u64>) -> usize {
+    flag.and_then(|n| usize::try_from(n).ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let app = ctx
-        .app_with(
-            args.token_settings(),
-            args.http_settings(),
-            args.jobs.settings(),
-        )
-        .await?;
+    let app = args.open_app(ctx).await?;
     serve(Arc::new(app), Some(args.listen), args.worker_count()).await
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::Context;
-use super::serve::{JobArgs, ServeArgs, serve};
+use super::serve::{JobArgs, ServeArgs, serve, worker_count};
 use crate::config::parse_positive;
 
 /// Options of `bcda worker`.
@@ -21,13 +21,7 @@ pub struct WorkerArgs {
 
 /// `bcda api`: the HTTP API and housekeeping, no workers.
 pub(super) async fn run_api(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let app = ctx
-        .app_with(
-            args.token_settings(),
-            args.http_settings(),
-            args.jobs.settings(),
-        )
-        .await?;
+    let app = args.open_app(ctx).await?;
     serve(Arc::new(app), Some(args.listen), 0).await
 }
 
@@ -36,9 +30,5 @@ pub(super) async fn run_worker(ctx: &Context, args: WorkerArgs) -> anyhow::Resul
     let app = ctx
         .app_with(Default::default(), Default::default(), args.jobs.settings())
         .await?;
-    let workers = args
-        .workers
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    serve(Arc::new(app), None, workers).await
+    serve(Arc::new(app), None, worker_count(args.workers)).await
 }

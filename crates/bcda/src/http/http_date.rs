@@ -1,4 +1,4 @@
-//! HTTP-dates (RFC 9110 §5.6.7): `Last-Modified`, `If-Modified-Since` and
+//! HTTP-dates (RFC 9110 §5.6.7): `Last-Modified`, `Expires`, `If-Modified-Since` and
 //! the date form of `If-Range`.
 
 use time::format_description::FormatItem;

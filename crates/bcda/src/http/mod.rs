@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod base_url;
 pub mod error;
+pub mod http_date;
 pub mod middleware;
 pub mod openapi;
 pub mod router;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use bcda::claims::generated::GeneratedSource;
 use bcda::claims::stored::StoredSource;
-use bcda::claims::{ClaimsSource, ResourceQuery, SourceResource};
+use bcda::claims::{ClaimsSource, ResourceQuery};
 use bcda::fhir::{ApiVersion, ResourceType};
 use bcda::import::{self, FileOutcome};
 use bcda::store::synthetic_acos::SyntheticAcoRecord;
@@ -15,7 +15,7 @@ use bcda::synthetic::SyntheticAco;
 use bcda::synthetic_files;
 use time::macros::datetime;
 
-use crate::harness::{START, TestApp, backend_test};
+use crate::harness::{START, TestApp, backend_test, read_all};
 
 const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
     seed: 7,
@@ -75,27 +75,6 @@ async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
         }
     }
     outcomes
-}
-
-async fn read_all(
-    source: &ClaimsSource,
-    mbis: &[String],
-    query: ResourceQuery,
-) -> Vec<SourceResource> {
-    let keys: Vec<_> = source
-        .resolve(mbis, query.until)
-        .await
-        .expect("resolve")
-        .into_iter()
-        .flatten()
-        .collect();
-    let mut stream = source.stream(keys, query);
-    let mut all = Vec::new();
-    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
-        assert!(!batch.is_empty());
-        all.extend(batch);
-    }
-    all
 }
 
 backend_test! {

@@ -367,19 +367,34 @@ pub async fn source_ids(
     query: bcda::claims::ResourceQuery,
 ) -> std::collections::BTreeSet<String> {
     let source = source_of(db, cms_id).await;
+    read_all(&source, members, query)
+        .await
+        .into_iter()
+        .map(|r| r.resource_id)
+        .collect()
+}
+
+/// Every resource a source streams for `mbis` (resolved as of the query's
+/// `until`), in stream order; batches are never empty.
+pub async fn read_all(
+    source: &bcda::claims::ClaimsSource,
+    mbis: &[String],
+    query: bcda::claims::ResourceQuery,
+) -> Vec<bcda::claims::SourceResource> {
     let keys: Vec<_> = source
-        .resolve(members, query.until)
+        .resolve(mbis, query.until)
         .await
         .expect("resolve")
         .into_iter()
         .flatten()
         .collect();
     let mut stream = source.stream(keys, query);
-    let mut ids = std::collections::BTreeSet::new();
+    let mut all = Vec::new();
     while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
-        ids.extend(batch.into_iter().map(|r| r.resource_id));
+        assert!(!batch.is_empty());
+        all.extend(batch);
     }
-    ids
+    all
 }
 
 /// The claims source of an ACO.

@@ -13,7 +13,6 @@
 mod body;
 mod conditional;
 mod encoding;
-mod http_date;
 mod range;
 
 use std::fs::File;
@@ -36,6 +35,7 @@ use crate::app::AppState;
 use crate::files::FileStore;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
+use crate::http::http_date;
 use crate::http::openapi::params::DataFile;
 use crate::http::openapi::schemas::OperationOutcome;
 use crate::store::job_files::{self, JobFileRecord};

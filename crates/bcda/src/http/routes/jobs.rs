@@ -187,7 +187,7 @@ pub async fn status(
             let mut response = Json(manifest(&base.0, &job, &files)).into_response();
             response
                 .headers_mut()
-                .insert(header::EXPIRES, http_date(expires));
+                .insert(header::EXPIRES, expires_value(expires));
             Ok(response)
         }
         JobStatus::Archived | JobStatus::Expired => Err(ApiError::Gone(format!(
@@ -242,23 +242,6 @@ pub fn manifest(base: &str, job: &JobRecord, files: &[JobFileRecord]) -> Manifes
     }
 }
 
-/// An HTTP-date (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(t: OffsetDateTime) -> HeaderValue {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let text = format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        &t.weekday().to_string()[..3],
-        t.day(),
-        &t.month().to_string()[..3],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    HeaderValue::from_str(&text)
-        .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
-}
-
 /// Cancel an export job
 ///
 /// Pending, In Progress or Completed jobs are cancelled (202): their work
@@ -298,4 +281,10 @@ pub async fn cancel(
         ));
     }
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// The `Expires` value: an HTTP-date (RFC 9110).
+fn expires_value(t: OffsetDateTime) -> HeaderValue {
+    HeaderValue::from_str(&crate::http::http_date::format(t))
+        .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"))
 }

@@ -8,7 +8,7 @@ use axum::http::header::{IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE};
 use axum::http::{HeaderMap, HeaderName};
 use time::OffsetDateTime;
 
-use super::http_date;
+use crate::http::http_date;
 
 /// What the validators of a representation are.
 #[derive(Debug, Clone, Copy)]
