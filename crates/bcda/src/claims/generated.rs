@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{
-    AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource,
-};
+use super::{AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, SourceError};
 use crate::store::attribution::FileKind;
 use crate::store::synthetic_acos::SyntheticAcoRecord;
 use crate::store::{Db, opt_outs};
@@ -40,6 +38,11 @@ impl GeneratedSource {
     /// The generator behind this source.
     pub fn aco(&self) -> &SyntheticAco {
         &self.aco
+    }
+
+    /// The generator, to move onto a blocking thread.
+    pub(super) fn shared_aco(&self) -> Arc<SyntheticAco> {
+        self.aco.clone()
     }
 
     pub(super) async fn attribution_files(&self) -> Result<Vec<AttributionFile>, SourceError> {
@@ -133,29 +136,6 @@ impl GeneratedSource {
                     aco.index_of_mbi(mbi)
                         .filter(|&index| aco.has_patient_at(index, as_of))
                         .map(|index| BeneficiaryKey(i64::from(index)))
-                })
-                .collect()
-        })
-        .await
-    }
-
-    pub(super) async fn resources(
-        &self,
-        beneficiary: BeneficiaryKey,
-        query: ResourceQuery,
-    ) -> Result<Vec<SourceResource>, SourceError> {
-        let Ok(index) = u32::try_from(beneficiary.0) else {
-            return Ok(Vec::new());
-        };
-        let aco = self.aco.clone();
-        blocking(move || {
-            aco.resources(index, query.version, query.resource_type, query.until)
-                .into_iter()
-                .filter(|r| query.since.is_none_or(|since| r.last_updated > since))
-                .map(|r| SourceResource {
-                    resource_id: r.id,
-                    last_updated: r.last_updated,
-                    json: r.json,
                 })
                 .collect()
         })

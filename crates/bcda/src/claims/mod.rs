@@ -16,6 +16,7 @@ pub mod generated;
 pub mod stored;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -23,6 +24,7 @@ use uuid::Uuid;
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::attribution::FileKind;
 use crate::store::{Db, StoreError, synthetic_acos};
+use crate::synthetic::ResourceCursor;
 
 /// How far back a 1-800-MEDICARE preference counts (BCDA:
 /// `BCDA_SUPPRESSION_LOOKBACK_DAYS`, 60).
@@ -61,7 +63,7 @@ pub struct ResourceQuery {
     pub until: OffsetDateTime,
 }
 
-/// One resource as an export writes it.
+/// One row of the stored scan: a resource with its keyset position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceResource {
     /// `id`.
@@ -148,7 +150,7 @@ impl ClaimsSource {
     }
 
     /// Reads the resources of `beneficiaries` (in that order, each in
-    /// `(lastUpdated, id)` order) in batches.
+    /// `(lastUpdated, id)` order) in batches of NDJSON.
     pub fn stream(
         &self,
         beneficiaries: Vec<BeneficiaryKey>,
@@ -156,59 +158,169 @@ impl ClaimsSource {
     ) -> ResourceStream {
         ResourceStream {
             source: self.clone(),
-            beneficiaries,
+            beneficiaries: beneficiaries.into(),
             query,
             position: 0,
             after: None,
+            cursor: None,
+            spare: Vec::new(),
         }
     }
 }
 
+/// A batch of resources as NDJSON: each resource one line of minified
+/// JSON, each line ending in `\n`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ResourceBatch {
+    /// The lines.
+    pub ndjson: Vec<u8>,
+    /// How many lines (resources).
+    pub resources: usize,
+}
+
+impl ResourceBatch {
+    /// Each resource's JSON, without its newline.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.ndjson.split(|&b| b == b'\n').take(self.resources)
+    }
+}
+
 /// Resources of a list of beneficiaries, read batch by batch: memory holds
-/// one batch, however much data the beneficiaries have.
+/// about one batch ([`BATCH_BYTES`]), however much data a beneficiary has.
 #[derive(Debug)]
 pub struct ResourceStream {
     source: ClaimsSource,
-    beneficiaries: Vec<BeneficiaryKey>,
+    beneficiaries: Arc<[BeneficiaryKey]>,
     query: ResourceQuery,
+    /// The next beneficiary to start on.
     position: usize,
-    /// Where the stored scan of the current beneficiary stopped.
+    /// Stored source: where the scan of the beneficiary before `position`
+    /// stopped, if it has more rows.
     after: Option<(OffsetDateTime, String)>,
+    /// Generated source: the beneficiary being rendered, if unfinished.
+    cursor: Option<ResourceCursor>,
+    /// A buffer handed back by the consumer, reused for the next batch.
+    spare: Vec<u8>,
 }
+
+/// A batch is closed once it holds this many bytes (it may run over by one
+/// resource). Big enough that per-batch costs (a thread hop, a compressor
+/// call) vanish, small enough that a few batches in flight per task stay
+/// far below the memory budget.
+pub const BATCH_BYTES: usize = 1 << 20;
 
 /// Rows per page of the stored scan.
 const PAGE_SIZE: i64 = 500;
 
 impl ResourceStream {
-    /// The next batch: the beneficiary it belongs to and its resources (never
-    /// empty), or `None` at the end.
-    pub async fn next_batch(
-        &mut self,
-    ) -> Result<Option<(BeneficiaryKey, Vec<SourceResource>)>, SourceError> {
-        while let Some(&beneficiary) = self.beneficiaries.get(self.position) {
-            let (batch, more) = match &self.source {
-                ClaimsSource::Stored(s) => {
-                    let after = self.after.as_ref().map(|(t, id)| (*t, id.as_str()));
-                    let page = s.page(beneficiary, &self.query, after, PAGE_SIZE).await?;
-                    let more = i64::try_from(page.len()).is_ok_and(|n| n == PAGE_SIZE);
-                    (page, more)
-                }
-                // A beneficiary's generated resources come whole, in one batch.
-                ClaimsSource::Generated(s) => (s.resources(beneficiary, self.query).await?, false),
-            };
-            match batch.last() {
-                Some(last) if more => {
-                    self.after = Some((last.last_updated, last.resource_id.clone()));
-                }
-                _ => {
-                    self.position += 1;
-                    self.after = None;
-                }
+    /// The next batch (never empty), or `None` at the end. A batch may hold
+    /// the resources of several beneficiaries, and one beneficiary's
+    /// resources may span several batches.
+    pub async fn next_batch(&mut self) -> Result<Option<ResourceBatch>, SourceError> {
+        let mut batch = ResourceBatch {
+            ndjson: std::mem::take(&mut self.spare),
+            resources: 0,
+        };
+        batch.ndjson.clear();
+        // Room for a full batch and the resource that runs over, so the
+        // buffer is not regrown (and copied) while it fills.
+        batch.ndjson.reserve(BATCH_BYTES + BATCH_BYTES / 4);
+        match &self.source {
+            ClaimsSource::Stored(s) => {
+                let s = s.clone();
+                self.fill_stored(&s, &mut batch).await?;
             }
-            if !batch.is_empty() {
-                return Ok(Some((beneficiary, batch)));
+            ClaimsSource::Generated(s) => {
+                let s = s.clone();
+                batch = self.fill_generated(&s, batch).await?;
             }
         }
-        Ok(None)
+        Ok((batch.resources > 0).then_some(batch))
+    }
+
+    /// Hands a consumed batch's buffer back for reuse.
+    pub fn recycle(&mut self, batch: ResourceBatch) {
+        self.spare = batch.ndjson;
+    }
+
+    async fn fill_stored(
+        &mut self,
+        source: &stored::StoredSource,
+        batch: &mut ResourceBatch,
+    ) -> Result<(), SourceError> {
+        while batch.ndjson.len() < BATCH_BYTES {
+            let beneficiary = match (&self.after, self.position) {
+                (Some(_), p) => self.beneficiaries[p - 1],
+                (None, p) => match self.beneficiaries.get(p) {
+                    Some(&b) => {
+                        self.position += 1;
+                        b
+                    }
+                    None => break,
+                },
+            };
+            let after = self.after.as_ref().map(|(t, id)| (*t, id.as_str()));
+            let page = source
+                .page(beneficiary, &self.query, after, PAGE_SIZE)
+                .await?;
+            let full = i64::try_from(page.len()).is_ok_and(|n| n == PAGE_SIZE);
+            self.after = match page.last() {
+                Some(last) if full => Some((last.last_updated, last.resource_id.clone())),
+                _ => None,
+            };
+            for row in &page {
+                batch.ndjson.extend_from_slice(&row.json);
+                batch.ndjson.push(b'\n');
+            }
+            batch.resources += page.len();
+        }
+        Ok(())
+    }
+
+    async fn fill_generated(
+        &mut self,
+        source: &generated::GeneratedSource,
+        mut batch: ResourceBatch,
+    ) -> Result<ResourceBatch, SourceError> {
+        let aco = source.shared_aco();
+        let beneficiaries = self.beneficiaries.clone();
+        let query = self.query;
+        let mut position = self.position;
+        let mut cursor = self.cursor.take();
+        // Generation is CPU work: off the async workers, the cursor and
+        // buffer travel with it.
+        let (cursor, position, batch) = tokio::task::spawn_blocking(move || {
+            while batch.ndjson.len() < BATCH_BYTES {
+                let current = match cursor.as_mut() {
+                    Some(c) => c,
+                    None => {
+                        let Some(&key) = beneficiaries.get(position) else {
+                            break;
+                        };
+                        position += 1;
+                        let Ok(index) = u32::try_from(key.0) else {
+                            continue;
+                        };
+                        cursor.insert(aco.cursor(
+                            index,
+                            query.version,
+                            query.resource_type,
+                            query.since,
+                            query.until,
+                        ))
+                    }
+                };
+                batch.resources += current.write_lines(&mut batch.ndjson, BATCH_BYTES);
+                if current.is_done() {
+                    cursor = None;
+                }
+            }
+            (cursor, position, batch)
+        })
+        .await
+        .map_err(|e| SourceError::Generator(e.to_string()))?;
+        self.cursor = cursor;
+        self.position = position;
+        Ok(batch)
     }
 }

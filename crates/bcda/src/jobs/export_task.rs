@@ -72,7 +72,7 @@ pub async fn run(
     // current one: the two run on different threads, so one task can keep
     // two cores busy.
     let mut pending = stream.next_batch().await?;
-    while let Some((_, batch)) = pending.take() {
+    while let Some(batch) = pending.take() {
         if *lost.borrow_and_update() {
             blocking(move || {
                 writer.discard();
@@ -96,13 +96,13 @@ pub async fn run(
             }
         }
         let write = blocking(move || {
-            for resource in &batch {
-                writer.write_line(&resource.json)?;
-            }
-            Ok(writer)
+            writer.write_ndjson(&batch.ndjson, batch.resources)?;
+            Ok((writer, batch))
         });
         let (written, next) = tokio::join!(write, stream.next_batch());
-        writer = written?;
+        let (w, used) = written?;
+        writer = w;
+        stream.recycle(used);
         pending = next?;
     }
 

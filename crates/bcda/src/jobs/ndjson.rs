@@ -70,6 +70,16 @@ impl NdjsonWriter {
         Ok(())
     }
 
+    /// Appends `lines` resources given as NDJSON (every line already ends
+    /// in a newline): one compressor call and one hash update for the lot.
+    pub fn write_ndjson(&mut self, ndjson: &[u8], lines: usize) -> std::io::Result<()> {
+        self.encoder.write_all(ndjson)?;
+        self.hasher.update(ndjson);
+        self.lines += lines as u64;
+        self.bytes += ndjson.len() as u64;
+        Ok(())
+    }
+
     /// Lines written so far.
     pub fn lines(&self) -> u64 {
         self.lines

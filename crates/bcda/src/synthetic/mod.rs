@@ -12,6 +12,7 @@
 mod attribution;
 mod claims;
 mod codes;
+mod cursor;
 mod geo;
 mod ids;
 pub mod mbi;
@@ -31,10 +32,12 @@ use time::{Date, OffsetDateTime};
 use crate::fhir::{ApiVersion, ResourceType};
 
 pub use attribution::{AttributionFile, AttributionKind};
+pub use cursor::ResourceCursor;
 pub use optout::{OptOutEvent, OptOutPreference};
 pub use population::{Beneficiary, PartD, Sex};
 
 use attribution::Layout;
+use cursor::{Body, Pending};
 use ids::Namespace;
 use population::{Profile, Special};
 use rng::{Seed, hash_bytes};
@@ -223,14 +226,30 @@ impl SyntheticAco {
         resource_type: ResourceType,
         until: OffsetDateTime,
     ) -> Vec<SyntheticResource> {
+        self.cursor(index, version, resource_type, None, until)
+            .collect()
+    }
+
+    /// The same resources as [`SyntheticAco::resources`], only those with
+    /// `meta.lastUpdated` after `since` (if given), not yet rendered: the
+    /// cursor renders them on demand, so a beneficiary with thousands of
+    /// claims never has all of their JSON in memory at once.
+    pub fn cursor(
+        &self,
+        index: u32,
+        version: ApiVersion,
+        resource_type: ResourceType,
+        since: Option<OffsetDateTime>,
+        until: OffsetDateTime,
+    ) -> ResourceCursor {
         if !self.has_claims_record(index) {
-            return Vec::new();
+            return ResourceCursor::empty(version);
         }
         let Some(p) = self.profile(index) else {
-            return Vec::new();
+            return ResourceCursor::empty(version);
         };
         let bene = &p.bene;
-        let mut out = Vec::new();
+        let mut pending = Vec::new();
         match resource_type {
             ResourceType::Patient => {
                 let seed = p.seed.label("record-load");
@@ -241,12 +260,10 @@ impl SyntheticAco {
                     self.first_service_year,
                     until,
                 ) {
-                    let mut json = Vec::with_capacity(4_096);
-                    render::patient::patient(&mut json, version, bene, rv);
-                    out.push(SyntheticResource {
-                        id: bene.bene_id.to_string(),
+                    pending.push(Pending {
                         last_updated: rv.last_updated,
-                        json,
+                        id: bene.bene_id.to_string(),
+                        body: Body::Patient(rv),
                     });
                 }
             }
@@ -262,37 +279,32 @@ impl SyntheticAco {
                     if let Some(rv) =
                         records::version_at(bene, seed, start, self.first_service_year, until)
                     {
-                        let mut json = Vec::with_capacity(8_192);
-                        render::coverage::coverage(&mut json, version, bene, part, rv);
-                        out.push(SyntheticResource {
-                            id: format!("part-{part}-{}", bene.bene_id),
+                        pending.push(Pending {
                             last_updated: rv.last_updated,
-                            json,
+                            id: format!("part-{part}-{}", bene.bene_id),
+                            body: Body::Coverage(part, rv),
                         });
                     }
                 }
             }
             ResourceType::ExplanationOfBenefit => {
-                let mut claims = self.claims_until(&p, until);
-                claims.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-                out.reserve(claims.len());
-                for (last_updated, id, claim) in claims {
-                    let mut json = Vec::with_capacity(6_144);
-                    render::eob::eob(&mut json, version, &claim, bene);
-                    out.push(SyntheticResource {
-                        id,
+                pending = self
+                    .claims_until(&p, until)
+                    .into_iter()
+                    .map(|(last_updated, id, claim)| Pending {
                         last_updated,
-                        json,
-                    });
-                }
+                        id,
+                        body: Body::Eob(claim),
+                    })
+                    .collect();
             }
         }
-        out.sort_by(|a, b| {
-            a.last_updated
-                .cmp(&b.last_updated)
-                .then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
-        });
-        out
+        // `_since` is applied before rendering: what it excludes costs
+        // nothing but the claim model.
+        if let Some(since) = since {
+            pending.retain(|r| r.last_updated > since);
+        }
+        ResourceCursor::new(p.bene, version, pending)
     }
 
     /// EOB counts by `eob-type` code (`CARRIER`, `PDE`, ...) for one

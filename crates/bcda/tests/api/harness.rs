@@ -369,18 +369,22 @@ pub async fn source_ids(
     let source = source_of(db, cms_id).await;
     read_all(&source, members, query)
         .await
-        .into_iter()
-        .map(|r| r.resource_id)
+        .iter()
+        .map(|line| {
+            let resource: serde_json::Value = serde_json::from_slice(line).expect("json");
+            resource["id"].as_str().expect("id").to_owned()
+        })
         .collect()
 }
 
 /// Every resource a source streams for `mbis` (resolved as of the query's
-/// `until`), in stream order; batches are never empty.
+/// `until`), in stream order, each as its line of JSON; batches are never
+/// empty and hold whole lines.
 pub async fn read_all(
     source: &bcda::claims::ClaimsSource,
     mbis: &[String],
     query: bcda::claims::ResourceQuery,
-) -> Vec<bcda::claims::SourceResource> {
+) -> Vec<Vec<u8>> {
     let keys: Vec<_> = source
         .resolve(mbis, query.until)
         .await
@@ -390,9 +394,17 @@ pub async fn read_all(
         .collect();
     let mut stream = source.stream(keys, query);
     let mut all = Vec::new();
-    while let Some((_, batch)) = stream.next_batch().await.expect("batch") {
-        assert!(!batch.is_empty());
-        all.extend(batch);
+    while let Some(batch) = stream.next_batch().await.expect("batch") {
+        assert!(batch.resources > 0);
+        assert_eq!(batch.ndjson.last(), Some(&b'\n'));
+        let lines: Vec<Vec<u8>> = batch.lines().map(<[u8]>::to_vec).collect();
+        assert_eq!(lines.len(), batch.resources);
+        assert_eq!(
+            batch.ndjson.iter().filter(|&&b| b == b'\n').count(),
+            batch.resources
+        );
+        all.extend(lines);
+        stream.recycle(batch);
     }
     all
 }
