@@ -14,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::DataDir;
 use crate::files::FileStore;
 use crate::jobs::JobSettings;
+use crate::jobs::buffers::BufferPool;
 use crate::store::{Db, StoreError};
 
 /// Settings of the HTTP layer.
@@ -81,6 +82,8 @@ pub struct App {
     pub http: HttpSettings,
     /// Export engine settings.
     pub jobs: JobSettings,
+    /// Batch buffers reused by every export task.
+    pub batch_buffers: BufferPool,
     /// When this process started.
     pub started_at: OffsetDateTime,
 }
@@ -111,9 +114,14 @@ impl App {
             data_dir: config.data_dir,
             http: config.http,
             jobs: config.jobs,
+            batch_buffers: BufferPool::new(BATCH_BUFFERS_KEPT),
         })
     }
 }
+
+/// Idle batch buffers kept for reuse: two per concurrent export task on a
+/// machine with up to eight workers (each ~1 MB).
+const BATCH_BUFFERS_KEPT: usize = 16;
 
 /// The handle request handlers extract: a cheap clone of an `Arc<App>`.
 #[derive(Debug, Clone)]

@@ -199,8 +199,8 @@ pub struct ResourceStream {
     after: Option<(OffsetDateTime, String)>,
     /// Generated source: the beneficiary being rendered, if unfinished.
     cursor: Option<ResourceCursor>,
-    /// A buffer handed back by the consumer, reused for the next batch.
-    spare: Vec<u8>,
+    /// Buffers handed in by the consumer, reused for the next batches.
+    spare: Vec<Vec<u8>>,
 }
 
 /// A batch is closed once it holds this many bytes (it may run over by one
@@ -218,7 +218,7 @@ impl ResourceStream {
     /// resources may span several batches.
     pub async fn next_batch(&mut self) -> Result<Option<ResourceBatch>, SourceError> {
         let mut batch = ResourceBatch {
-            ndjson: std::mem::take(&mut self.spare),
+            ndjson: self.spare.pop().unwrap_or_default(),
             resources: 0,
         };
         batch.ndjson.clear();
@@ -235,12 +235,22 @@ impl ResourceStream {
                 batch = self.fill_generated(&s, batch).await?;
             }
         }
-        Ok((batch.resources > 0).then_some(batch))
+        if batch.resources == 0 {
+            self.spare.push(batch.ndjson);
+            return Ok(None);
+        }
+        Ok(Some(batch))
     }
 
-    /// Hands a consumed batch's buffer back for reuse.
-    pub fn recycle(&mut self, batch: ResourceBatch) {
-        self.spare = batch.ndjson;
+    /// Hands a buffer (a consumed batch's, or one from a pool) to the
+    /// stream for its next batches.
+    pub fn recycle(&mut self, buffer: Vec<u8>) {
+        self.spare.push(buffer);
+    }
+
+    /// The buffers the stream holds and has not filled, to reuse elsewhere.
+    pub fn into_buffers(self) -> Vec<Vec<u8>> {
+        self.spare
     }
 
     async fn fill_stored(

@@ -67,6 +67,9 @@ pub async fn run(
         .map(|(mbi, _)| mbi.as_str())
         .collect();
     let mut stream = source.stream(known, query);
+    // Two buffers: one compressed while the other fills.
+    stream.recycle(app.batch_buffers.take());
+    stream.recycle(app.batch_buffers.take());
     let mut last_cancel_check = std::time::Instant::now();
     // Reading (or generating) the next batch overlaps compressing the
     // current one: the two run on different threads, so one task can keep
@@ -102,9 +105,10 @@ pub async fn run(
         let (written, next) = tokio::join!(write, stream.next_batch());
         let (w, used) = written?;
         writer = w;
-        stream.recycle(used);
+        stream.recycle(used.ndjson);
         pending = next?;
     }
+    app.batch_buffers.give_back(stream.into_buffers());
 
     let data = if writer.lines() > 0 {
         let destination = app.files.path(job.id, &data_name);

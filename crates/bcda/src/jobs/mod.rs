@@ -10,6 +10,7 @@
 //! deletes files as jobs age.
 
 pub mod attribution;
+pub mod buffers;
 pub mod cancel;
 pub mod cleanup;
 pub mod export_task;

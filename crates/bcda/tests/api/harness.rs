@@ -404,7 +404,7 @@ pub async fn read_all(
             batch.resources
         );
         all.extend(lines);
-        stream.recycle(batch);
+        stream.recycle(batch.ndjson);
     }
     all
 }
