@@ -84,6 +84,10 @@ pub struct App {
     pub jobs: JobSettings,
     /// Batch buffers reused by every export task.
     pub batch_buffers: BufferPool,
+    /// Signalled when this process queues tasks, so its idle workers start
+    /// at once instead of at their next poll (workers in other processes
+    /// still find them by polling).
+    pub new_tasks: tokio::sync::Notify,
     /// When this process started.
     pub started_at: OffsetDateTime,
 }
@@ -115,6 +119,7 @@ impl App {
             http: config.http,
             jobs: config.jobs,
             batch_buffers: BufferPool::new(BATCH_BUFFERS_KEPT),
+            new_tasks: tokio::sync::Notify::new(),
         })
     }
 }

@@ -43,7 +43,7 @@ pub struct ExportArgs {
     /// Generator seed.
     #[arg(long, default_value = "1", value_name = "S")]
     seed: u64,
-    /// Export workers (default: one per CPU core, as `bcda serve`).
+    /// Export workers (default: two per CPU core, as `bcda serve`).
     #[arg(long, value_parser = parse_positive, value_name = "N")]
     workers: Option<u64>,
     /// Keep the data directory (database, export files) in DIR, which must
@@ -77,10 +77,7 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             seed: args.seed,
         },
         sources,
-        workers: args
-            .workers
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        workers: super::serve::worker_count(args.workers),
         keep: args.keep,
         jobs: JobSettings {
             gzip_level: args.gzip_level,

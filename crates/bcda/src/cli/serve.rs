@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// The token rate-limit window, in seconds.
     #[arg(long, env = "BCDA_TOKEN_RATE_WINDOW_SECONDS", default_value = "300", value_parser = parse_positive, value_name = "SECONDS")]
     pub token_rate_window_seconds: u64,
-    /// Export workers in this process (default: one per CPU core).
+    /// Export workers in this process (default: two per CPU core).
     #[arg(long, env = "BCDA_WORKERS", value_parser = parse_positive, value_name = "N")]
     pub workers: Option<u64>,
     #[command(flatten)]
@@ -117,7 +117,7 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
-    /// Workers to run: the flag, or one per CPU core.
+    /// Workers to run: the flag, or two per CPU core.
     pub fn worker_count(&self) -> usize {
         worker_count(self.workers)
     }
@@ -133,10 +133,17 @@ impl ServeArgs {
     }
 }
 
-/// The `--workers` value, or one worker per CPU core when it is absent.
+/// The `--workers` value, or two workers per CPU core when it is absent.
+///
+/// Two, because a worker spends part of each task off the CPU (syncing its
+/// file, recording it in the database, claiming the next task): with one
+/// per core the cores sat idle about a fifth of an export; with two they
+/// stay busy (docs/BENCHMARKS.md). Each worker holds only a few megabytes.
 pub(super) fn worker_count(flag: Option<u64>) -> usize {
     flag.and_then(|n| usize::try_from(n).ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, |n| n.get().saturating_mul(2))
+        })
 }
 
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use crate::config::parse_positive;
 /// Options of `bcda worker`.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerArgs {
-    /// Export workers in this process (default: one per CPU core).
+    /// Export workers in this process (default: two per CPU core).
     #[arg(long, env = "BCDA_WORKERS", value_parser = parse_positive, value_name = "N")]
     pub workers: Option<u64>,
     #[command(flatten)]

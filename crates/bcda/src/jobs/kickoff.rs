@@ -70,6 +70,7 @@ pub async fn start(
     .await?;
     tasks::enqueue(&mut tx, job_id, TaskKind::Plan, "{}", now).await?;
     tx.commit().await?;
+    app.new_tasks.notify_waiters();
     tracing::info!(job = job_id, aco = %principal.cms_id, "export job accepted");
     Ok(job_id)
 }

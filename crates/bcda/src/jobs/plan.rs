@@ -138,6 +138,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
         tasks::enqueue(&mut tx, job.id, TaskKind::Export, &json, now).await?;
     }
     tx.commit().await?;
+    app.new_tasks.notify_waiters();
     tracing::info!(job = job.id, aco = %aco.cms_id, tasks = payloads.len(), "export job planned");
     Ok(())
 }

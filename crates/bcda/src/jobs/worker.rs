@@ -78,12 +78,20 @@ impl Worker {
         Ok(true)
     }
 
-    /// Runs tasks until `shutdown` turns true, polling when idle.
+    /// Runs tasks until `shutdown` turns true; when idle, waits for this
+    /// process to queue tasks or for the poll interval (tasks queued by
+    /// other processes), whichever comes first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let app = self.app.clone();
         loop {
             if *shutdown.borrow() {
                 return;
             }
+            // Registered before looking for a task, so a task queued between
+            // the look and the wait still wakes this worker.
+            let queued = app.new_tasks.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
             let idle = match self.run_one().await {
                 Ok(ran) => !ran,
                 Err(e) => {
@@ -93,7 +101,8 @@ impl Worker {
             };
             if idle {
                 tokio::select! {
-                    _ = tokio::time::sleep(self.app.jobs.poll_interval) => {},
+                    _ = tokio::time::sleep(app.jobs.poll_interval) => {},
+                    _ = &mut queued => {},
                     _ = shutdown.changed() => {},
                 }
             }

@@ -30,7 +30,11 @@ async fn a9994_token(app: &TestApp) -> String {
 
 /// A sandbox app with A9994's principal and a token.
 async fn sandbox_app(backend: crate::harness::Backend) -> (TestApp, Principal, String) {
-    let app = TestApp::new(backend).await;
+    sandbox_in(TestApp::new(backend).await).await
+}
+
+/// The sandbox prepared in `app`, with A9994's principal and a token.
+async fn sandbox_in(app: TestApp) -> (TestApp, Principal, String) {
     let data_dir = app.state.data_dir.root().to_owned();
     let creds = sandbox::prepare(app.db(), &app.clock, &data_dir)
         .await
@@ -216,5 +220,50 @@ backend_test! {
         let other = app.token_for("A0001").await;
         app.get_with_token(&format!("/api/v1/jobs/{job_id}"), &other).await.assert_outcome(401, "forbidden", "Unauthorized");
         app.get(&format!("/api/v1/jobs/{job_id}")).await.assert_outcome(401, "forbidden", "Invalid Token");
+    }
+}
+
+backend_test! {
+    async fn an_idle_worker_starts_as_soon_as_this_process_queues_work(backend) {
+        // A poll interval no test would wait out: the job can only finish
+        // if the kick-off and the plan wake the worker.
+        let jobs = bcda::jobs::JobSettings {
+            poll_interval: std::time::Duration::from_secs(3_600),
+            ..bcda::jobs::JobSettings::default()
+        };
+        let built = TestApp::builder(backend).jobs(jobs).build().await;
+        let (app, principal, token) = sandbox_in(built).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(
+            bcda::jobs::worker::Worker::new(app.state.0.clone(), "waiting-worker").run(stopped),
+        );
+        // Let the worker find the queue empty and settle into its wait.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let job_id = kickoff::start(
+            &app.state,
+            &principal,
+            &JobRequest {
+                version: ApiVersion::V1,
+                kind: RequestKind::Patient,
+                resource_types: vec![ResourceType::Patient],
+                since: None,
+                request_url: "http://bcda.test/api/v1/Patient/$export?_type=Patient".into(),
+            },
+        )
+        .await
+        .expect("kick-off");
+        let status_url = format!("/api/v1/jobs/{job_id}");
+        let mut status = StatusCode::ACCEPTED;
+        // A generous bound on a liveness check, not a measurement.
+        for _ in 0..600 {
+            status = app.get_with_token(&status_url, &token).await.status;
+            if status != StatusCode::ACCEPTED {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, StatusCode::OK, "the job never finished: the worker was not woken");
+        stop.send(true).expect("stop");
+        worker.await.expect("worker stops");
     }
 }
