@@ -23,24 +23,18 @@ pub(crate) const C4BB_SD: &str = "http://hl7.org/fhir/us/carin-bb/StructureDefin
 /// Writes a string that is the concatenation of `a` and `b` (URLs made of
 /// a prefix and a variable name), without allocating.
 pub(crate) fn concat(w: &mut JsonWriter<'_>, a: &str, b: &str) {
-    let mut buf = [0u8; 160];
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() + b.len() <= buf.len() {
-        buf[..a.len()].copy_from_slice(a);
-        buf[a.len()..a.len() + b.len()].copy_from_slice(b);
-        w.ascii(&buf[..a.len() + b.len()]);
-    } else {
-        let mut s = String::with_capacity(a.len() + b.len());
-        s.push_str(std::str::from_utf8(a).unwrap_or(""));
-        s.push_str(std::str::from_utf8(b).unwrap_or(""));
-        w.string(&s);
-    }
+    w.ascii_pair(a.as_bytes(), b.as_bytes());
 }
 
 /// `{"system":..,"code":..[,"display":..]}` as a value.
-pub(crate) fn coding(w: &mut JsonWriter<'_>, system: &str, code: &str, display: Option<&str>) {
+pub(crate) fn coding(
+    w: &mut JsonWriter<'_>,
+    system: &'static str,
+    code: &str,
+    display: Option<&str>,
+) {
     w.begin_object();
-    w.str_field("system", system);
+    w.const_field("system", system);
     w.str_field("code", code);
     if let Some(d) = display {
         w.str_field("display", d);
@@ -61,7 +55,7 @@ pub(crate) fn var_coding(w: &mut JsonWriter<'_>, var: &str, code: &str) {
 pub(crate) fn concept(
     w: &mut JsonWriter<'_>,
     key: &str,
-    system: &str,
+    system: &'static str,
     code: &str,
     display: Option<&str>,
 ) {
@@ -131,7 +125,7 @@ pub(crate) fn money(w: &mut JsonWriter<'_>, v: ApiVersion, key: &str, cents: i64
     w.money_field("value", cents);
     match v {
         ApiVersion::V1 => {
-            w.str_field("system", "urn:iso:std:iso:4217");
+            w.const_field("system", "urn:iso:std:iso:4217");
             w.str_field("code", "USD");
         }
         ApiVersion::V2 => w.str_field("currency", "USD"),
@@ -359,7 +353,7 @@ pub(crate) fn adjudication(w: &mut JsonWriter<'_>, v: ApiVersion, a: Amount, cen
         coding(w, a.carin_system, a.carin_code, None);
     }
     w.begin_object();
-    w.str_field(
+    w.const_field(
         "system",
         "https://bluebutton.cms.gov/resources/codesystem/adjudication",
     );

@@ -487,7 +487,7 @@ fn info_category(w: &mut JsonWriter<'_>, v: ApiVersion, carin: Option<&str>, var
         }
     }
     w.begin_object();
-    w.str_field(
+    w.const_field(
         "system",
         "https://bluebutton.cms.gov/resources/codesystem/information",
     );
@@ -1034,7 +1034,7 @@ fn benefit_balance(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
         w.object("type");
         w.array("coding");
         w.begin_object();
-        w.str_field(
+        w.const_field(
             "system",
             "https://bluebutton.cms.gov/resources/codesystem/benefit-balance",
         );

@@ -108,10 +108,42 @@ impl<'a> JsonWriter<'a> {
     }
 
     /// A string value from ASCII bytes that need no escaping.
+    #[inline(always)]
     pub(crate) fn ascii(&mut self, bytes: &[u8]) {
         self.sep();
+        self.out.reserve(bytes.len() + 2);
         self.out.push(b'"');
         self.out.extend_from_slice(bytes);
+        self.out.push(b'"');
+    }
+
+    /// A string value that is a program constant (a code system, a
+    /// profile or extension URL): such strings never need escaping, so they
+    /// skip the scan. Debug builds (every test) check that claim.
+    #[inline(always)]
+    pub(crate) fn constant(&mut self, s: &'static str) {
+        debug_assert!(
+            first_to_escape(s.as_bytes()).is_none(),
+            "constant {s:?} needs escaping"
+        );
+        self.ascii(s.as_bytes());
+    }
+
+    /// `"key":"<constant>"` (see [`JsonWriter::constant`]).
+    #[inline(always)]
+    pub(crate) fn const_field(&mut self, key: &str, value: &'static str) {
+        self.key(key);
+        self.constant(value);
+    }
+
+    /// A string value joined from two ASCII parts that need no escaping.
+    pub(crate) fn ascii_pair(&mut self, a: &[u8], b: &[u8]) {
+        debug_assert!(first_to_escape(a).is_none() && first_to_escape(b).is_none());
+        self.sep();
+        self.out.reserve(a.len() + b.len() + 2);
+        self.out.push(b'"');
+        self.out.extend_from_slice(a);
+        self.out.extend_from_slice(b);
         self.out.push(b'"');
     }
 

@@ -39,27 +39,27 @@ pub(crate) fn patient(out: &mut Vec<u8>, v: ApiVersion, bene: &Beneficiary, rv: 
     let (race_display, omb) = race(bene.race_code);
     if v2 {
         w.begin_object();
-        w.str_field(
+        w.const_field(
             "url",
             "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race",
         );
         w.array("extension");
         if let Some((code, display)) = omb {
             w.begin_object();
-            w.str_field("url", "ombCategory");
+            w.const_field("url", "ombCategory");
             w.key("valueCoding");
             coding(w, "urn:oid:2.16.840.1.113883.6.238", code, Some(display));
             w.end_object();
         }
         w.begin_object();
-        w.str_field("url", "text");
+        w.const_field("url", "text");
         w.str_field("valueString", race_display);
         w.end_object();
         w.end_array();
         w.end_object();
     }
     w.begin_object();
-    w.str_field(
+    w.const_field(
         "url",
         "http://hl7.org/fhir/us/core/StructureDefinition/us-core-sex",
     );
@@ -163,7 +163,7 @@ fn mbi_identifier(
     let currency = |w: &mut JsonWriter<'_>| {
         w.array("extension");
         w.begin_object();
-        w.str_field(
+        w.const_field(
             "url",
             "https://bluebutton.cms.gov/resources/codesystem/identifier-currency",
         );
@@ -185,7 +185,7 @@ fn mbi_identifier(
             w.array("coding");
             w.begin_object();
             currency(w);
-            w.str_field("system", "http://terminology.hl7.org/CodeSystem/v2-0203");
+            w.const_field("system", "http://terminology.hl7.org/CodeSystem/v2-0203");
             w.str_field("code", "MC");
             w.str_field("display", "Patient's Medicare number");
             w.end_object();
