@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
+use bytes::BytesMut;
 use flate2::read::MultiGzDecoder;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -25,6 +26,10 @@ const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Chunks read ahead of the client.
 const CHANNEL_CHUNKS: usize = 4;
+
+/// The block chunks are cut from: the chunks a download can have in flight
+/// (queued, being written, being read).
+const BLOCK_BYTES: usize = CHUNK_BYTES * (CHANNEL_CHUNKS + 2);
 
 /// Which form of the file is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +68,11 @@ type Reader = Box<dyn Read + Send>;
 /// error so the connection is cut: the client sees a truncated transfer
 /// (its Content-Length is not met) rather than a short file that looks whole.
 async fn produce(file: File, form: Form, range: ByteRange, tx: mpsc::Sender<io::Result<Bytes>>) {
-    let mut reader = match blocking(move || position(file, form, range.first)).await {
-        Ok(reader) => reader,
+    let mut source = match blocking(move || position(file, form, range.first)).await {
+        Ok(reader) => Source {
+            reader,
+            buffer: BytesMut::new(),
+        },
         Err(error) => return fail(&tx, error).await,
     };
     let mut remaining = range.len();
@@ -72,10 +80,10 @@ async fn produce(file: File, form: Form, range: ByteRange, tx: mpsc::Sender<io::
         // Bounded by CHUNK_BYTES, so the cast cannot truncate.
         let want = remaining.min(CHUNK_BYTES as u64) as usize;
         let step =
-            blocking(move || read_chunk(&mut reader, want).map(|chunk| (reader, chunk))).await;
+            blocking(move || read_chunk(&mut source, want).map(|chunk| (source, chunk))).await;
         let chunk = match step {
             Ok((back, chunk)) => {
-                reader = back;
+                source = back;
                 chunk
             }
             Err(error) => return fail(&tx, error).await,
@@ -86,6 +94,16 @@ async fn produce(file: File, form: Form, range: ByteRange, tx: mpsc::Sender<io::
             return;
         }
     }
+}
+
+/// A download's reader and the block its chunks are cut from.
+struct Source {
+    reader: Reader,
+    /// Chunks are split off the front of one block, which is reclaimed
+    /// whole once every chunk cut from it has been sent and dropped: one
+    /// allocation per several chunks instead of one each (an allocation per
+    /// 64 KiB chunk, freed on another thread, halved download speed).
+    buffer: BytesMut,
 }
 
 /// Logs a read failure and passes it on to cut the response.
@@ -128,18 +146,24 @@ fn position(mut file: File, form: Form, first: u64) -> io::Result<Reader> {
 
 /// Reads exactly `want` bytes (the file must have them: its length is
 /// recorded and promised in Content-Length).
-fn read_chunk(reader: &mut Reader, want: usize) -> io::Result<Bytes> {
-    let mut buffer = vec![0; want];
+fn read_chunk(source: &mut Source, want: usize) -> io::Result<Bytes> {
+    let buffer = &mut source.buffer;
+    if buffer.capacity() < want {
+        // Reclaims the block if every earlier chunk is gone, else starts a
+        // new one with room for the chunks in flight.
+        buffer.reserve(BLOCK_BYTES.max(want));
+    }
+    buffer.resize(want, 0);
     let mut filled = 0;
     while filled < want {
-        match reader.read(&mut buffer[filled..]) {
+        match source.reader.read(&mut buffer[filled..want]) {
             Ok(0) => return Err(shorter_than_recorded()),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Bytes::from(buffer))
+    Ok(buffer.split_to(want).freeze())
 }
 
 fn shorter_than_recorded() -> io::Error {
