@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::{TaskError, export_task, plan};
 use crate::app::App;
@@ -41,9 +42,19 @@ impl Worker {
             kind = task.kind.as_str(),
             attempt = task.attempts
         );
-        let _guard = span.enter();
+        // Instrumented, not entered: a guard held across awaits would tag
+        // whatever else runs on this thread meanwhile (HTTP requests) with
+        // the task's span.
+        self.run_claimed(task).instrument(span).await?;
+        Ok(true)
+    }
+
+    /// Runs a claimed task under its lease and records the outcome.
+    async fn run_claimed(&self, task: ClaimedTask) -> Result<(), TaskError> {
         let (lost_tx, lost_rx) = watch::channel(false);
-        let heartbeat = tokio::spawn(keep_lease(self.app.clone(), task.id, task.fence, lost_tx));
+        let heartbeat = tokio::spawn(
+            keep_lease(self.app.clone(), task.id, task.fence, lost_tx).in_current_span(),
+        );
         let result = match task.kind {
             TaskKind::Plan => plan::run(&self.app, &task).await,
             TaskKind::Export => export_task::run(&self.app, &task, lost_rx).await,
@@ -75,7 +86,7 @@ impl Worker {
                 fail_job(&self.app, &task, &e.to_string()).await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Runs tasks until `shutdown` turns true; when idle, waits for this
