@@ -385,13 +385,13 @@ backend_test! {
         let other = f.app.token_for("A0002").await;
         f.app.get_with_token(&f.uri(), &other).await.assert_outcome(401, "forbidden", "Unauthorized");
 
-        let bad_id = "Invalid job ID: it must be a positive integer.";
         for job in ["abc", "0", "-1", "+1", "1.0", "99999999999999999999"] {
-            f.send(Method::GET, &format!("/data/{job}/{FILE}"), &[]).await.assert_outcome(400, "structure", bad_id);
+            let bad_id = format!("Invalid job ID {job:?}: job IDs are positive whole numbers");
+            f.send(Method::GET, &format!("/data/{job}/{FILE}"), &[]).await.assert_outcome(400, "structure", &bad_id);
         }
         f.send(Method::GET, &format!("/data/{}/{FILE}", id + 100), &[])
             .await
-            .assert_outcome(404, "not-found", "Job not found");
+            .assert_outcome(404, "not-found", &format!("Job {} not found", id + 100));
 
         for name in [
             "nope.ndjson".to_owned(),

@@ -207,7 +207,11 @@ backend_test! {
 backend_test! {
     async fn status_of_unknown_foreign_and_malformed_jobs(backend) {
         let (app, principal, token) = sandbox_app(backend).await;
-        app.get_with_token("/api/v1/jobs/abc", &token).await.assert_outcome(400, "structure", "Invalid job ID \"abc\": job IDs are whole numbers");
+        // The same rule and words as the download route (tests/api/data.rs).
+        for job in ["abc", "0", "-1", "+1", "1.0", "99999999999999999999"] {
+            let bad_id = format!("Invalid job ID {job:?}: job IDs are positive whole numbers");
+            app.get_with_token(&format!("/api/v1/jobs/{job}"), &token).await.assert_outcome(400, "structure", &bad_id);
+        }
         app.get_with_token("/api/v1/jobs/999999", &token).await.assert_outcome(404, "not-found", "Job 999999 not found");
         let request = JobRequest {
             version: ApiVersion::V1,

@@ -39,7 +39,7 @@ use crate::http::http_date;
 use crate::http::openapi::params::DataFile;
 use crate::http::openapi::schemas::OperationOutcome;
 use crate::store::job_files::{self, JobFileRecord};
-use crate::store::jobs::{self, JobRecord, JobStatus};
+use crate::store::jobs::{JobRecord, JobStatus};
 
 /// The media type of every file.
 const NDJSON: HeaderValue = HeaderValue::from_static("application/fhir+ndjson");
@@ -106,7 +106,7 @@ pub async fn download(
     // The only rejection: a segment that is not UTF-8 once percent-decoded.
     let Path((job_id, name)) =
         path.map_err(|_| ApiError::BadRequest("The path is not valid UTF-8.".to_owned()))?;
-    let job = downloadable_job(&state, parse_job_id(&job_id)?, principal.aco_id).await?;
+    let job = downloadable_job(&state, &job_id, principal.aco_id).await?;
     let record = recorded_file(&state, job.id, &name).await?;
     let file = open_stored(&state.files, &record).await?;
     let representation = Representation::of(&record, encoding::prefers_gzip(&headers))?;
@@ -210,29 +210,16 @@ impl Representation {
     }
 }
 
-/// `jobId` is a positive integer (digits only, as BCDA's unsigned parse).
-fn parse_job_id(text: &str) -> Result<i64, ApiError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid_job_id());
-    }
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(invalid_job_id)
-}
-
-/// The job, if it exists, is the caller's, and its files may be downloaded:
+/// The job, if it exists, is the caller's (`jobs::owned_job`: the same
+/// answers as the status route), and its files may be downloaded:
 /// Completed and within the download window (`JobSettings::download_window`)
 /// of completion.
-async fn downloadable_job(state: &AppState, id: i64, aco_id: Uuid) -> Result<JobRecord, ApiError> {
-    let job = jobs::find(&state.db, id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::NotFound("Job not found".to_owned()))?;
-    if job.aco_id != aco_id {
-        // As BCDA: 401 for another ACO's job, saying nothing about the job.
-        return Err(ApiError::Unauthorized("Unauthorized".to_owned()));
-    }
+async fn downloadable_job(
+    state: &AppState,
+    raw_id: &str,
+    aco_id: Uuid,
+) -> Result<JobRecord, ApiError> {
+    let job = super::jobs::owned_job(state, raw_id, aco_id).await?;
     let window = Duration::try_from(state.jobs.download_window).unwrap_or(Duration::DAY);
     match job.status {
         JobStatus::Completed if !window_closed(&job, state.clock.now(), window) => Ok(job),
@@ -410,10 +397,7 @@ fn header_value(text: String) -> Result<HeaderValue, ApiError> {
     HeaderValue::try_from(text).map_err(ApiError::internal)
 }
 
-fn invalid_job_id() -> ApiError {
-    ApiError::BadRequest("Invalid job ID: it must be a positive integer.".to_owned())
-}
-
+/// A file name not recorded for the job.
 fn file_not_found() -> ApiError {
     ApiError::NotFound("File not found".to_owned())
 }

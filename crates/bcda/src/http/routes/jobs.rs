@@ -70,19 +70,31 @@ pub struct ManifestFile {
 /// Loads a job the caller may see: 400 for a non-numeric id, 404 if
 /// unknown, 401 if it belongs to another ACO (as BCDA answers).
 pub async fn owned_job(app: &App, raw_id: &str, aco_id: uuid::Uuid) -> Result<JobRecord, ApiError> {
-    let id: i64 = raw_id.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "Invalid job ID {raw_id:?}: job IDs are whole numbers"
-        ))
-    })?;
+    let id = parse_job_id(raw_id)?;
     let job = jobs::find(&app.db, id)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::NotFound(format!("Job {id} not found")))?;
     if job.aco_id != aco_id {
+        // As BCDA: 401 for another ACO's job, saying nothing about the job.
         return Err(ApiError::Unauthorized("Unauthorized".to_owned()));
     }
     Ok(job)
+}
+
+/// A job id: digits only (as BCDA's unsigned parse: no sign, no spaces),
+/// positive, and within range.
+fn parse_job_id(raw_id: &str) -> Result<i64, ApiError> {
+    let digits = !raw_id.is_empty() && raw_id.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| raw_id.parse::<i64>().ok())
+        .flatten()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Invalid job ID {raw_id:?}: job IDs are positive whole numbers"
+            ))
+        })
 }
 
 /// List your export jobs
