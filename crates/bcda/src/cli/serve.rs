@@ -177,6 +177,15 @@ pub(super) async fn serve(
             tokio::spawn(Worker::new(app.clone(), name).run(stop_rx.clone()))
         })
         .collect();
+    // Tasks queued by other processes (PostgreSQL) wake this one's workers.
+    let task_listener = (workers > 0).then(|| {
+        let app = app.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let wake = || app.new_tasks.notify_waiters();
+            crate::store::task_signal::listen(&app.db, wake, stop).await;
+        })
+    });
     let signals = tokio::spawn(async move {
         shutdown.recv().await;
         tracing::info!("shutting down: finishing requests and tasks in flight");
@@ -212,6 +221,9 @@ pub(super) async fn serve(
     signals.abort();
     for task in worker_tasks {
         let _ = task.await;
+    }
+    if let Some(listener) = task_listener {
+        let _ = listener.await;
     }
     let _ = housekeeping.await;
     app.db.close().await;

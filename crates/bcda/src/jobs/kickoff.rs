@@ -10,6 +10,7 @@ use crate::claims::{ClaimsSource, SourceError};
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::StoreError;
 use crate::store::jobs::{self, NewJob, RequestKind};
+use crate::store::task_signal;
 use crate::store::tasks::{self, TaskKind};
 
 /// What a validated kick-off asks for.
@@ -69,6 +70,7 @@ pub async fn start(
     )
     .await?;
     tasks::enqueue(&mut tx, job_id, TaskKind::Plan, "{}", now).await?;
+    task_signal::announce(&mut tx).await?;
     tx.commit().await?;
     app.new_tasks.notify_waiters();
     tracing::info!(job = job_id, aco = %principal.cms_id, "export job accepted");

@@ -12,6 +12,7 @@ use crate::claims::{BeneficiaryKey, ClaimsSource};
 use crate::fhir::ResourceType;
 use crate::store::acos;
 use crate::store::jobs::{self, JobStatus, RequestKind};
+use crate::store::task_signal;
 use crate::store::tasks::{self, ClaimedTask, TaskKind};
 
 /// Which beneficiaries of a Group/all `_since` export a file holds.
@@ -137,6 +138,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
             serde_json::to_string(payload).map_err(|e| TaskError::Permanent(e.to_string()))?;
         tasks::enqueue(&mut tx, job.id, TaskKind::Export, &json, now).await?;
     }
+    task_signal::announce(&mut tx).await?;
     tx.commit().await?;
     app.new_tasks.notify_waiters();
     tracing::info!(job = job.id, aco = %aco.cms_id, tasks = payloads.len(), "export job planned");

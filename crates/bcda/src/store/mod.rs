@@ -18,6 +18,7 @@ pub mod opt_outs;
 pub mod resources;
 pub mod signing_keys;
 pub mod synthetic_acos;
+pub mod task_signal;
 pub mod tasks;
 
 use std::path::Path;

@@ -271,3 +271,79 @@ backend_test! {
         worker.await.expect("worker stops");
     }
 }
+
+/// A worker of another process (PostgreSQL only): a second App on the same
+/// database, with its own in-process signal, so only the database's
+/// notification can wake it.
+#[tokio::test]
+async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
+    let hour = std::time::Duration::from_secs(3_600);
+    let jobs = bcda::jobs::JobSettings {
+        poll_interval: hour,
+        ..bcda::jobs::JobSettings::default()
+    };
+    let built = TestApp::builder(crate::harness::Backend::Postgres)
+        .jobs(jobs.clone())
+        .build()
+        .await;
+    let (app, principal, token) = sandbox_in(built).await;
+    let other = std::sync::Arc::new(
+        bcda::app::App::open(
+            app.db().clone(),
+            std::sync::Arc::new(app.clock.clone()),
+            bcda::app::AppConfig {
+                data_dir: app.state.data_dir.clone(),
+                key_file: app.dir.path().join("signing-keys.key"),
+                tokens: bcda::auth::tokens::TokenSettings::default(),
+                http: bcda::app::HttpSettings::default(),
+                jobs,
+            },
+        )
+        .await
+        .expect("second app"),
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let forwarder = {
+        let other = other.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            let wake = || other.new_tasks.notify_waiters();
+            bcda::store::task_signal::listen(&other.db, wake, stopped).await;
+        })
+    };
+    let worker =
+        tokio::spawn(bcda::jobs::worker::Worker::new(other.clone(), "other-process").run(stopped));
+    // Let the worker find the queue empty and settle into its hour-long wait.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let job_id = kickoff::start(
+        &app.state,
+        &principal,
+        &JobRequest {
+            version: ApiVersion::V1,
+            kind: RequestKind::Patient,
+            resource_types: vec![ResourceType::Patient],
+            since: None,
+            request_url: "http://bcda.test/api/v1/Patient/$export?_type=Patient".into(),
+        },
+    )
+    .await
+    .expect("kick-off");
+    let status_url = format!("/api/v1/jobs/{job_id}");
+    let mut status = StatusCode::ACCEPTED;
+    // A generous bound on a liveness check, not a measurement.
+    for _ in 0..600 {
+        status = app.get_with_token(&status_url, &token).await.status;
+        if status != StatusCode::ACCEPTED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the job never finished: the notification did not wake the worker"
+    );
+    stop.send(true).expect("stop");
+    worker.await.expect("worker stops");
+    forwarder.await.expect("listener stops");
+}
