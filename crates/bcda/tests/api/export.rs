@@ -241,31 +241,7 @@ backend_test! {
         let worker = tokio::spawn(
             bcda::jobs::worker::Worker::new(app.state.0.clone(), "waiting-worker").run(stopped),
         );
-        // Let the worker find the queue empty and settle into its wait.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let job_id = kickoff::start(
-            &app.state,
-            &principal,
-            &JobRequest {
-                version: ApiVersion::V1,
-                kind: RequestKind::Patient,
-                resource_types: vec![ResourceType::Patient],
-                since: None,
-                request_url: "http://bcda.test/api/v1/Patient/$export?_type=Patient".into(),
-            },
-        )
-        .await
-        .expect("kick-off");
-        let status_url = format!("/api/v1/jobs/{job_id}");
-        let mut status = StatusCode::ACCEPTED;
-        // A generous bound on a liveness check, not a measurement.
-        for _ in 0..600 {
-            status = app.get_with_token(&status_url, &token).await.status;
-            if status != StatusCode::ACCEPTED {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let status = kick_off_and_wait(&app, &principal, &token).await;
         assert_eq!(status, StatusCode::OK, "the job never finished: the worker was not woken");
         stop.send(true).expect("stop");
         worker.await.expect("worker stops");
@@ -313,11 +289,26 @@ async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
     };
     let worker =
         tokio::spawn(bcda::jobs::worker::Worker::new(other.clone(), "other-process").run(stopped));
-    // Let the worker find the queue empty and settle into its hour-long wait.
+    let status = kick_off_and_wait(&app, &principal, &token).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the job never finished: the notification did not wake the worker"
+    );
+    stop.send(true).expect("stop");
+    worker.await.expect("worker stops");
+    forwarder.await.expect("listener stops");
+}
+
+/// With an idle worker waiting: lets it settle into its wait, kicks off a
+/// small export and polls its status until it is no longer 202 (or a
+/// minute has passed); returns the last status.
+async fn kick_off_and_wait(app: &TestApp, principal: &Principal, token: &str) -> StatusCode {
+    // Let the worker find the queue empty and settle into its wait.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let job_id = kickoff::start(
         &app.state,
-        &principal,
+        principal,
         &JobRequest {
             version: ApiVersion::V1,
             kind: RequestKind::Patient,
@@ -332,18 +323,11 @@ async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
     let mut status = StatusCode::ACCEPTED;
     // A generous bound on a liveness check, not a measurement.
     for _ in 0..600 {
-        status = app.get_with_token(&status_url, &token).await.status;
+        status = app.get_with_token(&status_url, token).await.status;
         if status != StatusCode::ACCEPTED {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "the job never finished: the notification did not wake the worker"
-    );
-    stop.send(true).expect("stop");
-    worker.await.expect("worker stops");
-    forwarder.await.expect("listener stops");
+    status
 }
