@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::attribution::FileKind;
 use crate::store::{Db, StoreError, synthetic_acos};
-use crate::synthetic::ResourceCursor;
+use crate::synthetic::{ResourceCursor, SyntheticAco};
 
 /// How far back a 1-800-MEDICARE preference counts (BCDA:
 /// `BCDA_SUPPRESSION_LOOKBACK_DAYS`, 60).
@@ -217,14 +217,7 @@ impl ResourceStream {
     /// the resources of several beneficiaries, and one beneficiary's
     /// resources may span several batches.
     pub async fn next_batch(&mut self) -> Result<Option<ResourceBatch>, SourceError> {
-        let mut batch = ResourceBatch {
-            ndjson: self.spare.pop().unwrap_or_default(),
-            resources: 0,
-        };
-        batch.ndjson.clear();
-        // Room for a full batch and the resource that runs over, so the
-        // buffer is not regrown (and copied) while it fills.
-        batch.ndjson.reserve(BATCH_BYTES + BATCH_BYTES / 4);
+        let mut batch = self.empty_batch();
         match &self.source {
             ClaimsSource::Stored(s) => {
                 let s = s.clone();
@@ -235,11 +228,57 @@ impl ResourceStream {
                 batch = self.fill_generated(&s, batch).await?;
             }
         }
+        Ok(self.finished(batch))
+    }
+
+    /// [`ResourceStream::next_batch`] on a thread that may block (never an
+    /// async worker): the generator runs right here, on the caller's warm
+    /// caches, and the database is reached through `runtime`.
+    pub fn next_batch_blocking(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Option<ResourceBatch>, SourceError> {
+        let mut batch = self.empty_batch();
+        match &self.source {
+            ClaimsSource::Stored(s) => {
+                let s = s.clone();
+                runtime.block_on(self.fill_stored(&s, &mut batch))?;
+            }
+            ClaimsSource::Generated(s) => {
+                let aco = s.shared_aco();
+                fill_generated(
+                    &aco,
+                    &self.beneficiaries,
+                    self.query,
+                    &mut self.position,
+                    &mut self.cursor,
+                    &mut batch,
+                );
+            }
+        }
+        Ok(self.finished(batch))
+    }
+
+    /// An empty batch in a spare buffer, with room for a full batch and the
+    /// resource that runs over, so the buffer is not regrown (and copied)
+    /// while it fills.
+    fn empty_batch(&mut self) -> ResourceBatch {
+        let mut ndjson = self.spare.pop().unwrap_or_default();
+        ndjson.clear();
+        ndjson.reserve(BATCH_BYTES + BATCH_BYTES / 4);
+        ResourceBatch {
+            ndjson,
+            resources: 0,
+        }
+    }
+
+    /// The batch, or `None` (its buffer kept) if it is empty: the end.
+    fn finished(&mut self, batch: ResourceBatch) -> Option<ResourceBatch> {
         if batch.resources == 0 {
             self.spare.push(batch.ndjson);
-            return Ok(None);
+            return None;
         }
-        Ok(Some(batch))
+        Some(batch)
     }
 
     /// Hands a buffer (a consumed batch's, or one from a pool) to the
@@ -300,31 +339,14 @@ impl ResourceStream {
         // Generation is CPU work: off the async workers, the cursor and
         // buffer travel with it.
         let (cursor, position, batch) = tokio::task::spawn_blocking(move || {
-            while batch.ndjson.len() < BATCH_BYTES {
-                let current = match cursor.as_mut() {
-                    Some(c) => c,
-                    None => {
-                        let Some(&key) = beneficiaries.get(position) else {
-                            break;
-                        };
-                        position += 1;
-                        let Ok(index) = u32::try_from(key.0) else {
-                            continue;
-                        };
-                        cursor.insert(aco.cursor(
-                            index,
-                            query.version,
-                            query.resource_type,
-                            query.since,
-                            query.until,
-                        ))
-                    }
-                };
-                batch.resources += current.write_lines(&mut batch.ndjson, BATCH_BYTES);
-                if current.is_done() {
-                    cursor = None;
-                }
-            }
+            fill_generated(
+                &aco,
+                &beneficiaries,
+                query,
+                &mut position,
+                &mut cursor,
+                &mut batch,
+            );
             (cursor, position, batch)
         })
         .await
@@ -332,5 +354,42 @@ impl ResourceStream {
         self.cursor = cursor;
         self.position = position;
         Ok(batch)
+    }
+}
+
+/// Renders the generator's resources into `batch` until it is full or the
+/// beneficiaries run out, resuming from `position` and `cursor`.
+fn fill_generated(
+    aco: &SyntheticAco,
+    beneficiaries: &[BeneficiaryKey],
+    query: ResourceQuery,
+    position: &mut usize,
+    cursor: &mut Option<ResourceCursor>,
+    batch: &mut ResourceBatch,
+) {
+    while batch.ndjson.len() < BATCH_BYTES {
+        let current = match cursor.as_mut() {
+            Some(c) => c,
+            None => {
+                let Some(&key) = beneficiaries.get(*position) else {
+                    break;
+                };
+                *position += 1;
+                let Ok(index) = u32::try_from(key.0) else {
+                    continue;
+                };
+                cursor.insert(aco.cursor(
+                    index,
+                    query.version,
+                    query.resource_type,
+                    query.since,
+                    query.until,
+                ))
+            }
+        };
+        batch.resources += current.write_lines(&mut batch.ndjson, BATCH_BYTES);
+        if current.is_done() {
+            *cursor = None;
+        }
     }
 }

@@ -5,6 +5,7 @@ use tokio::sync::watch;
 
 use super::TaskError;
 use super::ndjson::{NdjsonWriter, WrittenFile};
+use super::pipeline::{self, Interruption};
 use super::plan::{ExportPayload, payload_type};
 use crate::app::App;
 use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
@@ -23,7 +24,7 @@ const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 pub async fn run(
     app: &App,
     task: &ClaimedTask,
-    mut lost: watch::Receiver<bool>,
+    lost: watch::Receiver<bool>,
 ) -> Result<(), TaskError> {
     let payload: ExportPayload = serde_json::from_str(&task.payload)
         .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?;
@@ -67,48 +68,44 @@ pub async fn run(
         .map(|(mbi, _)| mbi.as_str())
         .collect();
     let mut stream = source.stream(known, query);
-    // Two buffers: one compressed while the other fills.
-    stream.recycle(app.batch_buffers.take());
-    stream.recycle(app.batch_buffers.take());
-    let mut last_cancel_check = std::time::Instant::now();
-    // Reading (or generating) the next batch overlaps compressing the
-    // current one: the two run on different threads, so one task can keep
-    // two cores busy.
-    let mut pending = stream.next_batch().await?;
-    while let Some(batch) = pending.take() {
-        if *lost.borrow_and_update() {
-            blocking(move || {
-                writer.discard();
-                Ok(())
-            })
-            .await?;
-            return Err(TaskError::LostClaim);
-        }
-        if last_cancel_check.elapsed() >= CANCEL_CHECK {
-            last_cancel_check = std::time::Instant::now();
-            if jobs::find(&app.db, job.id)
-                .await?
-                .is_none_or(|j| !j.status.is_active())
-            {
-                blocking(move || {
-                    writer.discard();
-                    Ok(())
-                })
-                .await?;
-                return finish(app, task, None, None).await;
-            }
-        }
-        let write = blocking(move || {
-            writer.write_ndjson(&batch.ndjson, batch.resources)?;
-            Ok((writer, batch))
-        });
-        let (written, next) = tokio::join!(write, stream.next_batch());
-        let (w, used) = written?;
-        writer = w;
-        stream.recycle(used.ndjson);
-        pending = next?;
+    // Buffers for the batch being compressed, the one ready, the one filling.
+    for _ in 0..3 {
+        stream.recycle(app.batch_buffers.take());
     }
+    let runtime = tokio::runtime::Handle::current();
+    let db = app.db.clone();
+    let job_id = job.id;
+    let (writer, stream, interruption) = blocking_task(move || {
+        let mut last_cancel_check = std::time::Instant::now();
+        let should_stop = || {
+            if *lost.borrow() {
+                return Ok(Some(Interruption::LeaseLost));
+            }
+            if last_cancel_check.elapsed() >= CANCEL_CHECK {
+                last_cancel_check = std::time::Instant::now();
+                let current = runtime.block_on(jobs::find(&db, job_id))?;
+                if current.is_none_or(|j| !j.status.is_active()) {
+                    return Ok(Some(Interruption::JobInactive));
+                }
+            }
+            Ok(None)
+        };
+        let outcome = pipeline::pump(&runtime, &mut stream, &mut writer, should_stop);
+        outcome.map(|interruption| (writer, stream, interruption))
+    })
+    .await?;
     app.batch_buffers.give_back(stream.into_buffers());
+    if let Some(interruption) = interruption {
+        blocking(move || {
+            writer.discard();
+            Ok(())
+        })
+        .await?;
+        return match interruption {
+            Interruption::LeaseLost => Err(TaskError::LostClaim),
+            Interruption::JobInactive => finish(app, task, None, None).await,
+        };
+    }
 
     let data = if writer.lines() > 0 {
         let destination = app.files.path(job.id, &data_name);
@@ -217,6 +214,15 @@ async fn finish(
         tracing::info!(job = task.job_id, "export job completed");
     }
     Ok(())
+}
+
+/// Work that may block, off the async workers, failing as the task does.
+async fn blocking_task<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, TaskError> + Send + 'static,
+) -> Result<T, TaskError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| TaskError::Retryable(format!("export task thread failed: {e}")))?
 }
 
 /// File I/O and compression run off the async workers.

@@ -16,6 +16,7 @@ pub mod cleanup;
 pub mod export_task;
 pub mod kickoff;
 pub mod ndjson;
+pub mod pipeline;
 pub mod plan;
 pub mod worker;
 

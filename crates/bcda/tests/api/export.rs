@@ -331,3 +331,80 @@ async fn kick_off_and_wait(app: &TestApp, principal: &Principal, token: &str) ->
     }
     status
 }
+
+backend_test! {
+    async fn the_pipeline_writes_every_batch_in_order_and_stops_when_told(backend) {
+        use bcda::jobs::ndjson::NdjsonWriter;
+        use bcda::jobs::pipeline::{Interruption, pump};
+
+        let (app, principal, _) = sandbox_app(backend).await;
+        let until = crate::harness::START;
+        let members = exportable_members(app.db(), &principal.cms_id, until).await;
+        let source = crate::harness::source_of(app.db(), &principal.cms_id).await;
+        let query = bcda::claims::ResourceQuery {
+            version: ApiVersion::V2,
+            resource_type: ResourceType::ExplanationOfBenefit,
+            since: None,
+            until,
+        };
+        let expected: Vec<u8> = crate::harness::read_all(&source, &members, query)
+            .await
+            .into_iter()
+            .flat_map(|mut line| {
+                line.push(b'\n');
+                line
+            })
+            .collect();
+        let keys: Vec<_> = source.resolve(&members, until).await.expect("resolve").into_iter().flatten().collect();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let runtime = tokio::runtime::Handle::current();
+
+        // To the end: every resource, in stream order, across many batches.
+        let (whole, asked) = {
+            let (source, keys, path) = (source.clone(), keys.clone(), dir.path().join("whole"));
+            let runtime = runtime.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut writer = NdjsonWriter::create(&path.with_extension("tmp"), 1).expect("create");
+                let mut stream = source.stream(keys, query);
+                let mut asked = 0;
+                let stopped = pump(&runtime, &mut stream, &mut writer, || {
+                    asked += 1;
+                    Ok(None)
+                })
+                .expect("pump");
+                assert_eq!(stopped, None);
+                writer.finish(&path).expect("finish");
+                (path, asked)
+            })
+            .await
+            .expect("join")
+        };
+        let mut written = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&whole).expect("open"))
+            .read_to_end(&mut written)
+            .expect("gunzip");
+        assert!(written == expected, "the file differs from the source's resources");
+        assert!(asked > 3, "A9994's EOBs span several batches, asked {asked}");
+
+        // Told to stop before the second batch: one batch written, no more.
+        let path = dir.path().join("stopped.tmp");
+        let (stopped, lines) = tokio::task::spawn_blocking(move || {
+            let mut writer = NdjsonWriter::create(&path, 1).expect("create");
+            let mut stream = source.stream(keys, query);
+            let mut asked = 0;
+            let stopped = pump(&runtime, &mut stream, &mut writer, || {
+                asked += 1;
+                Ok((asked > 1).then_some(Interruption::LeaseLost))
+            })
+            .expect("pump");
+            let lines = writer.lines();
+            writer.discard();
+            (stopped, lines)
+        })
+        .await
+        .expect("join");
+        assert_eq!(stopped, Some(Interruption::LeaseLost));
+        let total = expected.iter().filter(|&&b| b == b'\n').count();
+        assert!(lines > 0 && (lines as usize) < total, "{lines} of {total} lines written");
+    }
+}
