@@ -2,6 +2,8 @@
 //! extensions, money, adjudications and the mapping of claim amounts to
 //! Blue Button variables and CARIN adjudication categories.
 
+use std::sync::OnceLock;
+
 use super::json::JsonWriter;
 use crate::fhir::ApiVersion;
 
@@ -134,21 +136,25 @@ pub(crate) fn money(w: &mut JsonWriter<'_>, v: ApiVersion, key: &str, cents: i64
 }
 
 /// An amount's meaning: its Blue Button variable and CARIN category.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Amount {
     pub(crate) var: &'static str,
     pub(crate) display: &'static str,
     pub(crate) carin_system: &'static str,
     pub(crate) carin_code: &'static str,
+    /// The `"category":{...}` member for v1 and v2, rendered on first use:
+    /// it never changes, and EOB lines repeat a dozen amounts each.
+    category: OnceLock<[Vec<u8>; 2]>,
 }
 
 macro_rules! amount {
     ($name:ident, $var:literal, $display:literal, $sys:ident, $code:literal) => {
-        pub(crate) const $name: Amount = Amount {
+        pub(crate) static $name: Amount = Amount {
             var: $var,
             display: $display,
             carin_system: $sys,
             carin_code: $code,
+            category: OnceLock::new(),
         };
     };
 }
@@ -345,8 +351,26 @@ amount!(
 
 /// One adjudication entry: STU3 codes only the Blue Button variable; R4
 /// (CARIN) codes the CARIN category first, then the variable.
-pub(crate) fn adjudication(w: &mut JsonWriter<'_>, v: ApiVersion, a: Amount, cents: i64) {
+pub(crate) fn adjudication(w: &mut JsonWriter<'_>, v: ApiVersion, a: &Amount, cents: i64) {
+    let category = a.category.get_or_init(|| {
+        [ApiVersion::V1, ApiVersion::V2].map(|v| {
+            let mut member = Vec::new();
+            let mut m = JsonWriter::new(&mut member);
+            m.begin_object();
+            adjudication_category(&mut m, v, a);
+            m.end_object();
+            // `{"category":{...}}` without its braces.
+            member[1..member.len() - 1].to_vec()
+        })
+    });
     w.begin_object();
+    w.raw_member(&category[usize::from(v == ApiVersion::V2)]);
+    money(w, v, "amount", cents);
+    w.end_object();
+}
+
+/// `"category":{"coding":[...]}` of an adjudication.
+fn adjudication_category(w: &mut JsonWriter<'_>, v: ApiVersion, a: &Amount) {
     w.object("category");
     w.array("coding");
     if v == ApiVersion::V2 {
@@ -362,8 +386,6 @@ pub(crate) fn adjudication(w: &mut JsonWriter<'_>, v: ApiVersion, a: Amount, cen
     w.str_field("display", a.display);
     w.end_object();
     w.end_array();
-    w.end_object();
-    money(w, v, "amount", cents);
     w.end_object();
 }
 

@@ -777,16 +777,16 @@ fn items(
         w.end_object();
         w.array("adjudication");
         for (a, amount) in [
-            (PDE_PLAN_PD, rx.plan_paid),
-            (PDE_NCVRD_PLAN_PD, 0),
-            (PDE_PTNT_PAY, rx.patient_pay),
-            (PDE_OTHR_TROOP, rx.other_troop),
-            (PDE_LICS, rx.lics),
-            (PDE_PLRO, rx.plro),
-            (PDE_TOT_RX, rx.total_cost),
-            (PDE_GDC_BLW, rx.gdc_below),
-            (PDE_GDC_ABV, rx.gdc_above),
-            (PDE_GAP_DSCNT, rx.gap_discount),
+            (&PDE_PLAN_PD, rx.plan_paid),
+            (&PDE_NCVRD_PLAN_PD, 0),
+            (&PDE_PTNT_PAY, rx.patient_pay),
+            (&PDE_OTHR_TROOP, rx.other_troop),
+            (&PDE_LICS, rx.lics),
+            (&PDE_PLRO, rx.plro),
+            (&PDE_TOT_RX, rx.total_cost),
+            (&PDE_GDC_BLW, rx.gdc_below),
+            (&PDE_GDC_ABV, rx.gdc_above),
+            (&PDE_GAP_DSCNT, rx.gap_discount),
         ] {
             adjudication(w, v, a, amount);
         }
@@ -901,14 +901,14 @@ fn professional_line(
     };
     w.array("adjudication");
     for (a, amount) in [
-        (LINE_NCH_PMT, line.payment),
-        (LINE_BENE_PMT, to_bene),
-        (LINE_PRVDR_PMT, to_provider),
-        (LINE_DDCTBL, line.deductible),
-        (LINE_PRMRY_PD, line.primary_payer),
-        (LINE_COINS, line.coinsurance),
-        (LINE_SBMTD, line.charge),
-        (LINE_ALOWD, line.allowed),
+        (&LINE_NCH_PMT, line.payment),
+        (&LINE_BENE_PMT, to_bene),
+        (&LINE_PRVDR_PMT, to_provider),
+        (&LINE_DDCTBL, line.deductible),
+        (&LINE_PRMRY_PD, line.primary_payer),
+        (&LINE_COINS, line.coinsurance),
+        (&LINE_SBMTD, line.charge),
+        (&LINE_ALOWD, line.allowed),
     ] {
         adjudication(w, v, a, amount);
     }
@@ -943,15 +943,15 @@ fn institutional_line(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim, line: &L
     w.end_object();
     w.array("adjudication");
     for (a, amount) in [
-        (REV_RATE, line.allowed),
-        (REV_TOT_CHRG, line.charge),
-        (REV_NCVRD, line.noncovered),
-        (REV_PMT, line.payment),
-        (REV_PRVDR_PMT, line.payment),
-        (REV_BENE_PMT, 0),
-        (REV_DDCTBL, line.deductible),
-        (REV_COINS, line.coinsurance),
-        (REV_PTNT_RSPNS, line.deductible + line.coinsurance),
+        (&REV_RATE, line.allowed),
+        (&REV_TOT_CHRG, line.charge),
+        (&REV_NCVRD, line.noncovered),
+        (&REV_PMT, line.payment),
+        (&REV_PRVDR_PMT, line.payment),
+        (&REV_BENE_PMT, 0),
+        (&REV_DDCTBL, line.deductible),
+        (&REV_COINS, line.coinsurance),
+        (&REV_PTNT_RSPNS, line.deductible + line.coinsurance),
     ] {
         adjudication(w, v, a, amount);
     }
@@ -962,29 +962,29 @@ fn totals(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
     let t = &c.totals;
     w.array("total");
     if let Some(rx) = &c.rx {
-        adjudication(w, v, PDE_TOT_RX, rx.total_cost);
-        adjudication(w, v, PDE_PLAN_PD, rx.plan_paid);
+        adjudication(w, v, &PDE_TOT_RX, rx.total_cost);
+        adjudication(w, v, &PDE_PLAN_PD, rx.plan_paid);
     } else if c.kind.family() == Family::Professional {
-        adjudication(w, v, CARR_SBMTD, t.charge);
-        adjudication(w, v, CARR_ALOWD, t.allowed);
-        adjudication(w, v, CARR_DDCTBL, t.deductible);
-        adjudication(w, v, PRPAYAMT, t.primary_payer);
-        adjudication(w, v, CLM_PMT, t.payment);
+        adjudication(w, v, &CARR_SBMTD, t.charge);
+        adjudication(w, v, &CARR_ALOWD, t.allowed);
+        adjudication(w, v, &CARR_DDCTBL, t.deductible);
+        adjudication(w, v, &PRPAYAMT, t.primary_payer);
+        adjudication(w, v, &CLM_PMT, t.payment);
     } else {
-        adjudication(w, v, CLM_TOT_CHRG, t.charge);
+        adjudication(w, v, &CLM_TOT_CHRG, t.charge);
         match c.kind {
             ClaimKind::Outpatient => {
-                adjudication(w, v, PTB_DDCTBL, t.deductible);
-                adjudication(w, v, PTB_COINS, t.coinsurance);
+                adjudication(w, v, &PTB_DDCTBL, t.deductible);
+                adjudication(w, v, &PTB_COINS, t.coinsurance);
             }
             ClaimKind::Inpatient | ClaimKind::Snf => {
-                adjudication(w, v, IP_DDCTBL, t.deductible);
-                adjudication(w, v, PTA_COINS, t.coinsurance);
+                adjudication(w, v, &IP_DDCTBL, t.deductible);
+                adjudication(w, v, &PTA_COINS, t.coinsurance);
             }
             _ => {}
         }
-        adjudication(w, v, PRPAYAMT, t.primary_payer);
-        adjudication(w, v, CLM_PMT, t.payment);
+        adjudication(w, v, &PRPAYAMT, t.primary_payer);
+        adjudication(w, v, &CLM_PMT, t.payment);
     }
     w.end_array();
 }

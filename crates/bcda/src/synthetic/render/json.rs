@@ -147,6 +147,13 @@ impl<'a> JsonWriter<'a> {
         self.out.push(b'"');
     }
 
+    /// A whole `"key":value` member rendered beforehand (by this writer, so
+    /// escaped and minified alike).
+    pub(crate) fn raw_member(&mut self, member: &[u8]) {
+        self.sep();
+        self.out.extend_from_slice(member);
+    }
+
     /// `"key":"value"`.
     #[inline(always)]
     pub(crate) fn str_field(&mut self, key: &str, value: &str) {
