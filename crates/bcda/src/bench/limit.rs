@@ -103,7 +103,10 @@ fn run_thread(
         let timed = Instant::now();
         // The same writer stack as the server's NdjsonWriter.
         let mut encoder = GzEncoder::new(
-            BufWriter::with_capacity(1 << 20, File::create(out_dir.join(name))?),
+            BufWriter::with_capacity(
+                crate::jobs::ndjson::WRITE_BUFFER,
+                File::create(out_dir.join(name))?,
+            ),
             Compression::new(level.min(9)),
         );
         totals.busy += timed.elapsed();

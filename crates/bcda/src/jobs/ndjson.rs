@@ -9,6 +9,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
+/// The buffer between the compressor and the file. gzip output is about a
+/// tenth of its input, so 128 KiB gathers over a megabyte of NDJSON per
+/// write; a larger buffer per task only added to the memory the allocator
+/// holds between tasks.
+pub const WRITE_BUFFER: usize = 128 * 1024;
+
 /// A file being written.
 pub struct NdjsonWriter {
     temp: PathBuf,
@@ -50,7 +56,7 @@ impl NdjsonWriter {
         Ok(Self {
             temp: temp.to_owned(),
             encoder: GzEncoder::new(
-                BufWriter::with_capacity(1 << 20, file),
+                BufWriter::with_capacity(WRITE_BUFFER, file),
                 Compression::new(level.min(9)),
             ),
             hasher: Sha256::new(),
