@@ -90,8 +90,15 @@ pub async fn run(
             }
             Ok(None)
         };
-        let outcome = pipeline::pump(&runtime, &mut stream, &mut writer, should_stop);
-        outcome.map(|interruption| (writer, stream, interruption))
+        match pipeline::pump(&runtime, &mut stream, &mut writer, should_stop) {
+            Ok(interruption) => Ok((writer, stream, interruption)),
+            Err(e) => {
+                // No half-written temporary file is left behind for a retry
+                // to trip over (it writes under a new fence anyway).
+                writer.discard();
+                Err(e)
+            }
+        }
     })
     .await?;
     app.batch_buffers.give_back(stream.into_buffers());
