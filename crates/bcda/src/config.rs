@@ -54,6 +54,12 @@ pub fn parse_positive(value: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses a calendar date written `YYYY-MM-DD`.
+pub fn parse_date(value: &str) -> Result<time::Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, &format).map_err(|_| "expected a date as YYYY-MM-DD".to_owned())
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

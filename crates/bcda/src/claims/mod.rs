@@ -61,6 +61,9 @@ pub struct ResourceQuery {
     pub since: Option<OffsetDateTime>,
     /// Only resources with `lastUpdated` at or before this (transaction time).
     pub until: OffsetDateTime,
+    /// ExplanationOfBenefit only: claims whose service ended (billable
+    /// period end) on or before this date (Group/runout's cap).
+    pub claims_through: Option<time::Date>,
 }
 
 /// One row of the stored scan: a resource with its keyset position.
@@ -384,6 +387,7 @@ fn fill_generated(
                     query.resource_type,
                     query.since,
                     query.until,
+                    query.claims_through,
                 ))
             }
         };

@@ -81,6 +81,7 @@ impl StoredSource {
                 since: query.since,
                 until: query.until,
                 after,
+                claims_through: query.claims_through,
                 limit,
             },
         )

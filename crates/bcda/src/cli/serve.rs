@@ -67,6 +67,10 @@ pub struct JobArgs {
     /// gzip level of output files (1-9; 1 measured fastest end to end, see docs/BENCHMARKS.md).
     #[arg(long, env = "BCDA_GZIP_LEVEL", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
     pub gzip_level: u32,
+    /// Group/runout exports only claims with services through this date
+    /// (default: December 31 of the runout file's performance year).
+    #[arg(long, env = "BCDA_RUNOUT_CLAIMS_THROUGH", value_parser = crate::config::parse_date, value_name = "YYYY-MM-DD")]
+    pub runout_claims_through: Option<time::Date>,
 }
 
 impl JobArgs {
@@ -81,6 +85,7 @@ impl JobArgs {
             download_window: hours(self.download_window_hours),
             archive_window: hours(self.archive_window_hours),
             gzip_level: self.gzip_level,
+            runout_claims_through: self.runout_claims_through,
             ..JobSettings::default()
         }
     }

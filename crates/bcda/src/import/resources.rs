@@ -44,6 +44,14 @@ struct Head<'a> {
     beneficiary: Option<Reference<'a>>,
     #[serde(borrow)]
     patient: Option<Reference<'a>>,
+    #[serde(rename = "billablePeriod", borrow)]
+    billable_period: Option<Period<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Period<'a> {
+    #[serde(borrow)]
+    end: Option<&'a str>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,12 +256,25 @@ impl FileImporter<'_> {
                 })?
             }
         };
+        // An EOB's service end, for Group/runout's claims-through cap.
+        let service_end = match (resource_type, head.billable_period.and_then(|p| p.end)) {
+            (ResourceType::ExplanationOfBenefit, Some(end)) => {
+                Some(period_end_date(end).ok_or_else(|| {
+                    fail(
+                        Some("billablePeriod.end"),
+                        format!("{end:?} is not a FHIR dateTime"),
+                    )
+                })?)
+            }
+            _ => None,
+        };
         self.batch.push(NewResource {
             beneficiary_id,
             version: self.version,
             resource_type,
             resource_id: id.to_owned(),
             last_updated,
+            service_end,
             body: bytes.to_vec(),
         });
         self.count += 1;
@@ -316,9 +337,39 @@ pub fn patient_files_first(paths: &mut [std::path::PathBuf]) {
     paths.sort_by_cached_key(|p| !starts_with_patient(p));
 }
 
+/// The last day a FHIR `dateTime` period end covers: the date itself, or
+/// for a partial one (`2025`, `2025-06`) the last day of that year or month.
+fn period_end_date(end: &str) -> Option<time::Date> {
+    let year = |y: &str| y.parse::<i32>().ok().filter(|_| y.len() == 4);
+    match end.len() {
+        4 => time::Date::from_calendar_date(year(end)?, time::Month::December, 31).ok(),
+        7 => {
+            let month = time::Month::try_from(end.get(5..7)?.parse::<u8>().ok()?).ok()?;
+            let first = time::Date::from_calendar_date(year(end.get(..4)?)?, month, 1).ok()?;
+            Some(first.replace_day(first.month().length(first.year())).ok()?)
+        }
+        _ => crate::config::parse_date(end.get(..10)?).ok(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn period_ends_of_every_precision() {
+        use time::macros::date;
+        assert_eq!(period_end_date("2025-12-31"), Some(date!(2025 - 12 - 31)));
+        assert_eq!(
+            period_end_date("2025-06-30T10:00:00Z"),
+            Some(date!(2025 - 06 - 30))
+        );
+        assert_eq!(period_end_date("2024-02"), Some(date!(2024 - 02 - 29)));
+        assert_eq!(period_end_date("2025"), Some(date!(2025 - 12 - 31)));
+        for bad in ["2025-02-30", "2025-13", "25", "soon", "", "2025-1"] {
+            assert_eq!(period_end_date(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn fhir_ids() {

@@ -47,6 +47,12 @@ pub async fn run(
         resource_type,
         since: payload.since_ms.map(from_epoch_ms),
         until,
+        claims_through: payload
+            .claims_through
+            .as_deref()
+            .map(crate::config::parse_date)
+            .transpose()
+            .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?,
     };
 
     let name = uuid::Uuid::new_v4().to_string();

@@ -53,6 +53,10 @@ pub struct JobSettings {
     /// docs/BENCHMARKS.md: ~60 % more end-to-end throughput than level 6 for
     /// files about twice as large (still ~11:1).
     pub gzip_level: u32,
+    /// Group/runout: the last service date of the claims exported (BCDA:
+    /// `RUNOUT_CLAIM_THRU_DATE`). `None`: the last day of the runout
+    /// file's performance year.
+    pub runout_claims_through: Option<time::Date>,
 }
 
 impl Default for JobSettings {
@@ -70,6 +74,7 @@ impl Default for JobSettings {
             poll_interval: Duration::from_millis(500),
             status_retry_after: Duration::from_secs(5),
             gzip_level: 1,
+            runout_claims_through: None,
         }
     }
 }

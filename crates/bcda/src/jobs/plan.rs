@@ -36,6 +36,10 @@ pub struct ExportPayload {
     /// Lower bound on `lastUpdated` (epoch ms), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_ms: Option<i64>,
+    /// Group/runout, ExplanationOfBenefit: the last service date exported
+    /// (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims_through: Option<String>,
     /// The batch: MBI and the source's key (none: unknown to the source).
     pub beneficiaries: Vec<(String, Option<i64>)>,
 }
@@ -103,6 +107,21 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
         .zip(source.resolve(&all, transaction_time).await?)
         .collect();
 
+    // Runout: claims for services in the runout file's performance year
+    // (or through the configured date), as BCDA's RUNOUT_CLAIM_THRU_DATE.
+    let runout_cap = (job.request_kind == RequestKind::GroupRunout).then(|| {
+        app.jobs
+            .runout_claims_through
+            .or_else(|| {
+                time::Date::from_calendar_date(
+                    selection.current.performance_year,
+                    time::Month::December,
+                    31,
+                )
+                .ok()
+            })
+            .map(|d| d.to_string())
+    });
     let mut payloads = Vec::new();
     for resource_type in &job.resource_types {
         for (cohort, members, since) in &cohorts {
@@ -111,6 +130,10 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
                     resource_type: resource_type.as_str().to_owned(),
                     cohort: *cohort,
                     since_ms: *since,
+                    claims_through: match resource_type {
+                        ResourceType::ExplanationOfBenefit => runout_cap.clone().flatten(),
+                        _ => None,
+                    },
                     beneficiaries: batch
                         .iter()
                         .map(|mbi| (mbi.clone(), keys.get(mbi).copied().flatten().map(|k| k.0)))

@@ -34,6 +34,11 @@ const SQLITE: &[Embedded] = &[
         "exports",
         include_str!("../../migrations/sqlite/0003_exports.sql"),
     ),
+    (
+        4,
+        "service dates",
+        include_str!("../../migrations/sqlite/0004_service_dates.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -51,6 +56,11 @@ const POSTGRES: &[Embedded] = &[
         3,
         "exports",
         include_str!("../../migrations/postgres/0003_exports.sql"),
+    ),
+    (
+        4,
+        "service dates",
+        include_str!("../../migrations/postgres/0004_service_dates.sql"),
     ),
 ];
 

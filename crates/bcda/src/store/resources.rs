@@ -131,6 +131,8 @@ pub struct NewResource {
     pub resource_id: String,
     /// `meta.lastUpdated`.
     pub last_updated: OffsetDateTime,
+    /// ExplanationOfBenefit: the billable period's end date, if any.
+    pub service_end: Option<time::Date>,
     /// The resource as serialized JSON.
     pub body: Vec<u8>,
 }
@@ -142,7 +144,7 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
     for chunk in resources.chunks(200) {
         with_tx!(tx, |conn| {
             let mut query = QueryBuilder::new(
-                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, body) ",
+                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, service_end, body) ",
             );
             query.push_values(chunk, |mut row, r| {
                 row.push_bind(r.beneficiary_id)
@@ -150,12 +152,15 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
                     .push_bind(type_code(r.resource_type))
                     .push_bind(&r.resource_id)
                     .push_bind(to_epoch_ms(r.last_updated))
+                    .push_bind(r.service_end.map(date_ms))
                     .push_bind(&r.body);
             });
             query.push(
                 " ON CONFLICT (fhir_version, resource_type, resource_id) DO UPDATE SET \
-                 beneficiary_id = excluded.beneficiary_id, last_updated = excluded.last_updated, body = excluded.body \
-                 WHERE resources.body <> excluded.body OR resources.beneficiary_id <> excluded.beneficiary_id",
+                 beneficiary_id = excluded.beneficiary_id, last_updated = excluded.last_updated, \
+                 service_end = excluded.service_end, body = excluded.body \
+                 WHERE resources.body <> excluded.body OR resources.beneficiary_id <> excluded.beneficiary_id \
+                 OR resources.service_end IS DISTINCT FROM excluded.service_end",
             );
             query.build().execute(conn).await?;
         });
@@ -197,6 +202,9 @@ pub struct ScanPage<'a> {
     pub until: OffsetDateTime,
     /// The `(lastUpdated, id)` of the last row of the previous page.
     pub after: Option<(OffsetDateTime, &'a str)>,
+    /// Inclusive upper bound on an EOB's service end (Group/runout), if
+    /// any; resources without one are never excluded by it.
+    pub claims_through: Option<time::Date>,
     /// Page size.
     pub limit: i64,
 }
@@ -214,6 +222,7 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
              WHERE beneficiary_id = $1 AND fhir_version = $2 AND resource_type = $3 \
                AND last_updated > $4 AND last_updated <= $5 \
                AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
+               AND (service_end IS NULL OR service_end <= $9) \
              ORDER BY last_updated, resource_id LIMIT $8",
         )
         .bind(page.beneficiary_id)
@@ -224,6 +233,7 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
         .bind(after_time)
         .bind(after_id)
         .bind(page.limit)
+        .bind(page.claims_through.map_or(i64::MAX, date_ms))
         .fetch_all(pool)
         .await?
     }))
@@ -240,4 +250,9 @@ pub async fn counts(db: &Db) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         .fetch_all(pool)
         .await?
     }))
+}
+
+/// A date as the store keeps it: epoch milliseconds of its 00:00 UTC.
+fn date_ms(date: time::Date) -> i64 {
+    to_epoch_ms(date.midnight().assume_utc())
 }

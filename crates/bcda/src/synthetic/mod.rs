@@ -226,12 +226,13 @@ impl SyntheticAco {
         resource_type: ResourceType,
         until: OffsetDateTime,
     ) -> Vec<SyntheticResource> {
-        self.cursor(index, version, resource_type, None, until)
+        self.cursor(index, version, resource_type, None, until, None)
             .collect()
     }
 
     /// The same resources as [`SyntheticAco::resources`], only those with
-    /// `meta.lastUpdated` after `since` (if given), not yet rendered: the
+    /// `meta.lastUpdated` after `since` (if given) and, for EOBs, whose
+    /// service ended by `claims_through` (if given), not yet rendered: the
     /// cursor renders them on demand, so a beneficiary with thousands of
     /// claims never has all of their JSON in memory at once.
     pub fn cursor(
@@ -241,6 +242,7 @@ impl SyntheticAco {
         resource_type: ResourceType,
         since: Option<OffsetDateTime>,
         until: OffsetDateTime,
+        claims_through: Option<Date>,
     ) -> ResourceCursor {
         if !self.has_claims_record(index) {
             return ResourceCursor::empty(version);
@@ -291,6 +293,8 @@ impl SyntheticAco {
                 pending = self
                     .claims_until(&p, until)
                     .into_iter()
+                    // The billable period's end, as rendered.
+                    .filter(|(_, _, claim)| claims_through.is_none_or(|cap| claim.thru <= cap))
                     .map(|(last_updated, id, claim)| Pending {
                         last_updated,
                         id,

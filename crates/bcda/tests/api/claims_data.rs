@@ -130,11 +130,19 @@ backend_test! {
         for version in [ApiVersion::V1, ApiVersion::V2] {
             for resource_type in ResourceType::ALL {
                 for since in [None, Some(datetime!(2025-09-01 0:00 UTC))] {
-                    let query = ResourceQuery { version, resource_type, since, until: START };
-                    let from_store = read_all(&stored, &mbis, query).await;
-                    let from_generator = read_all(&generated, &mbis, query).await;
-                    assert!(!from_generator.is_empty(), "{version:?} {resource_type:?} {since:?}");
-                    assert!(from_store == from_generator, "{version:?} {resource_type:?} {since:?} differ");
+                    // The Group/runout cap too: the importer's service dates
+                    // must cut exactly where the generator's claims end.
+                    let mut sizes = Vec::new();
+                    for claims_through in [None, Some(time::macros::date!(2025 - 10 - 31))] {
+                        let query = ResourceQuery { version, resource_type, since, until: START, claims_through };
+                        let from_store = read_all(&stored, &mbis, query).await;
+                        let from_generator = read_all(&generated, &mbis, query).await;
+                        assert!(!from_generator.is_empty(), "{version:?} {resource_type:?} {since:?} {claims_through:?}");
+                        assert!(from_store == from_generator, "{version:?} {resource_type:?} {since:?} {claims_through:?} differ");
+                        sizes.push(from_generator.len());
+                    }
+                    // The cap applies to EOBs only, and does exclude some.
+                    assert_eq!(sizes[0] > sizes[1], resource_type == ResourceType::ExplanationOfBenefit, "{resource_type:?} {since:?}");
                 }
             }
         }
@@ -233,6 +241,7 @@ backend_test! {
             (format!("{first_patient}\n{{\"resourceType\":\"Observation\",\"id\":\"x\"}}\n"), "line 2, field resourceType"),
             (format!("{first_eob}\n"), "line 1, field patient.reference"),
             (first_patient.replace("\"lastUpdated\":\"", "\"lastUpdated\":\"yesterday"), "field meta.lastUpdated"),
+            (format!("{first_patient}\n{}\n", with_period_end(first_eob, "2025-02-30")), "line 2, field billablePeriod.end"),
         ];
         for (content, expected) in cases {
             let path = dir.path().join("bad.ndjson");
@@ -266,4 +275,11 @@ backend_test! {
             .expect("db");
         assert!(aco_file.is_none(), "nothing half-imported");
     }
+}
+
+/// An EOB line with its billable period's end replaced.
+fn with_period_end(eob: &str, end: &str) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(eob).expect("json");
+    value["billablePeriod"]["end"] = serde_json::json!(end);
+    value.to_string()
 }

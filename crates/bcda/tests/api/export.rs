@@ -69,6 +69,7 @@ async fn expected_ids(
         resource_type,
         since: None,
         until,
+        claims_through: None,
     };
     source_ids(app.db(), &principal.cms_id, &members, query).await
 }
@@ -346,6 +347,7 @@ backend_test! {
             resource_type: ResourceType::ExplanationOfBenefit,
             since: None,
             until,
+            claims_through: None,
         };
         let expected: Vec<u8> = crate::harness::read_all(&source, &members, query)
             .await
@@ -406,5 +408,73 @@ backend_test! {
         assert_eq!(stopped, Some(Interruption::LeaseLost));
         let total = expected.iter().filter(|&&b| b == b'\n').count();
         assert!(lines > 0 && (lines as usize) < total, "{lines} of {total} lines written");
+    }
+}
+
+backend_test! {
+    async fn group_runout_exports_claims_through_the_runout_year_only(backend) {
+        let (app, principal, _token) = sandbox_app(backend).await;
+        let job_id = kickoff::start(
+            &app.state,
+            &principal,
+            &JobRequest {
+                version: ApiVersion::V2,
+                kind: RequestKind::GroupRunout,
+                resource_types: vec![ResourceType::ExplanationOfBenefit],
+                since: None,
+                request_url: "http://bcda.test/api/v2/Group/runout/$export?_type=ExplanationOfBenefit".into(),
+            },
+        )
+        .await
+        .expect("kick-off");
+        run_until_idle(&app.state.0).await.expect("worker");
+        let job = bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job");
+        assert_eq!(job.status, bcda::store::jobs::JobStatus::Completed);
+        let until = job.transaction_time.expect("transaction time");
+
+        // The runout file is of performance year 2025: services through
+        // 2025-12-31, while the sandbox has claims into 2026.
+        let cap = time::macros::date!(2025 - 12 - 31);
+        let mut exported = BTreeSet::new();
+        for file in bcda::store::job_files::list(app.db(), job_id).await.expect("files") {
+            if file.is_error {
+                continue;
+            }
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(app.state.files.path(job_id, &file.name)).expect("file"))
+                .read_to_string(&mut text)
+                .expect("gunzip");
+            for line in text.lines() {
+                let eob: serde_json::Value = serde_json::from_str(line).expect("json");
+                let end = eob["billablePeriod"]["end"].as_str().expect("billablePeriod.end");
+                assert!(end <= "2025-12-31", "a claim ending {end} is past the runout cap");
+                exported.insert(eob["id"].as_str().expect("id").to_owned());
+            }
+        }
+        assert!(!exported.is_empty());
+
+        // Exactly the source's EOBs of the runout members up to the cap; and
+        // the cap did exclude some.
+        let source = crate::harness::source_of(app.db(), "A9994").await;
+        let files = source.attribution_files().await.expect("files");
+        let selection = bcda::jobs::attribution::select(&files, RequestKind::GroupRunout, None, until, "A9994").expect("runout file");
+        let opted = source.opted_out(until).await.expect("opt-outs");
+        let members: Vec<String> = source
+            .attribution_members(&selection.current)
+            .await
+            .expect("members")
+            .into_iter()
+            .filter(|m| !opted.contains(m))
+            .collect();
+        let query = |claims_through| bcda::claims::ResourceQuery {
+            version: ApiVersion::V2,
+            resource_type: ResourceType::ExplanationOfBenefit,
+            since: None,
+            until,
+            claims_through,
+        };
+        assert_eq!(exported, source_ids(app.db(), "A9994", &members, query(Some(cap))).await);
+        let uncapped = source_ids(app.db(), "A9994", &members, query(None)).await;
+        assert!(uncapped.len() > exported.len(), "the sandbox has claims after the runout year");
     }
 }

@@ -231,7 +231,7 @@ backend_test! {
         let expected = |since: Option<time::OffsetDateTime>, mbis: Vec<String>, resource_type| {
             let db = app.db().clone();
             async move {
-                let query = bcda::claims::ResourceQuery { version: bcda::fhir::ApiVersion::V1, resource_type, since, until };
+                let query = bcda::claims::ResourceQuery { version: bcda::fhir::ApiVersion::V1, resource_type, since, until, claims_through: None };
                 crate::harness::source_ids(&db, "A9994", &mbis, query).await
             }
         };

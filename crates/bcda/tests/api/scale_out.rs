@@ -210,6 +210,7 @@ async fn a_killed_worker_loses_and_duplicates_nothing() {
         resource_type: ResourceType::ExplanationOfBenefit,
         since: None,
         until,
+        claims_through: None,
     };
     let expected = source_ids(&db, "A9994", &members, query).await;
     assert_eq!(unique, expected, "exactly the resources of the source");

@@ -409,7 +409,7 @@ fn cursor_renders_the_same_resources_in_pieces() {
                 // Tiny limits force one resource per call: the cursor must
                 // resume exactly where it stopped.
                 for limit in [1, 20_000, usize::MAX] {
-                    let mut cursor = a.cursor(index, v, rt, None, UNTIL);
+                    let mut cursor = a.cursor(index, v, rt, None, UNTIL, None);
                     assert_eq!(cursor.remaining(), whole.len());
                     let mut out = Vec::new();
                     let mut lines = 0;
@@ -429,7 +429,7 @@ fn cursor_renders_the_same_resources_in_pieces() {
                     .filter(|r| r.last_updated > since)
                     .cloned()
                     .collect();
-                let filtered: Vec<_> = a.cursor(index, v, rt, Some(since), UNTIL).collect();
+                let filtered: Vec<_> = a.cursor(index, v, rt, Some(since), UNTIL, None).collect();
                 assert_eq!(filtered, after);
             }
         }
