@@ -40,11 +40,6 @@ impl GeneratedSource {
         &self.aco
     }
 
-    /// The generator, to move onto a blocking thread.
-    pub(super) fn shared_aco(&self) -> Arc<SyntheticAco> {
-        self.aco.clone()
-    }
-
     pub(super) async fn attribution_files(&self) -> Result<Vec<AttributionFile>, SourceError> {
         let aco = self.aco.clone();
         blocking(move || {

@@ -16,7 +16,6 @@ pub mod generated;
 pub mod stored;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -161,7 +160,7 @@ impl ClaimsSource {
     ) -> ResourceStream {
         ResourceStream {
             source: self.clone(),
-            beneficiaries: beneficiaries.into(),
+            beneficiaries,
             query,
             position: 0,
             after: None,
@@ -193,7 +192,7 @@ impl ResourceBatch {
 #[derive(Debug)]
 pub struct ResourceStream {
     source: ClaimsSource,
-    beneficiaries: Arc<[BeneficiaryKey]>,
+    beneficiaries: Vec<BeneficiaryKey>,
     query: ResourceQuery,
     /// The next beneficiary to start on.
     position: usize,
@@ -218,25 +217,9 @@ const PAGE_SIZE: i64 = 500;
 impl ResourceStream {
     /// The next batch (never empty), or `None` at the end. A batch may hold
     /// the resources of several beneficiaries, and one beneficiary's
-    /// resources may span several batches.
-    pub async fn next_batch(&mut self) -> Result<Option<ResourceBatch>, SourceError> {
-        let mut batch = self.empty_batch();
-        match &self.source {
-            ClaimsSource::Stored(s) => {
-                let s = s.clone();
-                self.fill_stored(&s, &mut batch).await?;
-            }
-            ClaimsSource::Generated(s) => {
-                let s = s.clone();
-                batch = self.fill_generated(&s, batch).await?;
-            }
-        }
-        Ok(self.finished(batch))
-    }
-
-    /// [`ResourceStream::next_batch`] on a thread that may block (never an
-    /// async worker): the generator runs right here, on the caller's warm
-    /// caches, and the database is reached through `runtime`.
+    /// resources may span several batches. Runs on a thread that may block
+    /// (never an async worker): the generator runs right here, on the
+    /// caller's warm caches, and the database is reached through `runtime`.
     pub fn next_batch_blocking(
         &mut self,
         runtime: &tokio::runtime::Handle,
@@ -248,9 +231,8 @@ impl ResourceStream {
                 runtime.block_on(self.fill_stored(&s, &mut batch))?;
             }
             ClaimsSource::Generated(s) => {
-                let aco = s.shared_aco();
                 fill_generated(
-                    &aco,
+                    s.aco(),
                     &self.beneficiaries,
                     self.query,
                     &mut self.position,
@@ -327,36 +309,6 @@ impl ResourceStream {
             batch.resources += page.len();
         }
         Ok(())
-    }
-
-    async fn fill_generated(
-        &mut self,
-        source: &generated::GeneratedSource,
-        mut batch: ResourceBatch,
-    ) -> Result<ResourceBatch, SourceError> {
-        let aco = source.shared_aco();
-        let beneficiaries = self.beneficiaries.clone();
-        let query = self.query;
-        let mut position = self.position;
-        let mut cursor = self.cursor.take();
-        // Generation is CPU work: off the async workers, the cursor and
-        // buffer travel with it.
-        let (cursor, position, batch) = tokio::task::spawn_blocking(move || {
-            fill_generated(
-                &aco,
-                &beneficiaries,
-                query,
-                &mut position,
-                &mut cursor,
-                &mut batch,
-            );
-            (cursor, position, batch)
-        })
-        .await
-        .map_err(|e| SourceError::Generator(e.to_string()))?;
-        self.cursor = cursor;
-        self.position = position;
-        Ok(batch)
     }
 }
 

@@ -393,20 +393,26 @@ pub async fn read_all(
         .flatten()
         .collect();
     let mut stream = source.stream(keys, query);
-    let mut all = Vec::new();
-    while let Some(batch) = stream.next_batch().await.expect("batch") {
-        assert!(batch.resources > 0);
-        assert_eq!(batch.ndjson.last(), Some(&b'\n'));
-        let lines: Vec<Vec<u8>> = batch.lines().map(<[u8]>::to_vec).collect();
-        assert_eq!(lines.len(), batch.resources);
-        assert_eq!(
-            batch.ndjson.iter().filter(|&&b| b == b'\n').count(),
-            batch.resources
-        );
-        all.extend(lines);
-        stream.recycle(batch.ndjson);
-    }
-    all
+    // Streams are read on a thread that may block, as export tasks do.
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        while let Some(batch) = stream.next_batch_blocking(&runtime).expect("batch") {
+            assert!(batch.resources > 0);
+            assert_eq!(batch.ndjson.last(), Some(&b'\n'));
+            let lines: Vec<Vec<u8>> = batch.lines().map(<[u8]>::to_vec).collect();
+            assert_eq!(lines.len(), batch.resources);
+            assert_eq!(
+                batch.ndjson.iter().filter(|&&b| b == b'\n').count(),
+                batch.resources
+            );
+            all.extend(lines);
+            stream.recycle(batch.ndjson);
+        }
+        all
+    })
+    .await
+    .expect("reading the stream")
 }
 
 /// The claims source of an ACO.
