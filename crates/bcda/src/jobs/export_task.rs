@@ -242,8 +242,6 @@ async fn blocking_task<T: Send + 'static>(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, TaskError> {
-    tokio::task::spawn_blocking(work)
+    blocking_task(move || work().map_err(|e| TaskError::Retryable(format!("file I/O failed: {e}"))))
         .await
-        .map_err(|e| TaskError::Retryable(format!("file task failed: {e}")))?
-        .map_err(|e| TaskError::Retryable(format!("file I/O failed: {e}")))
 }

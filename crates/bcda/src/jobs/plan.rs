@@ -109,10 +109,9 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
 
     // Runout: claims for services in the runout file's performance year
     // (or through the configured date), as BCDA's RUNOUT_CLAIM_THRU_DATE.
-    let runout_cap = (job.request_kind == RequestKind::GroupRunout).then(|| {
-        app.jobs
-            .runout_claims_through
-            .or_else(|| {
+    let runout_cap = (job.request_kind == RequestKind::GroupRunout)
+        .then(|| {
+            app.jobs.runout_claims_through.or_else(|| {
                 time::Date::from_calendar_date(
                     selection.current.performance_year,
                     time::Month::December,
@@ -120,8 +119,9 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
                 )
                 .ok()
             })
-            .map(|d| d.to_string())
-    });
+        })
+        .flatten()
+        .map(|d| d.to_string());
     let mut payloads = Vec::new();
     for resource_type in &job.resource_types {
         for (cohort, members, since) in &cohorts {
@@ -131,7 +131,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
                     cohort: *cohort,
                     since_ms: *since,
                     claims_through: match resource_type {
-                        ResourceType::ExplanationOfBenefit => runout_cap.clone().flatten(),
+                        ResourceType::ExplanationOfBenefit => runout_cap.clone(),
                         _ => None,
                     },
                     beneficiaries: batch
