@@ -54,6 +54,17 @@ async fn sandbox_in(app: TestApp) -> (TestApp, Principal, String) {
     (app, principal, token)
 }
 
+/// A v1 Patient/$export of Patient resources only.
+fn v1_patient_request() -> JobRequest {
+    JobRequest {
+        version: ApiVersion::V1,
+        kind: RequestKind::Patient,
+        resource_types: vec![ResourceType::Patient],
+        since: None,
+        request_url: "http://bcda.test/api/v1/Patient/$export?_type=Patient".into(),
+    }
+}
+
 /// The resource ids the source holds for the ACO's current, not opted-out
 /// members, of one type, as of `until`.
 async fn expected_ids(
@@ -155,13 +166,7 @@ backend_test! {
 backend_test! {
     async fn cancel_stops_a_job_and_removes_its_files(backend) {
         let (app, principal, token) = sandbox_app(backend).await;
-        let request = JobRequest {
-            version: ApiVersion::V1,
-            kind: RequestKind::Patient,
-            resource_types: vec![ResourceType::Patient],
-            since: None,
-            request_url: "http://bcda.test/api/v1/Patient/$export".into(),
-        };
+        let request = v1_patient_request();
         let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
         let url = format!("/api/v1/jobs/{job_id}");
         let cancel = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
@@ -177,13 +182,7 @@ backend_test! {
 backend_test! {
     async fn completed_jobs_expire_then_archive_then_delete(backend) {
         let (app, principal, token) = sandbox_app(backend).await;
-        let request = JobRequest {
-            version: ApiVersion::V1,
-            kind: RequestKind::Patient,
-            resource_types: vec![ResourceType::Patient],
-            since: None,
-            request_url: "http://bcda.test/api/v1/Patient/$export".into(),
-        };
+        let request = v1_patient_request();
         let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
         run_until_idle(&app.state.0).await.expect("worker");
         let url = format!("/api/v1/jobs/{job_id}");
@@ -214,13 +213,7 @@ backend_test! {
             app.get_with_token(&format!("/api/v1/jobs/{job}"), &token).await.assert_outcome(400, "structure", &bad_id);
         }
         app.get_with_token("/api/v1/jobs/999999", &token).await.assert_outcome(404, "not-found", "Job 999999 not found");
-        let request = JobRequest {
-            version: ApiVersion::V1,
-            kind: RequestKind::Patient,
-            resource_types: vec![ResourceType::Patient],
-            since: None,
-            request_url: "http://bcda.test/api/v1/Patient/$export".into(),
-        };
+        let request = v1_patient_request();
         let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
         let other = app.token_for("A0001").await;
         app.get_with_token(&format!("/api/v1/jobs/{job_id}"), &other).await.assert_outcome(401, "forbidden", "Unauthorized");
@@ -307,19 +300,9 @@ async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
 async fn kick_off_and_wait(app: &TestApp, principal: &Principal, token: &str) -> StatusCode {
     // Let the worker find the queue empty and settle into its wait.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let job_id = kickoff::start(
-        &app.state,
-        principal,
-        &JobRequest {
-            version: ApiVersion::V1,
-            kind: RequestKind::Patient,
-            resource_types: vec![ResourceType::Patient],
-            since: None,
-            request_url: "http://bcda.test/api/v1/Patient/$export?_type=Patient".into(),
-        },
-    )
-    .await
-    .expect("kick-off");
+    let job_id = kickoff::start(&app.state, principal, &v1_patient_request())
+        .await
+        .expect("kick-off");
     let status_url = format!("/api/v1/jobs/{job_id}");
     let mut status = StatusCode::ACCEPTED;
     // A generous bound on a liveness check, not a measurement.

@@ -234,26 +234,26 @@ impl<'a> JsonWriter<'a> {
     /// `"key":"YYYY-MM-DDThh:mm:ss.mmm+hh:mm"`: a FHIR instant with
     /// milliseconds and the instant's own offset, as BFD writes lastUpdated.
     pub(crate) fn instant_field(&mut self, key: &str, t: OffsetDateTime) {
-        self.key(key);
-        self.sep();
-        self.out.push(b'"');
-        push_date(self.out, t.date());
-        self.out.push(b'T');
-        push_time(self.out, t);
-        self.out.push(b'.');
-        push_padded(self.out, u32::from(t.millisecond()), 3);
-        push_offset(self.out, t);
-        self.out.push(b'"');
+        self.date_time(key, t, true);
     }
 
     /// `"key":"YYYY-MM-DDThh:mm:ss+hh:mm"`: a dateTime to the second.
     pub(crate) fn date_time_field(&mut self, key: &str, t: OffsetDateTime) {
+        self.date_time(key, t, false);
+    }
+
+    /// `"key":"<date>T<time>[.mmm]<offset>"`.
+    fn date_time(&mut self, key: &str, t: OffsetDateTime, millis: bool) {
         self.key(key);
         self.sep();
         self.out.push(b'"');
         push_date(self.out, t.date());
         self.out.push(b'T');
         push_time(self.out, t);
+        if millis {
+            self.out.push(b'.');
+            push_padded(self.out, u32::from(t.millisecond()), 3);
+        }
         push_offset(self.out, t);
         self.out.push(b'"');
     }
