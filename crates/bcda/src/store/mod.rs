@@ -222,6 +222,25 @@ impl Db {
 }
 
 impl Tx {
+    /// Serializes this transaction with every other one that names the same
+    /// `key` (e.g. `"kickoff:<aco id>"`) until it commits or rolls back, so a
+    /// check and the write it guards cannot interleave with a twin request.
+    ///
+    /// PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of
+    /// the key (`hashtextextended`; a collision only serializes two
+    /// unrelated keys, never lets two of the same through). SQLite: nothing
+    /// to do, since [`Db::begin`] already holds the database's single write
+    /// lock (`BEGIN IMMEDIATE`) for the whole transaction.
+    pub async fn serialize_on(&mut self, key: &str) -> Result<(), StoreError> {
+        if let Tx::Postgres(t) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
