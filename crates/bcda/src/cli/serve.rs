@@ -12,6 +12,7 @@ use super::Context;
 use crate::app::{App, AppState, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
+use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
 use crate::jobs::JobSettings;
 use crate::jobs::worker::Worker;
 
@@ -71,6 +72,11 @@ pub struct JobArgs {
     /// (default: December 31 of the runout file's performance year).
     #[arg(long, env = "BCDA_RUNOUT_CLAIMS_THROUGH", value_parser = crate::config::parse_date, value_name = "YYYY-MM-DD")]
     pub runout_claims_through: Option<time::Date>,
+    /// ACOs never answered 429 for an overlapping job: a regular expression
+    /// matched against the whole CMS ID (default: BCDA's test ACOs, as in
+    /// its sandbox); an empty value exempts nobody.
+    #[arg(long, env = "BCDA_DUPLICATE_JOB_EXEMPT", default_value = BCDA_TEST_ACOS, value_parser = ExemptAcos::parse, value_name = "REGEX")]
+    pub duplicate_job_exempt: ExemptAcos,
 }
 
 impl JobArgs {
@@ -86,6 +92,7 @@ impl JobArgs {
             archive_window: hours(self.archive_window_hours),
             gzip_level: self.gzip_level,
             runout_claims_through: self.runout_claims_through,
+            duplicate_exempt: self.duplicate_job_exempt.clone(),
             ..JobSettings::default()
         }
     }

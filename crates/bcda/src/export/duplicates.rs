@@ -11,18 +11,71 @@
 //! such a job (a request without `_type` asks for every type, and a stored
 //! job always lists the types it exports).
 //!
-//! BCDA exempts its test ACOs and sends `Retry-After:
-//! CLIENT_RETRY_AFTER_IN_SECONDS` (default 0). We apply the rule to every
-//! ACO and send an estimate of when the blocking jobs will be out of the
-//! way; see [`Duplicate::retry_after`].
+//! BCDA exempts its test ACOs (`ratelimit.go`: CMS IDs matching
+//! [`BCDA_TEST_ACOS`]), so in its sandbox A9994 may run overlapping exports
+//! at once, and client test suites written against that sandbox do exactly
+//! that. We exempt the same ACOs by default ([`ExemptAcos`], configurable).
+//! BCDA sends `Retry-After: CLIENT_RETRY_AFTER_IN_SECONDS` (default 0); we
+//! send an estimate of when the blocking jobs will be out of the way; see
+//! [`Duplicate::retry_after`].
+//!
+//! The rule is checked in the same transaction that inserts the job, under
+//! a per-ACO lock (`jobs::kickoff`), so simultaneous kick-offs yield one
+//! job.
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::export::request::ExportRequest;
-use crate::fhir::ResourceType;
+use regex::Regex;
+
+use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::jobs::JobRecord;
+
+/// BCDA's test ACOs, which the duplicate rule never applies to
+/// (`bcda/web/middleware/ratelimit.go`, see shared/reference/bcda-reference.md).
+pub const BCDA_TEST_ACOS: &str = r"TEST\d{3}|A999\d|A888\d|D999\d|E999\d|V994|T8882";
+
+/// The ACOs exempt from the duplicate rule: CMS IDs that match a pattern
+/// as a whole, or none.
+#[derive(Debug, Clone)]
+pub struct ExemptAcos(Option<Regex>);
+
+impl ExemptAcos {
+    /// No ACO is exempt.
+    pub const NONE: ExemptAcos = ExemptAcos(None);
+
+    /// ACOs whose whole CMS ID matches `pattern` (an empty pattern exempts
+    /// nobody). The pattern is anchored at both ends, so `A999\d` does not
+    /// also exempt `XA9990Y`.
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        if pattern.is_empty() {
+            return Ok(Self::NONE);
+        }
+        Regex::new(&format!("^(?:{pattern})$"))
+            .map(|re| ExemptAcos(Some(re)))
+            .map_err(|e| {
+                // regex's message draws a caret under the pattern on several
+                // lines; its last line says what is wrong.
+                let text = e.to_string();
+                let reason = text.lines().last().unwrap_or("invalid").trim();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                format!("not a valid regular expression ({reason})")
+            })
+    }
+
+    /// Whether the ACO `cms_id` is exempt.
+    pub fn exempts(&self, cms_id: &str) -> bool {
+        self.0.as_ref().is_some_and(|re| re.is_match(cms_id))
+    }
+}
+
+impl Default for ExemptAcos {
+    /// BCDA's test ACOs ([`BCDA_TEST_ACOS`]).
+    fn default() -> Self {
+        Self::parse(BCDA_TEST_ACOS).unwrap_or(Self::NONE)
+    }
+}
 
 /// How long an active job blocks new overlapping ones: BCDA's
 /// `ARCHIVE_THRESHOLD_HR` default. A job that has not finished in a day is
@@ -61,25 +114,26 @@ pub struct Duplicate {
     pub retry_after: Duration,
 }
 
-/// The duplicate that blocks `request`, if any, among `existing` (the ACO's
-/// jobs; any status, any age: this function filters).
+/// The duplicate that blocks a request for `resource_types` on `version`,
+/// if any, among `existing` (the ACO's jobs; any status, any age: this
+/// function filters).
 ///
 /// A job blocks when it is Pending or In Progress, on the request's API
 /// version, created less than `window` before `now`, and exports at least
 /// one requested type.
 pub fn duplicate_of(
     existing: &[JobRecord],
-    request: &ExportRequest,
+    version: ApiVersion,
+    resource_types: &[ResourceType],
     now: OffsetDateTime,
     window: time::Duration,
 ) -> Option<Duplicate> {
     let blocking: Vec<&JobRecord> = existing
         .iter()
-        .filter(|job| blocks(job, request, now, window))
+        .filter(|job| blocks(job, version, resource_types, now, window))
         .collect();
     let oldest = blocking.iter().min_by_key(|job| (job.created_at, job.id))?;
-    let overlapping = request
-        .resource_types
+    let overlapping = resource_types
         .iter()
         .copied()
         .filter(|t| blocking.iter().any(|job| job.resource_types.contains(t)))
@@ -96,18 +150,18 @@ pub fn duplicate_of(
     })
 }
 
-/// Whether `job` blocks `request`.
+/// Whether `job` blocks a request for `resource_types` on `version`.
 fn blocks(
     job: &JobRecord,
-    request: &ExportRequest,
+    version: ApiVersion,
+    resource_types: &[ResourceType],
     now: OffsetDateTime,
     window: time::Duration,
 ) -> bool {
     job.status.is_active()
-        && job.api_version == request.version
+        && job.api_version == version
         && in_window(job, now, window)
-        && request
-            .resource_types
+        && resource_types
             .iter()
             .any(|t| job.resource_types.contains(t))
 }
@@ -150,7 +204,7 @@ fn to_std(span: time::Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fhir::ApiVersion;
+    use crate::export::request::ExportRequest;
     use crate::store::jobs::{JobStatus, RequestKind};
     use time::macros::datetime;
     use uuid::Uuid;
@@ -208,7 +262,35 @@ mod tests {
     }
 
     fn check(existing: &[JobRecord], request: &ExportRequest) -> Option<Duplicate> {
-        duplicate_of(existing, request, NOW, DEFAULT_WINDOW)
+        duplicate_of(
+            existing,
+            request.version,
+            &request.resource_types,
+            NOW,
+            DEFAULT_WINDOW,
+        )
+    }
+
+    #[test]
+    fn bcda_test_acos_are_exempt_by_default() {
+        let exempt = ExemptAcos::default();
+        for id in [
+            "TEST995", "A9990", "A9994", "A8881", "D9999", "E9990", "V994", "T8882",
+        ] {
+            assert!(exempt.exempts(id), "{id}");
+        }
+        for id in [
+            "A0001", "TEST99", "TEST9950", "XA9994", "A99940", "V9940", "",
+        ] {
+            assert!(!exempt.exempts(id), "{id}");
+        }
+        assert!(!ExemptAcos::parse("").expect("empty").exempts("A9994"));
+        assert!(
+            ExemptAcos::parse("A0001|A0002")
+                .expect("ok")
+                .exempts("A0002")
+        );
+        assert!(ExemptAcos::parse("(unclosed").is_err());
     }
 
     #[test]
@@ -300,7 +382,13 @@ mod tests {
         // A shorter window applies.
         let existing = at(time::Duration::hours(2));
         assert_eq!(
-            duplicate_of(&existing, &request(None), NOW, time::Duration::hours(1)),
+            duplicate_of(
+                &existing,
+                ApiVersion::V1,
+                &ResourceType::ALL,
+                NOW,
+                time::Duration::hours(1)
+            ),
             None
         );
     }

@@ -16,8 +16,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthError;
+use crate::claims::SourceError;
 use crate::fhir::ApiVersion;
 use crate::fhir::operation_outcome::{IssueType, OperationOutcome};
+use crate::store::StoreError;
 
 /// An error answer of the API.
 #[derive(Debug, thiserror::Error)]
@@ -157,8 +159,34 @@ impl From<AuthError> for ApiError {
                 ),
                 retry_after,
             },
-            AuthError::Store(e) => ApiError::internal(e),
+            AuthError::Store(e) => ApiError::from(e),
             AuthError::Key(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// What a client sees while the database is unreachable: a 503 it should
+/// retry, never a 500 (which the status route uses for "your job failed").
+pub const DATABASE_UNAVAILABLE: &str =
+    "The service is temporarily unavailable. Please try again shortly.";
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            // Logged here, once, inside the request span; never sent.
+            tracing::warn!(error = %error, "database unavailable");
+            ApiError::Unavailable(DATABASE_UNAVAILABLE.to_owned())
+        } else {
+            ApiError::internal(error)
+        }
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(error: SourceError) -> Self {
+        match error {
+            SourceError::Store(e) => ApiError::from(e),
+            other => ApiError::internal(other),
         }
     }
 }

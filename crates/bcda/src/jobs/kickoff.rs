@@ -1,5 +1,6 @@
 //! Starting a job: the checks a kick-off makes before anything is written,
-//! then the job and its planning task in one transaction.
+//! then the duplicate-job rule, the job and its planning task in one
+//! transaction.
 
 use time::OffsetDateTime;
 
@@ -7,6 +8,7 @@ use super::attribution::{self, SelectionError};
 use crate::app::App;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
+use crate::export::duplicates::{Duplicate, duplicate_of};
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::StoreError;
 use crate::store::jobs::{self, NewJob, RequestKind};
@@ -34,6 +36,9 @@ pub enum KickoffError {
     /// No usable attribution (a 404).
     #[error(transparent)]
     Attribution(#[from] SelectionError),
+    /// An overlapping job of the ACO is still running (a 429).
+    #[error("job {} is already exporting an overlapping set of types", .0.job_id)]
+    Duplicate(Duplicate),
     /// The claims source failed.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -42,10 +47,16 @@ pub enum KickoffError {
     Store(#[from] StoreError),
 }
 
-/// Checks that the ACO has usable attribution for the request, then creates
-/// the job and its planning task together. Cheap whatever the ACO's size:
-/// only the list of attribution files is read here; rosters are read by the
-/// planning task.
+/// Checks that the ACO has usable attribution for the request, then, in one
+/// transaction, applies the duplicate-job rule and creates the job and its
+/// planning task. Cheap whatever the ACO's size: only the list of
+/// attribution files is read here; rosters are read by the planning task.
+///
+/// The rule's check and the insert are serialized per ACO
+/// ([`Tx::serialize_on`](crate::store::Tx::serialize_on)): of N simultaneous
+/// overlapping kick-offs, the first inserts and the others, waiting on the
+/// lock, then see its job and are refused. ACOs the rule exempts
+/// ([`JobSettings::duplicate_exempt`](super::JobSettings)) skip both.
 pub async fn start(
     app: &App,
     principal: &Principal,
@@ -56,6 +67,23 @@ pub async fn start(
     let files = source.attribution_files().await?;
     attribution::select(&files, request.kind, request.since, now, &principal.cms_id)?;
     let mut tx = app.db.begin().await?;
+    if !app.jobs.duplicate_exempt.exempts(&principal.cms_id) {
+        tx.serialize_on(&format!("kickoff:{}", principal.aco_id))
+            .await?;
+        let window =
+            time::Duration::try_from(app.jobs.duplicate_window).unwrap_or(time::Duration::DAY);
+        let active = jobs::active_since(&mut tx, principal.aco_id, now - window).await?;
+        if let Some(duplicate) = duplicate_of(
+            &active,
+            request.version,
+            &request.resource_types,
+            now,
+            window,
+        ) {
+            // Dropping the transaction rolls it back (and frees the lock).
+            return Err(KickoffError::Duplicate(duplicate));
+        }
+    }
     let job_id = jobs::insert(
         &mut tx,
         &NewJob {

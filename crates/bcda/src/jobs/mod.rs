@@ -45,6 +45,9 @@ pub struct JobSettings {
     pub archive_window: Duration,
     /// How long a Pending or In Progress job blocks an overlapping one (24 h).
     pub duplicate_window: Duration,
+    /// ACOs the duplicate-job rule never applies to (BCDA's test ACOs by
+    /// default).
+    pub duplicate_exempt: crate::export::duplicates::ExemptAcos,
     /// How often an idle worker looks for work.
     pub poll_interval: Duration,
     /// The `Retry-After` of a 202 status answer.
@@ -71,6 +74,7 @@ impl Default for JobSettings {
             download_window: Duration::from_secs(24 * 60 * 60),
             archive_window: Duration::from_secs(24 * 60 * 60),
             duplicate_window: Duration::from_secs(24 * 60 * 60),
+            duplicate_exempt: crate::export::duplicates::ExemptAcos::default(),
             poll_interval: Duration::from_millis(500),
             status_retry_after: Duration::from_secs(5),
             gzip_level: 1,

@@ -272,19 +272,20 @@ pub async fn list(db: &Db, aco_id: Option<Uuid>) -> Result<Vec<JobRecord>, Store
 }
 
 /// An ACO's Pending and In Progress jobs created after `since`: what the
-/// duplicate-job rule looks at.
+/// duplicate-job rule looks at, read inside the kick-off's transaction so
+/// the check and the insert it guards see the same jobs.
 pub async fn active_since(
-    db: &Db,
+    tx: &mut Tx,
     aco_id: Uuid,
     since: OffsetDateTime,
 ) -> Result<Vec<JobRecord>, StoreError> {
-    Ok(with_pool!(db, |pool| {
+    Ok(with_tx!(tx, |conn| {
         sqlx::query_as(select!(
             "WHERE aco_id = $1 AND status IN ('Pending', 'In Progress') AND created_at > $2 ORDER BY id"
         ))
         .bind(aco_id.to_string())
         .bind(to_epoch_ms(since))
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?
     }))
 }

@@ -46,6 +46,48 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database is unreachable or refusing work for the moment
+    /// (down, restarting, out of connections, locked, or out of disk), as
+    /// opposed to a statement that would fail the same way every time. The
+    /// former is worth a retry: the API answers it 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => sqlx_unavailable(e),
+            StoreError::Migration(_) | StoreError::Corrupt(_) => false,
+        }
+    }
+}
+
+fn sqlx_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(e) => {
+            let Some(code) = e.code() else {
+                return false;
+            };
+            if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Extended result codes; the primary code is the low byte.
+                // BUSY, LOCKED, IOERR, FULL, CANTOPEN.
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+            } else {
+                // SQLSTATE: class 08 connection exception, 53 insufficient
+                // resources, 57P01-57P03 shutting down / not yet accepting.
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(&*code, "57P01" | "57P02" | "57P03")
+            }
+        }
+        _ => false,
+    }
+}
+
 /// A connection pool to one of the two supported databases.
 #[derive(Clone, Debug)]
 pub enum Db {

@@ -7,14 +7,26 @@ use std::io::Read;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bcda::claims::ClaimsSource;
+use bcda::export::duplicates::ExemptAcos;
 use bcda::jobs::worker::run_until_idle;
 use bcda::sandbox;
 
 use crate::harness::{TestApp, TestResponse, backend_test};
 
 /// A sandbox app and a token for `cms_id`.
-async fn sandbox_with_token(backend: crate::harness::Backend, cms_id: &str) -> (TestApp, String) {
-    let app = TestApp::new(backend).await;
+pub async fn sandbox_with_token(
+    backend: crate::harness::Backend,
+    cms_id: &str,
+) -> (TestApp, String) {
+    sandbox_app_with_token(TestApp::builder(backend), cms_id).await
+}
+
+/// A sandbox app built by `builder`, and a token for `cms_id`.
+pub async fn sandbox_app_with_token(
+    builder: crate::harness::TestAppBuilder,
+    cms_id: &str,
+) -> (TestApp, String) {
+    let app = builder.build().await;
     let data_dir = app.state.data_dir.root().to_owned();
     let creds = sandbox::prepare(app.db(), &app.clock, &data_dir)
         .await
@@ -48,7 +60,7 @@ async fn kick(
         .await
 }
 
-async fn kick_ok(app: &TestApp, token: &str, path: &str) -> TestResponse {
+pub async fn kick_ok(app: &TestApp, token: &str, path: &str) -> TestResponse {
     kick(
         app,
         token,
@@ -59,7 +71,7 @@ async fn kick_ok(app: &TestApp, token: &str, path: &str) -> TestResponse {
     .await
 }
 
-fn job_id(response: &TestResponse) -> i64 {
+pub fn job_id(response: &TestResponse) -> i64 {
     assert_eq!(response.status, StatusCode::ACCEPTED, "{}", response.text());
     response
         .header("content-location")
@@ -197,7 +209,10 @@ backend_test! {
 
 backend_test! {
     async fn duplicates_are_429_only_when_types_overlap(backend) {
-        let (app, token) = sandbox_with_token(backend, "A9994").await;
+        // The sandbox started with `--duplicate-job-exempt ''`: the rule
+        // applies to its ACOs too.
+        let jobs = bcda::jobs::JobSettings { duplicate_exempt: ExemptAcos::NONE, ..Default::default() };
+        let (app, token) = sandbox_app_with_token(TestApp::builder(backend).jobs(jobs), "A9994").await;
         job_id(&kick_ok(&app, &token, "/api/v1/Patient/$export?_type=Patient,Coverage").await);
         let dup = kick_ok(&app, &token, "/api/v1/Group/all/$export?_type=Coverage").await;
         assert_eq!(dup.status, StatusCode::TOO_MANY_REQUESTS);

@@ -19,6 +19,7 @@ mod export_fhir;
 mod health;
 mod kickoff;
 mod metadata;
+mod one_job_rule;
 mod openapi;
 mod sandbox;
 mod scale_out;

@@ -57,13 +57,8 @@ pub async fn status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<AttributionStatus>, ApiError> {
-    let source = ClaimsSource::for_aco(&state.db, principal.aco_id, &principal.cms_id)
-        .await
-        .map_err(ApiError::internal)?;
-    let files = source
-        .attribution_files()
-        .await
-        .map_err(ApiError::internal)?;
+    let source = ClaimsSource::for_aco(&state.db, principal.aco_id, &principal.cms_id).await?;
+    let files = source.attribution_files().await?;
     let mut ingestion_dates = Vec::new();
     for (kind, label) in [
         (FileKind::Default, "last_attribution_update"),

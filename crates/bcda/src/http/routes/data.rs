@@ -260,8 +260,7 @@ async fn recorded_file(
         return Err(file_not_found());
     }
     job_files::find(&state.db, job_id, name)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(file_not_found)
 }
 

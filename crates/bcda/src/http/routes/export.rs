@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::export::duplicates::duplicate_of;
 use crate::export::request::parse_kickoff;
 use crate::fhir::ApiVersion;
 use crate::http::ApiError;
@@ -22,7 +21,6 @@ use crate::http::openapi::params::{GroupId, KickoffHeaders, KickoffQuery};
 use crate::http::openapi::responses::KickoffResponses;
 use crate::http::openapi::schemas::ExportParameters;
 use crate::jobs::kickoff::{self, JobRequest, KickoffError};
-use crate::store::jobs;
 
 /// Start an export of all your beneficiaries' data
 ///
@@ -169,23 +167,6 @@ async fn kick_off(
         now,
     )?;
 
-    let window =
-        time::Duration::try_from(state.jobs.duplicate_window).unwrap_or(time::Duration::DAY);
-    let active = jobs::active_since(&state.db, principal.aco_id, now - window)
-        .await
-        .map_err(ApiError::internal)?;
-    if let Some(duplicate) = duplicate_of(&active, &request, now, window) {
-        let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();
-        return Err(ApiError::TooManyRequests {
-            message: format!(
-                "Job {} is already exporting {} for this ACO; wait for it to finish or cancel it.",
-                duplicate.job_id,
-                types.join(", ")
-            ),
-            retry_after: duplicate.retry_after,
-        });
-    }
-
     let request_url = format!(
         "{}{}",
         base.0,
@@ -205,7 +186,19 @@ async fn kick_off(
     .await
     .map_err(|e| match e {
         KickoffError::Attribution(reason) => ApiError::NotFound(reason.to_string()),
-        other => ApiError::internal(other),
+        KickoffError::Duplicate(duplicate) => {
+            let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();
+            ApiError::TooManyRequests {
+                message: format!(
+                    "Job {} is already exporting {} for this ACO; wait for it to finish or cancel it.",
+                    duplicate.job_id,
+                    types.join(", ")
+                ),
+                retry_after: duplicate.retry_after,
+            }
+        }
+        KickoffError::Store(e) => ApiError::from(e),
+        KickoffError::Source(e) => ApiError::from(e),
     })?;
     let mut response = StatusCode::ACCEPTED.into_response();
     let location = format!("{}/api/{}/jobs/{job_id}", base.0, version.segment());

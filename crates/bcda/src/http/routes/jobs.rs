@@ -72,8 +72,7 @@ pub struct ManifestFile {
 pub async fn owned_job(app: &App, raw_id: &str, aco_id: uuid::Uuid) -> Result<JobRecord, ApiError> {
     let id = parse_job_id(raw_id)?;
     let job = jobs::find(&app.db, id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("Job {id} not found")))?;
     if job.aco_id != aco_id {
         // As BCDA: 401 for another ACO's job, saying nothing about the job.
@@ -129,8 +128,7 @@ pub async fn list(
         None => None,
     };
     let jobs: Vec<JobRecord> = jobs::list(&state.db, Some(principal.aco_id))
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .into_iter()
         .filter(|j| wanted.as_ref().is_none_or(|w| w.contains(&j.status)))
         .collect();
@@ -193,9 +191,7 @@ pub async fn status(
                     job.id
                 )));
             }
-            let files = job_files::list(&state.db, job.id)
-                .await
-                .map_err(ApiError::internal)?;
+            let files = job_files::list(&state.db, job.id).await?;
             let mut response = Json(manifest(&base.0, &job, &files)).into_response();
             response
                 .headers_mut()
@@ -284,10 +280,7 @@ pub async fn cancel(
     Path(raw_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let job = owned_job(&state, &raw_id, principal.aco_id).await?;
-    if !crate::jobs::cancel::cancel(&state, job.id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    if !crate::jobs::cancel::cancel(&state, job.id).await? {
         return Err(ApiError::Gone(
             "job was not cancelled because it is not Pending, In Progress or Completed".to_owned(),
         ));
