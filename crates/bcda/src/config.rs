@@ -87,8 +87,19 @@ impl DataDir {
     }
 
     /// Creates the directory if it is missing.
+    ///
+    /// The directory holds beneficiary data: it is created owner-only
+    /// (0700), and an existing one that others may read is narrowed to
+    /// that, with a warning in the log.
     pub fn ensure(&self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.root)
+        if let Some(old) = crate::files::private::secure_dir(&self.root)? {
+            tracing::warn!(
+                data_dir = %self.root.display(),
+                old_mode = format!("{old:o}"),
+                "the data directory was readable by other users; its mode is now 700"
+            );
+        }
+        Ok(())
     }
 
     /// The default location of the key file that seals signing keys.

@@ -4,7 +4,9 @@
 //! job's files may be downloaded, `archive/<job id>/<name>.gz` after they
 //! expire, nothing once deleted. `<name>` is always a name the server
 //! generated and recorded in `job_files`; request paths are never joined to
-//! a path here.
+//! a path here. Every directory and file is owner-only ([`private`]).
+
+pub mod private;
 
 use std::path::{Path, PathBuf};
 
@@ -49,7 +51,8 @@ impl FileStore {
         if !tokio::fs::try_exists(&from).await? {
             return Ok(());
         }
-        tokio::fs::create_dir_all(self.root.join("archive")).await?;
+        let archive = self.root.join("archive");
+        tokio::task::spawn_blocking(move || private::create_dir_all(&archive)).await??;
         tokio::fs::rename(from, self.archive_dir(job_id)).await
     }
 

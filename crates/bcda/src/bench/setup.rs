@@ -59,7 +59,7 @@ pub async fn prepare(
     let data = DataDir::new(data_dir);
     data.ensure()
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let db = Db::connect(None, data_dir).await?;
+    let db = Db::connect(None, data_dir, crate::store::DEFAULT_WAIT).await?;
     let app = App::open(
         db,
         clock.clone(),

@@ -65,6 +65,10 @@ pub struct GlobalArgs {
     /// default: the SQLite file bcda.db in the data directory.
     #[arg(long, global = true, env = "DATABASE_URL", value_parser = parse_database_url, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<DatabaseUrl>,
+    /// Seconds a database statement waits for a connection or SQLite's
+    /// write lock before the request is answered 503 (and a task retried).
+    #[arg(long, global = true, env = "BCDA_DATABASE_WAIT_SECONDS", default_value = "5", value_parser = crate::config::parse_positive, value_name = "SECONDS")]
+    pub database_wait_seconds: u64,
     /// The file holding the key that seals token-signing keys; default
     /// DATA_DIR/signing-keys.key. Every process of one deployment must use
     /// the same file.
@@ -255,7 +259,8 @@ impl Context {
                 )
             })?;
         }
-        let db = Db::connect(self.global.database_url.as_ref(), data_dir.root())
+        let wait = std::time::Duration::from_secs(self.global.database_wait_seconds);
+        let db = Db::connect(self.global.database_url.as_ref(), data_dir.root(), wait)
             .await
             .map_err(|e| {
                 anyhow::anyhow!("cannot open the {} database: {e}", self.backend_label())

@@ -50,9 +50,9 @@ impl NdjsonWriter {
     /// Starts writing at `temp` (its directory is created).
     pub fn create(temp: &Path, level: u32) -> std::io::Result<Self> {
         if let Some(dir) = temp.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::files::private::create_dir_all(dir)?;
         }
-        let file = File::create(temp)?;
+        let file = crate::files::private::create_file(temp)?;
         Ok(Self {
             temp: temp.to_owned(),
             encoder: GzEncoder::new(

@@ -136,58 +136,85 @@ macro_rules! impl_from_row {
 }
 pub use impl_from_row;
 
-/// How long a request waits for a pooled connection before failing.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a statement waits for the database by default: for a pooled
+/// connection (PostgreSQL down or every connection busy) and for SQLite's
+/// write lock. Short enough that a client hears 503 and retries rather than
+/// hanging, long enough to ride out a busy moment or a quick restart.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 impl Db {
     /// Opens the database named by `url`, or the SQLite file `bcda.db` in
-    /// `data_dir` when no URL is given. Does not migrate.
-    pub async fn connect(url: Option<&DatabaseUrl>, data_dir: &Path) -> Result<Self, StoreError> {
+    /// `data_dir` when no URL is given (created readable by the owner
+    /// only: it holds beneficiary identifiers). Statements wait at most
+    /// `wait` for a connection or a lock. Does not migrate.
+    pub async fn connect(
+        url: Option<&DatabaseUrl>,
+        data_dir: &Path,
+        wait: Duration,
+    ) -> Result<Self, StoreError> {
         match url {
             Some(DatabaseUrl::Postgres(url)) => {
                 let options = PgConnectOptions::from_str(url)?;
-                Self::connect_postgres(options, 16).await
+                Self::connect_postgres(options, 16, wait).await
             }
             Some(DatabaseUrl::Sqlite(url)) => {
                 let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
-                Self::connect_sqlite(options).await
+                Self::connect_sqlite(options, wait).await
             }
             None => {
+                let file = data_dir.join("bcda.db");
+                let narrowed =
+                    crate::files::private::prepare_sqlite_file(&file).map_err(sqlx::Error::Io)?;
+                if let Some(old) = narrowed {
+                    tracing::warn!(
+                        file = %file.display(),
+                        old_mode = format!("{old:o}"),
+                        "the database was readable by other users; its mode is now 600"
+                    );
+                }
                 let options = SqliteConnectOptions::new()
-                    .filename(data_dir.join("bcda.db"))
+                    .filename(file)
                     .create_if_missing(true);
-                Self::connect_sqlite(options).await
+                Self::connect_sqlite(options, wait).await
             }
         }
     }
 
-    /// Opens a SQLite database with the settings the server relies on.
-    pub async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+    /// Opens a SQLite database with the settings the server relies on;
+    /// writers wait at most `wait` for the write lock.
+    pub async fn connect_sqlite(
+        options: SqliteConnectOptions,
+        wait: Duration,
+    ) -> Result<Self, StoreError> {
         let options = options
             // WAL lets readers (status polls, downloads) run while a writer commits.
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across process crashes in WAL mode; only an OS
             // crash can lose the last transactions, never corrupt the file.
             .synchronous(SqliteSynchronous::Normal)
-            // Writers queue for the single write lock instead of failing at once.
-            .busy_timeout(Duration::from_secs(30))
+            // Writers queue for the single write lock instead of failing at
+            // once, but not for ever: past the wait the API answers 503.
+            .busy_timeout(wait)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(wait)
             .connect_with(options)
             .await?;
         Ok(Db::Sqlite(pool))
     }
 
-    /// Opens a PostgreSQL pool of at most `max_connections`.
+    /// Opens a PostgreSQL pool of at most `max_connections`; a statement
+    /// waits at most `wait` for a connection (and for a new one to be
+    /// made, when the server is down).
     pub async fn connect_postgres(
         options: PgConnectOptions,
         max_connections: u32,
+        wait: Duration,
     ) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(wait)
             .connect_with(options)
             .await?;
         Ok(Db::Postgres(pool))

@@ -90,9 +90,16 @@ pub struct TestAppBuilder {
     tokens: TokenSettings,
     http: HttpSettings,
     jobs: JobSettings,
+    database_wait: Duration,
 }
 
 impl TestAppBuilder {
+    /// How long statements wait for the database (connection or lock).
+    pub fn database_wait(mut self, wait: Duration) -> Self {
+        self.database_wait = wait;
+        self
+    }
+
     pub fn token_rate_limit(mut self, limit: u64, window: Duration) -> Self {
         self.tokens = TokenSettings {
             rate_limit: limit,
@@ -119,12 +126,16 @@ impl TestAppBuilder {
                 let options = SqliteConnectOptions::new()
                     .filename(dir.path().join("bcda.db"))
                     .create_if_missing(true);
-                Db::connect_sqlite(options).await.expect("sqlite")
+                Db::connect_sqlite(options, self.database_wait)
+                    .await
+                    .expect("sqlite")
             }
             Backend::Postgres => {
                 let (_, url) = fresh_postgres_schema().await;
                 let options = PgConnectOptions::from_str(&url).expect("pg url");
-                Db::connect_postgres(options, 5).await.expect("postgres")
+                Db::connect_postgres(options, 5, self.database_wait)
+                    .await
+                    .expect("postgres")
             }
         };
         let clock = ManualClock::new(START);
@@ -211,6 +222,7 @@ impl TestApp {
             tokens: TokenSettings::default(),
             http: HttpSettings::default(),
             jobs: JobSettings::default(),
+            database_wait: bcda::store::DEFAULT_WAIT,
         }
     }
 

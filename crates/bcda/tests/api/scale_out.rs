@@ -70,6 +70,7 @@ async fn a_killed_worker_loses_and_duplicates_nothing() {
     let db = Db::connect_postgres(
         sqlx::postgres::PgConnectOptions::from_str(&url).expect("url"),
         2,
+        bcda::store::DEFAULT_WAIT,
     )
     .await
     .expect("connect");

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::VERSION;
 use crate::app::AppState;
+use crate::http::error::retry_after_value;
 
 /// How long a health check waits for each dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -88,18 +89,29 @@ pub struct Health {
         (status = 200, description = "Every dependency works.", body = Health,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 503, description = "A dependency is down; its entry says what is wrong.",
-            body = Health, headers(("Cache-Control" = String, description = "`no-store`"))),
+            body = Health, headers(
+                ("Cache-Control" = String, description = "`no-store`"),
+                ("Retry-After" = String, description = "Seconds to wait before checking again."),
+            )),
     ),
 )]
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = check("database", "database ping error", state.db.ping()).await;
+    // A fresh name each time, so concurrent checks never share a file.
     let probe = state
         .data_dir
         .root()
         .join(format!(".health-{}", uuid::Uuid::new_v4().simple()));
-    let write_probe = async {
-        tokio::fs::write(&probe, b"ok").await?;
-        tokio::fs::remove_file(&probe).await
+    let write_probe = {
+        let probe = probe.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut file = crate::files::private::create_file(&probe)?;
+                std::io::Write::write_all(&mut file, b"ok")
+            })
+            .await
+            .map_err(std::io::Error::other)?
+        }
     };
     let storage = check(
         "data directory",
@@ -107,6 +119,13 @@ pub async fn health(State(state): State<AppState>) -> Response {
         write_probe,
     )
     .await;
+    // Removed whatever happened above: a write that failed half-way (disk
+    // full) or timed out may still have created the file.
+    if let Err(e) = tokio::fs::remove_file(&probe).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, "could not remove the health check's probe file");
+    }
     let status = if database == "ok" && storage == "ok" {
         StatusCode::OK
     } else {
@@ -116,8 +135,17 @@ pub async fn health(State(state): State<AppState>) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // When to look again: dependencies usually come back in seconds.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry_after_value(HEALTH_RETRY_AFTER));
+    }
     response
 }
+
+/// The `Retry-After` of an unhealthy answer.
+const HEALTH_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Runs one dependency check with a time limit: `ok`, `failure` (the detail
 /// is logged, not sent), or a time-out message.
