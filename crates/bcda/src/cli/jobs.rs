@@ -120,6 +120,12 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
                 "  completed:        {}",
                 job.completed_at.map_or("-".to_owned(), fhir_date_time)
             );
+            for failure in crate::store::tasks::failures(&app.db, job.id).await? {
+                println!(
+                    "  failed:           task {} ({}) after {} attempts: {}",
+                    failure.id, failure.kind, failure.attempts, failure.error
+                );
+            }
             let files = job_files::list(&app.db, job.id).await?;
             if !files.is_empty() {
                 println!("  files:");

@@ -59,6 +59,14 @@ pub struct JobArgs {
     /// a worker that died is retried after this.
     #[arg(long, env = "BCDA_TASK_LEASE_SECONDS", default_value = "30", value_parser = parse_positive, value_name = "SECONDS")]
     pub task_lease_seconds: u64,
+    /// Attempts a task gets before it, and its job, fail (a worker that
+    /// dies mid-task uses one up too).
+    #[arg(long, env = "BCDA_TASK_MAX_ATTEMPTS", default_value = "5", value_parser = parse_positive, value_name = "N")]
+    pub task_max_attempts: u64,
+    /// Seconds before a failed task's second attempt; each later one waits
+    /// twice as long as the one before.
+    #[arg(long, env = "BCDA_TASK_RETRY_SECONDS", default_value = "2", value_parser = parse_positive, value_name = "SECONDS")]
+    pub task_retry_seconds: u64,
     /// Hours a completed job's files stay downloadable.
     #[arg(long, env = "BCDA_DOWNLOAD_WINDOW_HOURS", default_value = "24", value_parser = parse_positive, value_name = "HOURS")]
     pub download_window_hours: u64,
@@ -88,6 +96,8 @@ impl JobArgs {
             batch_patient: usize::try_from(self.batch_patient).unwrap_or(usize::MAX),
             batch_coverage: usize::try_from(self.batch_coverage).unwrap_or(usize::MAX),
             task_lease: Duration::from_secs(self.task_lease_seconds),
+            max_attempts: i64::try_from(self.task_max_attempts).unwrap_or(i64::MAX),
+            retry_backoff: Duration::from_secs(self.task_retry_seconds),
             download_window: hours(self.download_window_hours),
             archive_window: hours(self.archive_window_hours),
             gzip_level: self.gzip_level,

@@ -1,11 +1,15 @@
 //! Retiring jobs as they age: a completed job's files are downloadable for
 //! the download window, then archived; archived files are deleted after the
 //! archive window; failed and cancelled jobs (whose files went at once) are
-//! marked expired.
+//! marked expired. A sweep removes files that no job should have (see
+//! [`sweep_files`]).
+
+use std::collections::HashSet;
 
 use crate::app::App;
-use crate::store::StoreError;
+use crate::files::{FileStore, TempName};
 use crate::store::jobs::{self, JobStatus};
+use crate::store::{StoreError, job_files, tasks};
 
 /// What one cleanup round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,6 +20,8 @@ pub struct CleanupReport {
     pub expired: usize,
     /// Failed or cancelled jobs marked expired.
     pub retired: usize,
+    /// Files removed by the sweep.
+    pub swept: usize,
 }
 
 /// Runs one round.
@@ -75,5 +81,84 @@ pub async fn run_once(app: &App) -> Result<CleanupReport, StoreError> {
             }
         }
     }
+    report.swept = sweep_files(app).await?;
     Ok(report)
+}
+
+/// Removes from the file store what no job should have there, and returns
+/// how many files (or whole directories) went:
+/// - every file of a job that is failed, cancelled or expired, or unknown
+///   (deleting them when the job ended can fail, or race a task that was
+///   still writing);
+/// - temporary files of attempts that are no longer alive (a worker died,
+///   or its lease lapsed) in a running job;
+/// - files no manifest lists in a completed job (a task whose final
+///   transaction failed after it put its file in place).
+pub async fn sweep_files(app: &App) -> Result<usize, StoreError> {
+    let ids = match app.files.job_ids_on_disk().await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the export directories");
+            return Ok(0);
+        }
+    };
+    let mut swept = 0;
+    for job_id in ids {
+        let status = jobs::find(&app.db, job_id).await?.map(|j| j.status);
+        let removed = match status {
+            Some(s) if s.is_active() => remove_dead_attempts(app, job_id).await?,
+            Some(JobStatus::Completed) => remove_unrecorded(app, job_id).await?,
+            Some(JobStatus::Archived) => 0,
+            _ => match app.files.delete(job_id).await {
+                Ok(()) => 1,
+                Err(e) => {
+                    tracing::warn!(job = job_id, error = %e, "could not delete an ended job's files");
+                    0
+                }
+            },
+        };
+        swept += removed;
+    }
+    Ok(swept)
+}
+
+/// Removes a running job's temporary files whose attempt no longer holds
+/// its task.
+async fn remove_dead_attempts(app: &App, job_id: i64) -> Result<usize, StoreError> {
+    let live: HashSet<(i64, i64)> = tasks::live_claims(&app.db, job_id, app.clock.now())
+        .await?
+        .into_iter()
+        .collect();
+    let doomed = move |name: &str| {
+        TempName::parse(name).is_some_and(|t| !live.contains(&(t.task_id, t.fence)))
+    };
+    Ok(log_removal(job_id, app.files.remove_matching(job_id, doomed).await))
+}
+
+/// Removes every file of a completed job that its manifest does not list
+/// (and any temporary file: no task of a completed job runs).
+pub async fn remove_unrecorded(app: &App, job_id: i64) -> Result<usize, StoreError> {
+    let recorded: HashSet<String> = job_files::list(&app.db, job_id)
+        .await?
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    let doomed = move |name: &str| {
+        FileStore::recorded_name(name).is_none_or(|recorded_name| !recorded.contains(recorded_name))
+    };
+    Ok(log_removal(job_id, app.files.remove_matching(job_id, doomed).await))
+}
+
+fn log_removal(job_id: i64, removed: std::io::Result<usize>) -> usize {
+    match removed {
+        Ok(0) => 0,
+        Ok(n) => {
+            tracing::info!(job = job_id, files = n, "removed files no manifest will list");
+            n
+        }
+        Err(e) => {
+            tracing::warn!(job = job_id, error = %e, "could not sweep a job's files");
+            0
+        }
+    }
 }

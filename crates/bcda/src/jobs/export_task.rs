@@ -55,11 +55,23 @@ pub async fn run(
             .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?,
     };
 
+    // What an earlier attempt of this task left when it died (its fence is
+    // older than ours, so it can no longer record anything).
+    match app
+        .files
+        .remove_other_attempts(job.id, task.id, task.fence)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "removed an earlier attempt's temporary files"),
+        Err(e) => tracing::warn!(error = %e, "could not remove an earlier attempt's temporary files"),
+    }
+
     let name = uuid::Uuid::new_v4().to_string();
     let data_name = format!("{name}.ndjson");
     let error_name = format!("{name}-error.ndjson");
     let level = app.jobs.gzip_level;
-    let data_temp = app.files.temp_path(job.id, &data_name, task.fence);
+    let data_temp = app.files.temp_path(job.id, task.id, task.fence, &data_name);
     let mut writer = blocking(move || NdjsonWriter::create(&data_temp, level)).await?;
 
     let known: Vec<BeneficiaryKey> = payload
@@ -120,10 +132,54 @@ pub async fn run(
         };
     }
 
+    // Files renamed into place but not yet recorded: if anything below
+    // fails (the error file, the final transaction, a lost claim), they are
+    // removed, since no manifest will ever list them and a retry writes its own.
+    let mut placed: Vec<String> = Vec::new();
+    let result = write_and_record(
+        app,
+        task,
+        &payload,
+        resource_type,
+        &aco.cms_id,
+        writer,
+        &unknown,
+        (&data_name, &error_name),
+        &mut placed,
+    )
+    .await;
+    if result.is_err() {
+        for name in placed {
+            if let Err(e) = app.files.remove(job.id, &name).await {
+                tracing::warn!(error = %e, "could not remove an unrecorded file");
+            }
+        }
+    }
+    result
+}
+
+/// Finishes the data file (or drops it when empty), writes the error file,
+/// and records both with the task's completion. Every file put in place is
+/// named in `placed` first.
+#[allow(clippy::too_many_arguments)] // the parts of one task, passed through once
+async fn write_and_record(
+    app: &App,
+    task: &ClaimedTask,
+    payload: &ExportPayload,
+    resource_type: ResourceType,
+    cms_id: &str,
+    writer: NdjsonWriter,
+    unknown: &[&str],
+    (data_name, error_name): (&str, &str),
+    placed: &mut Vec<String>,
+) -> Result<(), TaskError> {
+    let job_id = task.job_id;
+    let level = app.jobs.gzip_level;
     let data = if writer.lines() > 0 {
-        let destination = app.files.path(job.id, &data_name);
+        let destination = app.files.path(job_id, data_name);
+        placed.push(data_name.to_owned());
         Some((
-            data_name.clone(),
+            data_name.to_owned(),
             blocking(move || writer.finish(&destination)).await?,
         ))
     } else {
@@ -139,10 +195,11 @@ pub async fn run(
     } else {
         let lines: Vec<Vec<u8>> = unknown
             .iter()
-            .map(|mbi| error_line(resource_type, mbi, &aco.cms_id))
+            .map(|mbi| error_line(resource_type, mbi, cms_id))
             .collect();
-        let temp = app.files.temp_path(job.id, &error_name, task.fence);
-        let destination = app.files.path(job.id, &error_name);
+        let temp = app.files.temp_path(job_id, task.id, task.fence, error_name);
+        let destination = app.files.path(job_id, error_name);
+        placed.push(error_name.to_owned());
         let written = blocking(move || {
             let mut w = NdjsonWriter::create(&temp, level)?;
             for line in &lines {
@@ -151,7 +208,7 @@ pub async fn run(
             w.finish(&destination)
         })
         .await?;
-        Some((error_name.clone(), written))
+        Some((error_name.to_owned(), written))
     };
     // BCDA's rule: a batch in which every beneficiary failed fails the job.
     let all_failed =
@@ -225,6 +282,12 @@ async fn finish(
     tx.commit().await?;
     if status == Some(JobStatus::Completed) {
         tracing::info!(job = task.job_id, "export job completed");
+        // What attempts that died left (a file put in place whose final
+        // transaction never ran) goes now, not at the next sweep.
+        // The job is complete whatever happens here; the sweep retries.
+        if let Err(e) = super::cleanup::remove_unrecorded(app, task.job_id).await {
+            tracing::warn!(error = %e, "could not sweep a completed job's files");
+        }
     }
     Ok(())
 }

@@ -45,7 +45,30 @@ impl Worker {
         // Instrumented, not entered: a guard held across awaits would tag
         // whatever else runs on this thread meanwhile (HTTP requests) with
         // the task's span.
-        self.run_claimed(task).instrument(span).await?;
+        async {
+            if let Some(previous) = &task.previous_owner {
+                tracing::warn!(previous_owner = %previous, "took over a task whose lease had lapsed");
+            }
+            let job_id = task.job_id;
+            let outcome = if task.attempts > self.app.jobs.max_attempts {
+                // Every attempt was used up, the last without its failure
+                // being recorded (its worker died, or the database refused
+                // the write): give up now rather than run once more.
+                let reason = format!(
+                    "gave up after {} attempts: {}",
+                    task.attempts - 1,
+                    task.last_error.as_deref().unwrap_or("the last attempt did not finish")
+                );
+                tracing::error!(error = %reason, "task failed for good; failing its job");
+                fail_job(&self.app, &task, &reason).await
+            } else {
+                self.run_claimed(task).await
+            };
+            remove_files_if_ended(&self.app, job_id).await;
+            outcome
+        }
+        .instrument(span)
+        .await?;
         Ok(true)
     }
 
@@ -69,6 +92,10 @@ impl Worker {
                 let backoff = self.app.jobs.retry_backoff
                     * 2u32.saturating_pow((task.attempts - 1).clamp(0, 16) as u32);
                 tracing::warn!(error = %message, retry_in_ms = backoff.as_millis() as u64, "task failed; will retry");
+                // If this write fails too (the database is down or full), the
+                // attempt still counts: it was counted when the task was
+                // claimed, and the lapsed lease makes the task claimable
+                // again, after the lease's length.
                 let now = self.app.clock.now();
                 tasks::release_failed(
                     &self.app.db,
@@ -94,6 +121,11 @@ impl Worker {
     /// other processes), whichever comes first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let app = self.app.clone();
+        // Consecutive failures to claim or record a task (the database or
+        // the disk is failing): each one doubles the wait before the next
+        // try, up to MAX_ERROR_BACKOFF, so a failing dependency costs a log
+        // line and a query every so often, not a busy loop.
+        let mut failures: u32 = 0;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -103,21 +135,53 @@ impl Worker {
             let queued = app.new_tasks.notified();
             tokio::pin!(queued);
             queued.as_mut().enable();
-            let idle = match self.run_one().await {
-                Ok(ran) => !ran,
-                Err(e) => {
-                    tracing::error!(error = %e, "worker could not claim or record a task");
-                    true
+            match self.run_one().await {
+                Ok(true) => failures = 0,
+                Ok(false) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = tokio::time::sleep(app.jobs.poll_interval) => {},
+                        _ = &mut queued => {},
+                        _ = shutdown.changed() => {},
+                    }
                 }
-            };
-            if idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(app.jobs.poll_interval) => {},
-                    _ = &mut queued => {},
-                    _ = shutdown.changed() => {},
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let wait = error_backoff(app.jobs.poll_interval, failures);
+                    tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "worker could not claim or record a task");
+                    // New work does not cut this wait short: the failure is
+                    // not the queue's.
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {},
+                        _ = shutdown.changed() => {},
+                    }
                 }
             }
         }
+    }
+}
+
+/// The longest a worker waits after failing to claim or record a task.
+const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The wait after `failures` consecutive failures: the poll interval,
+/// doubled for each failure after the first, at most [`MAX_ERROR_BACKOFF`].
+fn error_backoff(poll: Duration, failures: u32) -> Duration {
+    poll.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+        .min(MAX_ERROR_BACKOFF)
+}
+
+/// Once a task has stopped, removes its job's files if the job has ended
+/// without being downloadable (cancelled or failed): the cancel or failure
+/// deleted them already, but a task still writing then may have put some
+/// back. Failures are logged; the cleanup sweep tries again.
+async fn remove_files_if_ended(app: &App, job_id: i64) {
+    let ended = match jobs::find(&app.db, job_id).await {
+        Ok(job) => job.is_none_or(|j| !j.status.keeps_files()),
+        Err(_) => return,
+    };
+    if ended && let Err(e) = app.files.delete(job_id).await {
+        tracing::warn!(error = %e, "could not delete an ended job's files; the sweep will retry");
     }
 }
 
@@ -159,6 +223,21 @@ async fn fail_job(app: &App, task: &ClaimedTask, message: &str) -> Result<(), Ta
         tracing::warn!(error = %e, "could not delete a failed job's files");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_exponentially_to_a_cap() {
+        let poll = Duration::from_millis(500);
+        assert_eq!(error_backoff(poll, 1), poll);
+        assert_eq!(error_backoff(poll, 2), Duration::from_secs(1));
+        assert_eq!(error_backoff(poll, 4), Duration::from_secs(4));
+        assert_eq!(error_backoff(poll, 10), MAX_ERROR_BACKOFF);
+        assert_eq!(error_backoff(poll, u32::MAX), MAX_ERROR_BACKOFF);
+    }
 }
 
 /// Runs tasks in this task until none is left to claim; returns how many

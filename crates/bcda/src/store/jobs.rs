@@ -71,6 +71,16 @@ impl JobStatus {
     pub fn is_active(self) -> bool {
         matches!(self, JobStatus::Pending | JobStatus::InProgress)
     }
+
+    /// Whether a job in this status may have files on disk: while it runs,
+    /// while they are downloadable, and while they are archived. Failed,
+    /// cancelled and expired jobs keep none.
+    pub fn keeps_files(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Pending | JobStatus::InProgress | JobStatus::Completed | JobStatus::Archived
+        )
+    }
 }
 
 impl fmt::Display for JobStatus {

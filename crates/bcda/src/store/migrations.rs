@@ -39,6 +39,11 @@ const SQLITE: &[Embedded] = &[
         "service dates",
         include_str!("../../migrations/sqlite/0004_service_dates.sql"),
     ),
+    (
+        5,
+        "fair queue",
+        include_str!("../../migrations/sqlite/0005_fair_queue.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -61,6 +66,11 @@ const POSTGRES: &[Embedded] = &[
         4,
         "service dates",
         include_str!("../../migrations/postgres/0004_service_dates.sql"),
+    ),
+    (
+        5,
+        "fair queue",
+        include_str!("../../migrations/postgres/0005_fair_queue.sql"),
     ),
 ];
 

@@ -45,6 +45,11 @@ pub struct ClaimedTask {
     pub attempts: i64,
     /// The fence this claim holds.
     pub fence: i64,
+    /// Why the previous attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// The worker whose lapsed lease this claim took over (it died or
+    /// stalled); `None` for a task that was ready.
+    pub previous_owner: Option<String>,
 }
 
 impl_from_row!(ClaimedTask, |row| {
@@ -64,6 +69,8 @@ impl_from_row!(ClaimedTask, |row| {
         payload: row.try_get("payload")?,
         attempts: row.try_get("attempts")?,
         fence: row.try_get("fence")?,
+        last_error: row.try_get("last_error")?,
+        previous_owner: None,
     })
 });
 
@@ -89,9 +96,62 @@ pub async fn enqueue(
     }))
 }
 
-/// Claims the next runnable task — ready and due, or running with a lapsed
-/// lease — for `owner` until `lease_until`. Planning tasks go first, so a
-/// new job starts promptly; otherwise oldest first.
+/// Which tasks may be claimed at `$1` (now): ready and due, or running
+/// with a lapsed lease (their worker died or stalled).
+macro_rules! runnable {
+    () => {
+        "((state = 'ready' AND run_after <= $1) OR (state = 'running' AND lease_expires_at < $1))"
+    };
+}
+
+/// The job whose turn it is: among jobs with a runnable task, those with a
+/// planning task first (a new job starts promptly), then round robin: the
+/// job a worker last served longest ago (never served: first), so one
+/// large export cannot starve the others.
+const NEXT_JOB: &str = concat!(
+    "SELECT t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE ",
+    runnable!(),
+    " GROUP BY t.job_id, j.last_claimed_at \
+      ORDER BY MIN(CASE t.kind WHEN 'plan' THEN 0 ELSE 1 END), COALESCE(j.last_claimed_at, 0), t.job_id \
+      LIMIT 1"
+);
+
+/// A runnable task of job `$2` (planning first, then oldest), and the
+/// owner of its lapsed lease if it had one. PostgreSQL locks the row and
+/// skips rows other workers are claiming; SQLite's single writer
+/// ([`Db::begin`] takes the write lock) makes the claim atomic anyway.
+macro_rules! task_of_job {
+    ($lock:literal) => {
+        concat!(
+            "SELECT id, CASE WHEN state = 'running' THEN lease_owner END AS previous_owner \
+             FROM tasks WHERE job_id = $2 AND ",
+            runnable!(),
+            " ORDER BY CASE kind WHEN 'plan' THEN 0 ELSE 1 END, id LIMIT 1",
+            $lock
+        )
+    };
+}
+
+/// Any runnable task, oldest first: when every runnable task of the job
+/// whose turn it was is being claimed by other workers at this moment.
+macro_rules! any_task {
+    ($lock:literal) => {
+        concat!(
+            "SELECT id, CASE WHEN state = 'running' THEN lease_owner END AS previous_owner \
+             FROM tasks WHERE ",
+            runnable!(),
+            " ORDER BY CASE kind WHEN 'plan' THEN 0 ELSE 1 END, id LIMIT 1",
+            $lock
+        )
+    };
+}
+
+/// Claims the next runnable task (see [`NEXT_JOB`] for the order) for
+/// `owner` until `lease_until`: sets the lease, moves the fence and counts
+/// the attempt, in one transaction that must commit before the task may
+/// run. (A single autocommit `UPDATE … RETURNING` handed out its row even
+/// when SQLite then failed to commit it, with the disk full: the task ran
+/// with its attempt never counted, for ever.)
 pub async fn claim(
     db: &Db,
     owner: &str,
@@ -100,41 +160,77 @@ pub async fn claim(
 ) -> Result<Option<ClaimedTask>, StoreError> {
     let now = to_epoch_ms(now);
     let until = to_epoch_ms(lease_until);
-    Ok(match db {
-        // SKIP LOCKED lets concurrent workers each take a different task
-        // instead of queueing on the same row.
-        Db::Postgres(pool) => {
-            sqlx::query_as(
-                "UPDATE tasks SET state = 'running', lease_owner = $1, lease_expires_at = $2, \
-                 fence = fence + 1, attempts = attempts + 1, updated_at = $3 \
-                 WHERE id = (SELECT id FROM tasks \
-                   WHERE (state = 'ready' AND run_after <= $3) OR (state = 'running' AND lease_expires_at < $3) \
-                   ORDER BY CASE kind WHEN 'plan' THEN 0 ELSE 1 END, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, job_id, kind, payload, attempts, fence",
-            )
-            .bind(owner)
-            .bind(until)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
+    let mut tx = db.begin().await?;
+    let picked: Option<(i64, Option<String>)> = match &mut tx {
+        Tx::Postgres(t) => {
+            let conn = &mut **t;
+            match sqlx::query_scalar::<_, i64>(NEXT_JOB)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?
+            {
+                None => None,
+                Some(job) => match sqlx::query_as(task_of_job!(" FOR UPDATE SKIP LOCKED"))
+                    .bind(now)
+                    .bind(job)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                {
+                    Some(row) => Some(row),
+                    None => {
+                        sqlx::query_as(any_task!(" FOR UPDATE SKIP LOCKED"))
+                            .bind(now)
+                            .fetch_optional(&mut *conn)
+                            .await?
+                    }
+                },
+            }
         }
-        // SQLite runs one writer at a time: the single UPDATE is atomic.
-        Db::Sqlite(pool) => {
-            sqlx::query_as(
-                "UPDATE tasks SET state = 'running', lease_owner = $1, lease_expires_at = $2, \
-                 fence = fence + 1, attempts = attempts + 1, updated_at = $3 \
-                 WHERE id = (SELECT id FROM tasks \
-                   WHERE (state = 'ready' AND run_after <= $3) OR (state = 'running' AND lease_expires_at < $3) \
-                   ORDER BY CASE kind WHEN 'plan' THEN 0 ELSE 1 END, id LIMIT 1) \
-                 RETURNING id, job_id, kind, payload, attempts, fence",
-            )
-            .bind(owner)
-            .bind(until)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
+        Tx::Sqlite(t) => {
+            let conn = &mut **t;
+            match sqlx::query_scalar::<_, i64>(NEXT_JOB)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?
+            {
+                None => None,
+                Some(job) => {
+                    sqlx::query_as(task_of_job!(""))
+                        .bind(now)
+                        .bind(job)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                }
+            }
         }
-    })
+    };
+    // Nothing to claim: dropping the transaction rolls it back.
+    let Some((id, previous_owner)) = picked else {
+        return Ok(None);
+    };
+    let mut task: ClaimedTask = with_tx!(&mut tx, |conn| {
+        sqlx::query_as(
+            "UPDATE tasks SET state = 'running', lease_owner = $1, lease_expires_at = $2, \
+             fence = fence + 1, attempts = attempts + 1, updated_at = $3 WHERE id = $4 \
+             RETURNING id, job_id, kind, payload, attempts, fence, last_error",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?
+    });
+    with_tx!(&mut tx, |conn| {
+        sqlx::query("UPDATE jobs SET last_claimed_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(task.job_id)
+            .execute(&mut *conn)
+            .await?;
+    });
+    tx.commit().await?;
+    task.previous_owner = previous_owner;
+    Ok(Some(task))
 }
 
 /// Extends the lease of a claim; `false` if the claim was lost (the task was
@@ -238,5 +334,59 @@ pub async fn unfinished(db: &Db) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE state IN ('ready', 'running')")
             .fetch_one(pool)
             .await?
+    }))
+}
+
+/// The claims of a job's tasks that are alive now (running, lease not yet
+/// lapsed), as (task id, fence): whose temporary files must be left alone.
+pub async fn live_claims(
+    db: &Db,
+    job_id: i64,
+    now: OffsetDateTime,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT id, fence FROM tasks WHERE job_id = $1 AND state = 'running' AND lease_expires_at >= $2",
+        )
+        .bind(job_id)
+        .bind(to_epoch_ms(now))
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// A task that gave up, and why (for `bcda jobs show`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    /// Task id.
+    pub id: i64,
+    /// What it did.
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last error.
+    pub error: String,
+}
+
+impl_from_row!(TaskFailure, |row| {
+    Ok(TaskFailure {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        attempts: row.try_get("attempts")?,
+        error: row
+            .try_get::<Option<String>, _>("last_error")?
+            .unwrap_or_default(),
+    })
+});
+
+/// A job's tasks that failed for good.
+pub async fn failures(db: &Db, job_id: i64) -> Result<Vec<TaskFailure>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT id, kind, attempts, last_error FROM tasks WHERE job_id = $1 AND state = 'failed' ORDER BY id",
+        )
+        .bind(job_id)
+        .fetch_all(pool)
+        .await?
     }))
 }
