@@ -158,7 +158,9 @@ impl FileStore {
     /// Whether a file name is a finished file's (`<name>.gz`), and the
     /// recorded name if so.
     pub fn recorded_name(file_name: &str) -> Option<&str> {
-        file_name.strip_suffix(".gz").filter(|n| !n.starts_with('.'))
+        file_name
+            .strip_suffix(".gz")
+            .filter(|n| !n.starts_with('.'))
     }
 
     /// Moves a job's files to the archive (no longer downloadable).
@@ -198,7 +200,13 @@ mod tests {
         let name = t.file_name("0f8f-error.ndjson");
         assert_eq!(name, ".12-3.0f8f-error.ndjson.tmp");
         assert_eq!(TempName::parse(&name), Some(t));
-        for other in ["0f8f.ndjson.gz", ".x-3.a.tmp", ".12.a.tmp", "12-3.a.tmp", ".12-3.a"] {
+        for other in [
+            "0f8f.ndjson.gz",
+            ".x-3.a.tmp",
+            ".12.a.tmp",
+            "12-3.a.tmp",
+            ".12-3.a",
+        ] {
             assert_eq!(TempName::parse(other), None, "{other}");
         }
         assert_eq!(FileStore::recorded_name("a.ndjson.gz"), Some("a.ndjson"));

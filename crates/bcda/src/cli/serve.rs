@@ -190,6 +190,7 @@ pub(super) async fn serve(
     // Handlers are registered before anyone is told we are up, so a signal
     // sent right after that line is still a graceful shutdown.
     let shutdown = ShutdownSignal::register()?;
+    survive_file_size_limit()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let housekeeping = tokio::spawn(crate::housekeeping::run(app.clone(), stop_rx.clone()));
     let instance = uuid::Uuid::new_v4().simple().to_string();
@@ -250,6 +251,20 @@ pub(super) async fn serve(
     let _ = housekeeping.await;
     app.db.close().await;
     tracing::info!("bcda stopped");
+    Ok(())
+}
+
+/// Makes a file-size limit (`ulimit -f`, RLIMIT_FSIZE) fail the write that
+/// crosses it (EFBIG), as a full disk does, instead of ending the process
+/// with SIGXFSZ: the task backs off and, after its attempts, fails its job,
+/// while the server keeps answering. A handler registered with tokio stays
+/// for the life of the process, so the stream can be dropped.
+fn survive_file_size_limit() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        drop(signal(SignalKind::from_raw(libc::SIGXFSZ))?);
+    }
     Ok(())
 }
 

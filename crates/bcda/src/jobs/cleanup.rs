@@ -132,7 +132,10 @@ async fn remove_dead_attempts(app: &App, job_id: i64) -> Result<usize, StoreErro
     let doomed = move |name: &str| {
         TempName::parse(name).is_some_and(|t| !live.contains(&(t.task_id, t.fence)))
     };
-    Ok(log_removal(job_id, app.files.remove_matching(job_id, doomed).await))
+    Ok(log_removal(
+        job_id,
+        app.files.remove_matching(job_id, doomed).await,
+    ))
 }
 
 /// Removes every file of a completed job that its manifest does not list
@@ -146,14 +149,21 @@ pub async fn remove_unrecorded(app: &App, job_id: i64) -> Result<usize, StoreErr
     let doomed = move |name: &str| {
         FileStore::recorded_name(name).is_none_or(|recorded_name| !recorded.contains(recorded_name))
     };
-    Ok(log_removal(job_id, app.files.remove_matching(job_id, doomed).await))
+    Ok(log_removal(
+        job_id,
+        app.files.remove_matching(job_id, doomed).await,
+    ))
 }
 
 fn log_removal(job_id: i64, removed: std::io::Result<usize>) -> usize {
     match removed {
         Ok(0) => 0,
         Ok(n) => {
-            tracing::info!(job = job_id, files = n, "removed files no manifest will list");
+            tracing::info!(
+                job = job_id,
+                files = n,
+                "removed files no manifest will list"
+            );
             n
         }
         Err(e) => {

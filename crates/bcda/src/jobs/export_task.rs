@@ -64,7 +64,9 @@ pub async fn run(
     {
         Ok(0) => {}
         Ok(n) => tracing::info!(files = n, "removed an earlier attempt's temporary files"),
-        Err(e) => tracing::warn!(error = %e, "could not remove an earlier attempt's temporary files"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not remove an earlier attempt's temporary files")
+        }
     }
 
     let name = uuid::Uuid::new_v4().to_string();

@@ -111,8 +111,8 @@ macro_rules! runnable {
 const NEXT_JOB: &str = concat!(
     "SELECT t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE ",
     runnable!(),
-    " GROUP BY t.job_id, j.last_claimed_at \
-      ORDER BY MIN(CASE t.kind WHEN 'plan' THEN 0 ELSE 1 END), COALESCE(j.last_claimed_at, 0), t.job_id \
+    " GROUP BY t.job_id, j.last_served \
+      ORDER BY MIN(CASE t.kind WHEN 'plan' THEN 0 ELSE 1 END), COALESCE(j.last_served, 0), t.job_id \
       LIMIT 1"
 );
 
@@ -222,9 +222,12 @@ pub async fn claim(
         .await?
     });
     with_tx!(&mut tx, |conn| {
-        sqlx::query("UPDATE jobs SET last_claimed_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(task.job_id)
+        // Workers claiming at the same instant on PostgreSQL may draw the
+        // same number; the order among those jobs is then by id, still fair.
+        sqlx::query(
+            "UPDATE jobs SET last_served = (SELECT COALESCE(MAX(last_served), 0) + 1 FROM jobs) WHERE id = $1",
+        )
+        .bind(task.job_id)
             .execute(&mut *conn)
             .await?;
     });

@@ -91,9 +91,20 @@ pub struct TestAppBuilder {
     http: HttpSettings,
     jobs: JobSettings,
     database_wait: Duration,
+    postgres_rewrite: Option<Box<dyn FnOnce(String) -> String + Send>>,
 }
 
 impl TestAppBuilder {
+    /// Connects to PostgreSQL through `rewrite(url)` (e.g. a proxy the
+    /// test can cut), the schema having been made over the real URL.
+    pub fn postgres_rewrite(
+        mut self,
+        rewrite: impl FnOnce(String) -> String + Send + 'static,
+    ) -> Self {
+        self.postgres_rewrite = Some(Box::new(rewrite));
+        self
+    }
+
     /// How long statements wait for the database (connection or lock).
     pub fn database_wait(mut self, wait: Duration) -> Self {
         self.database_wait = wait;
@@ -132,6 +143,10 @@ impl TestAppBuilder {
             }
             Backend::Postgres => {
                 let (_, url) = fresh_postgres_schema().await;
+                let url = match self.postgres_rewrite {
+                    Some(rewrite) => rewrite(url),
+                    None => url,
+                };
                 let options = PgConnectOptions::from_str(&url).expect("pg url");
                 Db::connect_postgres(options, 5, self.database_wait)
                     .await
@@ -223,6 +238,7 @@ impl TestApp {
             http: HttpSettings::default(),
             jobs: JobSettings::default(),
             database_wait: bcda::store::DEFAULT_WAIT,
+            postgres_rewrite: None,
         }
     }
 

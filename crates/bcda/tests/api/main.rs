@@ -16,6 +16,7 @@ mod data;
 mod errors;
 mod export;
 mod export_fhir;
+mod faults;
 mod health;
 mod kickoff;
 mod metadata;
