@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Backend, backend_test, fresh_postgres_schema, jwt_part};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bcda");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_bcda");
 
 /// `bcda` with a clean environment pointing at one data directory and
 /// database.
-fn bcda(data_dir: &Path, database_url: Option<&str>) -> Command {
+pub(crate) fn bcda(data_dir: &Path, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command.env_clear();
     if let Some(path) = std::env::var_os("PATH") {
@@ -25,7 +25,7 @@ fn bcda(data_dir: &Path, database_url: Option<&str>) -> Command {
     command
 }
 
-fn run_ok(mut command: Command) -> String {
+pub(crate) fn run_ok(mut command: Command) -> String {
     let output = command.output().expect("run bcda");
     assert!(
         output.status.success(),
@@ -41,9 +41,9 @@ fn stderr_of(output: &Output) -> String {
 }
 
 /// A running `bcda serve`, killed if the test ends early.
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
@@ -55,7 +55,7 @@ impl Server {
     /// and what it printed before it listened.
     // The child moves into `Server`, whose `Drop` kills and waits for it.
     #[allow(clippy::zombie_processes)]
-    fn start_as(mut command: Command, subcommand: &str) -> (Server, String) {
+    pub(crate) fn start_as(mut command: Command, subcommand: &str) -> (Server, String) {
         command
             .args([subcommand, "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -84,7 +84,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for a clean exit.
-    fn terminate(mut self) {
+    pub(crate) fn terminate(mut self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

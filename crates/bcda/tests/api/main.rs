@@ -22,6 +22,7 @@ mod kickoff;
 mod metadata;
 mod one_job_rule;
 mod openapi;
+mod private_files_and_full_disk;
 mod sandbox;
 mod scale_out;
 mod token;
