@@ -215,4 +215,31 @@ async fn a_killed_worker_loses_and_duplicates_nothing() {
     };
     let expected = source_ids(&db, "A9994", &members, query).await;
     assert_eq!(unique, expected, "exactly the resources of the source");
+
+    // Nothing of the killed worker's attempts is left: the job's directory
+    // holds exactly the files of its manifest (no temporary files, no file
+    // put in place but never recorded).
+    let listed: BTreeSet<String> = manifest["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .chain(manifest["error"].as_array().expect("error"))
+        .map(|e| {
+            format!(
+                "{}.gz",
+                e["url"]
+                    .as_str()
+                    .expect("url")
+                    .rsplit('/')
+                    .next()
+                    .expect("name")
+            )
+        })
+        .collect();
+    let on_disk: BTreeSet<String> =
+        std::fs::read_dir(dir.path().join("exports").join(job_id.to_string()))
+            .expect("job dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+    assert_eq!(on_disk, listed, "only the manifest's files remain");
 }
