@@ -116,30 +116,21 @@ const NEXT_JOB: &str = concat!(
       LIMIT 1"
 );
 
-/// A runnable task of job `$2` (planning first, then oldest), and the
-/// owner of its lapsed lease if it had one. PostgreSQL locks the row and
-/// skips rows other workers are claiming; SQLite's single writer
-/// ([`Db::begin`] takes the write lock) makes the claim atomic anyway.
-macro_rules! task_of_job {
-    ($lock:literal) => {
-        concat!(
-            "SELECT id, CASE WHEN state = 'running' THEN lease_owner END AS previous_owner \
-             FROM tasks WHERE job_id = $2 AND ",
-            runnable!(),
-            " ORDER BY CASE kind WHEN 'plan' THEN 0 ELSE 1 END, id LIMIT 1",
-            $lock
-        )
-    };
-}
-
-/// Any runnable task, oldest first: when every runnable task of the job
-/// whose turn it was is being claimed by other workers at this moment.
-macro_rules! any_task {
-    ($lock:literal) => {
+/// A runnable task (planning first, then oldest) whose row also matches
+/// `$filter` (`AND job_id = $2`: of the job whose turn it is; empty: any,
+/// when every runnable task of that job is being claimed by other workers
+/// at this moment), and the owner of its lapsed lease if it had one.
+/// PostgreSQL locks the row and skips rows other workers are claiming
+/// (`$lock`); SQLite's single writer ([`Db::begin`] takes the write lock)
+/// makes the claim atomic anyway.
+macro_rules! runnable_task {
+    ($filter:literal, $lock:literal) => {
         concat!(
             "SELECT id, CASE WHEN state = 'running' THEN lease_owner END AS previous_owner \
              FROM tasks WHERE ",
             runnable!(),
+            " ",
+            $filter,
             " ORDER BY CASE kind WHEN 'plan' THEN 0 ELSE 1 END, id LIMIT 1",
             $lock
         )
@@ -170,15 +161,18 @@ pub async fn claim(
                 .await?
             {
                 None => None,
-                Some(job) => match sqlx::query_as(task_of_job!(" FOR UPDATE SKIP LOCKED"))
-                    .bind(now)
-                    .bind(job)
-                    .fetch_optional(&mut *conn)
-                    .await?
+                Some(job) => match sqlx::query_as(runnable_task!(
+                    "AND job_id = $2",
+                    " FOR UPDATE SKIP LOCKED"
+                ))
+                .bind(now)
+                .bind(job)
+                .fetch_optional(&mut *conn)
+                .await?
                 {
                     Some(row) => Some(row),
                     None => {
-                        sqlx::query_as(any_task!(" FOR UPDATE SKIP LOCKED"))
+                        sqlx::query_as(runnable_task!("", " FOR UPDATE SKIP LOCKED"))
                             .bind(now)
                             .fetch_optional(&mut *conn)
                             .await?
@@ -195,7 +189,7 @@ pub async fn claim(
             {
                 None => None,
                 Some(job) => {
-                    sqlx::query_as(task_of_job!(""))
+                    sqlx::query_as(runnable_task!("AND job_id = $2", ""))
                         .bind(now)
                         .bind(job)
                         .fetch_optional(&mut *conn)

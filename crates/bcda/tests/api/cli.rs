@@ -13,7 +13,15 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_bcda");
 /// `bcda` with a clean environment pointing at one data directory and
 /// database.
 pub(crate) fn bcda(data_dir: &Path, database_url: Option<&str>) -> Command {
-    let mut command = Command::new(BIN);
+    with_clean_env(Command::new(BIN), data_dir, database_url)
+}
+
+/// `command` with only PATH and the data directory and database of `bcda`.
+pub(crate) fn with_clean_env(
+    mut command: Command,
+    data_dir: &Path,
+    database_url: Option<&str>,
+) -> Command {
     command.env_clear();
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
@@ -218,7 +226,11 @@ fn bad_values_name_their_flag_or_variable() {
 
 #[test]
 fn admin_mistakes_get_one_line_errors() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A data directory bcda makes itself (owner-only), so no warning about
+    // its mode joins the one-line errors.
+    let dir = tmp.path().join("data");
+    let dir = dir.as_path();
     let cases: [(&[&str], &str); 5] = [
         (
             &["credentials", "create", "--cms-id", "A0000"],
@@ -242,16 +254,16 @@ fn admin_mistakes_get_one_line_errors() {
         ),
     ];
     for (args, expected) in cases {
-        let mut command = bcda(dir.path(), None);
+        let mut command = bcda(dir, None);
         command.args(args);
         let output = command.output().expect("run");
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         assert_eq!(stderr_of(&output).trim_end(), expected, "{args:?}");
     }
-    let mut create = bcda(dir.path(), None);
+    let mut create = bcda(dir, None);
     create.args(["aco", "create", "--cms-id", "A9994", "--name", "ACO Dev"]);
     run_ok(create);
-    let mut again = bcda(dir.path(), None);
+    let mut again = bcda(dir, None);
     again.args(["aco", "create", "--cms-id", "A9994", "--name", "ACO Dev"]);
     let output = again.output().expect("run");
     assert_eq!(
