@@ -225,6 +225,17 @@ async fn fail_job(app: &App, task: &ClaimedTask, message: &str) -> Result<(), Ta
     Ok(())
 }
 
+/// Runs tasks in this task until none is left to claim; returns how many
+/// ran. Lets tests drain the queue deterministically.
+pub async fn run_until_idle(app: &Arc<App>) -> Result<usize, TaskError> {
+    let worker = Worker::new(app.clone(), "test-worker");
+    let mut ran = 0;
+    while worker.run_one().await? {
+        ran += 1;
+    }
+    Ok(ran)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,15 +249,4 @@ mod tests {
         assert_eq!(error_backoff(poll, 10), MAX_ERROR_BACKOFF);
         assert_eq!(error_backoff(poll, u32::MAX), MAX_ERROR_BACKOFF);
     }
-}
-
-/// Runs tasks in this task until none is left to claim; returns how many
-/// ran. Lets tests drain the queue deterministically.
-pub async fn run_until_idle(app: &Arc<App>) -> Result<usize, TaskError> {
-    let worker = Worker::new(app.clone(), "test-worker");
-    let mut ran = 0;
-    while worker.run_one().await? {
-        ran += 1;
-    }
-    Ok(ran)
 }
