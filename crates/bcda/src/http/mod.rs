@@ -5,6 +5,7 @@ pub mod auth;
 pub mod base_url;
 pub mod error;
 pub mod http_date;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod router;
