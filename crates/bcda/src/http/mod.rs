@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod router;
 pub mod routes;
+pub mod server;
 
 pub use error::ApiError;
 pub use router::router;
