@@ -13,6 +13,7 @@ use crate::app::{App, AppState, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
 use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
+use crate::http::server::{ConnectionSettings, default_max_connections};
 use crate::jobs::JobSettings;
 use crate::jobs::worker::Worker;
 
@@ -40,7 +41,50 @@ pub struct ServeArgs {
     #[arg(long, env = "BCDA_WORKERS", value_parser = parse_positive, value_name = "N")]
     pub workers: Option<u64>,
     #[command(flatten)]
+    pub connections: ConnectionArgs,
+    #[command(flatten)]
     pub jobs: JobArgs,
+}
+
+/// Client connection limits.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Seconds a client has to send a request's head (and body), from its
+    /// first byte; a slower client is disconnected.
+    #[arg(long, env = "BCDA_HEADER_READ_TIMEOUT_SECONDS", default_value = "20", value_parser = parse_positive, value_name = "SECONDS")]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    #[arg(long, env = "BCDA_IDLE_TIMEOUT_SECONDS", default_value = "60", value_parser = parse_positive, value_name = "SECONDS")]
+    pub idle_timeout_seconds: u64,
+    /// Client connections open at once (default: half the open-file limit,
+    /// between 64 and 4096). At the limit a new connection replaces the one
+    /// idle longest.
+    #[arg(long, env = "BCDA_MAX_CONNECTIONS", value_parser = parse_positive, value_name = "N")]
+    pub max_connections: Option<u64>,
+}
+
+impl ConnectionArgs {
+    /// The settings these flags describe.
+    pub fn settings(&self) -> ConnectionSettings {
+        ConnectionSettings {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+            max_connections: self
+                .max_connections
+                .map_or_else(default_max_connections, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+        }
+    }
+}
+
+/// Where and how a process serves HTTP.
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    /// The address to bind.
+    pub addr: SocketAddr,
+    /// Client connection limits.
+    pub connections: ConnectionSettings,
 }
 
 /// Export engine options.
@@ -139,6 +183,14 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
+    /// The address and connection limits these flags describe.
+    pub fn listen_on(&self) -> Listen {
+        Listen {
+            addr: self.listen,
+            connections: self.connections.settings(),
+        }
+    }
+
     /// Workers to run: the flag, or two per CPU core.
     pub fn worker_count(&self) -> usize {
         worker_count(self.workers)
@@ -170,7 +222,7 @@ pub(super) fn worker_count(flag: Option<u64>) -> usize {
 
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let app = args.open_app(ctx).await?;
-    serve(Arc::new(app), Some(args.listen), args.worker_count()).await
+    serve(Arc::new(app), Some(args.listen_on()), args.worker_count()).await
 }
 
 /// Runs this process's roles until SIGINT or SIGTERM: the HTTP API on
@@ -178,13 +230,17 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
 /// signal, requests in flight and tasks in progress finish first.
 pub(super) async fn serve(
     app: Arc<App>,
-    listen: Option<SocketAddr>,
+    listen: Option<Listen>,
     workers: usize,
 ) -> anyhow::Result<()> {
     let listener = match listen {
-        Some(listen) => Some(tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            anyhow::anyhow!("cannot listen on {listen} (--listen / BCDA_LISTEN): {e}")
-        })?),
+        Some(listen) => {
+            let addr = listen.addr;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {addr} (--listen / BCDA_LISTEN): {e}")
+            })?;
+            Some((listener, listen.connections))
+        }
         None => None,
     };
     // Handlers are registered before anyone is told we are up, so a signal
@@ -215,19 +271,23 @@ pub(super) async fn serve(
         let _ = stop_tx.send(true);
     });
     match listener {
-        Some(listener) => {
+        Some((listener, connections)) => {
             let addr = listener.local_addr()?;
-            tracing::info!(%addr, workers, database = app.db.backend_name(), data_dir = %app.data_dir.root().display(), "bcda started");
+            tracing::info!(
+                %addr,
+                workers,
+                database = app.db.backend_name(),
+                data_dir = %app.data_dir.root().display(),
+                header_read_timeout_s = connections.header_read_timeout.as_secs(),
+                idle_timeout_s = connections.idle_timeout.as_secs(),
+                max_connections = connections.max_connections,
+                "bcda started"
+            );
             // A plain line on stdout for people and scripts (tests read the port from it).
             println!("bcda {} listening on http://{addr}", crate::VERSION);
             let _ = std::io::stdout().flush();
             let router = crate::http::router(AppState(app.clone()));
-            let mut stopped = stop_rx.clone();
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await?;
+            crate::http::server::serve(listener, router, connections, stop_rx.clone()).await;
         }
         None => {
             tracing::info!(

@@ -22,7 +22,7 @@ pub struct WorkerArgs {
 /// `bcda api`: the HTTP API and housekeeping, no workers.
 pub(super) async fn run_api(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let app = args.open_app(ctx).await?;
-    serve(Arc::new(app), Some(args.listen), 0).await
+    serve(Arc::new(app), Some(args.listen_on()), 0).await
 }
 
 /// `bcda worker`: export workers and housekeeping, no HTTP.

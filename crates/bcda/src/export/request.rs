@@ -11,8 +11,10 @@
 //!    `Content-Type`, and the `Parameters` body itself;
 //! 3. the parameters, in the order of BCDA's `ValidateRequestURL`:
 //!    `_outputFormat`, `_elements`, (POST only: `patient`), query keys that
-//!    start with `?`, `_since`, then `_type` (repeats over the whole list
-//!    first, then unknown names);
+//!    start with `?`, `_since`, then `_type` (more than
+//!    [`MAX_LIST_ITEMS`] items, counted over every POST entry, is a 400
+//!    naming `_type`; then repeats over the whole list, then unknown names;
+//!    all linear in the request's size);
 //! 4. the headers, as BCDA's `ValidateRequestHeaders`: `Accept`, then
 //!    `Prefer`.
 //!
@@ -60,13 +62,12 @@
 //! overridden by (or merged with) the body: either choice could export
 //! something other than what the client meant. A GET body is ignored.
 
-use std::collections::HashSet;
-
 use axum::http::{HeaderMap, Method, header};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::fhir::task::{MAX_LIST_ITEMS, first_repeat, too_many_items};
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::http::error::ApiError;
 use crate::store::jobs::RequestKind;
@@ -278,8 +279,11 @@ struct RawParams {
     elements: bool,
     patient: bool,
     since: Option<String>,
-    /// The `_type` items, already split on commas.
+    /// The `_type` items, already split on commas (at most
+    /// [`MAX_LIST_ITEMS`]).
     types: Option<Vec<String>>,
+    /// Whether `_type` had more items than that (reported in `_type`'s turn).
+    too_many_types: bool,
 }
 
 impl RawParams {
@@ -291,8 +295,24 @@ impl RawParams {
             // BCDA ignores `patient` on GET; the IG defines it for POST only.
             patient: false,
             since: first_value(pairs, "_since").map(restore_plus),
-            types: first_value(pairs, "_type").map(split_list),
+            ..RawParams::default()
         }
+        .with_types(first_value(pairs, "_type"))
+    }
+
+    /// Adds a `_type` value's items, up to [`MAX_LIST_ITEMS`] in all.
+    fn with_types(mut self, value: Option<&str>) -> Self {
+        if let Some(value) = value {
+            let types = self.types.get_or_insert_with(Vec::new);
+            for item in value.split(',') {
+                if types.len() == MAX_LIST_ITEMS {
+                    self.too_many_types = true;
+                    break;
+                }
+                types.push(item.to_owned());
+            }
+        }
+        self
     }
 
     /// The parameters of a POST body.
@@ -325,10 +345,10 @@ impl RawParams {
                 self.since = Some(since.to_owned());
             }
             // The IG: repeated `_type` entries are joined like a comma list.
-            "_type" => self
-                .types
-                .get_or_insert_with(Vec::new)
-                .extend(split_list(value_string(entry, name)?)),
+            "_type" => {
+                let value = value_string(entry, name)?;
+                *self = std::mem::take(self).with_types(Some(value));
+            }
             "_elements" => self.elements = true,
             "patient" => self.patient = true,
             // `_typeFilter` is ignored on v1/v2, as BCDA; unknown names too.
@@ -359,6 +379,7 @@ impl RawParams {
             .transpose()?;
         let types_given = self.types.is_some();
         let types = match self.types {
+            Some(_) if self.too_many_types => return Err(too_many_items("_type")),
             Some(items) => parse_types(&items)?,
             None => ResourceType::ALL.to_vec(),
         };
@@ -395,10 +416,6 @@ fn value_string<'a>(entry: &'a Value, name: &str) -> Result<&'a str, ApiError> {
         })
 }
 
-fn split_list(value: impl AsRef<str>) -> Vec<String> {
-    value.as_ref().split(',').map(str::to_owned).collect()
-}
-
 /// `_outputFormat`: absent or one of [`OUTPUT_FORMATS`]. The value changes
 /// nothing else: every export is NDJSON.
 fn check_output_format(format: Option<&str>) -> Result<(), ApiError> {
@@ -430,10 +447,9 @@ fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiEr
 
 /// `_type` items: repeats are checked over the whole list before names (as
 /// BCDA, whose middleware finds repeats and whose handler finds unknown
-/// names), and the client's order is kept.
+/// names), and the client's order is kept. Linear: a set of seen items.
 fn parse_types(items: &[String]) -> Result<Vec<ResourceType>, ApiError> {
-    let mut seen = HashSet::new();
-    if let Some(repeat) = items.iter().find(|item| !seen.insert(item.as_str())) {
+    if let Some(repeat) = first_repeat(items) {
         return Err(bad_request(format!("Repeated resource type {repeat}")));
     }
     items
@@ -932,6 +948,25 @@ mod tests {
     }
 
     #[test]
+    fn type_lists_are_capped_in_turn() {
+        let over = ["Patient"; 33].join(",");
+        assert_eq!(
+            message(get(None, &format!("_type={over}"))),
+            "Invalid parameter: _type lists more than 32 items"
+        );
+        // The cap is `_type`'s check: earlier parameters speak first.
+        assert_eq!(
+            message(get(None, &format!("_since=bad&_type={over}"))),
+            SINCE_FORMAT
+        );
+        let distinct: Vec<String> = (0..20_000).map(|i| format!("T{i}")).collect();
+        assert_eq!(
+            message(get(None, &format!("_type={}", distinct.join(",")))),
+            "Invalid parameter: _type lists more than 32 items"
+        );
+    }
+
+    #[test]
     fn first_occurrence_wins() {
         let since = since_of(get(None, "_since=2020-01-01T00:00:00Z&_since=bad"));
         assert_eq!(since, datetime!(2020-01-01 0:00 UTC));
@@ -1083,6 +1118,19 @@ mod tests {
                 "Repeated resource type Coverage".into(),
             ),
             ("", types("Claim"), unknown("Claim")),
+            // More than 32 items, in one entry or over several: the cap,
+            // before repeats or unknown names.
+            (
+                "",
+                types(&["Patient"; 33].join(",")),
+                "Invalid parameter: _type lists more than 32 items".into(),
+            ),
+            (
+                "",
+                parameters(&[r#"{"name":"_type","valueString":"A,B,C,D,E,F,G,H,I,J,K"}"#; 3].join(",")),
+                "Invalid parameter: _type lists more than 32 items".into(),
+            ),
+            ("", types(&["Patient"; 32].join(",")), "Repeated resource type Patient".into()),
             ("", types(""), unknown("")),
             // Export parameters belong in the body of a POST.
             (

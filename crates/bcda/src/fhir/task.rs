@@ -78,16 +78,13 @@ pub fn task_status(status: JobStatus) -> &'static str {
 }
 
 /// Parses a decoded `_status` value (`Completed,In Progress`): exact,
-/// case-sensitive names, comma-separated, in the client's order. Repeats
-/// are checked over the whole list before names (as `_type` is). An empty
-/// item is an unknown name, "".
+/// case-sensitive names, comma-separated, in the client's order. A list of
+/// more than [`MAX_LIST_ITEMS`] items is refused first; then repeats are
+/// checked over the whole list before names (as `_type` is). An empty item
+/// is an unknown name, "". Linear in the value's length.
 pub fn parse_status_filter(value: &str) -> Result<Vec<JobStatus>, ApiError> {
-    let items: Vec<&str> = value.split(',').collect();
-    if let Some(repeat) = items
-        .iter()
-        .enumerate()
-        .find_map(|(i, item)| items[..i].contains(item).then_some(item))
-    {
+    let items = list_items(value, "_status")?;
+    if let Some(repeat) = first_repeat(&items) {
         return Err(ApiError::BadRequest(format!(
             "Repeated status type {repeat}"
         )));
@@ -96,6 +93,42 @@ pub fn parse_status_filter(value: &str) -> Result<Vec<JobStatus>, ApiError> {
         .iter()
         .map(|item| JobStatus::parse(item).ok_or_else(|| unknown_status(item)))
         .collect()
+}
+
+/// The most items a comma-separated list parameter (`_status`, `_type`)
+/// may hold: a few times the names there are, so every list a client
+/// means is accepted, and the work per request stays small.
+pub const MAX_LIST_ITEMS: usize = 32;
+
+/// A list parameter's comma-separated items, or a 400 naming `parameter`
+/// when there are more than [`MAX_LIST_ITEMS`]. Stops reading at the first
+/// item past the cap.
+pub fn list_items<'a>(value: &'a str, parameter: &str) -> Result<Vec<&'a str>, ApiError> {
+    let mut items = Vec::new();
+    for item in value.split(',') {
+        if items.len() == MAX_LIST_ITEMS {
+            return Err(too_many_items(parameter));
+        }
+        items.push(item);
+    }
+    Ok(items)
+}
+
+/// The 400 for a list parameter with more than [`MAX_LIST_ITEMS`] items.
+pub fn too_many_items(parameter: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "Invalid parameter: {parameter} lists more than {MAX_LIST_ITEMS} items"
+    ))
+}
+
+/// The first item equal to an earlier one (at most [`MAX_LIST_ITEMS`]
+/// items: a set of what was seen keeps it linear whatever the cap).
+pub fn first_repeat<'a, S: AsRef<str>>(items: &'a [S]) -> Option<&'a str> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|item| !seen.insert(*item))
 }
 
 /// BCDA prints a Go map (random order); we list [`JobStatus::ALL`] in order.
@@ -221,6 +254,23 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn status_filter_caps_items() {
+        let message = |value: &str| match parse_status_filter(value) {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("expected a 400, got {other:?}"),
+        };
+        let cap = "Invalid parameter: _status lists more than 32 items";
+        assert_eq!(
+            message(&["Pending"; MAX_LIST_ITEMS].join(",")),
+            "Repeated status type Pending"
+        );
+        assert_eq!(message(&["Pending"; MAX_LIST_ITEMS + 1].join(",")), cap);
+        let distinct: Vec<String> = (0..20_000).map(|i| format!("s{i}")).collect();
+        assert_eq!(message(&distinct.join(",")), cap);
+        assert_eq!(message(&",".repeat(MAX_LIST_ITEMS)), cap);
     }
 
     #[test]

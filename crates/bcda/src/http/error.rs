@@ -192,16 +192,17 @@ impl From<SourceError> for ApiError {
 }
 
 /// Writes the OperationOutcome of an [`ApiError`] in the shape of the
-/// request's API version; also turns the router's bare 405 into one.
+/// request's API version; also turns every other error answer that is not
+/// already JSON (the router's bare 405, the body limit's 413, the request
+/// limits' 414 and 431, axum's plain-text rejections) into one, so a client
+/// never gets an error in another shape. (JSON errors are left alone:
+/// `/_health`'s 503 reports its checks as JSON.)
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let version = ApiVersion::from_path(request.uri().path());
     let mut response = next.run(request).await;
     let pending = match response.extensions_mut().remove::<PendingOutcome>() {
         Some(pending) => pending,
-        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => PendingOutcome {
-            code: IssueType::NotSupported,
-            message: ApiError::MethodNotAllowed.public_message(),
-        },
+        None if needs_outcome(&response) => fallback_outcome(response.status()),
         None => return response,
     };
     let outcome = OperationOutcome::error(version, pending.code, &pending.message);
@@ -218,6 +219,69 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         // Serializing a fixed struct cannot fail; keep the status regardless.
         Err(_) => response,
     }
+}
+
+/// An error status whose body is not ours: empty or plain text.
+fn needs_outcome(response: &Response) -> bool {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    (status.is_client_error() || status.is_server_error()) && !is_json
+}
+
+/// The outcome of an error answer made outside our handlers: by the router,
+/// a layer, an axum extractor, or the request limits. The message is fixed
+/// per status: rejection texts can echo what the client sent.
+fn fallback_outcome(status: StatusCode) -> PendingOutcome {
+    use crate::http::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            IssueType::NotSupported,
+            ApiError::MethodNotAllowed.public_message(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            IssueType::Structure,
+            format!("The request body is too large: at most {MAX_BODY_BYTES} bytes are accepted."),
+        ),
+        StatusCode::URI_TOO_LONG => (
+            IssueType::Structure,
+            format!("The request URI is too long: at most {MAX_URI_BYTES} bytes are accepted."),
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            IssueType::Structure,
+            format!(
+                "The request headers are too large: at most {MAX_HEADERS} fields and \
+                 {MAX_HEADER_BYTES} bytes are accepted."
+            ),
+        ),
+        // Today only a path segment that is not UTF-8 once percent-decoded
+        // (axum's Path rejection) gets here.
+        StatusCode::BAD_REQUEST => (
+            IssueType::Structure,
+            "The request is malformed (for example, a path segment is not valid UTF-8 once \
+             percent-decoded)."
+                .to_owned(),
+        ),
+        StatusCode::NOT_FOUND => (
+            IssueType::NotFound,
+            "The requested resource was not found.".to_owned(),
+        ),
+        status if status.is_server_error() => (
+            IssueType::Exception,
+            ApiError::Internal(String::new()).public_message(),
+        ),
+        status => (
+            IssueType::Structure,
+            format!(
+                "The request cannot be processed: {}.",
+                status.canonical_reason().unwrap_or("client error")
+            ),
+        ),
+    };
+    PendingOutcome { code, message }
 }
 
 /// The answer for paths no route matches.

@@ -1,7 +1,7 @@
 //! Request ids and the request span.
 //!
-//! Every request gets an `x-request-id` (the client's, if it sent a sane one)
-//! echoed on the response, and a span `request{id, method, route, aco,
+//! Every request gets an `x-request-id` (the client's, if it sent a short,
+//! plain one; else a fresh UUID) echoed on the response, and a span `request{id, method, route, aco,
 //! status, duration_ms}` closed by one "request completed" event. Headers,
 //! query strings and bodies are never logged: they carry tokens and secrets.
 
@@ -74,7 +74,27 @@ impl<B> OnResponse<B> for LogCompletion {
     }
 }
 
-/// Client-supplied ids are logged only when short and plain.
+/// Removes a client's `x-request-id` that is not short and plain, so the
+/// request-id layer gives the request a fresh UUID instead: only ids we
+/// would log are echoed (a 5 KB id once came back verbatim).
+pub async fn drop_unloggable_request_id(mut request: Request<Body>) -> Request<Body> {
+    let headers = request.headers_mut();
+    let acceptable = {
+        let mut values = headers.get_all(REQUEST_ID_HEADER).iter();
+        match (values.next(), values.next()) {
+            (None, _) => true,
+            (Some(value), None) => value.to_str().is_ok_and(is_loggable_id),
+            // Several ids: none is the request's.
+            (Some(_), Some(_)) => false,
+        }
+    };
+    if !acceptable {
+        headers.remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
+/// Client-supplied ids are logged (and echoed) only when short and plain.
 fn is_loggable_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64

@@ -5,10 +5,12 @@ pub mod auth;
 pub mod base_url;
 pub mod error;
 pub mod http_date;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod router;
 pub mod routes;
+pub mod server;
 
 pub use error::ApiError;
 pub use router::router;

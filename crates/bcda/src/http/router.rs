@@ -15,15 +15,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{not_found, panic_response, render_errors};
-use super::middleware::{REQUEST_ID_HEADER, trace_layer};
+use super::limits::{MAX_BODY_BYTES, limit_request_head};
+use super::middleware::{REQUEST_ID_HEADER, drop_unloggable_request_id, trace_layer};
 use super::openapi;
 use super::routes::{attribution, data, export, jobs, meta, metadata, token};
 use crate::app::AppState;
 use crate::fhir::ApiVersion;
-
-/// Request bodies are small (the API's requests are GETs and an ignored
-/// token body); anything larger is refused before it is read.
-const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The API router: every route of the API, each also documented in the
 /// OpenAPI documents, plus the documents and their Swagger UIs.
@@ -41,10 +38,12 @@ pub fn router(state: AppState) -> Router {
         .layer(
             // Outermost first.
             ServiceBuilder::new()
+                .layer(axum::middleware::map_request(drop_unloggable_request_id))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(trace_layer())
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(render_errors))
+                .layer(axum::middleware::from_fn(limit_request_head))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )

@@ -408,11 +408,14 @@ backend_test! {
                 .assert_outcome(404, "not-found", "File not found");
         }
 
-        for path in [format!("/data/{id}/%FF"), format!("/data/%FF/{FILE}")] {
-            f.send(Method::GET, &path, &[])
-                .await
-                .assert_outcome(400, "structure", "The path is not valid UTF-8.");
-        }
+        // Segments that are not UTF-8 once decoded: an id like any other
+        // non-number, a name like any unknown one.
+        f.send(Method::GET, &format!("/data/{id}/%FF"), &[])
+            .await
+            .assert_outcome(404, "not-found", "File not found");
+        f.send(Method::GET, &format!("/data/%FF/{FILE}"), &[])
+            .await
+            .assert_outcome(400, "structure", "Invalid job ID \"%FF\": job IDs are positive whole numbers");
 
         // Recorded, but gone from disk: 404 with no path in it.
         std::fs::remove_file(f.app.state.files.path(id, FILE)).expect("remove");

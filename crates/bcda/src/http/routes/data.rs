@@ -101,11 +101,20 @@ pub async fn download(
     Authenticated(principal): Authenticated,
     method: Method,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     // The only rejection: a segment that is not UTF-8 once percent-decoded.
-    let Path((job_id, name)) =
-        path.map_err(|_| ApiError::BadRequest("The path is not valid UTF-8.".to_owned()))?;
+    // A job id that does not decode is refused as any id that is not a
+    // number; a file name that does not decode names no file.
+    let (job_id, name) = match path {
+        Ok(Path(segments)) => segments,
+        Err(_) => {
+            let raw_id = uri.path().split('/').nth(2).unwrap_or_default();
+            downloadable_job(&state, raw_id, principal.aco_id).await?;
+            return Err(file_not_found());
+        }
+    };
     let job = downloadable_job(&state, &job_id, principal.aco_id).await?;
     let record = recorded_file(&state, job.id, &name).await?;
     let file = open_stored(&state.files, &record).await?;

@@ -1,7 +1,9 @@
 //! `GET /api/{v}/jobs/{id}` (status and manifest) and `DELETE` (cancel).
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -79,6 +81,17 @@ pub async fn owned_job(app: &App, raw_id: &str, aco_id: uuid::Uuid) -> Result<Jo
         return Err(ApiError::Unauthorized("Unauthorized".to_owned()));
     }
     Ok(job)
+}
+
+/// The `{jobId}` path segment (the last one): decoded, or as sent when it
+/// is not UTF-8 once percent-decoded (axum's Path rejection). Either way
+/// [`owned_job`] judges it, so `%FF` gets the same answer as any other id
+/// that is not a number.
+pub fn job_id_segment(path: Result<Path<String>, PathRejection>, uri: &Uri) -> String {
+    match path {
+        Ok(Path(id)) => id,
+        Err(_) => uri.path().rsplit('/').next().unwrap_or_default().to_owned(),
+    }
 }
 
 /// A job id: digits only (as BCDA's unsigned parse: no sign, no spaces),
@@ -175,8 +188,10 @@ pub async fn status(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     base: BaseUrl,
-    Path(raw_id): Path<String>,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let raw_id = job_id_segment(path, &uri);
     let job = owned_job(&state, &raw_id, principal.aco_id).await?;
     let now = state.clock.now();
     match job.status {
@@ -277,8 +292,10 @@ pub fn manifest(base: &str, job: &JobRecord, files: &[JobFileRecord]) -> Manifes
 pub async fn cancel(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(raw_id): Path<String>,
+    uri: Uri,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let raw_id = job_id_segment(path, &uri);
     let job = owned_job(&state, &raw_id, principal.aco_id).await?;
     if !crate::jobs::cancel::cancel(&state, job.id).await? {
         return Err(ApiError::Gone(

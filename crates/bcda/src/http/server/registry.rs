@@ -1,0 +1,96 @@
+//! The open connections, so that a new one can take the place of the one
+//! that has waited longest without a request in flight.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{Notify, watch};
+
+use super::activity::Activity;
+
+/// Every open connection's activity and a way to ask it to close.
+#[derive(Debug, Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    connections: Mutex<HashMap<u64, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    activity: watch::Receiver<Activity>,
+    evict: Arc<Notify>,
+}
+
+/// One connection's place in the registry; leaving it (dropping this)
+/// removes the connection.
+#[derive(Debug)]
+pub struct Registration {
+    id: u64,
+    evict: Arc<Notify>,
+    registry: Arc<Registry>,
+}
+
+impl Registration {
+    /// Resolves when the accept loop wants this connection's slot.
+    pub async fn evicted(&self) {
+        self.evict.notified().await;
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a connection.
+    pub fn register(self: &Arc<Self>, activity: watch::Receiver<Activity>) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let evict = Arc::new(Notify::new());
+        self.lock().insert(
+            id,
+            Entry {
+                activity,
+                evict: evict.clone(),
+            },
+        );
+        Registration {
+            id,
+            evict,
+            registry: self.clone(),
+        }
+    }
+
+    /// Asks the connection that has waited longest with nothing in flight
+    /// (idle, or still sending a request head) to close. False when every
+    /// connection has a request in flight.
+    pub fn evict_longest_waiting(&self) -> bool {
+        let connections = self.lock();
+        let victim = connections
+            .values()
+            .filter_map(|entry| {
+                let activity = *entry.activity.borrow();
+                activity
+                    .phase
+                    .nothing_in_flight()
+                    .then_some((activity.since, entry))
+            })
+            .min_by_key(|(since, _)| *since);
+        match victim {
+            Some((_, entry)) => {
+                entry.evict.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
