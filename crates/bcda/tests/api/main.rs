@@ -17,6 +17,7 @@ mod errors;
 mod export;
 mod export_fhir;
 mod health;
+mod import_bounds;
 mod kickoff;
 mod metadata;
 mod openapi;
