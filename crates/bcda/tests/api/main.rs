@@ -24,3 +24,4 @@ mod openapi;
 mod sandbox;
 mod scale_out;
 mod token;
+mod token_abuse;
