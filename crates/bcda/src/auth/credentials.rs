@@ -8,7 +8,7 @@ use super::keys::KeyError;
 use super::secrets;
 use crate::clock::Clock;
 use crate::store::credentials::{self as store, CredentialRecord};
-use crate::store::{Db, StoreError, acos};
+use crate::store::{Db, StoreError, access_tokens, acos};
 
 /// How long a new secret is accepted (BCDA: 90 days).
 pub const DEFAULT_SECRET_LIFETIME: Duration = Duration::from_secs(90 * 24 * 60 * 60);
@@ -72,7 +72,9 @@ pub async fn create(
 }
 
 /// Gives an existing client id a new secret (the old one stops working at
-/// once) with a fresh lifetime.
+/// once) with a fresh lifetime. Tokens obtained with the old secret are
+/// revoked in the same transaction: a reset is what an administrator does
+/// when a secret leaked, and the leak's tokens must stop working too.
 pub async fn reset(
     db: &Db,
     clock: &dyn Clock,
@@ -88,10 +90,13 @@ pub async fn reset(
     let (secret, hash) = new_secret().await?;
     let now = clock.now();
     let expires_at = now + lifetime;
-    if !store::replace_secret(db, client_id, &hash, now, expires_at).await? {
-        // Revoked between the read and the write.
+    let mut tx = db.begin().await?;
+    if !store::replace_secret(&mut tx, client_id, &hash, now, expires_at).await? {
+        // Revoked between the read and the write (dropping `tx` rolls back).
         return Err(CredentialsError::Revoked(client_id.to_owned()));
     }
+    access_tokens::revoke_all_of_client(&mut tx, client_id, now).await?;
+    tx.commit().await?;
     Ok(NewCredentials {
         client_id: client_id.to_owned(),
         client_secret: secret,
@@ -100,13 +105,18 @@ pub async fn reset(
 }
 
 /// Revokes a credential: its secret and every token issued with it stop
-/// working at once.
+/// working at once. (Token checks also look at the credential's own
+/// revocation; marking the tokens too, in the same transaction, keeps the
+/// token records true on their own.)
 pub async fn revoke(db: &Db, clock: &dyn Clock, client_id: &str) -> Result<(), CredentialsError> {
-    if store::revoke(db, client_id, clock.now()).await? {
-        Ok(())
-    } else {
-        Err(CredentialsError::UnknownClient(client_id.to_owned()))
+    let now = clock.now();
+    let mut tx = db.begin().await?;
+    if !store::revoke(&mut tx, client_id, now).await? {
+        return Err(CredentialsError::UnknownClient(client_id.to_owned()));
     }
+    access_tokens::revoke_all_of_client(&mut tx, client_id, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Lists credentials (never their secrets, which are not stored).

@@ -9,7 +9,9 @@
 pub mod credentials;
 pub mod keys;
 pub mod secrets;
+pub mod throttle;
 pub mod tokens;
+pub mod verifier;
 
 use std::time::Duration;
 

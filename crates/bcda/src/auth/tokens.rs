@@ -1,5 +1,6 @@
 //! Issuing and verifying access tokens.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::keys::Keyring;
-use super::{AuthError, TOKEN_LIFETIME, secrets};
+use super::throttle::{FailureThrottle, ThrottleSettings};
+use super::verifier::{Busy, SecretVerifier, VerifierSettings, VerifierStats};
+use super::{AuthError, TOKEN_LIFETIME};
 use crate::clock::SharedClock;
 use crate::store::access_tokens::{self, NewAccessToken};
-use crate::store::{Db, credentials};
+use crate::store::{Db, Tx, credentials};
 
 /// The `iss` of every token this server issues.
 pub const ISSUER: &str = "bcda";
@@ -24,6 +27,10 @@ pub struct TokenSettings {
     pub rate_limit: u64,
     /// The rate-limit window (BCDA: 5 minutes).
     pub rate_window: Duration,
+    /// The bound on concurrent secret verifications.
+    pub verifier: VerifierSettings,
+    /// The throttle on failed attempts per client id and address.
+    pub throttle: ThrottleSettings,
 }
 
 impl Default for TokenSettings {
@@ -31,7 +38,45 @@ impl Default for TokenSettings {
         Self {
             rate_limit: 100,
             rate_window: Duration::from_secs(5 * 60),
+            verifier: VerifierSettings::default(),
+            throttle: ThrottleSettings::default(),
         }
+    }
+}
+
+/// Why a token was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The client id or the address had too many failed attempts; the
+    /// secret was not looked at. The same for known and unknown ids.
+    #[error("too many failed token requests")]
+    Throttled {
+        /// How long until the id and the address may try again.
+        retry_after: Duration,
+    },
+    /// Every verification slot stayed taken for the whole wait.
+    #[error("secret verification is saturated")]
+    Busy,
+    /// Credentials refused, ACO rate limit, or a server-side failure.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<crate::store::StoreError> for IssueError {
+    fn from(e: crate::store::StoreError) -> Self {
+        IssueError::Auth(e.into())
+    }
+}
+
+impl From<super::keys::KeyError> for IssueError {
+    fn from(e: super::keys::KeyError) -> Self {
+        IssueError::Auth(e.into())
+    }
+}
+
+impl From<Busy> for IssueError {
+    fn from(_: Busy) -> Self {
+        IssueError::Busy
     }
 }
 
@@ -83,6 +128,8 @@ pub struct TokenService {
     clock: SharedClock,
     keyring: Arc<Keyring>,
     settings: TokenSettings,
+    verifier: SecretVerifier,
+    throttle: FailureThrottle,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -100,8 +147,20 @@ impl TokenService {
             db,
             clock,
             keyring,
+            verifier: SecretVerifier::new(settings.verifier),
+            throttle: FailureThrottle::new(settings.throttle),
             settings,
         }
+    }
+
+    /// How many secret verifications ran, and the most at once.
+    pub fn verifier_stats(&self) -> VerifierStats {
+        self.verifier.stats()
+    }
+
+    /// The failure throttle (its size, for tests of the bound).
+    pub fn throttle(&self) -> &FailureThrottle {
+        &self.throttle
     }
 
     /// The keyring (for rotation by admin commands).
@@ -109,34 +168,44 @@ impl TokenService {
         &self.keyring
     }
 
-    /// Trades a client id and secret for a token.
-    pub async fn issue(&self, client_id: &str, secret: &str) -> Result<IssuedToken, AuthError> {
+    /// Trades a client id and secret for a token. `address` is the
+    /// client's, for the per-address failure throttle (`None`: not known,
+    /// only the client id is throttled).
+    ///
+    /// In order: the throttle (no verification, no query, for an id or
+    /// address with too many recent failures); the credential; a turn at
+    /// the bounded verifier (the throttle is asked again once the turn
+    /// comes, so a queue behind a failing burst does not verify); the
+    /// verification (against a decoy hash for an unknown id); then the
+    /// ACO's rate limit and the token's record in one transaction.
+    pub async fn issue(
+        &self,
+        client_id: &str,
+        secret: &str,
+        address: Option<IpAddr>,
+    ) -> Result<IssuedToken, IssueError> {
+        self.check_throttle(client_id, address)?;
         let credential = credentials::find(&self.db, client_id).await?;
-        let secret = secret.to_owned();
-        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        let (credential, secret_ok) = tokio::task::spawn_blocking(move || match credential {
-            Some(c) => {
-                let ok = secrets::verify_secret(&secret, &c.secret_hash);
-                (Some(c), ok)
-            }
-            None => {
-                secrets::verify_against_decoy(&secret);
-                (None, false)
-            }
-        })
-        .await
-        .map_err(|_| AuthError::InvalidCredentials)?;
+        let hash = credential.as_ref().map(|c| c.secret_hash.clone());
+        let secret_ok = self
+            .verifier
+            .verify_when(secret.to_owned(), hash, || {
+                self.check_throttle(client_id, address)
+            })
+            .await?;
         let credential = match credential {
             Some(c) if secret_ok && c.revoked_at.is_none() => c,
-            _ => return Err(AuthError::InvalidCredentials),
+            _ => {
+                self.throttle
+                    .record_failure(client_id, address, self.clock.now());
+                return Err(AuthError::InvalidCredentials.into());
+            }
         };
+        self.throttle.record_success(client_id);
         let now = self.clock.now();
         if now >= credential.expires_at {
-            return Err(AuthError::SecretExpired);
+            return Err(AuthError::SecretExpired.into());
         }
-        self.check_rate_limit(credential.aco_id, &credential.cms_id, now)
-            .await?;
-
         let key = self.keyring.signing_key().await?;
         let expires_at = now + TOKEN_LIFETIME;
         let jti = Uuid::new_v4().to_string();
@@ -157,8 +226,26 @@ impl TokenService {
                     message: e.to_string(),
                 }
             })?;
+        // Count and insert in one transaction serialized per ACO: without
+        // it a burst counted the same window twice and overshot the limit.
+        let mut tx = self.db.begin().await?;
+        tx.serialize_on(&format!("tokens:{}", credential.aco_id))
+            .await?;
+        if let Some(retry_after) = self
+            .rate_limit_wait(&mut tx, credential.aco_id, now)
+            .await?
+        {
+            // End the transaction (and its lock) here rather than leave a
+            // rollback queued on a pooled connection.
+            tx.commit().await?;
+            return Err(AuthError::RateLimited {
+                cms_id: credential.cms_id,
+                retry_after,
+            }
+            .into());
+        }
         access_tokens::insert(
-            &self.db,
+            &mut tx,
             &NewAccessToken {
                 jti: &jti,
                 client_id: &credential.client_id,
@@ -169,6 +256,7 @@ impl TokenService {
             },
         )
         .await?;
+        tx.commit().await?;
         Ok(IssuedToken {
             access_token,
             expires_in: TOKEN_LIFETIME.as_secs(),
@@ -176,29 +264,34 @@ impl TokenService {
         })
     }
 
-    /// Refuses a token when the ACO already has `rate_limit` tokens issued
-    /// within the window. Two requests racing at the very edge of the limit
-    /// may both pass; the limit is a guard against runaway clients, not an
-    /// exact quota.
-    async fn check_rate_limit(
+    fn check_throttle(&self, client_id: &str, address: Option<IpAddr>) -> Result<(), IssueError> {
+        self.throttle
+            .check(client_id, address, self.clock.now())
+            .map_err(|retry_after| IssueError::Throttled { retry_after })
+    }
+
+    /// How long until the ACO may have another token, when it already has
+    /// `rate_limit` tokens issued within the window (`None`: it may have
+    /// one now). Runs in the transaction that records the token, after it
+    /// serialized on the ACO, so the count is exact.
+    async fn rate_limit_wait(
         &self,
+        tx: &mut Tx,
         aco_id: Uuid,
-        cms_id: &str,
         now: OffsetDateTime,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<Duration>, crate::store::StoreError> {
         let window_start = now - self.settings.rate_window;
-        let (count, earliest) = access_tokens::issued_since(&self.db, aco_id, window_start).await?;
+        let (count, earliest) = access_tokens::issued_since(tx, aco_id, window_start).await?;
         if u64::try_from(count).unwrap_or(u64::MAX) < self.settings.rate_limit {
-            return Ok(());
+            return Ok(None);
         }
         // One slot frees when the earliest token in the window leaves it.
         let frees_at = earliest.unwrap_or(now) + self.settings.rate_window;
         let wait = (frees_at - now).max(time::Duration::ZERO);
         let secs = wait.whole_seconds() + i64::from(wait.subsec_nanoseconds() > 0);
-        Err(AuthError::RateLimited {
-            cms_id: cms_id.to_owned(),
-            retry_after: Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1)),
-        })
+        Ok(Some(Duration::from_secs(
+            u64::try_from(secs.max(1)).unwrap_or(1),
+        )))
     }
 
     /// Checks a presented token and says whom it speaks for.

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     pub connections: ConnectionArgs,
     #[command(flatten)]
     pub jobs: JobArgs,
+    // --- /auth/token abuse limits (hardening-auth) ---
+    #[command(flatten)]
+    pub token_abuse: TokenAbuseArgs,
+    // --- end /auth/token abuse limits ---
 }
 
 /// Client connection limits.
@@ -152,6 +156,60 @@ impl JobArgs {
     }
 }
 
+// --- /auth/token abuse limits (hardening-auth) ---
+
+/// Limits that keep `POST /auth/token` from being exhausted by anonymous
+/// clients (see `auth::verifier` and `auth::throttle`).
+#[derive(Debug, Clone, Args)]
+pub struct TokenAbuseArgs {
+    /// Secret verifications (argon2id, 19 MiB each) run at once (default:
+    /// the number of CPU cores).
+    #[arg(long, env = "BCDA_TOKEN_VERIFICATIONS", value_parser = parse_positive, value_name = "N")]
+    pub token_verifications: Option<u64>,
+    /// Milliseconds a token request waits for a verification slot before
+    /// it is answered 503 with Retry-After.
+    #[arg(long, env = "BCDA_TOKEN_VERIFY_WAIT_MS", default_value = "2000", value_parser = parse_positive, value_name = "MS")]
+    pub token_verify_wait_ms: u64,
+    /// Failed token requests per client id per window before further
+    /// attempts are answered 429 without checking the secret.
+    #[arg(long, env = "BCDA_TOKEN_FAILURES_PER_CLIENT", default_value = "5", value_parser = parse_positive, value_name = "N")]
+    pub token_failures_per_client: u64,
+    /// Failed token requests per client address per window before further
+    /// attempts from it are answered 429 (the address is X-Forwarded-For's
+    /// last entry with --trust-forwarded-headers; an IPv6 /64 counts as one).
+    #[arg(long, env = "BCDA_TOKEN_FAILURES_PER_ADDRESS", default_value = "20", value_parser = parse_positive, value_name = "N")]
+    pub token_failures_per_address: u64,
+    /// The failed-attempt window, in seconds.
+    #[arg(long, env = "BCDA_TOKEN_FAILURE_WINDOW_SECONDS", default_value = "60", value_parser = parse_positive, value_name = "SECONDS")]
+    pub token_failure_window_seconds: u64,
+}
+
+impl TokenAbuseArgs {
+    /// The verification bound these flags describe.
+    pub fn verifier_settings(&self) -> crate::auth::verifier::VerifierSettings {
+        crate::auth::verifier::VerifierSettings {
+            limit: self
+                .token_verifications
+                .map_or_else(crate::auth::verifier::default_limit, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+            wait: Duration::from_millis(self.token_verify_wait_ms),
+        }
+    }
+
+    /// The failure throttle these flags describe.
+    pub fn throttle_settings(&self) -> crate::auth::throttle::ThrottleSettings {
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        crate::auth::throttle::ThrottleSettings {
+            per_client: count(self.token_failures_per_client),
+            per_address: count(self.token_failures_per_address),
+            window: Duration::from_secs(self.token_failure_window_seconds),
+        }
+    }
+}
+
+// --- end /auth/token abuse limits ---
+
 fn parse_public_url(value: &str) -> Result<String, String> {
     let trimmed = value.trim_end_matches('/');
     let rest = trimmed
@@ -170,6 +228,8 @@ impl ServeArgs {
         TokenSettings {
             rate_limit: self.token_rate_limit,
             rate_window: Duration::from_secs(self.token_rate_window_seconds),
+            verifier: self.token_abuse.verifier_settings(),
+            throttle: self.token_abuse.throttle_settings(),
         }
     }
 

@@ -8,6 +8,12 @@
 //! and CCLF8 must be from the same package (environment, CMS id, kind,
 //! performance year and timestamp agree). The CCLF8 is read as a stream
 //! from the decompressing zip reader, so memory does not grow with it.
+//!
+//! Archives come from outside, so sizes are checked before anything is
+//! decompressed: at most [`MAX_MEMBERS`] members, and a CCLF0 or CCLF8
+//! whose declared uncompressed size is over its limit ([`MemberLimits`]) is
+//! refused. Because a declared size can lie (a zip bomb), reading a member
+//! also stops with an error at its limit ([`BoundedRead`]).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
@@ -17,8 +23,87 @@ use zip::read::ZipFile;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use super::FormatError;
-use super::cclf::{Cclf0Row, Cclf0Summary, Cclf8Reader, Cclf8Record, Cclf9Record};
+use super::cclf::{
+    CCLF0_LINE_LEN, CCLF8_RECORD_LEN, Cclf0Row, Cclf0Summary, Cclf8Reader, Cclf8Record, Cclf9Record,
+};
+use super::{FormatError, TooLarge};
+
+/// Members an archive may list. A CCLF package holds two or three; a
+/// thousand leaves room for anything a packager adds, while the zip
+/// directory of a hostile archive with millions of entries is refused.
+pub const MAX_MEMBERS: usize = 1000;
+
+/// The largest uncompressed members read from an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberLimits {
+    /// The CCLF0: a header and a few dozen 69-byte rows.
+    pub cclf0: u64,
+    /// The CCLF8: one 549-byte record per beneficiary.
+    pub cclf8: u64,
+}
+
+impl Default for MemberLimits {
+    /// CCLF0: 64 KiB, over ten times a CCLF0 with its maximum 64 rows.
+    /// CCLF8: 1 GiB, about 1.95 million beneficiaries, several times the
+    /// largest ACO's attribution (a few hundred thousand).
+    fn default() -> Self {
+        Self {
+            cclf0: 64 * 1024,
+            cclf8: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+// The defaults must hold what they claim to.
+const _: () = assert!(65 * (CCLF0_LINE_LEN as u64 + 2) < 64 * 1024);
+const _: () = assert!(1_900_000 * (CCLF8_RECORD_LEN as u64 + 2) < 1024 * 1024 * 1024);
+
+/// A reader that fails (with a [`TooLarge`] inside the I/O error) once
+/// more than `limit` bytes come out of it, instead of trusting a declared
+/// size.
+#[derive(Debug)]
+pub struct BoundedRead<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+    what: String,
+}
+
+impl<R: Read> BoundedRead<R> {
+    /// Lets at most `limit` bytes of `inner` through; `what` names the
+    /// stream in the error.
+    pub fn new(inner: R, limit: u64, what: impl Into<String>) -> Self {
+        Self {
+            inner,
+            left: limit,
+            limit,
+            what: what.into(),
+        }
+    }
+}
+
+impl<R: Read> Read for BoundedRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            // At the limit: the end of the stream is fine, one more byte is not.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(std::io::Error::other(TooLarge {
+                    what: self.what.clone(),
+                    limit: self.limit,
+                })),
+            };
+        }
+        let max = usize::try_from(self.left).map_or(buf.len(), |left| left.min(buf.len()));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
 use super::names::{CclfArchiveName, CclfFileName, CclfFileNumber};
 
 /// Where the writer is in the archive.
@@ -125,6 +210,7 @@ impl<W: Write + Seek> CclfArchiveWriter<W> {
 /// checked against the summary's count.
 pub struct CclfArchiveReader<R: Read + Seek> {
     zip: ZipArchive<R>,
+    limits: MemberLimits,
     archive_name: Option<CclfArchiveName>,
     cclf0_name: CclfFileName,
     cclf8_name: CclfFileName,
@@ -137,7 +223,18 @@ pub struct CclfArchiveReader<R: Read + Seek> {
 impl<R: Read + Seek> CclfArchiveReader<R> {
     /// Opens an archive from a reader (its name unknown, so not checked).
     pub fn new(reader: R) -> Result<Self, FormatError> {
+        Self::with_limits(reader, MemberLimits::default())
+    }
+
+    /// [`CclfArchiveReader::new`] with other member size limits.
+    pub fn with_limits(reader: R, limits: MemberLimits) -> Result<Self, FormatError> {
         let mut zip = ZipArchive::new(reader)?;
+        if zip.len() > MAX_MEMBERS {
+            return Err(FormatError::file(format!(
+                "archive lists {} members; a CCLF package holds a few (the limit is {MAX_MEMBERS})",
+                zip.len()
+            )));
+        }
         let mut cclf0 = Vec::new();
         let mut cclf8 = Vec::new();
         let mut ignored = Vec::new();
@@ -171,13 +268,15 @@ impl<R: Read + Seek> CclfArchiveReader<R> {
             )));
         }
         let in_cclf0 = |e: FormatError| e.context(format!("archive member {cclf0_name}"));
+        check_declared_size(&mut zip, cclf8_index, &cclf8_name, limits.cclf8)?;
         let summary = {
-            let member = zip.by_index(cclf0_index)?;
+            let member = bounded_member(&mut zip, cclf0_index, &cclf0_name, limits.cclf0)?;
             Cclf0Summary::read(BufReader::new(member)).map_err(in_cclf0)?
         };
         let declared = summary.cclf8_record_count().map_err(in_cclf0)?;
         Ok(Self {
             zip,
+            limits,
             archive_name: None,
             cclf0_name,
             cclf8_name,
@@ -217,8 +316,16 @@ impl<R: Read + Seek> CclfArchiveReader<R> {
     /// Streams the CCLF8 records, decompressing as it goes; the reader
     /// fails if the count differs from the CCLF0's (see [`Cclf8Reader`]).
     /// May be called again to re-read from the start.
-    pub fn cclf8_records(&mut self) -> Result<Cclf8Reader<BufReader<ZipFile<'_, R>>>, FormatError> {
-        let member = self.zip.by_index(self.cclf8_index)?;
+    #[allow(clippy::type_complexity)]
+    pub fn cclf8_records(
+        &mut self,
+    ) -> Result<Cclf8Reader<BufReader<BoundedRead<ZipFile<'_, R>>>>, FormatError> {
+        let member = bounded_member(
+            &mut self.zip,
+            self.cclf8_index,
+            &self.cclf8_name,
+            self.limits.cclf8,
+        )?;
         Ok(Cclf8Reader::new(BufReader::new(member)).expect_count(self.declared))
     }
 }
@@ -249,6 +356,40 @@ impl CclfArchiveReader<BufReader<File>> {
         reader.archive_name = Some(name);
         Ok(reader)
     }
+}
+
+/// Refuses a member whose declared uncompressed size is over `limit`,
+/// before a byte of it is decompressed.
+fn check_declared_size<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    index: usize,
+    name: &CclfFileName,
+    limit: u64,
+) -> Result<(), FormatError> {
+    let declared = zip.by_index_raw(index)?.size();
+    if declared > limit {
+        return Err(FormatError::file(format!(
+            "archive member {name} declares {declared} bytes uncompressed, over the limit of {limit} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// A member checked against its declared size and read through a
+/// [`BoundedRead`], in case the declaration lies.
+fn bounded_member<'a, R: Read + Seek>(
+    zip: &'a mut ZipArchive<R>,
+    index: usize,
+    name: &CclfFileName,
+    limit: u64,
+) -> Result<BoundedRead<ZipFile<'a, R>>, FormatError> {
+    check_declared_size(zip, index, name, limit)?;
+    let member = zip.by_index(index)?;
+    Ok(BoundedRead::new(
+        member,
+        limit,
+        format!("archive member {name}"),
+    ))
 }
 
 fn exactly_one(
@@ -403,6 +544,81 @@ mod tests {
             Ok(_) => String::from("opened"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn members_over_their_declared_size_limit_are_refused_before_reading() {
+        let bytes = package(10, false);
+        let limits = MemberLimits {
+            cclf0: 64 * 1024,
+            cclf8: 10 * 550 - 1,
+        };
+        let e = CclfArchiveReader::with_limits(Cursor::new(bytes.clone()), limits)
+            .err()
+            .expect("over the limit");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "archive member {M8} declares {} bytes uncompressed, over the limit of {} bytes",
+                10 * 550,
+                10 * 550 - 1
+            )
+        );
+        let tiny_cclf0 = MemberLimits {
+            cclf0: 10,
+            cclf8: 1 << 20,
+        };
+        let e = CclfArchiveReader::with_limits(Cursor::new(bytes.clone()), tiny_cclf0)
+            .err()
+            .expect("cclf0 over the limit");
+        assert!(e.to_string().contains(M0), "{e}");
+        let exact = MemberLimits {
+            cclf0: 64 * 1024,
+            cclf8: 10 * 550,
+        };
+        let mut r =
+            CclfArchiveReader::with_limits(Cursor::new(bytes), exact).expect("at the limit");
+        assert_eq!(r.cclf8_records().expect("cclf8").count(), 10);
+    }
+
+    #[test]
+    fn reading_stops_at_the_limit_whatever_the_declared_size() {
+        // A member whose declared size lies is only ever read through this.
+        let mut data = Vec::new();
+        let mut bounded = BoundedRead::new(std::io::repeat(b'x'), 1000, "archive member M");
+        let e = bounded.read_to_end(&mut data).expect_err("stops");
+        assert_eq!(data.len(), 1000);
+        assert_eq!(
+            FormatError::from_read(e).to_string(),
+            "archive member M is larger than the limit of 1000 bytes"
+        );
+        // Through the record reader too: two records fit, the third is
+        // refused as a format error rather than an I/O failure.
+        let body = cclf8_bytes(5);
+        let bounded = BoundedRead::new(Cursor::new(body.clone()), 2 * 550, "archive member M8");
+        let mut reader = Cclf8Reader::new(BufReader::new(bounded));
+        assert!(reader.next().expect("first").is_ok());
+        assert!(reader.next().expect("second").is_ok());
+        let e = reader.next().expect("third").expect_err("over the limit");
+        assert_eq!(
+            e.to_string(),
+            "archive member M8 is larger than the limit of 1100 bytes"
+        );
+        // Exactly at the limit is the end, not an error.
+        let mut all = Vec::new();
+        BoundedRead::new(Cursor::new(body.clone()), body.len() as u64, "m")
+            .read_to_end(&mut all)
+            .expect("whole");
+        assert_eq!(all, body);
+    }
+
+    #[test]
+    fn an_archive_with_too_many_members_is_refused() {
+        let names: Vec<String> = (0..=MAX_MEMBERS).map(|i| format!("junk{i}")).collect();
+        let members: Vec<(&str, Vec<u8>)> =
+            names.iter().map(|n| (n.as_str(), Vec::new())).collect();
+        let e = open_err(zip_with(&members));
+        assert!(e.contains("1001 members"), "{e}");
     }
 
     #[test]

@@ -93,6 +93,32 @@ impl FormatError {
     }
 }
 
+impl FormatError {
+    /// A read error: a [`TooLarge`] raised by a bounded reader becomes the
+    /// format error it stands for (a refusal, not an I/O failure).
+    pub fn from_read(e: std::io::Error) -> Self {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<TooLarge>())
+        {
+            Some(too_large) => Self::file(too_large.to_string()),
+            None => Self::Io(e),
+        }
+    }
+}
+
+/// A stream went past the size allowed for it (see
+/// `cclf_archive::BoundedRead`); carried inside an [`std::io::Error`] so
+/// it passes through readers that only speak I/O errors.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what} is larger than the limit of {limit} bytes")]
+pub struct TooLarge {
+    /// What was being read (e.g. an archive member's name).
+    pub what: String,
+    /// The limit in bytes.
+    pub limit: u64,
+}
+
 impl From<zip::result::ZipError> for FormatError {
     fn from(e: zip::result::ZipError) -> Self {
         match e {

@@ -15,7 +15,13 @@ pub(crate) struct LineReader<R> {
     buf: Vec<u8>,
     line: u64,
     max_len: usize,
+    position: u64,
 }
+
+/// The buffer a reader starts with: enough for any fixed-width record, and
+/// no more for formats whose limit is far above their usual line (NDJSON),
+/// so the limit is a ceiling, not an allocation.
+const INITIAL_LINE_CAPACITY: usize = 64 * 1024;
 
 impl<R: BufRead> LineReader<R> {
     /// `max_len` is the longest line content accepted; a longer line is an
@@ -23,10 +29,16 @@ impl<R: BufRead> LineReader<R> {
     pub(crate) fn new(inner: R, max_len: usize) -> Self {
         Self {
             inner,
-            buf: Vec::with_capacity(max_len + 2),
+            buf: Vec::with_capacity(max_len.min(INITIAL_LINE_CAPACITY) + 2),
             line: 0,
             max_len,
+            position: 0,
         }
+    }
+
+    /// Bytes consumed so far (terminators included), for progress.
+    pub(crate) fn position(&self) -> u64 {
+        self.position
     }
 
     /// The next line without its `\n` or `\r\n`, with its number; `None` at
@@ -37,10 +49,12 @@ impl<R: BufRead> LineReader<R> {
         let limit = self.max_len as u64 + 2;
         let n = (&mut self.inner)
             .take(limit)
-            .read_until(b'\n', &mut self.buf)?;
+            .read_until(b'\n', &mut self.buf)
+            .map_err(FormatError::from_read)?;
         if n == 0 {
             return Ok(None);
         }
+        self.position += n as u64;
         self.line += 1;
         let mut end = self.buf.len();
         if self.buf.ends_with(b"\n") {

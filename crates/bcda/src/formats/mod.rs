@@ -23,6 +23,7 @@ pub mod cclf_archive;
 pub mod csv_attribution;
 pub mod mbi;
 pub mod names;
+pub mod ndjson;
 pub mod optout;
 
-pub use error::FormatError;
+pub use error::{FormatError, TooLarge};

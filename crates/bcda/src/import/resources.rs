@@ -9,7 +9,7 @@
 //! Patient imported earlier or earlier in the same file.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use time::format_description::well_known::Rfc3339;
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError};
 use crate::fhir::{ApiVersion, ResourceType};
+use crate::formats::ndjson::NdjsonLines;
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
 use crate::store::{Db, Tx};
 
@@ -89,7 +90,9 @@ impl Identifier<'_> {
 }
 
 /// Imports one NDJSON file of `version` resources. The whole file lands in
-/// one transaction or not at all.
+/// one transaction or not at all. A line longer than
+/// [`crate::formats::ndjson::MAX_RESOURCE_LINE_BYTES`] refuses the file
+/// (memory stays bounded by that, whatever the file holds).
 pub async fn import_file(
     db: &Db,
     version: ApiVersion,
@@ -100,7 +103,7 @@ pub async fn import_file(
         .map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut progress = Progress::start(&super::file_name(path)?, size, Unit::Bytes, quiet);
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut lines = NdjsonLines::new(BufReader::with_capacity(1 << 20, file));
     let mut tx = db.begin().await.map_err(|e| ImportError::store(path, e))?;
     let mut importer = FileImporter {
         path,
@@ -109,26 +112,17 @@ pub async fn import_file(
         batch: Vec::with_capacity(BATCH),
         count: 0,
     };
-    let mut line = Vec::new();
-    let mut line_number = 0u64;
-    let mut position = 0u64;
     let result = async {
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| ImportError::file(path, format!("cannot read: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            line_number += 1;
-            position += n as u64;
+        while let Some((line_number, line)) = lines
+            .next_line()
+            .map_err(|e| super::attribution::format_error(path, e))?
+        {
             let trimmed = line.trim_ascii();
             if trimmed.is_empty() {
                 continue;
             }
             importer.line(&mut tx, line_number, trimmed).await?;
-            progress.update(position);
+            progress.update(lines.position());
         }
         importer.flush(&mut tx).await?;
         Ok::<_, ImportError>(())

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::acos::parse_uuid;
-use super::{Db, StoreError, impl_from_row, with_pool};
+use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
 /// A token about to be recorded.
@@ -66,9 +66,10 @@ impl_from_row!(TokenStanding, |row| {
     })
 });
 
-/// Records an issued token.
-pub async fn insert(db: &Db, token: &NewAccessToken<'_>) -> Result<(), StoreError> {
-    with_pool!(db, |pool| {
+/// Records an issued token, in the transaction that counted the ACO's
+/// window (see [`issued_since`]).
+pub async fn insert(tx: &mut Tx, token: &NewAccessToken<'_>) -> Result<(), StoreError> {
+    with_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO access_tokens (jti, client_id, aco_id, kid, issued_at, expires_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5, $6, NULL)",
@@ -79,7 +80,7 @@ pub async fn insert(db: &Db, token: &NewAccessToken<'_>) -> Result<(), StoreErro
         .bind(token.kid)
         .bind(to_epoch_ms(token.issued_at))
         .bind(to_epoch_ms(token.expires_at))
-        .execute(pool)
+        .execute(conn)
         .await?;
     });
     Ok(())
@@ -104,19 +105,21 @@ pub async fn standing(db: &Db, jti: &str) -> Result<Option<TokenStanding>, Store
 }
 
 /// How many tokens the ACO was issued after `since`, and the earliest such
-/// issue time: what the per-ACO rate limit needs.
+/// issue time: what the per-ACO rate limit needs. Read in the transaction
+/// that inserts the next token, serialized per ACO, so a burst cannot
+/// overshoot the limit.
 pub async fn issued_since(
-    db: &Db,
+    tx: &mut Tx,
     aco_id: Uuid,
     since: OffsetDateTime,
 ) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
-    let (count, earliest): (i64, Option<i64>) = with_pool!(db, |pool| {
+    let (count, earliest): (i64, Option<i64>) = with_tx!(tx, |conn| {
         sqlx::query_as(
             "SELECT COUNT(*), MIN(issued_at) FROM access_tokens WHERE aco_id = $1 AND issued_at > $2",
         )
         .bind(aco_id.to_string())
         .bind(to_epoch_ms(since))
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await?
     });
     Ok((count, earliest.map(from_epoch_ms)))
@@ -134,6 +137,27 @@ pub async fn revoke(db: &Db, jti: &str, now: OffsetDateTime) -> Result<bool, Sto
             .rows_affected()
     });
     Ok(affected == 1)
+}
+
+/// Revokes every live token of a credential (keeping earlier revocation
+/// times), in the transaction that resets or revokes it. Returns how many
+/// tokens it revoked.
+pub async fn revoke_all_of_client(
+    tx: &mut Tx,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    Ok(with_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 \
+             WHERE client_id = $2 AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(to_epoch_ms(now))
+        .bind(client_id)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    }))
 }
 
 /// Deletes the records of tokens that expired before `before`. They can no

@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::acos::parse_uuid;
-use super::{Db, StoreError, impl_from_row, with_pool};
+use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
 /// One client credential as stored, with its ACO's CMS ID.
@@ -101,13 +101,13 @@ pub async fn list(db: &Db, cms_id: Option<&str>) -> Result<Vec<CredentialRecord>
 /// Replaces the secret of a credential that is not revoked, un-expiring it.
 /// Returns whether a credential was updated.
 pub async fn replace_secret(
-    db: &Db,
+    tx: &mut Tx,
     client_id: &str,
     secret_hash: &str,
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let result = with_pool!(db, |pool| {
+    let result = with_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE credentials SET secret_hash = $1, created_at = $2, expires_at = $3 \
              WHERE client_id = $4 AND revoked_at IS NULL",
@@ -116,7 +116,7 @@ pub async fn replace_secret(
         .bind(to_epoch_ms(created_at))
         .bind(to_epoch_ms(expires_at))
         .bind(client_id)
-        .execute(pool)
+        .execute(conn)
         .await?
         .rows_affected()
     });
@@ -125,14 +125,14 @@ pub async fn replace_secret(
 
 /// Revokes a credential (keeping the first revocation time). Returns whether
 /// a credential with that id exists.
-pub async fn revoke(db: &Db, client_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-    let result = with_pool!(db, |pool| {
+pub async fn revoke(tx: &mut Tx, client_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    let result = with_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $1) WHERE client_id = $2",
         )
         .bind(to_epoch_ms(now))
         .bind(client_id)
-        .execute(pool)
+        .execute(conn)
         .await?
         .rows_affected()
     });

@@ -115,7 +115,13 @@ impl TestAppBuilder {
         self.tokens = TokenSettings {
             rate_limit: limit,
             rate_window: window,
+            ..self.tokens
         };
+        self
+    }
+
+    pub fn tokens(mut self, tokens: TokenSettings) -> Self {
+        self.tokens = tokens;
         self
     }
 

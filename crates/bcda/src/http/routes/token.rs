@@ -1,15 +1,18 @@
 //! `POST /auth/token` (client credentials for a bearer token) and the
 //! authenticated probe `GET /auth/welcome`.
 
-use axum::Json;
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::auth::tokens::IssueError;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::openapi::schemas::OperationOutcome;
@@ -32,7 +35,9 @@ pub struct TokenResponse {
 /// Get an access token
 ///
 /// Trades your client id and secret (HTTP Basic) for an access token that
-/// lasts 20 minutes. The request body is ignored.
+/// lasts 20 minutes. The request body is ignored. Repeated failures from
+/// one client id or address are refused for a while (429 with
+/// `Retry-After`) without checking the secret.
 #[utoipa::path(
     post,
     path = "/auth/token",
@@ -55,6 +60,7 @@ pub struct TokenResponse {
 )]
 pub async fn issue(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (client_id, secret) = headers
@@ -66,7 +72,12 @@ pub async fn issue(
                 "HTTP Basic authentication with your client id and secret is required".to_owned(),
             )
         })?;
-    let token = state.tokens.issue(&client_id, &secret).await?;
+    let address = client_address(
+        &headers,
+        peer.map(|Extension(ConnectInfo(addr))| addr),
+        state.http.trust_forwarded_headers,
+    );
+    let token = state.tokens.issue(&client_id, &secret, address).await?;
     let body = TokenResponse {
         access_token: token.access_token,
         expires_in: token.expires_in.to_string(),
@@ -77,6 +88,50 @@ pub async fn issue(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+impl From<IssueError> for ApiError {
+    fn from(error: IssueError) -> Self {
+        match error {
+            // One message for known and unknown ids alike.
+            IssueError::Throttled { retry_after } => ApiError::TooManyRequests {
+                message: "Too many failed attempts to obtain an access token. Try again later."
+                    .to_owned(),
+                retry_after,
+            },
+            // 503 carries `Retry-After` (see `http::error`).
+            IssueError::Busy => ApiError::Unavailable(
+                "The token service is busy. Please try again shortly.".to_owned(),
+            ),
+            IssueError::Auth(e) => e.into(),
+        }
+    }
+}
+
+/// The address failures are counted against: the peer's, or, behind a
+/// trusted proxy (`--trust-forwarded-headers`), the last `X-Forwarded-For`
+/// entry, which that proxy appended (entries before it are whatever the
+/// client sent, and a client could rotate them to escape the count).
+fn client_address(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trust_forwarded: bool,
+) -> Option<IpAddr> {
+    let forwarded = trust_forwarded
+        .then(|| headers.get_all("x-forwarded-for").iter().next_back())
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| parse_forwarded_address(v.trim()));
+    forwarded.or(peer.map(|p| p.ip()))
+}
+
+/// An `X-Forwarded-For` entry: an IP address, possibly with a port.
+fn parse_forwarded_address(value: &str) -> Option<IpAddr> {
+    value
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| value.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 /// The id and secret of an `Authorization: Basic base64(id:secret)` value.
@@ -142,5 +197,38 @@ mod tests {
         );
         assert_eq!(basic_credentials("Basic !!!"), None);
         assert_eq!(basic_credentials(&format!("Bearer {}", enc("a:b"))), None);
+    }
+
+    #[test]
+    fn client_addresses() {
+        let peer: SocketAddr = "192.0.2.1:5000".parse().expect("addr");
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.9, 198.51.100.7"),
+        );
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            client_address(&headers, Some(peer), false),
+            Some(ip("192.0.2.1"))
+        );
+        assert_eq!(
+            client_address(&headers, Some(peer), true),
+            Some(ip("198.51.100.7"))
+        );
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("[2001:db8::1]:443"),
+        );
+        assert_eq!(
+            client_address(&headers, Some(peer), true),
+            Some(ip("2001:db8::1"))
+        );
+        headers.append("x-forwarded-for", HeaderValue::from_static("garbage"));
+        assert_eq!(
+            client_address(&headers, Some(peer), true),
+            Some(ip("192.0.2.1"))
+        );
+        assert_eq!(client_address(&HeaderMap::new(), None, true), None);
     }
 }
