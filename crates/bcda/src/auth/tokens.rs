@@ -235,9 +235,8 @@ impl TokenService {
             .rate_limit_wait(&mut tx, credential.aco_id, now)
             .await?
         {
-            // End the transaction (and its lock) here rather than leave a
-            // rollback queued on a pooled connection.
-            tx.commit().await?;
+            // End the transaction (and its lock) now (see Tx::rollback).
+            tx.rollback().await?;
             return Err(AuthError::RateLimited {
                 cms_id: credential.cms_id,
                 retry_after,

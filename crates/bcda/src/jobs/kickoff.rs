@@ -80,7 +80,8 @@ pub async fn start(
             now,
             window,
         ) {
-            // Dropping the transaction rolls it back (and frees the lock).
+            // Rolled back at once, so the lock is free for the next request.
+            tx.rollback().await?;
             return Err(KickoffError::Duplicate(duplicate));
         }
     }

@@ -291,6 +291,18 @@ impl Db {
 }
 
 impl Tx {
+    /// Rolls back now. Prefer this to dropping a transaction that took a
+    /// lock ([`Tx::serialize_on`]): a dropped transaction's rollback is only
+    /// queued on its pooled connection, so on PostgreSQL the advisory lock
+    /// would stay held until that connection is next used.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
     /// Serializes this transaction with every other one that names the same
     /// `key` (e.g. `"kickoff:<aco id>"`) until it commits or rolls back, so a
     /// check and the write it guards cannot interleave with a twin request.
