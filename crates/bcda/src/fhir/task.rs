@@ -123,7 +123,7 @@ pub fn too_many_items(parameter: &str) -> ApiError {
 
 /// The first item equal to an earlier one (at most [`MAX_LIST_ITEMS`]
 /// items: a set of what was seen keeps it linear whatever the cap).
-pub fn first_repeat<'a, S: AsRef<str>>(items: &'a [S]) -> Option<&'a str> {
+pub fn first_repeat<S: AsRef<str>>(items: &[S]) -> Option<&str> {
     let mut seen = std::collections::HashSet::with_capacity(items.len());
     items
         .iter()
