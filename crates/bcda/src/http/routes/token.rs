@@ -55,6 +55,10 @@ pub struct TokenResponse {
         (status = 401, description = "Wrong client id or secret, or the secret has expired.",
             body = OperationOutcome, content_type = "application/fhir+json"),
         (status = 429, response = crate::http::openapi::responses::TooManyRequests),
+        (status = 503, description = "Too many secret checks are running at once; try again \
+            after `Retry-After` seconds.", body = OperationOutcome,
+            content_type = "application/fhir+json",
+            headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
         (status = 500, response = crate::http::openapi::responses::InternalError),
     ),
 )]
