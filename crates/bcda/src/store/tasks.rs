@@ -152,54 +152,42 @@ pub async fn claim(
     let now = to_epoch_ms(now);
     let until = to_epoch_ms(lease_until);
     let mut tx = db.begin().await?;
-    let picked: Option<(i64, Option<String>)> = match &mut tx {
-        Tx::Postgres(t) => {
+    let next_job: Option<i64> = with_tx!(&mut tx, |conn| {
+        sqlx::query_scalar(NEXT_JOB)
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?
+    });
+    let picked: Option<(i64, Option<String>)> = match (next_job, &mut tx) {
+        (None, _) => None,
+        (Some(job), Tx::Postgres(t)) => {
             let conn = &mut **t;
-            match sqlx::query_scalar::<_, i64>(NEXT_JOB)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await?
-            {
-                None => None,
-                Some(job) => match sqlx::query_as(runnable_task!(
-                    "AND job_id = $2",
-                    " FOR UPDATE SKIP LOCKED"
-                ))
+            match sqlx::query_as(runnable_task!("AND job_id = $2", " FOR UPDATE SKIP LOCKED"))
                 .bind(now)
                 .bind(job)
                 .fetch_optional(&mut *conn)
                 .await?
-                {
-                    Some(row) => Some(row),
-                    None => {
-                        sqlx::query_as(runnable_task!("", " FOR UPDATE SKIP LOCKED"))
-                            .bind(now)
-                            .fetch_optional(&mut *conn)
-                            .await?
-                    }
-                },
-            }
-        }
-        Tx::Sqlite(t) => {
-            let conn = &mut **t;
-            match sqlx::query_scalar::<_, i64>(NEXT_JOB)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await?
             {
-                None => None,
-                Some(job) => {
-                    sqlx::query_as(runnable_task!("AND job_id = $2", ""))
+                Some(row) => Some(row),
+                None => {
+                    sqlx::query_as(runnable_task!("", " FOR UPDATE SKIP LOCKED"))
                         .bind(now)
-                        .bind(job)
                         .fetch_optional(&mut *conn)
                         .await?
                 }
             }
         }
+        (Some(job), Tx::Sqlite(t)) => {
+            sqlx::query_as(runnable_task!("AND job_id = $2", ""))
+                .bind(now)
+                .bind(job)
+                .fetch_optional(&mut **t)
+                .await?
+        }
     };
-    // Nothing to claim: dropping the transaction rolls it back.
+    // Nothing to claim: end the transaction (and SQLite's write lock) now.
     let Some((id, previous_owner)) = picked else {
+        tx.rollback().await?;
         return Ok(None);
     };
     let mut task: ClaimedTask = with_tx!(&mut tx, |conn| {
