@@ -227,6 +227,45 @@ backend_test! {
 }
 
 #[tokio::test]
+async fn a_head_that_has_only_just_begun_is_not_cut_off_for_a_new_client() {
+    // One slot, held by a connection whose head began a moment ago: under a
+    // flood of short requests that is an honest client whose request the
+    // busy server has not read yet. The new client waits for it instead of
+    // resetting it; once the head has dragged on past the grace period it
+    // is evicted as a slow sender.
+    let router = Router::new().route("/_version", get(|| async { "ok" }));
+    let server = InProcess::start(router, settings(30, 60, 1)).await;
+    let addr = server.addr;
+    tokio::task::spawn_blocking(move || {
+        let mut first = connect(addr);
+        first
+            .write_all(b"GET /_version HTTP/1.1\r\n")
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(100));
+        let mut second = connect(addr);
+        second
+            .write_all(b"GET /_version HTTP/1.1\r\nHost: bcda.test\r\n\r\n")
+            .expect("write");
+        // Within the grace period the first connection stays open.
+        assert!(!closed_by_server(&mut first), "a fresh head is not cut off");
+        // Past it, the slow head makes room and the new client is served.
+        assert!(
+            wait_closed(&mut first, |_| {}),
+            "a dragging head is evicted"
+        );
+        let mut status = String::new();
+        second.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        BufReader::new(&second)
+            .read_line(&mut status)
+            .expect("status");
+        assert_eq!(status.trim_end(), "HTTP/1.1 200 OK");
+    })
+    .await
+    .expect("client");
+    server.shut_down().await;
+}
+
+#[tokio::test]
 async fn a_request_in_flight_is_never_evicted_and_new_clients_wait_for_it() {
     // One slot; the handler holds the only connection until released.
     let (release, released) = watch::channel(false);

@@ -14,10 +14,12 @@
 //!   separate idle timeout impossible.)
 //! - **Connection cap**: at most `max_connections` are open. At the cap, a
 //!   new connection takes the place of the one that has waited longest with
-//!   nothing in flight (idle, or still sending its head), which is closed;
-//!   if every connection has a request in flight, the new one waits until
-//!   one ends (further clients wait in the kernel's listen backlog). A
-//!   request in flight is never cut off to make room.
+//!   nothing in flight (idle, or sending its head for a second or more),
+//!   which is closed; if there is none, the new one waits until a
+//!   connection ends or becomes evictable (further clients wait in the
+//!   kernel's listen backlog). A request in flight, or a head that has only
+//!   just begun (likely sent whole and not yet read by a busy server), is
+//!   never cut off to make room.
 //!
 //! A handler's work and a response being sent (a long download) have no
 //! time limit here. On shutdown the listener closes, connections with

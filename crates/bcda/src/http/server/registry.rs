@@ -5,9 +5,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::{Notify, watch};
+use std::time::Duration;
 
-use super::activity::Activity;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::activity::{Activity, Phase};
+
+/// How long a request head must have been arriving before its connection
+/// may be closed for a new one. A head that has just begun is most likely
+/// already sent in full and waiting to be read by a busy server: cutting
+/// it off would lose an honest request (the client sees a reset), while a
+/// slow-sending client holds its connection for seconds and is still
+/// evicted.
+pub const HEAD_EVICTION_GRACE: Duration = Duration::from_secs(1);
 
 /// Every open connection's activity and a way to ask it to close.
 #[derive(Debug, Default)]
@@ -71,18 +82,21 @@ impl Registry {
     }
 
     /// Asks the connection that has waited longest with nothing in flight
-    /// (idle, or still sending a request head) to close. False when every
-    /// connection has a request in flight.
+    /// (idle, or sending a request head for at least
+    /// [`HEAD_EVICTION_GRACE`]) to close. False when there is none.
     pub fn evict_longest_waiting(&self) -> bool {
+        let now = Instant::now();
         let connections = self.lock();
         let victim = connections
             .values()
             .filter_map(|entry| {
                 let activity = *entry.activity.borrow();
-                activity
-                    .phase
-                    .nothing_in_flight()
-                    .then_some((activity.since, entry))
+                let evictable = match activity.phase {
+                    Phase::Idle => true,
+                    Phase::Head => now.duration_since(activity.since) >= HEAD_EVICTION_GRACE,
+                    Phase::Body | Phase::Busy => false,
+                };
+                evictable.then_some((activity.since, entry))
             })
             .min_by_key(|(since, _)| *since);
         match victim {
