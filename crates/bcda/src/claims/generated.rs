@@ -7,10 +7,9 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::{AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, SourceError};
-use crate::store::attribution::FileKind;
 use crate::store::synthetic_acos::SyntheticAcoRecord;
 use crate::store::{Db, opt_outs};
-use crate::synthetic::{AttributionKind, OptOutPreference, SyntheticAco};
+use crate::synthetic::{OptOutPreference, SyntheticAco};
 
 /// Serves one synthetic ACO.
 #[derive(Debug, Clone)]
@@ -48,7 +47,7 @@ impl GeneratedSource {
                 .enumerate()
                 .map(|(position, file)| AttributionFile {
                     key: i64::try_from(position).unwrap_or(i64::MAX),
-                    kind: file_kind(file.kind),
+                    kind: file.kind,
                     performance_year: file.performance_year,
                     attributed_at: file.timestamp,
                     // Counting would mean computing every file's roster; the
@@ -135,14 +134,6 @@ impl GeneratedSource {
                 .collect()
         })
         .await
-    }
-}
-
-/// The store's name for a generated file kind.
-pub fn file_kind(kind: AttributionKind) -> FileKind {
-    match kind {
-        AttributionKind::Default => FileKind::Default,
-        AttributionKind::Runout => FileKind::Runout,
     }
 }
 

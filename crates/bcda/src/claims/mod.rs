@@ -20,8 +20,8 @@ use std::collections::HashSet;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::fhir::{ApiVersion, ResourceType};
-use crate::store::attribution::FileKind;
+use crate::domain::AttributionKind;
+use crate::domain::{ApiVersion, ResourceType};
 use crate::store::{Db, StoreError, synthetic_acos};
 use crate::synthetic::{ResourceCursor, SyntheticAco};
 
@@ -39,7 +39,7 @@ pub struct AttributionFile {
     /// Identifies the file within its source.
     pub key: i64,
     /// Default or runout.
-    pub kind: FileKind,
+    pub kind: AttributionKind,
     /// Four-digit performance year.
     pub performance_year: i32,
     /// The attribution date.

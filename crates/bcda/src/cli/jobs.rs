@@ -6,7 +6,8 @@ use super::Context;
 use crate::app::HttpSettings;
 use crate::auth::tokens::TokenSettings;
 use crate::clock::fhir_date_time;
-use crate::store::jobs::{self, JobStatus};
+use crate::domain::JobStatus;
+use crate::store::jobs;
 use crate::store::{acos, job_files};
 
 /// Job commands.

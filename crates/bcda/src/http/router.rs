@@ -20,7 +20,7 @@ use super::middleware::{REQUEST_ID_HEADER, drop_unloggable_request_id, trace_lay
 use super::openapi;
 use super::routes::{attribution, data, export, jobs, meta, metadata, token};
 use crate::app::AppState;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 
 /// The API router: every route of the API, each also documented in the
 /// OpenAPI documents, plus the documents and their Swagger UIs.

@@ -13,13 +13,12 @@ use time::OffsetDateTime;
 
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError, file_name};
+use crate::domain::AttributionKind;
 use crate::formats::FormatError;
 use crate::formats::cclf_archive::{CclfArchiveReader, open_unzipped};
 use crate::formats::csv_attribution::CsvAttributionReader;
-use crate::formats::names::{
-    self, CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName,
-};
-use crate::store::attribution::{self, FileKind, NewAttributionFile};
+use crate::formats::names::{CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName};
+use crate::store::attribution::{self, NewAttributionFile};
 use crate::store::{Db, Tx, acos};
 
 /// MBIs written per database round trip.
@@ -124,7 +123,7 @@ struct Header {
     name: String,
     sha256: String,
     cms_id: String,
-    kind: FileKind,
+    kind: AttributionKind,
     performance_year: i32,
     attributed_at: OffsetDateTime,
 }
@@ -283,7 +282,7 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
             Ok(Header {
                 sha256: super::sha256_file(path)?,
                 cms_id: parsed.cms_id.clone(),
-                kind: kind(parsed.kind),
+                kind: parsed.kind,
                 performance_year: four_digit_year(parsed.performance_year),
                 attributed_at: member.stamp.utc(),
                 name,
@@ -299,7 +298,7 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
                     super::sha256_file(cclf8)?
                 ),
                 cms_id: parsed.cms_id.clone(),
-                kind: kind(parsed.kind),
+                kind: parsed.kind,
                 performance_year: four_digit_year(parsed.performance_year),
                 attributed_at: parsed.stamp.utc(),
                 name,
@@ -314,19 +313,12 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
             Ok(Header {
                 sha256: super::sha256_file(path)?,
                 cms_id,
-                kind: FileKind::Default,
+                kind: AttributionKind::Default,
                 performance_year: four_digit_year(parsed.performance_year),
                 attributed_at: parsed.stamp.utc(),
                 name,
             })
         }
-    }
-}
-
-fn kind(kind: names::FileKind) -> FileKind {
-    match kind {
-        names::FileKind::Default => FileKind::Default,
-        names::FileKind::Runout => FileKind::Runout,
     }
 }
 

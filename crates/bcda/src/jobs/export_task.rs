@@ -10,10 +10,11 @@ use super::plan::{ExportPayload, payload_type};
 use crate::app::App;
 use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
 use crate::clock::from_epoch_ms;
-use crate::fhir::ResourceType;
+use crate::domain::JobStatus;
+use crate::domain::ResourceType;
 use crate::store::acos;
 use crate::store::job_files::{self, NewJobFile};
-use crate::store::jobs::{self, JobStatus};
+use crate::store::jobs;
 use crate::store::tasks::{self, ClaimedTask};
 
 /// How often a running task checks whether its job was cancelled.

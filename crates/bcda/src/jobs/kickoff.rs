@@ -2,33 +2,16 @@
 //! then the duplicate-job rule, the job and its planning task in one
 //! transaction.
 
-use time::OffsetDateTime;
-
 use super::attribution::{self, SelectionError};
 use crate::app::App;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
 use crate::export::duplicates::{Duplicate, duplicate_of};
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::export::request::ExportRequest;
 use crate::store::StoreError;
-use crate::store::jobs::{self, NewJob, RequestKind};
+use crate::store::jobs::{self, NewJob};
 use crate::store::task_signal;
 use crate::store::tasks::{self, TaskKind};
-
-/// What a validated kick-off asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRequest {
-    /// API version.
-    pub version: ApiVersion,
-    /// Which kick-off.
-    pub kind: RequestKind,
-    /// Types to export, in the client's order.
-    pub resource_types: Vec<ResourceType>,
-    /// `_since`.
-    pub since: Option<OffsetDateTime>,
-    /// The kick-off URL as received.
-    pub request_url: String,
-}
 
 /// Why a job was not started.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +43,8 @@ pub enum KickoffError {
 pub async fn start(
     app: &App,
     principal: &Principal,
-    request: &JobRequest,
+    request: &ExportRequest,
+    request_url: &str,
 ) -> Result<i64, KickoffError> {
     let now = app.clock.now();
     let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
@@ -90,7 +74,7 @@ pub async fn start(
         &NewJob {
             aco_id: principal.aco_id,
             api_version: request.version,
-            request_url: &request.request_url,
+            request_url,
             request_kind: request.kind,
             resource_types: &request.resource_types,
             since: request.since,

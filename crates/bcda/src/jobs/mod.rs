@@ -22,7 +22,7 @@ pub mod worker;
 
 use std::time::Duration;
 
-use crate::fhir::ResourceType;
+use crate::domain::ResourceType;
 
 /// Tunables of the export engine.
 #[derive(Debug, Clone)]

@@ -9,9 +9,10 @@ use super::TaskError;
 use super::attribution;
 use crate::app::App;
 use crate::claims::{BeneficiaryKey, ClaimsSource};
-use crate::fhir::ResourceType;
+use crate::domain::ResourceType;
+use crate::domain::{JobStatus, RequestKind};
 use crate::store::acos;
-use crate::store::jobs::{self, JobStatus, RequestKind};
+use crate::store::jobs;
 use crate::store::task_signal;
 use crate::store::tasks::{self, ClaimedTask, TaskKind};
 

@@ -8,7 +8,8 @@ use tracing::Instrument;
 
 use super::{TaskError, export_task, plan};
 use crate::app::App;
-use crate::store::jobs::{self, JobStatus};
+use crate::domain::JobStatus;
+use crate::store::jobs;
 use crate::store::tasks::{self, ClaimedTask, TaskKind};
 
 /// One worker: runs one task at a time.

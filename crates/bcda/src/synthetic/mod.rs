@@ -29,9 +29,9 @@ use std::collections::BTreeMap;
 
 use time::{Date, OffsetDateTime};
 
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ResourceType};
 
-pub use attribution::{AttributionFile, AttributionKind};
+pub use attribution::AttributionFile;
 pub use cursor::ResourceCursor;
 pub use optout::{OptOutEvent, OptOutPreference};
 pub use population::{Beneficiary, PartD, Sex};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bcda::claims::generated::GeneratedSource;
 use bcda::claims::stored::StoredSource;
 use bcda::claims::{ClaimsSource, ResourceQuery};
-use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::domain::{ApiVersion, ResourceType};
 use bcda::import::{self, FileOutcome};
 use bcda::store::synthetic_acos::SyntheticAcoRecord;
 use bcda::synthetic::SyntheticAco;

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::json::JsonWriter;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 
 /// Blue Button CCW variable URL prefix.
 pub(crate) const BB_VAR: &str = "https://bluebutton.cms.gov/resources/variables/";

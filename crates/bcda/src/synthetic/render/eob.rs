@@ -16,7 +16,7 @@
 
 use super::common::*;
 use super::json::JsonWriter;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 use crate::synthetic::claims::{Claim, ClaimKind, Family, Line};
 use crate::synthetic::population::Beneficiary;
 use crate::synthetic::providers::Practitioner;

@@ -4,7 +4,7 @@
 
 use super::common::*;
 use super::json::JsonWriter;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 use crate::synthetic::population::Beneficiary;
 use crate::synthetic::records::RecordVersion;
 use crate::synthetic::timeline::add_days;
