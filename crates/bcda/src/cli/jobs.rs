@@ -5,8 +5,8 @@ use clap::Subcommand;
 use super::Context;
 use crate::app::HttpSettings;
 use crate::auth::tokens::TokenSettings;
-use crate::clock::fhir_date_time;
 use crate::domain::JobStatus;
+use crate::fhir::time_format::fhir_date_time;
 use crate::store::jobs;
 use crate::store::{acos, job_files};
 
@@ -109,7 +109,7 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
             println!(
                 "  transaction time: {}",
                 job.transaction_time
-                    .map_or("-".to_owned(), crate::clock::fhir_instant)
+                    .map_or("-".to_owned(), crate::fhir::time_format::fhir_instant)
             );
             println!(
                 "  tasks:            {} of {} done",

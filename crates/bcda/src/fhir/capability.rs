@@ -1,8 +1,8 @@
 //! The CapabilityStatements of `/api/v1/metadata` (STU3) and
 //! `/api/v2/metadata` (R4).
 
-use crate::clock::fhir_date_time;
 use crate::domain::ApiVersion;
+use crate::fhir::time_format::fhir_date_time;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 

@@ -7,3 +7,4 @@
 pub mod capability;
 pub mod operation_outcome;
 pub mod task;
+pub mod time_format;

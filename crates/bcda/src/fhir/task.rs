@@ -12,8 +12,8 @@
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use crate::clock::fhir_date_time;
 use crate::domain::{ApiVersion, JobStatus};
+use crate::fhir::time_format::fhir_date_time;
 
 /// What a Task shows of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::claims::{AttributionFile, ClaimsSource};
-use crate::clock::fhir_date_time;
 use crate::domain::AttributionKind;
+use crate::fhir::time_format::fhir_date_time;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 

@@ -11,11 +11,11 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
-use crate::clock::fhir_instant;
 use crate::domain::{ApiVersion, JobStatus};
 use crate::export::query::{first_value, query_pairs};
 use crate::export::status_filter::parse_status_filter;
 use crate::fhir::task::{JobTask, jobs_bundle};
+use crate::fhir::time_format::fhir_instant;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::base_url::BaseUrl;
