@@ -2,8 +2,9 @@
 //! requests them (`IncludeIdentifiers: mbi`, `IncludeAddressFields: true`):
 //! with current and historic MBIs and the full address.
 
-use super::common::*;
+use super::datatypes::*;
 use super::json::JsonWriter;
+use super::systems::*;
 use crate::domain::ApiVersion;
 use crate::synthetic::population::Beneficiary;
 use crate::synthetic::records::RecordVersion;
