@@ -14,7 +14,7 @@ use crate::formats::FormatError;
 use crate::formats::cclf::{Cclf8Record, Cclf9Record, SexCode, XrefIndicator};
 use crate::formats::cclf_archive::CclfArchiveWriter;
 use crate::formats::names::{CclfArchiveName, Environment, FileStamp, OptOutFileName};
-use crate::formats::optout::{Gender, OptOutRecord, Preference, write_opt_out_file};
+use crate::formats::opt_out_file::{Gender, OptOutRecord, Preference, write_opt_out_file};
 use crate::synthetic::{Beneficiary, OptOutEvent, OptOutPreference, Sex, SyntheticAco};
 
 /// Why writing failed.

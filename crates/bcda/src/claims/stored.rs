@@ -10,7 +10,7 @@ use super::{
     AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceQuery, SourceError, SourceResource,
 };
 use crate::store::resources::{self, ScanPage};
-use crate::store::{Db, attribution, opt_outs};
+use crate::store::{Db, attribution_files, opt_outs};
 
 /// Reads one ACO's imported data.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ impl StoredSource {
     }
 
     pub(super) async fn attribution_files(&self) -> Result<Vec<AttributionFile>, SourceError> {
-        Ok(attribution::list(&self.db, self.aco_id)
+        Ok(attribution_files::list(&self.db, self.aco_id)
             .await?
             .into_iter()
             .map(|f| AttributionFile {
@@ -43,7 +43,7 @@ impl StoredSource {
         &self,
         file: &AttributionFile,
     ) -> Result<Vec<String>, SourceError> {
-        Ok(attribution::members(&self.db, file.key).await?)
+        Ok(attribution_files::members(&self.db, file.key).await?)
     }
 
     pub(super) async fn opted_out(

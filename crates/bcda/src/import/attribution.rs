@@ -18,7 +18,7 @@ use crate::formats::FormatError;
 use crate::formats::cclf_archive::{CclfArchiveReader, open_unzipped};
 use crate::formats::csv_attribution::CsvAttributionReader;
 use crate::formats::names::{CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName};
-use crate::store::attribution::{self, NewAttributionFile};
+use crate::store::attribution_files::{self, NewAttributionFile};
 use crate::store::{Db, Tx, acos};
 
 /// MBIs written per database round trip.
@@ -139,7 +139,7 @@ pub async fn import_input(
 ) -> Result<FileOutcome, ImportError> {
     let path = input.display_path();
     let header = header(input)?;
-    if let Some(existing) = attribution::find_by_name(db, &header.name)
+    if let Some(existing) = attribution_files::find_by_name(db, &header.name)
         .await
         .map_err(|e| ImportError::store(path, e))?
     {
@@ -165,7 +165,7 @@ pub async fn import_input(
             )
         })?;
     let mut tx = db.begin().await.map_err(|e| ImportError::store(path, e))?;
-    let file_id = attribution::insert_file(
+    let file_id = attribution_files::insert_file(
         &mut tx,
         &NewAttributionFile {
             aco_id: aco.id,
@@ -216,7 +216,7 @@ pub async fn import_input(
         }
     };
     let count = match outcome {
-        Ok(()) => attribution::finish_file(&mut tx, file_id)
+        Ok(()) => attribution_files::finish_file(&mut tx, file_id)
             .await
             .map_err(|e| ImportError::store(path, e))?,
         Err(e) => return Err(e), // dropping `tx` rolls everything back
@@ -254,7 +254,7 @@ async fn store_members(
         }
         read += 1;
         if chunk.len() == CHUNK {
-            if let Err(e) = attribution::insert_members(tx, file_id, &chunk).await {
+            if let Err(e) = attribution_files::insert_members(tx, file_id, &chunk).await {
                 progress.abandon();
                 return Err(ImportError::store(path, e));
             }
@@ -262,7 +262,7 @@ async fn store_members(
             progress.update(read);
         }
     }
-    if let Err(e) = attribution::insert_members(tx, file_id, &chunk).await {
+    if let Err(e) = attribution_files::insert_members(tx, file_id, &chunk).await {
         progress.abandon();
         return Err(ImportError::store(path, e));
     }

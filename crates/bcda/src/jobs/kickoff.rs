@@ -2,7 +2,7 @@
 //! then the duplicate-job rule, the job and its planning task in one
 //! transaction.
 
-use super::attribution::{self, SelectionError};
+use super::attribution_selection::{self, SelectionError};
 use crate::app::App;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
@@ -49,7 +49,7 @@ pub async fn start(
     let now = app.clock.now();
     let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
     let files = source.attribution_files().await?;
-    attribution::select(&files, request.kind, request.since, now, &principal.cms_id)?;
+    attribution_selection::select(&files, request.kind, request.since, now, &principal.cms_id)?;
     let mut tx = app.db.begin().await?;
     if !app.jobs.duplicate_exempt.exempts(&principal.cms_id) {
         tx.serialize_on(&format!("kickoff:{}", principal.aco_id))

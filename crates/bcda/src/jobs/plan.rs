@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::TaskError;
-use super::attribution;
+use super::attribution_selection;
 use crate::app::App;
 use crate::claims::{BeneficiaryKey, ClaimsSource};
 use crate::domain::ResourceType;
@@ -61,7 +61,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
     let transaction_time = app.clock.now();
     let source = ClaimsSource::for_aco(&app.db, aco.id, &aco.cms_id).await?;
     let files = source.attribution_files().await?;
-    let selection = attribution::select(
+    let selection = attribution_selection::select(
         &files,
         job.request_kind,
         job.since,

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use bcda::domain::AttributionKind;
 use bcda::sandbox;
-use bcda::store::attribution::{self, NewAttributionFile};
+use bcda::store::attribution_files::{self, NewAttributionFile};
 use time::macros::datetime;
 
 use crate::harness::{TestApp, backend_test};
@@ -25,7 +25,7 @@ backend_test! {
             // A later file of an older performance year does not win.
             ("f4", AttributionKind::Default, 2025, datetime!(2026-02-20 10:00 UTC)),
         ] {
-            attribution::insert_file(
+            attribution_files::insert_file(
                 &mut tx,
                 &NewAttributionFile {
                     aco_id: aco.id,

@@ -201,7 +201,7 @@ backend_test! {
             let message = err.to_string();
             assert!(message.contains(expected), "{message}");
             assert!(message.contains("nothing from this file was imported"), "{message}");
-            let files = bcda::store::attribution::list(app.db(), bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco").id)
+            let files = bcda::store::attribution_files::list(app.db(), bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco").id)
                 .await
                 .expect("list");
             assert!(files.is_empty(), "{expected}: nothing half-imported");

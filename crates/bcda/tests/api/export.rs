@@ -443,7 +443,7 @@ backend_test! {
         // the cap did exclude some.
         let source = crate::harness::source_of(app.db(), "A9994").await;
         let files = source.attribution_files().await.expect("files");
-        let selection = bcda::jobs::attribution::select(&files, RequestKind::GroupRunout, None, until, "A9994").expect("runout file");
+        let selection = bcda::jobs::attribution_selection::select(&files, RequestKind::GroupRunout, None, until, "A9994").expect("runout file");
         let opted = source.opted_out(until).await.expect("opt-outs");
         let members: Vec<String> = source
             .attribution_members(&selection.current)

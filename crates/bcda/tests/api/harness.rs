@@ -377,10 +377,12 @@ pub fn jwt_segment(value: &serde_json::Value) -> String {
 pub async fn exportable_members(db: &Db, cms_id: &str, until: OffsetDateTime) -> Vec<String> {
     let source = source_of(db, cms_id).await;
     let files = source.attribution_files().await.expect("files");
-    let current =
-        bcda::http::routes::attribution::latest(&files, bcda::domain::AttributionKind::Default)
-            .expect("a current attribution file")
-            .clone();
+    let current = bcda::http::routes::attribution_status::latest(
+        &files,
+        bcda::domain::AttributionKind::Default,
+    )
+    .expect("a current attribution file")
+    .clone();
     let opted = source.opted_out(until).await.expect("opt-outs");
     source
         .attribution_members(&current)

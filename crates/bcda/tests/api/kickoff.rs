@@ -239,7 +239,7 @@ backend_test! {
         let aco = bcda::store::acos::find_by_cms_id(app.db(), "A9994").await.expect("db").expect("aco");
         let source = ClaimsSource::for_aco(app.db(), aco.id, "A9994").await.expect("source");
         let files = source.attribution_files().await.expect("files");
-        let current = bcda::http::routes::attribution::latest(&files, bcda::domain::AttributionKind::Default).expect("current").clone();
+        let current = bcda::http::routes::attribution_status::latest(&files, bcda::domain::AttributionKind::Default).expect("current").clone();
         let opted = source.opted_out(until).await.expect("opt-outs");
         assert!(!opted.is_empty(), "the sandbox has a recent opt-out");
         let members: Vec<String> = source.attribution_members(&current).await.expect("members").into_iter().filter(|m| !opted.contains(m)).collect();
