@@ -12,6 +12,7 @@ pub mod claims;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod export;
 pub mod fhir;
 pub mod files;

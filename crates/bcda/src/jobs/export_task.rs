@@ -6,15 +6,15 @@ use tokio::sync::watch;
 use super::TaskError;
 use super::ndjson::{NdjsonWriter, WrittenFile};
 use super::pipeline::{self, Interruption};
-use super::plan::{ExportPayload, payload_type};
+use super::task_end::{self, TaskEnd};
 use crate::app::App;
 use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
-use crate::clock::from_epoch_ms;
+use crate::domain::task::{ExportPayload, TaskPayload};
 use crate::fhir::ResourceType;
 use crate::store::acos;
 use crate::store::job_files::{self, NewJobFile};
 use crate::store::jobs::{self, JobStatus};
-use crate::store::tasks::{self, ClaimedTask};
+use crate::store::tasks::ClaimedTask;
 
 /// How often a running task checks whether its job was cancelled.
 const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -26,9 +26,9 @@ pub async fn run(
     task: &ClaimedTask,
     lost: watch::Receiver<bool>,
 ) -> Result<(), TaskError> {
-    let payload: ExportPayload = serde_json::from_str(&task.payload)
+    let payload = ExportPayload::from_json(&task.payload)
         .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?;
-    let resource_type = payload_type(&payload)?;
+    let resource_type = payload.resource_type;
     let Some(job) = jobs::find(&app.db, task.job_id).await? else {
         return finish(app, task, None, None).await;
     };
@@ -45,14 +45,9 @@ pub async fn run(
     let query = ResourceQuery {
         version: job.api_version,
         resource_type,
-        since: payload.since_ms.map(from_epoch_ms),
+        since: payload.since,
         until,
-        claims_through: payload
-            .claims_through
-            .as_deref()
-            .map(crate::config::parse_date)
-            .transpose()
-            .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?,
+        claims_through: payload.claims_through,
     };
 
     // What an earlier attempt of this task left when it died (its fence is
@@ -249,39 +244,36 @@ async fn finish(
     data: Option<(ResourceType, (String, WrittenFile))>,
     errors: Option<(String, WrittenFile)>,
 ) -> Result<(), TaskError> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    if !tasks::complete(&mut tx, task.id, task.fence, now).await? {
-        return Err(TaskError::LostClaim);
-    }
-    let files = data
-        .iter()
-        .map(|(t, (name, w))| (t.as_str(), name, w, false))
-        .chain(
-            errors
-                .iter()
-                .map(|(name, w)| ("OperationOutcome", name, w, true)),
-        );
-    for (resource_type, name, written, is_error) in files {
-        job_files::insert(
-            &mut tx,
-            &NewJobFile {
-                job_id: task.job_id,
-                task_id: Some(task.id),
-                name,
-                resource_type,
-                is_error,
-                resource_count: written.lines as i64,
-                ndjson_bytes: written.ndjson_bytes as i64,
-                stored_bytes: written.stored_bytes as i64,
-                sha256: &written.sha256,
-                created_at: now,
-            },
-        )
-        .await?;
-    }
-    let status = jobs::task_finished(&mut tx, task.job_id, now).await?;
-    tx.commit().await?;
+    let status = task_end::record(app, task, TaskEnd::Done, async |tx, now| {
+        let files = data
+            .iter()
+            .map(|(t, (name, w))| (t.as_str(), name, w, false))
+            .chain(
+                errors
+                    .iter()
+                    .map(|(name, w)| ("OperationOutcome", name, w, true)),
+            );
+        for (resource_type, name, written, is_error) in files {
+            job_files::insert(
+                tx,
+                &NewJobFile {
+                    job_id: task.job_id,
+                    task_id: Some(task.id),
+                    name,
+                    resource_type,
+                    is_error,
+                    resource_count: written.lines as i64,
+                    ndjson_bytes: written.ndjson_bytes as i64,
+                    stored_bytes: written.stored_bytes as i64,
+                    sha256: &written.sha256,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+        Ok(jobs::task_finished(tx, task.job_id, now).await?)
+    })
+    .await?;
     if status == Some(JobStatus::Completed) {
         tracing::info!(job = task.job_id, "export job completed");
         // What attempts that died left (a file put in place whose final

@@ -8,12 +8,13 @@ use super::attribution::{self, SelectionError};
 use crate::app::App;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
+use crate::domain::task::PlanPayload;
 use crate::export::duplicates::{Duplicate, duplicate_of};
 use crate::fhir::{ApiVersion, ResourceType};
 use crate::store::StoreError;
 use crate::store::jobs::{self, NewJob, RequestKind};
 use crate::store::task_signal;
-use crate::store::tasks::{self, TaskKind};
+use crate::store::tasks;
 
 /// What a validated kick-off asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +99,7 @@ pub async fn start(
         },
     )
     .await?;
-    tasks::enqueue(&mut tx, job_id, TaskKind::Plan, "{}", now).await?;
+    tasks::enqueue(&mut tx, job_id, &PlanPayload {}, now).await?;
     task_signal::announce(&mut tx).await?;
     tx.commit().await?;
     app.new_tasks.notify_waiters();

@@ -18,6 +18,7 @@ pub mod kickoff;
 pub mod ndjson;
 pub mod pipeline;
 pub mod plan;
+pub mod task_end;
 pub mod worker;
 
 use std::time::Duration;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::task_end::{self, TaskEnd};
 use super::{TaskError, export_task, plan};
 use crate::app::App;
 use crate::store::jobs::{self, JobStatus};
@@ -65,7 +66,15 @@ impl Worker {
                 self.run_claimed(task).await
             };
             remove_files_if_ended(&self.app, job_id).await;
-            outcome
+            match outcome {
+                // Not this worker's failure: another one has the task now
+                // (or the job was cancelled under it).
+                Err(TaskError::LostClaim) => {
+                    tracing::warn!("lost the claim on a task; another worker has it");
+                    Ok(())
+                }
+                other => other,
+            }
         }
         .instrument(span)
         .await?;
@@ -84,10 +93,6 @@ impl Worker {
         };
         heartbeat.abort();
         match result {
-            Ok(()) => {}
-            Err(TaskError::LostClaim) => {
-                tracing::warn!("lost the claim on a task; another worker has it")
-            }
             Err(TaskError::Retryable(message)) if task.attempts < self.app.jobs.max_attempts => {
                 let backoff = self.app.jobs.retry_backoff
                     * 2u32.saturating_pow((task.attempts - 1).clamp(0, 16) as u32);
@@ -96,24 +101,20 @@ impl Worker {
                 // attempt still counts: it was counted when the task was
                 // claimed, and the lapsed lease makes the task claimable
                 // again, after the lease's length.
-                let now = self.app.clock.now();
-                tasks::release_failed(
-                    &self.app.db,
-                    task.id,
-                    task.fence,
-                    &message,
-                    now + backoff,
-                    false,
-                    now,
-                )
-                .await?;
+                let end = TaskEnd::Retry {
+                    error: &message,
+                    after: backoff,
+                };
+                task_end::record(&self.app, &task, end, task_end::nothing_else).await
             }
+            // Nothing was recorded; `run_one` says so.
+            Err(TaskError::LostClaim) => Err(TaskError::LostClaim),
             Err(e) => {
                 tracing::error!(error = %e, "task failed for good; failing its job");
-                fail_job(&self.app, &task, &e.to_string()).await?;
+                fail_job(&self.app, &task, &e.to_string()).await
             }
+            Ok(()) => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs tasks until `shutdown` turns true; when idle, waits for this
@@ -204,21 +205,23 @@ async fn keep_lease(app: Arc<App>, id: i64, fence: i64, lost: watch::Sender<bool
     }
 }
 
-/// Marks the task's job Failed, cancels its other tasks and deletes its files.
+/// Fails the task for good and with it its job: marks the job Failed and
+/// cancels its other tasks, then deletes its files.
 async fn fail_job(app: &App, task: &ClaimedTask, message: &str) -> Result<(), TaskError> {
-    let now = app.clock.now();
-    tasks::release_failed(&app.db, task.id, task.fence, message, now, true, now).await?;
-    let mut tx = app.db.begin().await?;
-    let failed = jobs::transition_in(
-        &mut tx,
-        task.job_id,
-        &[JobStatus::Pending, JobStatus::InProgress],
-        JobStatus::Failed,
-        now,
-    )
+    let end = TaskEnd::GiveUp { error: message };
+    let failed = task_end::record(app, task, end, async |tx, now| {
+        let failed = jobs::transition_in(
+            tx,
+            task.job_id,
+            &[JobStatus::Pending, JobStatus::InProgress],
+            JobStatus::Failed,
+            now,
+        )
+        .await?;
+        tasks::cancel_for_job(tx, task.job_id, now).await?;
+        Ok(failed)
+    })
     .await?;
-    tasks::cancel_for_job(&mut tx, task.job_id, now).await?;
-    tx.commit().await?;
     if failed && let Err(e) = app.files.delete(task.job_id).await {
         tracing::warn!(error = %e, "could not delete a failed job's files");
     }
