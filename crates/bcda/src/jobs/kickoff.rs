@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::attribution::{self, SelectionError};
-use crate::app::App;
+use super::env::WorkerEnv;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
 use crate::domain::task::PlanPayload;
@@ -59,7 +59,7 @@ pub enum KickoffError {
 /// lock, then see its job and are refused. ACOs the rule exempts
 /// ([`JobSettings::duplicate_exempt`](super::JobSettings)) skip both.
 pub async fn start(
-    app: &App,
+    app: &WorkerEnv,
     principal: &Principal,
     request: &JobRequest,
 ) -> Result<i64, KickoffError> {

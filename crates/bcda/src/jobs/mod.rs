@@ -13,6 +13,7 @@ pub mod attribution;
 pub mod buffers;
 pub mod cancel;
 pub mod cleanup;
+pub mod env;
 pub mod export_task;
 pub mod kickoff;
 pub mod ndjson;

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::TaskError;
 use super::attribution;
+use super::env::WorkerEnv;
 use super::task_end::{self, TaskEnd};
-use crate::app::App;
 use crate::claims::{BeneficiaryKey, ClaimsSource};
 use crate::domain::task::{Cohort, ExportPayload};
 use crate::fhir::ResourceType;
@@ -18,20 +18,20 @@ use crate::store::task_signal;
 use crate::store::tasks::{self, ClaimedTask};
 
 /// Runs a planning task to completion (or explains why not).
-pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
-    let Some(job) = jobs::find(&app.db, task.job_id).await? else {
-        return finish_without_plan(app, task).await;
+pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
+    let Some(job) = jobs::find(&env.db, task.job_id).await? else {
+        return finish_without_plan(env, task).await;
     };
     if job.status != JobStatus::Pending || job.transaction_time.is_some() {
         // Cancelled meanwhile, or planned by an earlier attempt that lost its
         // lease after committing: nothing to do.
-        return finish_without_plan(app, task).await;
+        return finish_without_plan(env, task).await;
     }
-    let aco = acos::find_by_id(&app.db, job.aco_id)
+    let aco = acos::find_by_id(&env.db, job.aco_id)
         .await?
         .ok_or_else(|| TaskError::Permanent("the job's ACO no longer exists".into()))?;
-    let transaction_time = app.clock.now();
-    let source = ClaimsSource::for_aco(&app.db, aco.id, &aco.cms_id).await?;
+    let transaction_time = env.clock.now();
+    let source = ClaimsSource::for_aco(&env.db, aco.id, &aco.cms_id).await?;
     let files = source.attribution_files().await?;
     let selection = attribution::select(
         &files,
@@ -83,7 +83,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
     // (or through the configured date), as BCDA's RUNOUT_CLAIM_THRU_DATE.
     let runout_cap = (job.request_kind == RequestKind::GroupRunout)
         .then(|| {
-            app.jobs.runout_claims_through.or_else(|| {
+            env.jobs.runout_claims_through.or_else(|| {
                 time::Date::from_calendar_date(
                     selection.current.performance_year,
                     time::Month::December,
@@ -96,7 +96,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
     let mut payloads = Vec::new();
     for resource_type in &job.resource_types {
         for (cohort, members, since) in &cohorts {
-            for batch in members.chunks(app.jobs.batch_size(*resource_type)) {
+            for batch in members.chunks(env.jobs.batch_size(*resource_type)) {
                 payloads.push(ExportPayload {
                     resource_type: *resource_type,
                     cohort: *cohort,
@@ -114,7 +114,7 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
         }
     }
 
-    task_end::record(app, task, TaskEnd::Done, async |tx, now| {
+    task_end::record(env, task, TaskEnd::Done, async |tx, now| {
         jobs::set_plan(tx, job.id, transaction_time, payloads.len() as i64, now).await?;
         for payload in &payloads {
             tasks::enqueue(tx, job.id, payload, now).await?;
@@ -123,12 +123,12 @@ pub async fn run(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
         Ok(())
     })
     .await?;
-    app.new_tasks.notify_waiters();
+    env.new_tasks.notify_waiters();
     tracing::info!(job = job.id, aco = %aco.cms_id, tasks = payloads.len(), "export job planned");
     Ok(())
 }
 
 /// Completes a planning task that has nothing to plan.
-async fn finish_without_plan(app: &App, task: &ClaimedTask) -> Result<(), TaskError> {
-    task_end::record(app, task, TaskEnd::Done, task_end::nothing_else).await
+async fn finish_without_plan(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
+    task_end::record(env, task, TaskEnd::Done, task_end::nothing_else).await
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::TaskError;
-use crate::app::App;
+use super::env::WorkerEnv;
 use crate::store::Tx;
 use crate::store::tasks::{self, ClaimedTask, Release};
 
@@ -43,13 +43,13 @@ pub enum TaskEnd<'a> {
 /// SQLite's write lock is not kept until the connection is next used) and
 /// returns the error, [`TaskError::LostClaim`] when the claim was lost.
 pub async fn record<T>(
-    app: &App,
+    env: &WorkerEnv,
     task: &ClaimedTask,
     end: TaskEnd<'_>,
     results: impl AsyncFnOnce(&mut Tx, OffsetDateTime) -> Result<T, TaskError>,
 ) -> Result<T, TaskError> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
+    let now = env.clock.now();
+    let mut tx = env.db.begin().await?;
     let (id, fence) = (task.id, task.fence);
     let held = match end {
         TaskEnd::Done => tasks::complete(&mut tx, id, fence, now).await,
