@@ -1,8 +1,10 @@
-//! Time as an injected dependency.
+//! Time as an injected dependency, and the one form time takes in the
+//! database.
 //!
 //! Everything that depends on "now" (token expiry, secret expiry, rate-limit
-//! windows, later job expiry) asks a [`Clock`], so tests move time forward
-//! instead of sleeping.
+//! windows, job expiry) asks a [`Clock`], so tests move time forward
+//! instead of sleeping. (FHIR's textual forms of time are
+//! `fhir::time_format`.)
 
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
@@ -82,37 +84,6 @@ pub fn from_epoch_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Formats an instant as a FHIR `instant` in UTC with milliseconds
-/// (`2020-02-20T17:00:00.000Z`).
-pub fn fhir_instant(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
-/// Formats an instant as a FHIR `dateTime` to the second in UTC
-/// (`2020-02-20T17:00:00Z`), the form BCDA uses in CapabilityStatements.
-pub fn fhir_date_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,12 +100,5 @@ mod tests {
         let clock = ManualClock::new(datetime!(2020-01-01 0:00 UTC));
         clock.advance(Duration::minutes(21));
         assert_eq!(clock.now(), datetime!(2020-01-01 0:21 UTC));
-    }
-
-    #[test]
-    fn fhir_formats() {
-        let t = datetime!(2020-02-20 12:00:00.5 -5);
-        assert_eq!(fhir_instant(t), "2020-02-20T17:00:00.500Z");
-        assert_eq!(fhir_date_time(t), "2020-02-20T17:00:00Z");
     }
 }

@@ -1,5 +1,5 @@
 //! Periodic upkeep that every server process runs in the background
-//! (`process.rs`).
+//! (`runtime.rs`).
 
 use std::time::Duration;
 

@@ -9,15 +9,13 @@ use std::path::{Path, PathBuf};
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::FormatError;
 use crate::formats::cclf::{Cclf8Record, Cclf9Record, SexCode, XrefIndicator};
 use crate::formats::cclf_archive::CclfArchiveWriter;
-use crate::formats::names::{CclfArchiveName, Environment, FileKind, FileStamp, OptOutFileName};
-use crate::formats::optout::{Gender, OptOutRecord, Preference, write_opt_out_file};
-use crate::synthetic::{
-    AttributionKind, Beneficiary, OptOutEvent, OptOutPreference, Sex, SyntheticAco,
-};
+use crate::formats::names::{CclfArchiveName, Environment, FileStamp, OptOutFileName};
+use crate::formats::opt_out_file::{Gender, OptOutRecord, Preference, write_opt_out_file};
+use crate::synthetic::{Beneficiary, OptOutEvent, OptOutPreference, Sex, SyntheticAco};
 
 /// Why writing failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,10 +124,7 @@ fn write_attribution(
         let name = CclfArchiveName {
             environment: Environment::Test,
             cms_id: aco.cms_id().to_owned(),
-            kind: match file.kind {
-                AttributionKind::Default => FileKind::Default,
-                AttributionKind::Runout => FileKind::Runout,
-            },
+            kind: file.kind,
             performance_year: u8::try_from(file.performance_year.rem_euclid(100)).unwrap_or(0),
             stamp,
         };

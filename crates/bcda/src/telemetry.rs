@@ -1,5 +1,7 @@
 //! Logging setup: human-readable or JSON lines on standard error.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -11,6 +13,9 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
         .map_err(|e| format!("invalid log filter {filter:?} (--log / BCDA_LOG): {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour only for a person at a terminal: in a file, a pipe or a
+        // log collector the escape codes are noise in every line.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Text => builder.try_init(),

@@ -26,7 +26,7 @@ pub struct NewCredentials {
 }
 
 fn serialize_date_time<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::clock::fhir_date_time(*t))
+    s.serialize_str(&crate::fhir::time_format::fhir_date_time(*t))
 }
 
 /// Why a credentials command failed.

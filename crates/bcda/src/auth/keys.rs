@@ -21,7 +21,6 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use time::OffsetDateTime;
 
-use super::secrets::random_bytes;
 use crate::store::signing_keys::{self, SigningKeyRecord};
 use crate::store::{Db, StoreError};
 
@@ -151,6 +150,13 @@ impl KeySealer {
             )
             .map_err(|_| KeyError::Unseal(kid.to_owned()))
     }
+}
+
+/// Cryptographically random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(bytes)
 }
 
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {

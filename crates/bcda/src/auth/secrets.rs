@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-use super::keys::KeyError;
+use super::keys::{KeyError, random_bytes};
 
 /// A new client id (a UUID, as BCDA's are).
 pub fn generate_client_id() -> String {
@@ -17,13 +17,6 @@ pub fn generate_client_id() -> String {
 pub fn generate_secret() -> Result<String, KeyError> {
     let bytes = random_bytes::<32>()?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Cryptographically random bytes from the operating system.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| KeyError::Random(e.to_string()))?;
-    Ok(bytes)
 }
 
 /// Hashes a secret with argon2id (OWASP parameters: 19 MiB, 2 passes) and a

@@ -2,7 +2,7 @@
 //!
 //! For each source, in a fresh data directory: an ACO of the requested
 //! size (served by the generator, or written as files and imported), the
-//! real server started in this process (`process::Process`, as `bcda
+//! real server started in this process (`runtime::Process`, as `bcda
 //! serve` runs it: the API on a free port of 127.0.0.1, workers, the
 //! queued-task listener and housekeeping), a full v2 `Patient/$export`
 //! driven over HTTP, every file downloaded, and the machine's own gzip +
@@ -26,7 +26,7 @@ pub use self::report::Report;
 pub use self::setup::AcoSpec;
 use crate::http::server::ConnectionSettings;
 use crate::jobs::JobSettings;
-use crate::process::Process;
+use crate::runtime::Process;
 
 /// Where the benchmark ACO's data comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

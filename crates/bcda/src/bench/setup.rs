@@ -14,7 +14,7 @@ use crate::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
 use crate::auth::tokens::TokenSettings;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::DataDir;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 use crate::import;
 use crate::jobs::JobSettings;
 use crate::store::Db;

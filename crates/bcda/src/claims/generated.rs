@@ -1,16 +1,20 @@
 //! The generated claims source: a synthetic ACO computed on demand from its
 //! seed (see `crate::synthetic`), with nothing stored but its parameters.
+//! A stream renders one beneficiary at a time, a few resources at a time,
+//! straight into the batch buffer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::{AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, SourceError};
-use crate::store::attribution::FileKind;
+use super::{
+    AttributionFile, BATCH_BYTES, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch, ResourceQuery,
+    SourceError,
+};
 use crate::store::synthetic_acos::SyntheticAcoRecord;
 use crate::store::{Db, opt_outs};
-use crate::synthetic::{AttributionKind, OptOutPreference, SyntheticAco};
+use crate::synthetic::{OptOutPreference, ResourceCursor, SyntheticAco};
 
 /// Serves one synthetic ACO.
 #[derive(Debug, Clone)]
@@ -35,11 +39,6 @@ impl GeneratedSource {
         }
     }
 
-    /// The generator behind this source.
-    pub fn aco(&self) -> &SyntheticAco {
-        &self.aco
-    }
-
     pub(super) async fn attribution_files(&self) -> Result<Vec<AttributionFile>, SourceError> {
         let aco = self.aco.clone();
         blocking(move || {
@@ -48,7 +47,7 @@ impl GeneratedSource {
                 .enumerate()
                 .map(|(position, file)| AttributionFile {
                     key: i64::try_from(position).unwrap_or(i64::MAX),
-                    kind: file_kind(file.kind),
+                    kind: file.kind,
                     performance_year: file.performance_year,
                     attributed_at: file.timestamp,
                     // Counting would mean computing every file's roster; the
@@ -136,13 +135,63 @@ impl GeneratedSource {
         })
         .await
     }
+
+    /// A cursor over the resources of `beneficiaries`, before the first.
+    pub(super) fn cursor(
+        &self,
+        beneficiaries: Vec<BeneficiaryKey>,
+        query: ResourceQuery,
+    ) -> GeneratedCursor {
+        GeneratedCursor {
+            aco: self.aco.clone(),
+            query,
+            beneficiaries: beneficiaries.into_iter(),
+            current: None,
+        }
+    }
 }
 
-/// The store's name for a generated file kind.
-pub fn file_kind(kind: AttributionKind) -> FileKind {
-    match kind {
-        AttributionKind::Default => FileKind::Default,
-        AttributionKind::Runout => FileKind::Runout,
+/// Where a stream over generated resources is: the beneficiaries not yet
+/// started, and the one being rendered.
+#[derive(Debug)]
+pub(super) struct GeneratedCursor {
+    aco: Arc<SyntheticAco>,
+    query: ResourceQuery,
+    beneficiaries: std::vec::IntoIter<BeneficiaryKey>,
+    /// The beneficiary being rendered, if unfinished.
+    current: Option<ResourceCursor>,
+}
+
+impl GeneratedCursor {
+    /// Renders resources into `batch` until it is full or the beneficiaries
+    /// run out. CPU work: the caller is on a thread that may block.
+    pub(super) fn fill(&mut self, batch: &mut ResourceBatch) {
+        while !batch.is_full() {
+            let current = match self.current.as_mut() {
+                Some(c) => c,
+                None => {
+                    let Some(key) = self.beneficiaries.next() else {
+                        break;
+                    };
+                    let Ok(index) = u32::try_from(key.0) else {
+                        continue;
+                    };
+                    let q = &self.query;
+                    self.current.insert(self.aco.cursor(
+                        index,
+                        q.version,
+                        q.resource_type,
+                        q.since,
+                        q.until,
+                        q.claims_through,
+                    ))
+                }
+            };
+            batch.resources += current.write_lines(&mut batch.ndjson, BATCH_BYTES);
+            if current.is_done() {
+                self.current = None;
+            }
+        }
     }
 }
 

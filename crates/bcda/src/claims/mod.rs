@@ -11,6 +11,12 @@
 //! Both answer the same questions identically: for the same synthetic ACO,
 //! `bcda synthetic` + `bcda import` + the stored source yields byte for byte
 //! what the generated source yields (a test proves it).
+//!
+//! This file holds what the two share: the questions ([`ClaimsSource`],
+//! [`ResourceQuery`]), the errors, and the batches a [`ResourceStream`]
+//! yields. How a stream moves through its data is each source's own: the
+//! stored source's keyset pages are in `stored.rs`, the generator's
+//! per-beneficiary cursor in `generated.rs`.
 
 pub mod generated;
 pub mod stored;
@@ -20,10 +26,9 @@ use std::collections::HashSet;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::fhir::{ApiVersion, ResourceType};
-use crate::store::attribution::FileKind;
+use crate::domain::AttributionKind;
+use crate::domain::{ApiVersion, ResourceType};
 use crate::store::{Db, StoreError, synthetic_acos};
-use crate::synthetic::{ResourceCursor, SyntheticAco};
 
 /// How far back a 1-800-MEDICARE preference counts (BCDA:
 /// `BCDA_SUPPRESSION_LOOKBACK_DAYS`, 60).
@@ -39,7 +44,7 @@ pub struct AttributionFile {
     /// Identifies the file within its source.
     pub key: i64,
     /// Default or runout.
-    pub kind: FileKind,
+    pub kind: AttributionKind,
     /// Four-digit performance year.
     pub performance_year: i32,
     /// The attribution date.
@@ -63,17 +68,6 @@ pub struct ResourceQuery {
     /// ExplanationOfBenefit only: claims whose service ended (billable
     /// period end) on or before this date (Group/runout's cap).
     pub claims_through: Option<time::Date>,
-}
-
-/// One row of the stored scan: a resource with its keyset position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceResource {
-    /// `id`.
-    pub resource_id: String,
-    /// `meta.lastUpdated`.
-    pub last_updated: OffsetDateTime,
-    /// The resource as one line of minified JSON (no newline).
-    pub json: Vec<u8>,
 }
 
 /// Why a source could not answer.
@@ -158,13 +152,16 @@ impl ClaimsSource {
         beneficiaries: Vec<BeneficiaryKey>,
         query: ResourceQuery,
     ) -> ResourceStream {
+        let cursor = match self {
+            ClaimsSource::Stored(s) => SourceCursor::Stored(s.cursor(beneficiaries, query)),
+            // Boxed once per stream (not per batch): it holds the beneficiary
+            // being rendered, four times the stored cursor's size.
+            ClaimsSource::Generated(s) => {
+                SourceCursor::Generated(Box::new(s.cursor(beneficiaries, query)))
+            }
+        };
         ResourceStream {
-            source: self.clone(),
-            beneficiaries,
-            query,
-            position: 0,
-            after: None,
-            cursor: None,
+            cursor,
             spare: Vec::new(),
         }
     }
@@ -185,24 +182,12 @@ impl ResourceBatch {
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         self.ndjson.split(|&b| b == b'\n').take(self.resources)
     }
-}
 
-/// Resources of a list of beneficiaries, read batch by batch: memory holds
-/// about one batch ([`BATCH_BYTES`]), however much data a beneficiary has.
-#[derive(Debug)]
-pub struct ResourceStream {
-    source: ClaimsSource,
-    beneficiaries: Vec<BeneficiaryKey>,
-    query: ResourceQuery,
-    /// The next beneficiary to start on.
-    position: usize,
-    /// Stored source: where the scan of the beneficiary before `position`
-    /// stopped, if it has more rows.
-    after: Option<(OffsetDateTime, String)>,
-    /// Generated source: the beneficiary being rendered, if unfinished.
-    cursor: Option<ResourceCursor>,
-    /// Buffers handed in by the consumer, reused for the next batches.
-    spare: Vec<Vec<u8>>,
+    /// Whether the batch is closed ([`BATCH_BYTES`] reached): a source
+    /// stops adding to it.
+    fn is_full(&self) -> bool {
+        self.ndjson.len() >= BATCH_BYTES
+    }
 }
 
 /// A batch is closed once it holds this many bytes (it may run over by one
@@ -211,8 +196,26 @@ pub struct ResourceStream {
 /// far below the memory budget.
 pub const BATCH_BYTES: usize = 1 << 20;
 
-/// Rows per page of the stored scan.
-const PAGE_SIZE: i64 = 500;
+/// Resources of a list of beneficiaries, read batch by batch: memory holds
+/// about one batch ([`BATCH_BYTES`]), however much data a beneficiary has.
+#[derive(Debug)]
+pub struct ResourceStream {
+    /// Where the stream is in its source.
+    cursor: SourceCursor,
+    /// Buffers handed in by the consumer, reused for the next batches.
+    spare: Vec<Vec<u8>>,
+}
+
+/// A stream's position, kept by the source it reads: each source pages in
+/// its own way (keyset pages of the store, a half-rendered beneficiary of
+/// the generator).
+#[derive(Debug)]
+enum SourceCursor {
+    /// The stored source's keyset scan.
+    Stored(stored::StoredCursor),
+    /// The generator's cursor (boxed: see [`ClaimsSource::stream`]).
+    Generated(Box<generated::GeneratedCursor>),
+}
 
 impl ResourceStream {
     /// The next batch (never empty), or `None` at the end. A batch may hold
@@ -225,22 +228,14 @@ impl ResourceStream {
         runtime: &tokio::runtime::Handle,
     ) -> Result<Option<ResourceBatch>, SourceError> {
         let mut batch = self.empty_batch();
-        match &self.source {
-            ClaimsSource::Stored(s) => {
-                let s = s.clone();
-                runtime.block_on(self.fill_stored(&s, &mut batch))?;
+        let filled = match &mut self.cursor {
+            SourceCursor::Stored(c) => runtime.block_on(c.fill(&mut batch)),
+            SourceCursor::Generated(c) => {
+                c.fill(&mut batch);
+                Ok(())
             }
-            ClaimsSource::Generated(s) => {
-                fill_generated(
-                    s.aco(),
-                    &self.beneficiaries,
-                    self.query,
-                    &mut self.position,
-                    &mut self.cursor,
-                    &mut batch,
-                );
-            }
-        }
+        };
+        filled?;
         Ok(self.finished(batch))
     }
 
@@ -275,77 +270,5 @@ impl ResourceStream {
     /// The buffers the stream holds and has not filled, to reuse elsewhere.
     pub fn into_buffers(self) -> Vec<Vec<u8>> {
         self.spare
-    }
-
-    async fn fill_stored(
-        &mut self,
-        source: &stored::StoredSource,
-        batch: &mut ResourceBatch,
-    ) -> Result<(), SourceError> {
-        while batch.ndjson.len() < BATCH_BYTES {
-            let beneficiary = match (&self.after, self.position) {
-                (Some(_), p) => self.beneficiaries[p - 1],
-                (None, p) => match self.beneficiaries.get(p) {
-                    Some(&b) => {
-                        self.position += 1;
-                        b
-                    }
-                    None => break,
-                },
-            };
-            let after = self.after.as_ref().map(|(t, id)| (*t, id.as_str()));
-            let page = source
-                .page(beneficiary, &self.query, after, PAGE_SIZE)
-                .await?;
-            let full = i64::try_from(page.len()).is_ok_and(|n| n == PAGE_SIZE);
-            self.after = match page.last() {
-                Some(last) if full => Some((last.last_updated, last.resource_id.clone())),
-                _ => None,
-            };
-            for row in &page {
-                batch.ndjson.extend_from_slice(&row.json);
-                batch.ndjson.push(b'\n');
-            }
-            batch.resources += page.len();
-        }
-        Ok(())
-    }
-}
-
-/// Renders the generator's resources into `batch` until it is full or the
-/// beneficiaries run out, resuming from `position` and `cursor`.
-fn fill_generated(
-    aco: &SyntheticAco,
-    beneficiaries: &[BeneficiaryKey],
-    query: ResourceQuery,
-    position: &mut usize,
-    cursor: &mut Option<ResourceCursor>,
-    batch: &mut ResourceBatch,
-) {
-    while batch.ndjson.len() < BATCH_BYTES {
-        let current = match cursor.as_mut() {
-            Some(c) => c,
-            None => {
-                let Some(&key) = beneficiaries.get(*position) else {
-                    break;
-                };
-                *position += 1;
-                let Ok(index) = u32::try_from(key.0) else {
-                    continue;
-                };
-                cursor.insert(aco.cursor(
-                    index,
-                    query.version,
-                    query.resource_type,
-                    query.since,
-                    query.until,
-                    query.claims_through,
-                ))
-            }
-        };
-        batch.resources += current.write_lines(&mut batch.ndjson, BATCH_BYTES);
-        if current.is_done() {
-            *cursor = None;
-        }
     }
 }

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::Context;
 use crate::acos;
-use crate::clock::fhir_date_time;
+use crate::fhir::time_format::fhir_date_time;
 use crate::store::acos::{AcoRecord, list};
 
 /// ACO commands.

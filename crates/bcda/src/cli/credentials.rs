@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 
 use super::Context;
 use crate::auth::credentials::{self, NewCredentials};
-use crate::clock::fhir_date_time;
 use crate::config::parse_positive;
+use crate::fhir::time_format::fhir_date_time;
 
 /// Credentials commands.
 #[derive(Debug, Subcommand)]

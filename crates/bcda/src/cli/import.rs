@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Subcommand, ValueEnum};
 
 use super::Context;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 use crate::import::{self, FileOutcome, ImportError};
 
 /// Import commands.

@@ -3,9 +3,10 @@
 use clap::Subcommand;
 
 use super::Context;
-use crate::clock::fhir_date_time;
+use crate::domain::JobStatus;
+use crate::fhir::time_format::fhir_date_time;
 use crate::jobs::JobSettings;
-use crate::store::jobs::{self, JobStatus};
+use crate::store::jobs;
 use crate::store::{acos, job_files};
 
 /// Job commands.
@@ -107,7 +108,7 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
             println!(
                 "  transaction time: {}",
                 job.transaction_time
-                    .map_or("-".to_owned(), crate::clock::fhir_instant)
+                    .map_or("-".to_owned(), crate::fhir::time_format::fhir_instant)
             );
             println!(
                 "  tasks:            {} of {} done",

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::Context;
 use crate::app::HttpSettings;
 use crate::auth::tokens::TokenSettings;
-use crate::clock::fhir_date_time;
+use crate::fhir::time_format::fhir_date_time;
 use crate::store::signing_keys;
 
 /// Key commands.

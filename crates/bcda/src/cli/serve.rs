@@ -16,7 +16,7 @@ use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
 use crate::http::server::{ConnectionSettings, default_max_connections};
 use crate::jobs::JobSettings;
 use crate::jobs::env::WorkerEnv;
-use crate::process::Process;
+use crate::runtime::Process;
 
 /// Options of `bcda serve`.
 #[derive(Debug, Clone, Args)]

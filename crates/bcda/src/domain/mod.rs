@@ -1,6 +1,13 @@
-//! The domain's shared vocabulary: small value types that several layers
-//! use (the store persists them, the export engine reads and writes them),
-//! so none of those layers has to import another for them. Nothing here
-//! does I/O.
+//! The domain's shared vocabulary: small value types that every layer uses
+//! (the store persists them, the export engine and the FHIR shapes read
+//! them, the HTTP layer parses them), so none of those layers has to import
+//! another for them. Nothing here does I/O or knows about any layer.
 
+pub mod api;
+pub mod attribution_kind;
+pub mod job;
 pub mod task;
+
+pub use api::{ApiVersion, ResourceType};
+pub use attribution_kind::AttributionKind;
+pub use job::{JobStatus, RequestKind};

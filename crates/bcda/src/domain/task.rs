@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use crate::fhir::ResourceType;
+use super::ResourceType;
 
 /// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +117,7 @@ time::serde::format_description!(year_month_day, Date, "[year]-[month]-[day]");
 mod resource_type_name {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::fhir::ResourceType;
+    use crate::domain::ResourceType;
 
     pub fn serialize<S: Serializer>(t: &ResourceType, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(t.as_str())
@@ -130,17 +130,16 @@ mod resource_type_name {
     }
 }
 
-/// An optional instant as Unix epoch milliseconds, as every timestamp in
-/// the database is stored.
+/// An optional instant as Unix epoch milliseconds, the form of every
+/// timestamp in the database (`clock::to_epoch_ms`'s arithmetic, written
+/// here since the vocabulary layer uses no other module).
 mod epoch_ms {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::OffsetDateTime;
 
-    use crate::clock::{from_epoch_ms, to_epoch_ms};
-
     pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
-            Some(t) => s.serialize_some(&to_epoch_ms(*t)),
+            Some(t) => s.serialize_some(&((t.unix_timestamp_nanos() / 1_000_000) as i64)),
             None => s.serialize_none(),
         }
     }
@@ -148,7 +147,12 @@ mod epoch_ms {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<OffsetDateTime>, D::Error> {
-        Ok(Option::<i64>::deserialize(d)?.map(from_epoch_ms))
+        Option::<i64>::deserialize(d)?
+            .map(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
     }
 }
 

@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 
 use regex::Regex;
 
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ResourceType};
 use crate::store::jobs::JobRecord;
 
 /// BCDA's test ACOs, which the duplicate rule never applies to
@@ -204,8 +204,8 @@ fn to_std(span: time::Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{JobStatus, RequestKind};
     use crate::export::request::ExportRequest;
-    use crate::store::jobs::{JobStatus, RequestKind};
     use time::macros::datetime;
     use uuid::Uuid;
 
@@ -256,7 +256,6 @@ mod tests {
             version: ApiVersion::V1,
             kind: RequestKind::GroupAll,
             resource_types: types.map_or(ResourceType::ALL.to_vec(), <[_]>::to_vec),
-            types_given: types.is_some(),
             since: None,
         }
     }

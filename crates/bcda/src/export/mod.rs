@@ -1,15 +1,24 @@
-//! The pure rules of a bulk export, before any database or route is involved.
+//! The pure rules of a bulk export request, before any database or route
+//! is involved.
 //!
 //! * [`request`] validates a kick-off (`Patient/$export`,
 //!   `Group/{all,runout}/$export`, GET with query parameters or POST with a
-//!   FHIR `Parameters` body) into an [`request::ExportRequest`], answering
-//!   with BCDA's exact 400 diagnostics.
+//!   FHIR `Parameters` body) into an [`request::ExportRequest`].
+//! * [`status_filter`] parses the jobs list's `_status`.
+//! * [`rejection`] is why either refused a request, with BCDA's exact
+//!   diagnostics; [`query`] and [`list_param`] read query strings and
+//!   comma-separated lists as BCDA does, bounded.
 //! * [`duplicates`] applies the 429 rule: an ACO may not start an export that
 //!   overlaps, type for type, a Pending or In Progress job of the same API
 //!   version that is less than a day old.
 //!
-//! The export engine calls these; the HTTP layer only turns their answers
-//! into responses.
+//! The export engine (`jobs::kickoff`) and the HTTP layer call these; the
+//! HTTP layer turns a [`rejection::Rejection`] into a response in one place
+//! (`http/error.rs`).
 
 pub mod duplicates;
+pub mod list_param;
+pub mod query;
+pub mod rejection;
 pub mod request;
+pub mod status_filter;

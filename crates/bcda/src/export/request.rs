@@ -67,10 +67,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::fhir::task::{MAX_LIST_ITEMS, first_repeat, too_many_items};
-use crate::fhir::{ApiVersion, ResourceType};
-use crate::http::error::ApiError;
-use crate::store::jobs::RequestKind;
+use super::list_param::{MAX_LIST_ITEMS, first_repeat};
+use super::query::{first_value, query_pairs, restore_plus};
+use super::rejection::{OUTPUT_FORMATS, Rejection};
+use crate::domain::{ApiVersion, RequestKind, ResourceType};
 
 /// A validated kick-off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,15 +82,9 @@ pub struct ExportRequest {
     /// The types to export, in the order the client gave them; all types
     /// ([`ResourceType::ALL`] order) when `_type` was absent.
     pub resource_types: Vec<ResourceType>,
-    /// Whether the client gave `_type`.
-    pub types_given: bool,
     /// `_since`, if given (never in the future).
     pub since: Option<OffsetDateTime>,
 }
-
-/// The `_outputFormat` values BCDA accepts, in the order its message lists
-/// them.
-pub const OUTPUT_FORMATS: [&str; 3] = ["ndjson", "application/fhir+ndjson", "application/ndjson"];
 
 /// The export parameters this parser knows; on a POST they belong in the
 /// body, never the query string.
@@ -103,41 +97,15 @@ const EXPORT_PARAMETERS: [&str; 6] = [
     "_typeFilter",
 ];
 
-const INVALID_GROUP: &str = "Invalid group ID";
-const QUESTION_MARK_KEY: &str = "Invalid parameter: query parameters cannot start with ?";
-const ELEMENTS_UNSUPPORTED: &str =
-    "Invalid parameter: this server does not support the _elements parameter.";
-const PATIENT_UNSUPPORTED: &str =
-    "Invalid parameter: this server does not support the patient parameter.";
-// Two spaces after the first full stop: BCDA's text, asserted by its Postman
-// suite.
-const SINCE_FORMAT: &str =
-    "Invalid date format supplied in _since parameter.  Date must be in FHIR Instant format.";
-const SINCE_FUTURE: &str =
-    "Invalid date format supplied in _since parameter. Date must be a date that has already passed";
-const ACCEPT_REQUIRED: &str = "Accept header is required";
-const ACCEPT_UNSUPPORTED: &str = "application/fhir+json is the only supported response format";
-const PREFER_REQUIRED: &str = "Prefer header is required";
-const PREFER_UNSUPPORTED: &str = "Only asynchronous responses are supported";
-const CONTENT_TYPE_UNSUPPORTED: &str =
-    "Content-Type of a POST kick-off must be application/fhir+json or application/json";
-const BODY_MISSING: &str =
-    "Invalid request body: a POST kick-off needs a FHIR Parameters resource as its body";
-const BODY_NOT_JSON: &str = "Invalid request body: not valid JSON";
-const BODY_NOT_PARAMETERS: &str =
-    "Invalid request body: expected a FHIR Parameters resource (resourceType Parameters)";
-const BODY_BAD_PARAMETER_LIST: &str =
-    "Invalid request body: Parameters.parameter must be an array of objects with a name";
-
 /// Validates a kick-off.
 ///
 /// `group` is `None` for `Patient/$export` and the raw path segment for
 /// `Group/{group}/$export`; `query` is the raw query string (without `?`);
 /// `body` is the request body (read only for POST). `now` bounds `_since`.
 /// See the module documentation for the order of the checks and every
-/// decision beyond BCDA. Every refusal is [`ApiError::BadRequest`] with the
-/// exact diagnostics, except a method other than GET or POST
-/// ([`ApiError::MethodNotAllowed`]; the router should not route one here).
+/// decision beyond BCDA. Every refusal is a [`Rejection`] whose text is
+/// BCDA's exact diagnostics (a 400), except a method other than GET or POST
+/// ([`Rejection::MethodNotAllowed`]; the router should not route one here).
 pub fn parse_kickoff(
     version: ApiVersion,
     group: Option<&str>,
@@ -146,7 +114,7 @@ pub fn parse_kickoff(
     headers: &HeaderMap,
     body: Option<&[u8]>,
     now: OffsetDateTime,
-) -> Result<ExportRequest, ApiError> {
+) -> Result<ExportRequest, Rejection> {
     let kind = request_kind(group)?;
     let pairs = query_pairs(query.unwrap_or(""));
     let raw = if *method == Method::GET {
@@ -156,115 +124,49 @@ pub fn parse_kickoff(
         check_content_type(headers)?;
         RawParams::from_body(body)?
     } else {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(Rejection::MethodNotAllowed);
     };
-    let (resource_types, types_given, since) = raw.validate(&pairs, now)?;
+    let (resource_types, since) = raw.validate(&pairs, now)?;
     check_accept(headers)?;
     check_prefer(headers)?;
     Ok(ExportRequest {
         version,
         kind,
         resource_types,
-        types_given,
         since,
     })
-}
-
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest(message.into())
 }
 
 /// The kick-off route from the group segment. Runout is always enabled (BCDA:
 /// `BCDA_ENABLE_RUNOUT`, default true); any other id, `new` included, is
 /// BCDA's 400.
-fn request_kind(group: Option<&str>) -> Result<RequestKind, ApiError> {
+fn request_kind(group: Option<&str>) -> Result<RequestKind, Rejection> {
     match group {
         None => Ok(RequestKind::Patient),
         Some("all") => Ok(RequestKind::GroupAll),
         Some("runout") => Ok(RequestKind::GroupRunout),
-        Some(_) => Err(bad_request(INVALID_GROUP)),
+        Some(_) => Err(Rejection::InvalidGroup),
     }
 }
 
 // ---------------------------------------------------------------------------
 // Query strings
 
-/// Splits a raw query string into form-decoded `(key, value)` pairs, in
-/// order, as Go's `url.ParseQuery`: `&` separates pairs, the first `=`
-/// separates key from value (a key alone has an empty value), empty pieces
-/// are skipped, `+` is a space and `%XX` a byte. Invalid escapes stay as
-/// written; invalid UTF-8 becomes U+FFFD. For any route that reads its query
-/// the way BCDA does (e.g. `_status` on the jobs list).
-pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (form_decode(key), form_decode(value))
-        })
-        .collect()
-}
-
-/// The first value of `key` among form-decoded pairs (BCDA's `params[0]`).
-pub fn first_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-fn form_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (hex_digit(bytes.get(i + 1)), hex_digit(bytes.get(i + 2))) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_digit(byte: Option<&u8>) -> Option<u8> {
-    char::from(*byte?)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
-}
-
-/// Puts back the `+` that form-decoding turned into a space, for values
-/// that cannot contain a space (see the module documentation).
-fn restore_plus(value: &str) -> String {
-    value.replace(' ', "+")
-}
-
 /// BCDA's check for a doubled `?` (`...$export?_type=X&?_since=...`).
-fn check_question_mark_keys(pairs: &[(String, String)]) -> Result<(), ApiError> {
+fn check_question_mark_keys(pairs: &[(String, String)]) -> Result<(), Rejection> {
     if pairs.iter().any(|(key, _)| key.starts_with('?')) {
-        return Err(bad_request(QUESTION_MARK_KEY));
+        return Err(Rejection::QuestionMarkKey);
     }
     Ok(())
 }
 
 /// On a POST the export parameters come from the body only.
-fn reject_query_export_parameters(pairs: &[(String, String)]) -> Result<(), ApiError> {
+fn reject_query_export_parameters(pairs: &[(String, String)]) -> Result<(), Rejection> {
     match pairs
         .iter()
         .find(|(key, _)| EXPORT_PARAMETERS.contains(&key.as_str()))
     {
-        Some((key, _)) => Err(bad_request(format!(
-            "Invalid parameter: {key} is in the query string of a POST kick-off; \
-             a POST takes its parameters from the Parameters body only"
-        ))),
+        Some((key, _)) => Err(Rejection::ParameterInPostQuery(key.clone())),
         None => Ok(()),
     }
 }
@@ -316,13 +218,13 @@ impl RawParams {
     }
 
     /// The parameters of a POST body.
-    fn from_body(body: Option<&[u8]>) -> Result<Self, ApiError> {
+    fn from_body(body: Option<&[u8]>) -> Result<Self, Rejection> {
         let body = body
             .filter(|b| !b.iter().all(u8::is_ascii_whitespace))
-            .ok_or_else(|| bad_request(BODY_MISSING))?;
-        let json: Value = serde_json::from_slice(body).map_err(|_| bad_request(BODY_NOT_JSON))?;
+            .ok_or(Rejection::BodyMissing)?;
+        let json: Value = serde_json::from_slice(body).map_err(|_| Rejection::BodyNotJson)?;
         if json.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
-            return Err(bad_request(BODY_NOT_PARAMETERS));
+            return Err(Rejection::BodyNotParameters);
         }
         let mut raw = RawParams::default();
         for (name, entry) in parameter_entries(&json)? {
@@ -332,7 +234,7 @@ impl RawParams {
     }
 
     /// Records one `Parameters.parameter` entry.
-    fn add_body_parameter(&mut self, name: &str, entry: &Value) -> Result<(), ApiError> {
+    fn add_body_parameter(&mut self, name: &str, entry: &Value) -> Result<(), Rejection> {
         match name {
             "_outputFormat" if self.output_format.is_none() => {
                 self.output_format = Some(value_string(entry, name)?.to_owned());
@@ -341,7 +243,7 @@ impl RawParams {
                 let since = ["valueInstant", "valueDateTime", "valueString"]
                     .iter()
                     .find_map(|field| entry.get(*field).and_then(Value::as_str))
-                    .ok_or_else(|| bad_request(SINCE_FORMAT))?;
+                    .ok_or(Rejection::SinceFormat)?;
                 self.since = Some(since.to_owned());
             }
             // The IG: repeated `_type` entries are joined like a comma list.
@@ -357,19 +259,19 @@ impl RawParams {
         Ok(())
     }
 
-    /// Checks every parameter in BCDA's order; returns the types, whether
-    /// `_type` was given, and `_since`.
+    /// Checks every parameter in BCDA's order; returns the types and
+    /// `_since`.
     fn validate(
         self,
         pairs: &[(String, String)],
         now: OffsetDateTime,
-    ) -> Result<(Vec<ResourceType>, bool, Option<OffsetDateTime>), ApiError> {
+    ) -> Result<(Vec<ResourceType>, Option<OffsetDateTime>), Rejection> {
         check_output_format(self.output_format.as_deref())?;
         if self.elements {
-            return Err(bad_request(ELEMENTS_UNSUPPORTED));
+            return Err(Rejection::ElementsUnsupported);
         }
         if self.patient {
-            return Err(bad_request(PATIENT_UNSUPPORTED));
+            return Err(Rejection::PatientUnsupported);
         }
         check_question_mark_keys(pairs)?;
         let since = self
@@ -377,54 +279,50 @@ impl RawParams {
             .as_deref()
             .map(|s| parse_since(s, now))
             .transpose()?;
-        let types_given = self.types.is_some();
         let types = match self.types {
-            Some(_) if self.too_many_types => return Err(too_many_items("_type")),
+            Some(_) if self.too_many_types => {
+                return Err(Rejection::TooManyItems {
+                    parameter: "_type",
+                    max: MAX_LIST_ITEMS,
+                });
+            }
             Some(items) => parse_types(&items)?,
             None => ResourceType::ALL.to_vec(),
         };
-        Ok((types, types_given, since))
+        Ok((types, since))
     }
 }
 
 /// `(name, entry)` for each entry of `Parameters.parameter` (absent: none).
-fn parameter_entries(json: &Value) -> Result<Vec<(&str, &Value)>, ApiError> {
+fn parameter_entries(json: &Value) -> Result<Vec<(&str, &Value)>, Rejection> {
     let Some(list) = json.get("parameter") else {
         return Ok(Vec::new());
     };
     list.as_array()
-        .ok_or_else(|| bad_request(BODY_BAD_PARAMETER_LIST))?
+        .ok_or(Rejection::BodyBadParameterList)?
         .iter()
         .map(|entry| {
             entry
                 .get("name")
                 .and_then(Value::as_str)
                 .map(|name| (name, entry))
-                .ok_or_else(|| bad_request(BODY_BAD_PARAMETER_LIST))
+                .ok_or(Rejection::BodyBadParameterList)
         })
         .collect()
 }
 
-fn value_string<'a>(entry: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+fn value_string<'a>(entry: &'a Value, name: &str) -> Result<&'a str, Rejection> {
     entry
         .get("valueString")
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            bad_request(format!(
-                "Invalid parameter: {name} must be given as a valueString"
-            ))
-        })
+        .ok_or_else(|| Rejection::NotValueString(name.to_owned()))
 }
 
 /// `_outputFormat`: absent or one of [`OUTPUT_FORMATS`]. The value changes
 /// nothing else: every export is NDJSON.
-fn check_output_format(format: Option<&str>) -> Result<(), ApiError> {
+fn check_output_format(format: Option<&str>) -> Result<(), Rejection> {
     match format {
-        Some(f) if !OUTPUT_FORMATS.contains(&f) => Err(bad_request(format!(
-            // Go's `%v` of a string slice: `[a b c]`.
-            "_outputFormat parameter must be one of [{}]",
-            OUTPUT_FORMATS.join(" ")
-        ))),
+        Some(f) if !OUTPUT_FORMATS.contains(&f) => Err(Rejection::OutputFormat),
         _ => Ok(()),
     }
 }
@@ -432,15 +330,15 @@ fn check_output_format(format: Option<&str>) -> Result<(), ApiError> {
 /// `_since`: an RFC 3339 date-time with a required offset, optional
 /// fraction, upper-case `T` and `Z` (Go's `time.RFC3339Nano`, which BCDA
 /// uses, and the FHIR `instant` grammar), not after `now`.
-fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiError> {
+fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
     // The `time` crate's RFC 3339 parser takes any date-time separator and
     // lower-case letters; Go's layout and FHIR take only `T` and `Z`.
     if value.as_bytes().get(10) != Some(&b'T') || value.contains(['t', 'z']) {
-        return Err(bad_request(SINCE_FORMAT));
+        return Err(Rejection::SinceFormat);
     }
-    let since = OffsetDateTime::parse(value, &Rfc3339).map_err(|_| bad_request(SINCE_FORMAT))?;
+    let since = OffsetDateTime::parse(value, &Rfc3339).map_err(|_| Rejection::SinceFormat)?;
     if since > now {
-        return Err(bad_request(SINCE_FUTURE));
+        return Err(Rejection::SinceInFuture);
     }
     Ok(since)
 }
@@ -448,18 +346,16 @@ fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ApiEr
 /// `_type` items: repeats are checked over the whole list before names (as
 /// BCDA, whose middleware finds repeats and whose handler finds unknown
 /// names), and the client's order is kept. Linear: a set of seen items.
-fn parse_types(items: &[String]) -> Result<Vec<ResourceType>, ApiError> {
+fn parse_types(items: &[String]) -> Result<Vec<ResourceType>, Rejection> {
     if let Some(repeat) = first_repeat(items) {
-        return Err(bad_request(format!("Repeated resource type {repeat}")));
+        return Err(Rejection::RepeatedType(repeat.to_owned()));
     }
     items
         .iter()
         .map(|item| {
-            ResourceType::parse(item).ok_or_else(|| {
-                bad_request(format!(
-                    "invalid resource type {item}. Supported types [{}]",
-                    supported_types()
-                ))
+            ResourceType::parse(item).ok_or_else(|| Rejection::InvalidType {
+                item: item.clone(),
+                supported: supported_types(),
             })
         })
         .collect()
@@ -504,30 +400,30 @@ fn header_has(headers: &HeaderMap, name: &header::HeaderName, wanted: &str) -> b
 }
 
 /// `Accept` must list `application/fhir+json`.
-fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_accept(headers: &HeaderMap) -> Result<(), Rejection> {
     if header_missing(headers, &header::ACCEPT) {
-        return Err(bad_request(ACCEPT_REQUIRED));
+        return Err(Rejection::AcceptRequired);
     }
     if !header_has(headers, &header::ACCEPT, "application/fhir+json") {
-        return Err(bad_request(ACCEPT_UNSUPPORTED));
+        return Err(Rejection::AcceptUnsupported);
     }
     Ok(())
 }
 
 /// `Prefer` must list `respond-async`.
-fn check_prefer(headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_prefer(headers: &HeaderMap) -> Result<(), Rejection> {
     let prefer = header::HeaderName::from_static("prefer");
     if header_missing(headers, &prefer) {
-        return Err(bad_request(PREFER_REQUIRED));
+        return Err(Rejection::PreferRequired);
     }
     if !header_has(headers, &prefer, "respond-async") {
-        return Err(bad_request(PREFER_UNSUPPORTED));
+        return Err(Rejection::PreferUnsupported);
     }
     Ok(())
 }
 
 /// A POST body must be FHIR JSON (parameters such as `charset` ignored).
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -540,7 +436,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         {
             Ok(())
         }
-        _ => Err(bad_request(CONTENT_TYPE_UNSUPPORTED)),
+        _ => Err(Rejection::ContentTypeUnsupported),
     }
 }
 
@@ -552,6 +448,31 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2024-06-01 12:00 UTC);
     const ALL_TYPES: &str = "Patient Coverage ExplanationOfBenefit";
+
+    // BCDA's exact texts, written out here so the tests pin the wording
+    // independently of `Rejection`'s display strings.
+    const INVALID_GROUP: &str = "Invalid group ID";
+    const QUESTION_MARK_KEY: &str = "Invalid parameter: query parameters cannot start with ?";
+    const ELEMENTS_UNSUPPORTED: &str =
+        "Invalid parameter: this server does not support the _elements parameter.";
+    const PATIENT_UNSUPPORTED: &str =
+        "Invalid parameter: this server does not support the patient parameter.";
+    const SINCE_FORMAT: &str =
+        "Invalid date format supplied in _since parameter.  Date must be in FHIR Instant format.";
+    const SINCE_FUTURE: &str = "Invalid date format supplied in _since parameter. Date must be a date that has already passed";
+    const ACCEPT_REQUIRED: &str = "Accept header is required";
+    const ACCEPT_UNSUPPORTED: &str = "application/fhir+json is the only supported response format";
+    const PREFER_REQUIRED: &str = "Prefer header is required";
+    const PREFER_UNSUPPORTED: &str = "Only asynchronous responses are supported";
+    const CONTENT_TYPE_UNSUPPORTED: &str =
+        "Content-Type of a POST kick-off must be application/fhir+json or application/json";
+    const BODY_MISSING: &str =
+        "Invalid request body: a POST kick-off needs a FHIR Parameters resource as its body";
+    const BODY_NOT_JSON: &str = "Invalid request body: not valid JSON";
+    const BODY_NOT_PARAMETERS: &str =
+        "Invalid request body: expected a FHIR Parameters resource (resourceType Parameters)";
+    const BODY_BAD_PARAMETER_LIST: &str =
+        "Invalid request body: Parameters.parameter must be an array of objects with a name";
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -578,7 +499,7 @@ mod tests {
         map
     }
 
-    fn get(group: Option<&str>, query: &str) -> Result<ExportRequest, ApiError> {
+    fn get(group: Option<&str>, query: &str) -> Result<ExportRequest, Rejection> {
         parse_kickoff(
             ApiVersion::V2,
             group,
@@ -590,7 +511,7 @@ mod tests {
         )
     }
 
-    fn post(query: &str, body: &str) -> Result<ExportRequest, ApiError> {
+    fn post(query: &str, body: &str) -> Result<ExportRequest, Rejection> {
         parse_kickoff(
             ApiVersion::V1,
             Some("all"),
@@ -606,14 +527,14 @@ mod tests {
         format!(r#"{{"resourceType":"Parameters","parameter":[{entries}]}}"#)
     }
 
-    fn message(result: Result<ExportRequest, ApiError>) -> String {
+    fn message(result: Result<ExportRequest, Rejection>) -> String {
         match result {
-            Err(ApiError::BadRequest(message)) => message,
+            Err(rejection) if rejection != Rejection::MethodNotAllowed => rejection.to_string(),
             other => panic!("expected a 400, got {other:?}"),
         }
     }
 
-    fn since_of(result: Result<ExportRequest, ApiError>) -> OffsetDateTime {
+    fn since_of(result: Result<ExportRequest, Rejection>) -> OffsetDateTime {
         match result {
             Ok(ExportRequest {
                 since: Some(since), ..
@@ -622,9 +543,9 @@ mod tests {
         }
     }
 
-    fn types_of(result: Result<ExportRequest, ApiError>) -> (Vec<ResourceType>, bool) {
+    fn types_of(result: Result<ExportRequest, Rejection>) -> Vec<ResourceType> {
         match result {
-            Ok(request) => (request.resource_types, request.types_given),
+            Ok(request) => request.resource_types,
             Err(e) => panic!("expected success, got {e:?}"),
         }
     }
@@ -899,7 +820,6 @@ mod tests {
                     version: ApiVersion::V1,
                     kind: RequestKind::Patient,
                     resource_types: ResourceType::ALL.to_vec(),
-                    types_given: false,
                     since: None,
                 })
             );
@@ -974,7 +894,7 @@ mod tests {
             message(get(None, "_since=bad&_since=2020-01-01T00:00:00Z")),
             SINCE_FORMAT
         );
-        let (types, _) = types_of(get(None, "_type=Coverage&_type=Patient"));
+        let types = types_of(get(None, "_type=Coverage&_type=Patient"));
         assert_eq!(types, [ResourceType::Coverage]);
         assert!(get(None, "_outputFormat=ndjson&_outputFormat=bad").is_ok());
     }
@@ -997,13 +917,12 @@ mod tests {
 
     #[test]
     fn types_keep_the_clients_order() {
-        let (types, given) = types_of(get(None, "_type=ExplanationOfBenefit,Patient"));
+        let types = types_of(get(None, "_type=ExplanationOfBenefit,Patient"));
         assert_eq!(
             types,
             [ResourceType::ExplanationOfBenefit, ResourceType::Patient]
         );
-        assert!(given);
-        let (types, given) = types_of(get(None, "_type=Coverage%2CPatient,ExplanationOfBenefit"));
+        let types = types_of(get(None, "_type=Coverage%2CPatient,ExplanationOfBenefit"));
         assert_eq!(
             types,
             [
@@ -1012,15 +931,13 @@ mod tests {
                 ResourceType::ExplanationOfBenefit
             ]
         );
-        assert!(given);
     }
 
     #[test]
     fn other_query_parameters_are_ignored() {
         let query = "patient=Patient/1&_typeFilter=ExplanationOfBenefit%3Fservice-date%3Dgt2001&includeAssociatedData=x&foo=bar&=x";
-        let (types, given) = types_of(get(None, query));
+        let types = types_of(get(None, query));
         assert_eq!(types, ResourceType::ALL);
-        assert!(!given);
     }
 
     #[test]
@@ -1034,7 +951,7 @@ mod tests {
             None,
             NOW,
         );
-        assert!(matches!(result, Err(ApiError::MethodNotAllowed)));
+        assert!(matches!(result, Err(Rejection::MethodNotAllowed)));
     }
 
     #[test]
@@ -1225,12 +1142,11 @@ mod tests {
 
     #[test]
     fn valid_posts() {
-        /// (query, body, types, types given, since)
+        /// (query, body, types, since)
         type Case = (
             &'static str,
             String,
             Vec<ResourceType>,
-            bool,
             Option<OffsetDateTime>,
         );
         let all = ResourceType::ALL.to_vec();
@@ -1239,10 +1155,9 @@ mod tests {
                 "",
                 r#"{"resourceType":"Parameters"}"#.into(),
                 all.clone(),
-                false,
                 None,
             ),
-            ("", parameters(""), all.clone(), false, None),
+            ("", parameters(""), all.clone(), None),
             (
                 "",
                 parameters(
@@ -1258,7 +1173,6 @@ mod tests {
                     ResourceType::Patient,
                     ResourceType::Coverage,
                 ],
-                true,
                 Some(datetime!(2020-02-13 03:00 UTC)),
             ),
             (
@@ -1267,7 +1181,6 @@ mod tests {
                     r#"{"name":"_since","valueDateTime":"2020-02-13T08:00:00Z"},{"name":"_since","valueString":"bad"}"#,
                 ),
                 all.clone(),
-                false,
                 Some(datetime!(2020-02-13 08:00 UTC)),
             ),
             (
@@ -1275,17 +1188,15 @@ mod tests {
                 "foo=bar",
                 parameters(r#"{"name":"_since","valueString":"2020-02-13T08:00:00-05:00"}"#),
                 all.clone(),
-                false,
                 Some(datetime!(2020-02-13 13:00 UTC)),
             ),
         ];
-        for (query, body, types, given, since) in cases {
+        for (query, body, types, since) in cases {
             let request = post(query, &body);
             let want = ExportRequest {
                 version: ApiVersion::V1,
                 kind: RequestKind::GroupAll,
                 resource_types: types,
-                types_given: given,
                 since,
             };
             assert_eq!(request.ok(), Some(want), "body {body}");

@@ -1,11 +1,10 @@
 //! The CapabilityStatements of `/api/v1/metadata` (STU3) and
 //! `/api/v2/metadata` (R4).
 
+use crate::domain::ApiVersion;
+use crate::fhir::time_format::fhir_date_time;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-
-use super::ApiVersion;
-use crate::clock::fhir_date_time;
 
 const BULK_DATA_CAPABILITY: &str = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data";
 const PATIENT_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::ApiVersion;
+use crate::domain::ApiVersion;
 
 /// The FHIR issue type codes the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

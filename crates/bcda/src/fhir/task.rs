@@ -1,6 +1,6 @@
 //! The jobs list (`GET /api/{v}/jobs`): a FHIR `searchset` Bundle with one
-//! Task per job, as BCDA's `CreateJobsBundle` writes it, and the `_status`
-//! filter that selects the jobs.
+//! Task per job, as BCDA's `CreateJobsBundle` writes it. (The `_status`
+//! filter that selects the jobs is `export::status_filter`.)
 //!
 //! Field order follows BCDA's (`resourceType`, `type`, `total`, `entry`;
 //! Task `identifier`, `status`, `intent`, `input`, `executionPeriod`). Beyond
@@ -10,15 +10,29 @@
 //! `STU3` and `R4B`.
 
 use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
 
-use crate::clock::fhir_date_time;
-use crate::fhir::ApiVersion;
-use crate::http::error::ApiError;
-use crate::store::jobs::{JobRecord, JobStatus};
+use crate::domain::{ApiVersion, JobStatus};
+use crate::fhir::time_format::fhir_date_time;
+
+/// What a Task shows of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobTask<'a> {
+    /// The job id.
+    pub id: i64,
+    /// Its status.
+    pub status: JobStatus,
+    /// The kick-off URL as received.
+    pub request_url: &'a str,
+    /// When the job was accepted.
+    pub created_at: OffsetDateTime,
+    /// When its status last changed.
+    pub updated_at: OffsetDateTime,
+}
 
 /// The jobs list Bundle. `base_url` is the request's scheme and host
 /// (`https://sandbox.bcda.cms.gov`; a trailing `/` is ignored).
-pub fn jobs_bundle(base_url: &str, version: ApiVersion, jobs: &[JobRecord]) -> Value {
+pub fn jobs_bundle(base_url: &str, version: ApiVersion, jobs: &[JobTask<'_>]) -> Value {
     let system = jobs_url(base_url, version);
     let mut bundle = Map::new();
     bundle.insert("resourceType".into(), json!("Bundle"));
@@ -44,7 +58,7 @@ fn jobs_url(base_url: &str, version: ApiVersion) -> String {
 }
 
 /// One job as a Task.
-fn task(system: &str, job: &JobRecord) -> Value {
+fn task(system: &str, job: &JobTask<'_>) -> Value {
     json!({
         "resourceType": "Task",
         "id": job.id.to_string(),
@@ -77,92 +91,18 @@ pub fn task_status(status: JobStatus) -> &'static str {
     }
 }
 
-/// Parses a decoded `_status` value (`Completed,In Progress`): exact,
-/// case-sensitive names, comma-separated, in the client's order. A list of
-/// more than [`MAX_LIST_ITEMS`] items is refused first; then repeats are
-/// checked over the whole list before names (as `_type` is). An empty item
-/// is an unknown name, "". Linear in the value's length.
-pub fn parse_status_filter(value: &str) -> Result<Vec<JobStatus>, ApiError> {
-    let items = list_items(value, "_status")?;
-    if let Some(repeat) = first_repeat(&items) {
-        return Err(ApiError::BadRequest(format!(
-            "Repeated status type {repeat}"
-        )));
-    }
-    items
-        .iter()
-        .map(|item| JobStatus::parse(item).ok_or_else(|| unknown_status(item)))
-        .collect()
-}
-
-/// The most items a comma-separated list parameter (`_status`, `_type`)
-/// may hold: a few times the names there are, so every list a client
-/// means is accepted, and the work per request stays small.
-pub const MAX_LIST_ITEMS: usize = 32;
-
-/// A list parameter's comma-separated items, or a 400 naming `parameter`
-/// when there are more than [`MAX_LIST_ITEMS`]. Stops reading at the first
-/// item past the cap.
-pub fn list_items<'a>(value: &'a str, parameter: &str) -> Result<Vec<&'a str>, ApiError> {
-    let mut items = Vec::new();
-    for item in value.split(',') {
-        if items.len() == MAX_LIST_ITEMS {
-            return Err(too_many_items(parameter));
-        }
-        items.push(item);
-    }
-    Ok(items)
-}
-
-/// The 400 for a list parameter with more than [`MAX_LIST_ITEMS`] items.
-pub fn too_many_items(parameter: &str) -> ApiError {
-    ApiError::BadRequest(format!(
-        "Invalid parameter: {parameter} lists more than {MAX_LIST_ITEMS} items"
-    ))
-}
-
-/// The first item equal to an earlier one (at most [`MAX_LIST_ITEMS`]
-/// items: a set of what was seen keeps it linear whatever the cap).
-pub fn first_repeat<S: AsRef<str>>(items: &[S]) -> Option<&str> {
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
-    items
-        .iter()
-        .map(AsRef::as_ref)
-        .find(|item| !seen.insert(*item))
-}
-
-/// BCDA prints a Go map (random order); we list [`JobStatus::ALL`] in order.
-fn unknown_status(item: &str) -> ApiError {
-    let supported = JobStatus::ALL.map(JobStatus::as_str).join(" ");
-    ApiError::BadRequest(format!(
-        "invalid status type {item}. Supported types [{supported}]"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fhir::ResourceType;
-    use crate::store::jobs::RequestKind;
     use time::macros::datetime;
-    use uuid::Uuid;
 
-    fn job(id: i64, status: JobStatus) -> JobRecord {
-        JobRecord {
+    fn job(id: i64, status: JobStatus) -> JobTask<'static> {
+        JobTask {
             id,
-            aco_id: Uuid::nil(),
-            api_version: ApiVersion::V2,
-            request_url: "https://sandbox.example/api/v2/Group/all/$export?_type=Patient".into(),
-            request_kind: RequestKind::GroupAll,
-            resource_types: vec![ResourceType::Patient],
-            since: None,
             status,
-            transaction_time: None,
-            tasks_total: 0,
-            tasks_done: 0,
+            request_url: "https://sandbox.example/api/v2/Group/all/$export?_type=Patient",
             created_at: datetime!(2024-06-01 12:00:00.789 -5),
             updated_at: datetime!(2024-06-01 17:30:05.001 UTC),
-            completed_at: None,
         }
     }
 
@@ -227,86 +167,6 @@ mod tests {
         ];
         for (status, code) in cases {
             assert_eq!(task_status(status), code, "{status}");
-        }
-    }
-
-    #[test]
-    fn status_filter_valid() {
-        let cases: [(&str, &[JobStatus]); 4] = [
-            ("Completed", &[JobStatus::Completed]),
-            (
-                "Completed,In Progress",
-                &[JobStatus::Completed, JobStatus::InProgress],
-            ),
-            (
-                "In Progress,Pending",
-                &[JobStatus::InProgress, JobStatus::Pending],
-            ),
-            (
-                "Pending,In Progress,Completed,Failed,Cancelled,Archived,Expired,FailedExpired,CancelledExpired",
-                &JobStatus::ALL,
-            ),
-        ];
-        for (value, want) in cases {
-            assert_eq!(
-                parse_status_filter(value).ok().as_deref(),
-                Some(want),
-                "{value}"
-            );
-        }
-    }
-
-    #[test]
-    fn status_filter_caps_items() {
-        let message = |value: &str| match parse_status_filter(value) {
-            Err(ApiError::BadRequest(message)) => message,
-            other => panic!("expected a 400, got {other:?}"),
-        };
-        let cap = "Invalid parameter: _status lists more than 32 items";
-        assert_eq!(
-            message(&["Pending"; MAX_LIST_ITEMS].join(",")),
-            "Repeated status type Pending"
-        );
-        assert_eq!(message(&["Pending"; MAX_LIST_ITEMS + 1].join(",")), cap);
-        let distinct: Vec<String> = (0..20_000).map(|i| format!("s{i}")).collect();
-        assert_eq!(message(&distinct.join(",")), cap);
-        assert_eq!(message(&",".repeat(MAX_LIST_ITEMS)), cap);
-    }
-
-    #[test]
-    fn status_filter_errors() {
-        let unknown = |s: &str| {
-            format!(
-                "invalid status type {s}. Supported types [Pending In Progress Completed Failed Cancelled Archived Expired FailedExpired CancelledExpired]"
-            )
-        };
-        let cases = [
-            (
-                "Completed,Completed",
-                "Repeated status type Completed".to_owned(),
-            ),
-            (
-                "Pending,Failed,Pending",
-                "Repeated status type Pending".to_owned(),
-            ),
-            // Repeats are found before unknown names.
-            (
-                "Bogus,Failed,Failed",
-                "Repeated status type Failed".to_owned(),
-            ),
-            ("Completed,,", "Repeated status type ".to_owned()),
-            ("Bogus", unknown("Bogus")),
-            ("completed", unknown("completed")),
-            ("InProgress", unknown("InProgress")),
-            ("Completed, Failed", unknown(" Failed")),
-            ("", unknown("")),
-            ("Completed,", unknown("")),
-        ];
-        for (value, want) in cases {
-            match parse_status_filter(value) {
-                Err(ApiError::BadRequest(message)) => assert_eq!(message, want, "{value:?}"),
-                other => panic!("{value:?}: expected a 400, got {other:?}"),
-            }
         }
     }
 }

@@ -24,6 +24,6 @@ pub mod csv_attribution;
 pub mod mbi;
 pub mod names;
 pub mod ndjson;
-pub mod optout;
+pub mod opt_out_file;
 
 pub use error::{FormatError, TooLarge};

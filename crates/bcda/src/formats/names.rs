@@ -16,6 +16,7 @@ use std::str::FromStr;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::FormatError;
+use crate::domain::AttributionKind;
 
 /// Test (`T`) or production (`P`) file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,34 +40,6 @@ impl Environment {
         match part {
             "T" => Some(Environment::Test),
             "P" => Some(Environment::Production),
-            _ => None,
-        }
-    }
-}
-
-/// A default (`Y`) or runout (`R`) attribution file (§4.5: runout files
-/// serve `/Group/runout`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileKind {
-    /// `Y`: the regular, current attribution.
-    Default,
-    /// `R`: claims run-out for the previous performance year.
-    Runout,
-}
-
-impl FileKind {
-    /// The letter in the name.
-    pub fn letter(self) -> char {
-        match self {
-            FileKind::Default => 'Y',
-            FileKind::Runout => 'R',
-        }
-    }
-
-    fn from_byte(b: u8) -> Option<Self> {
-        match b {
-            b'Y' => Some(FileKind::Default),
-            b'R' => Some(FileKind::Runout),
             _ => None,
         }
     }
@@ -193,7 +166,7 @@ pub struct CclfArchiveName {
     /// The ACO's CMS id, e.g. `A0001`.
     pub cms_id: String,
     /// `Y` or `R`.
-    pub kind: FileKind,
+    pub kind: AttributionKind,
     /// The two-digit performance year, 0–99 (the sandbox packager puts a
     /// random jitter here, §3.1).
     pub performance_year: u8,
@@ -220,7 +193,7 @@ impl CclfArchiveName {
         let zc = zc.as_bytes();
         let (kind, performance_year) = match zc {
             [b'Z', b'C', k, y1, y2] => (
-                FileKind::from_byte(*k).ok_or_else(|| bad("expected ZCY or ZCR"))?,
+                AttributionKind::from_letter(*k).ok_or_else(|| bad("expected ZCY or ZCR"))?,
                 two_digits(*y1, *y2)
                     .ok_or_else(|| bad("the performance year must be two digits"))?,
             ),
@@ -327,7 +300,7 @@ pub struct CclfFileName {
     /// CCLF0, 8 or 9.
     pub number: CclfFileNumber,
     /// `Y` or `R`.
-    pub kind: FileKind,
+    pub kind: AttributionKind,
     /// The two-digit performance year, 0–99.
     pub performance_year: u8,
     /// The file's date and time: for CCLF8, the attribution date.
@@ -362,7 +335,8 @@ impl CclfFileName {
             [b'Z', b'C', n, k, y1, y2] => (
                 CclfFileNumber::from_byte(*n)
                     .ok_or_else(|| bad("only CCLF files 0, 8 and 9 are supported"))?,
-                FileKind::from_byte(*k).ok_or_else(|| bad("the file kind must be Y or R"))?,
+                AttributionKind::from_letter(*k)
+                    .ok_or_else(|| bad("the file kind must be Y or R"))?,
                 two_digits(*y1, *y2)
                     .ok_or_else(|| bad("the performance year must be two digits"))?,
             ),
@@ -677,14 +651,14 @@ mod tests {
         let n = CclfArchiveName::parse("P.BCD.A0001.ZCY18.D181120.T1000000").expect("valid");
         assert_eq!(n.environment, Environment::Production);
         assert_eq!(n.cms_id, "A0001");
-        assert_eq!(n.kind, FileKind::Default);
+        assert_eq!(n.kind, AttributionKind::Default);
         assert_eq!(n.performance_year, 18);
         assert_eq!(n.stamp.timestamp(), datetime!(2018-11-20 10:00:00));
         assert_eq!(n.stamp.utc(), datetime!(2018-11-20 10:00:00 UTC));
         assert_eq!(n.to_string(), "P.BCD.A0001.ZCY18.D181120.T1000000");
         n.check().expect("round-trips");
         let r: CclfArchiveName = "T.BCD.A9990.ZCR99.D691231.T2359599".parse().expect("valid");
-        assert_eq!(r.kind, FileKind::Runout);
+        assert_eq!(r.kind, AttributionKind::Runout);
         assert_eq!(r.stamp.timestamp(), datetime!(1969-12-31 23:59:59));
         assert_eq!(r.stamp.digit(), 9);
         assert_eq!(r.to_string(), "T.BCD.A9990.ZCR99.D691231.T2359599");

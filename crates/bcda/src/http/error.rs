@@ -17,8 +17,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthError;
 use crate::claims::SourceError;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
+use crate::export::rejection::Rejection;
 use crate::fhir::operation_outcome::{IssueType, OperationOutcome};
+use crate::jobs::kickoff::KickoffError;
 use crate::store::StoreError;
 
 /// An error answer of the API.
@@ -161,6 +163,37 @@ impl From<AuthError> for ApiError {
             },
             AuthError::Store(e) => ApiError::from(e),
             AuthError::Key(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::MethodNotAllowed => ApiError::MethodNotAllowed,
+            // The display text is BCDA's diagnostics.
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<KickoffError> for ApiError {
+    fn from(error: KickoffError) -> Self {
+        match error {
+            KickoffError::Attribution(reason) => ApiError::NotFound(reason.to_string()),
+            KickoffError::Duplicate(duplicate) => {
+                let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();
+                ApiError::TooManyRequests {
+                    message: format!(
+                        "Job {} is already exporting {} for this ACO; wait for it to finish or cancel it.",
+                        duplicate.job_id,
+                        types.join(", ")
+                    ),
+                    retry_after: duplicate.retry_after,
+                }
+            }
+            KickoffError::Store(e) => ApiError::from(e),
+            KickoffError::Source(e) => ApiError::from(e),
         }
     }
 }

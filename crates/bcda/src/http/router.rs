@@ -18,9 +18,9 @@ use super::error::{not_found, panic_response, render_errors};
 use super::limits::{MAX_BODY_BYTES, limit_request_head};
 use super::middleware::{REQUEST_ID_HEADER, drop_unloggable_request_id, trace_layer};
 use super::openapi;
-use super::routes::{attribution, data, export, jobs, meta, metadata, token};
+use super::routes::{attribution_status, data, export, jobs, meta, metadata, token};
 use crate::app::AppState;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 
 /// The API router: every route of the API, each also documented in the
 /// OpenAPI documents, plus the documents and their Swagger UIs.
@@ -71,7 +71,7 @@ fn versioned_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
     };
     OpenApiRouter::new()
         .routes(metadata)
-        .routes(routes!(attribution::status))
+        .routes(routes!(attribution_status::status))
         .routes(routes!(export::patient, export::patient_post))
         .routes(routes!(export::group, export::group_post))
         .routes(routes!(jobs::list))

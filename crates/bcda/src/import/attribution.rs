@@ -13,13 +13,12 @@ use time::OffsetDateTime;
 
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError, file_name};
+use crate::domain::AttributionKind;
 use crate::formats::FormatError;
 use crate::formats::cclf_archive::{CclfArchiveReader, open_unzipped};
 use crate::formats::csv_attribution::CsvAttributionReader;
-use crate::formats::names::{
-    self, CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName,
-};
-use crate::store::attribution::{self, FileKind, NewAttributionFile};
+use crate::formats::names::{CclfArchiveName, CclfFileName, CclfFileNumber, CsvAttributionName};
+use crate::store::attribution_files::{self, NewAttributionFile};
 use crate::store::{Db, Tx, acos};
 
 /// MBIs written per database round trip.
@@ -124,7 +123,7 @@ struct Header {
     name: String,
     sha256: String,
     cms_id: String,
-    kind: FileKind,
+    kind: AttributionKind,
     performance_year: i32,
     attributed_at: OffsetDateTime,
 }
@@ -140,7 +139,7 @@ pub async fn import_input(
 ) -> Result<FileOutcome, ImportError> {
     let path = input.display_path();
     let header = header(input)?;
-    if let Some(existing) = attribution::find_by_name(db, &header.name)
+    if let Some(existing) = attribution_files::find_by_name(db, &header.name)
         .await
         .map_err(|e| ImportError::store(path, e))?
     {
@@ -166,7 +165,7 @@ pub async fn import_input(
             )
         })?;
     let mut tx = db.begin().await.map_err(|e| ImportError::store(path, e))?;
-    let file_id = attribution::insert_file(
+    let file_id = attribution_files::insert_file(
         &mut tx,
         &NewAttributionFile {
             aco_id: aco.id,
@@ -217,7 +216,7 @@ pub async fn import_input(
         }
     };
     let count = match outcome {
-        Ok(()) => attribution::finish_file(&mut tx, file_id)
+        Ok(()) => attribution_files::finish_file(&mut tx, file_id)
             .await
             .map_err(|e| ImportError::store(path, e))?,
         Err(e) => return Err(e), // dropping `tx` rolls everything back
@@ -255,7 +254,7 @@ async fn store_members(
         }
         read += 1;
         if chunk.len() == CHUNK {
-            if let Err(e) = attribution::insert_members(tx, file_id, &chunk).await {
+            if let Err(e) = attribution_files::insert_members(tx, file_id, &chunk).await {
                 progress.abandon();
                 return Err(ImportError::store(path, e));
             }
@@ -263,7 +262,7 @@ async fn store_members(
             progress.update(read);
         }
     }
-    if let Err(e) = attribution::insert_members(tx, file_id, &chunk).await {
+    if let Err(e) = attribution_files::insert_members(tx, file_id, &chunk).await {
         progress.abandon();
         return Err(ImportError::store(path, e));
     }
@@ -283,7 +282,7 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
             Ok(Header {
                 sha256: super::sha256_file(path)?,
                 cms_id: parsed.cms_id.clone(),
-                kind: kind(parsed.kind),
+                kind: parsed.kind,
                 performance_year: four_digit_year(parsed.performance_year),
                 attributed_at: member.stamp.utc(),
                 name,
@@ -299,7 +298,7 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
                     super::sha256_file(cclf8)?
                 ),
                 cms_id: parsed.cms_id.clone(),
-                kind: kind(parsed.kind),
+                kind: parsed.kind,
                 performance_year: four_digit_year(parsed.performance_year),
                 attributed_at: parsed.stamp.utc(),
                 name,
@@ -314,19 +313,12 @@ fn header(input: &AttributionInput) -> Result<Header, ImportError> {
             Ok(Header {
                 sha256: super::sha256_file(path)?,
                 cms_id,
-                kind: FileKind::Default,
+                kind: AttributionKind::Default,
                 performance_year: four_digit_year(parsed.performance_year),
                 attributed_at: parsed.stamp.utc(),
                 name,
             })
         }
-    }
-}
-
-fn kind(kind: names::FileKind) -> FileKind {
-    match kind {
-        names::FileKind::Default => FileKind::Default,
-        names::FileKind::Runout => FileKind::Runout,
     }
 }
 

@@ -9,7 +9,7 @@ use super::attribution::format_error;
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError, file_name};
 use crate::formats::names::OptOutFileName;
-use crate::formats::optout::{OptOutReader, Preference};
+use crate::formats::opt_out_file::{OptOutReader, Preference};
 use crate::store::Db;
 use crate::store::opt_outs::{self, NewOptOut};
 

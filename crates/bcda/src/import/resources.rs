@@ -18,7 +18,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError};
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::ndjson::NdjsonLines;
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
 use crate::store::{Db, Tx};

@@ -1,8 +1,9 @@
 //! Cancelling a job.
 
 use super::env::WorkerEnv;
+use crate::domain::JobStatus;
 use crate::store::StoreError;
-use crate::store::jobs::{self, JobStatus};
+use crate::store::jobs;
 use crate::store::tasks;
 
 /// Cancels a job (and its tasks) and deletes its files; `false` if it was

@@ -7,8 +7,9 @@
 use std::collections::HashSet;
 
 use super::env::WorkerEnv;
+use crate::domain::JobStatus;
 use crate::files::{FileStore, TempName};
-use crate::store::jobs::{self, JobStatus};
+use crate::store::jobs;
 use crate::store::{StoreError, job_files, tasks};
 
 /// What one cleanup round did.

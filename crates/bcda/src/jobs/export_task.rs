@@ -10,10 +10,10 @@ use super::pipeline::{self, Interruption};
 use super::task_end::{self, TaskEnd};
 use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
 use crate::domain::task::{ExportPayload, TaskPayload};
-use crate::fhir::ResourceType;
+use crate::domain::{JobStatus, ResourceType};
 use crate::store::acos;
 use crate::store::job_files::{self, NewJobFile};
-use crate::store::jobs::{self, JobStatus};
+use crate::store::jobs;
 use crate::store::tasks::ClaimedTask;
 
 /// How often a running task checks whether its job was cancelled.

@@ -2,34 +2,17 @@
 //! then the duplicate-job rule, the job and its planning task in one
 //! transaction.
 
-use time::OffsetDateTime;
-
-use super::attribution::{self, SelectionError};
+use super::attribution_selection::{self, SelectionError};
 use super::env::WorkerEnv;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
 use crate::domain::task::PlanPayload;
 use crate::export::duplicates::{Duplicate, duplicate_of};
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::export::request::ExportRequest;
 use crate::store::StoreError;
-use crate::store::jobs::{self, NewJob, RequestKind};
+use crate::store::jobs::{self, NewJob};
 use crate::store::task_signal;
 use crate::store::tasks;
-
-/// What a validated kick-off asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobRequest {
-    /// API version.
-    pub version: ApiVersion,
-    /// Which kick-off.
-    pub kind: RequestKind,
-    /// Types to export, in the client's order.
-    pub resource_types: Vec<ResourceType>,
-    /// `_since`.
-    pub since: Option<OffsetDateTime>,
-    /// The kick-off URL as received.
-    pub request_url: String,
-}
 
 /// Why a job was not started.
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +44,13 @@ pub enum KickoffError {
 pub async fn start(
     app: &WorkerEnv,
     principal: &Principal,
-    request: &JobRequest,
+    request: &ExportRequest,
+    request_url: &str,
 ) -> Result<i64, KickoffError> {
     let now = app.clock.now();
     let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
     let files = source.attribution_files().await?;
-    attribution::select(&files, request.kind, request.since, now, &principal.cms_id)?;
+    attribution_selection::select(&files, request.kind, request.since, now, &principal.cms_id)?;
     let mut tx = app.db.begin().await?;
     if !app.jobs.duplicate_exempt.exempts(&principal.cms_id) {
         tx.serialize_on(&format!("kickoff:{}", principal.aco_id))
@@ -91,7 +75,7 @@ pub async fn start(
         &NewJob {
             aco_id: principal.aco_id,
             api_version: request.version,
-            request_url: &request.request_url,
+            request_url,
             request_kind: request.kind,
             resource_types: &request.resource_types,
             since: request.since,

@@ -9,7 +9,7 @@
 //! type into a gzip NDJSON file ([`export_task`]). [`cleanup`] archives and
 //! deletes files as jobs age.
 
-pub mod attribution;
+pub mod attribution_selection;
 pub mod buffers;
 pub mod cancel;
 pub mod cleanup;
@@ -24,7 +24,7 @@ pub mod worker;
 
 use std::time::Duration;
 
-use crate::fhir::ResourceType;
+use crate::domain::ResourceType;
 
 /// Tunables of the export engine.
 #[derive(Debug, Clone)]

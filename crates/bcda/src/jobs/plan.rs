@@ -6,14 +6,14 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use super::TaskError;
-use super::attribution;
+use super::attribution_selection;
 use super::env::WorkerEnv;
 use super::task_end::{self, TaskEnd};
 use crate::claims::{BeneficiaryKey, ClaimsSource};
 use crate::domain::task::{Cohort, ExportPayload};
-use crate::fhir::ResourceType;
+use crate::domain::{JobStatus, RequestKind, ResourceType};
 use crate::store::acos;
-use crate::store::jobs::{self, JobStatus, RequestKind};
+use crate::store::jobs;
 use crate::store::task_signal;
 use crate::store::tasks::{self, ClaimedTask};
 
@@ -33,7 +33,7 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
     let transaction_time = env.clock.now();
     let source = ClaimsSource::for_aco(&env.db, aco.id, &aco.cms_id).await?;
     let files = source.attribution_files().await?;
-    let selection = attribution::select(
+    let selection = attribution_selection::select(
         &files,
         job.request_kind,
         job.since,

@@ -9,7 +9,8 @@ use tracing::Instrument;
 use super::env::WorkerEnv;
 use super::task_end::{self, TaskEnd};
 use super::{TaskError, export_task, plan};
-use crate::store::jobs::{self, JobStatus};
+use crate::domain::JobStatus;
+use crate::store::jobs;
 use crate::store::tasks::{self, ClaimedTask, TaskKind};
 
 /// One worker: runs one task at a time.

@@ -1,125 +1,12 @@
 //! The `jobs` table: bulk export jobs and their status.
 
-use std::fmt;
-
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::acos::parse_uuid;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
-use crate::fhir::{ApiVersion, ResourceType};
-
-/// A job's status, spelled as BCDA spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobStatus {
-    /// Accepted, not yet started.
-    Pending,
-    /// Export tasks are running.
-    InProgress,
-    /// Every file is written; downloadable until it expires.
-    Completed,
-    /// Gave up.
-    Failed,
-    /// Cancelled by the client.
-    Cancelled,
-    /// Completed and past its download window; files archived.
-    Archived,
-    /// Archived files deleted.
-    Expired,
-    /// A failed job, cleaned up.
-    FailedExpired,
-    /// A cancelled job, cleaned up.
-    CancelledExpired,
-}
-
-impl JobStatus {
-    /// Every status, in BCDA's order.
-    pub const ALL: [JobStatus; 9] = [
-        JobStatus::Pending,
-        JobStatus::InProgress,
-        JobStatus::Completed,
-        JobStatus::Failed,
-        JobStatus::Cancelled,
-        JobStatus::Archived,
-        JobStatus::Expired,
-        JobStatus::FailedExpired,
-        JobStatus::CancelledExpired,
-    ];
-
-    /// The name, e.g. `In Progress`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "Pending",
-            JobStatus::InProgress => "In Progress",
-            JobStatus::Completed => "Completed",
-            JobStatus::Failed => "Failed",
-            JobStatus::Cancelled => "Cancelled",
-            JobStatus::Archived => "Archived",
-            JobStatus::Expired => "Expired",
-            JobStatus::FailedExpired => "FailedExpired",
-            JobStatus::CancelledExpired => "CancelledExpired",
-        }
-    }
-
-    /// Parses a name (exact).
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// Pending or In Progress: work may still happen.
-    pub fn is_active(self) -> bool {
-        matches!(self, JobStatus::Pending | JobStatus::InProgress)
-    }
-
-    /// Whether a job in this status may have files on disk: while it runs,
-    /// while they are downloadable, and while they are archived. Failed,
-    /// cancelled and expired jobs keep none.
-    pub fn keeps_files(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Pending | JobStatus::InProgress | JobStatus::Completed | JobStatus::Archived
-        )
-    }
-}
-
-impl fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which kick-off made the job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestKind {
-    /// `Patient/$export`.
-    Patient,
-    /// `Group/all/$export`.
-    GroupAll,
-    /// `Group/runout/$export`.
-    GroupRunout,
-}
-
-impl RequestKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::Patient => "patient",
-            RequestKind::GroupAll => "group_all",
-            RequestKind::GroupRunout => "group_runout",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        [
-            RequestKind::Patient,
-            RequestKind::GroupAll,
-            RequestKind::GroupRunout,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
-    }
-}
+use crate::domain::{ApiVersion, JobStatus, RequestKind, ResourceType};
 
 /// One job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 
 pub mod access_tokens;
 pub mod acos;
-pub mod attribution;
+pub mod attribution_files;
 pub mod credentials;
 pub mod job_files;
 pub mod jobs;

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ResourceType};
 
 /// The stored code of a FHIR version.
 pub fn version_code(version: ApiVersion) -> i64 {

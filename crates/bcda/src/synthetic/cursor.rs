@@ -14,7 +14,7 @@ use super::claims::Claim;
 use super::population::Beneficiary;
 use super::records::RecordVersion;
 use super::render;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 
 /// What one resource is rendered from.
 // Nearly every item is an EOB (a beneficiary has at most one Patient and

@@ -9,7 +9,7 @@
 //! the opt-out events do, so re-anchoring the sandbox keeps every resource
 //! byte-identical. The model follows claims-data.md §6.2 (shared reference).
 
-mod attribution;
+mod attribution_history;
 mod claims;
 mod codes;
 mod cursor;
@@ -17,7 +17,7 @@ mod geo;
 mod ids;
 pub mod mbi;
 pub mod npi;
-mod optout;
+mod opt_outs;
 mod population;
 mod providers;
 mod records;
@@ -29,14 +29,14 @@ use std::collections::BTreeMap;
 
 use time::{Date, OffsetDateTime};
 
-use crate::fhir::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ResourceType};
 
-pub use attribution::{AttributionFile, AttributionKind};
+pub use attribution_history::AttributionFile;
 pub use cursor::ResourceCursor;
-pub use optout::{OptOutEvent, OptOutPreference};
+pub use opt_outs::{OptOutEvent, OptOutPreference};
 pub use population::{Beneficiary, PartD, Sex};
 
-use attribution::Layout;
+use attribution_history::Layout;
 use cursor::{Body, Pending};
 use ids::Namespace;
 use population::{Profile, Special};
@@ -208,7 +208,7 @@ impl SyntheticAco {
 
     /// Every 1-800-MEDICARE preference event, sorted by (effective date, index).
     pub fn opt_out_events(&self) -> Vec<OptOutEvent> {
-        optout::events(
+        opt_outs::events(
             self.world,
             self.beneficiaries,
             self.pool_size(),

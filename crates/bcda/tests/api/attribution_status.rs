@@ -1,8 +1,9 @@
 //! `GET /api/{v1,v2}/attribution_status`.
 
 use axum::http::StatusCode;
+use bcda::domain::AttributionKind;
 use bcda::sandbox;
-use bcda::store::attribution::{self, FileKind, NewAttributionFile};
+use bcda::store::attribution_files::{self, NewAttributionFile};
 use time::macros::datetime;
 
 use crate::harness::{TestApp, backend_test};
@@ -18,13 +19,13 @@ backend_test! {
         let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
         let mut tx = app.db().begin().await.expect("tx");
         for (name, kind, year, at) in [
-            ("f1", FileKind::Default, 2025, datetime!(2025-12-01 10:00 UTC)),
-            ("f2", FileKind::Default, 2026, datetime!(2026-01-15 10:00 UTC)),
-            ("f3", FileKind::Runout, 2025, datetime!(2026-02-01 10:00 UTC)),
+            ("f1", AttributionKind::Default, 2025, datetime!(2025-12-01 10:00 UTC)),
+            ("f2", AttributionKind::Default, 2026, datetime!(2026-01-15 10:00 UTC)),
+            ("f3", AttributionKind::Runout, 2025, datetime!(2026-02-01 10:00 UTC)),
             // A later file of an older performance year does not win.
-            ("f4", FileKind::Default, 2025, datetime!(2026-02-20 10:00 UTC)),
+            ("f4", AttributionKind::Default, 2025, datetime!(2026-02-20 10:00 UTC)),
         ] {
-            attribution::insert_file(
+            attribution_files::insert_file(
                 &mut tx,
                 &NewAttributionFile {
                     aco_id: aco.id,

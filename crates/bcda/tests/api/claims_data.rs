@@ -1,5 +1,6 @@
 //! Claims data end to end: `bcda synthetic` files imported into the store
-//! give, byte for byte, what the generator serves directly; bad files are
+//! give, byte for byte, what the generator serves directly; the stored scan
+//! pages through beneficiaries with more rows than a page; bad files are
 //! refused whole.
 
 use std::collections::BTreeSet;
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use bcda::claims::generated::GeneratedSource;
 use bcda::claims::stored::StoredSource;
 use bcda::claims::{ClaimsSource, ResourceQuery};
-use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::domain::{ApiVersion, ResourceType};
 use bcda::import::{self, FileOutcome};
 use bcda::store::synthetic_acos::SyntheticAcoRecord;
 use bcda::synthetic::SyntheticAco;
@@ -149,6 +150,80 @@ backend_test! {
     }
 }
 
+/// Stores `eobs` ExplanationOfBenefits (v1, about 1 KB each, a few
+/// `lastUpdated` values so ids break most ties) and a Patient for a new
+/// beneficiary; returns the EOB lines in the order a scan must yield them.
+async fn store_beneficiary(db: &bcda::store::Db, n: usize, eobs: usize) -> Vec<Vec<u8>> {
+    use bcda::store::resources::{self, NewResource};
+    let mbi = format!("1S00A00AA{n:02}");
+    let patient_id = format!("-1000000000{n:04}");
+    let mut tx = db.begin().await.expect("begin");
+    let beneficiary_id = resources::upsert_beneficiary(&mut tx, &mbi, &patient_id)
+        .await
+        .expect("db")
+        .expect("new beneficiary");
+    let resource = |resource_type, resource_id: String, minute: i64| {
+        let body = format!(
+            r#"{{"resourceType":"{resource_type:?}","id":"{resource_id}","padding":"{}"}}"#,
+            "x".repeat(1000)
+        );
+        NewResource {
+            beneficiary_id,
+            version: ApiVersion::V1,
+            resource_type,
+            resource_id,
+            last_updated: datetime!(2025-01-01 0:00 UTC) + time::Duration::minutes(minute),
+            service_end: None,
+            body: body.into_bytes(),
+        }
+    };
+    let mut rows = vec![resource(ResourceType::Patient, patient_id.clone(), 0)];
+    for i in 0..eobs {
+        // Descending ids, so the order comes from the scan, not the insert.
+        let minute = i64::try_from(i % 7).expect("small");
+        rows.push(resource(
+            ResourceType::ExplanationOfBenefit,
+            format!("eob{n:02}x{:05}", eobs - i),
+            minute,
+        ));
+    }
+    resources::upsert(&mut tx, &rows).await.expect("upsert");
+    tx.commit().await.expect("commit");
+    let mut eobs: Vec<_> = rows.split_off(1);
+    eobs.sort_by(|a, b| {
+        (a.last_updated, a.resource_id.as_bytes()).cmp(&(b.last_updated, b.resource_id.as_bytes()))
+    });
+    eobs.into_iter().map(|r| r.body).collect()
+}
+
+backend_test! {
+    async fn the_stored_scan_pages_through_beneficiaries_with_more_rows_than_a_page(backend) {
+        let app = TestApp::new(backend).await;
+        app.create_aco("A0001").await;
+        let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
+        // Exactly two pages of 500 (the last page full, the next empty), a
+        // page and a bit, and a few: about 2.2 MB, so batches also end in
+        // the middle of a beneficiary and resume from the saved position.
+        let mut expected = Vec::new();
+        let mut mbis = Vec::new();
+        for (n, eobs) in [(1, 1000), (2, 1203), (3, 3)] {
+            expected.extend(store_beneficiary(app.db(), n, eobs).await);
+            mbis.push(format!("1S00A00AA{n:02}"));
+        }
+        let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
+        let query = ResourceQuery {
+            version: ApiVersion::V1,
+            resource_type: ResourceType::ExplanationOfBenefit,
+            since: None,
+            until: START,
+            claims_through: None,
+        };
+        let read = read_all(&stored, &mbis, query).await;
+        assert_eq!(read.len(), expected.len());
+        assert!(read == expected, "every row once, in (lastUpdated, id) order per beneficiary");
+    }
+}
+
 /// An unzipped CCLF package for A0001 with `records` members, in `dir`.
 fn write_unzipped(dir: &Path, cms_id: &str, declared: u64, records: &[Vec<u8>]) -> Vec<PathBuf> {
     use bcda::formats::cclf::{Cclf0Row, Cclf0Summary};
@@ -201,7 +276,7 @@ backend_test! {
             let message = err.to_string();
             assert!(message.contains(expected), "{message}");
             assert!(message.contains("nothing from this file was imported"), "{message}");
-            let files = bcda::store::attribution::list(app.db(), bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco").id)
+            let files = bcda::store::attribution_files::list(app.db(), bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco").id)
                 .await
                 .expect("list");
             assert!(files.is_empty(), "{expected}: nothing half-imported");

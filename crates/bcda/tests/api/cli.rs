@@ -432,3 +432,21 @@ fn synthetic_files_import_with_the_cli() {
         "{stderr}"
     );
 }
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = bcda(dir.path(), None);
+    command.env("BCDA_LOG", "debug").arg("migrate");
+    let output = command.output().expect("run bcda");
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("DEBUG"),
+        "the migration logs something: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "plain lines in a pipe: {stderr:?}"
+    );
+}

@@ -6,10 +6,11 @@ use std::io::{Read, Write};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::domain::{ApiVersion, ResourceType};
+use bcda::domain::{JobStatus, RequestKind};
 use bcda::store::acos;
 use bcda::store::job_files::{self, NewJobFile};
-use bcda::store::jobs::{self, JobStatus, NewJob, RequestKind};
+use bcda::store::jobs::{self, NewJob};
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;

@@ -6,11 +6,12 @@ use std::io::Read;
 
 use axum::http::StatusCode;
 use bcda::auth::tokens::Principal;
-use bcda::fhir::{ApiVersion, ResourceType};
-use bcda::jobs::kickoff::{self, JobRequest};
+use bcda::domain::RequestKind;
+use bcda::domain::{ApiVersion, ResourceType};
+use bcda::export::request::ExportRequest;
+use bcda::jobs::kickoff;
 use bcda::jobs::worker::run_until_idle;
 use bcda::sandbox;
-use bcda::store::jobs::RequestKind;
 
 use crate::harness::{TestApp, backend_test, exportable_members, source_ids};
 
@@ -55,15 +56,17 @@ async fn sandbox_in(app: TestApp) -> (TestApp, Principal, String) {
 }
 
 /// A v1 Patient/$export of Patient resources only.
-fn v1_patient_request() -> JobRequest {
-    JobRequest {
+fn v1_patient_request() -> ExportRequest {
+    ExportRequest {
         version: ApiVersion::V1,
         kind: RequestKind::Patient,
         resource_types: vec![ResourceType::Patient],
         since: None,
-        request_url: "http://bcda.test/api/v1/Patient/$export?_type=Patient".into(),
     }
 }
+
+/// The URL of [`v1_patient_request`].
+const V1_PATIENT_URL: &str = "http://bcda.test/api/v1/Patient/$export?_type=Patient";
 
 /// The resource ids the source holds for the ACO's current, not opted-out
 /// members, of one type, as of `until`.
@@ -91,13 +94,13 @@ backend_test! {
         let job_id = kickoff::start(
             &app.state,
             &principal,
-            &JobRequest {
+            &ExportRequest {
                 version: ApiVersion::V2,
                 kind: RequestKind::Patient,
                 resource_types: vec![ResourceType::Patient, ResourceType::Coverage],
                 since: None,
-                request_url: "http://bcda.test/api/v2/Patient/$export?_type=Patient,Coverage".into(),
             },
+            "http://bcda.test/api/v2/Patient/$export?_type=Patient,Coverage",
         )
         .await
         .expect("kick-off");
@@ -167,7 +170,7 @@ backend_test! {
     async fn cancel_stops_a_job_and_removes_its_files(backend) {
         let (app, principal, token) = sandbox_app(backend).await;
         let request = v1_patient_request();
-        let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
+        let job_id = kickoff::start(&app.state, &principal, &request, V1_PATIENT_URL).await.expect("kick-off");
         let url = format!("/api/v1/jobs/{job_id}");
         let cancel = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
         assert_eq!(cancel.status, StatusCode::ACCEPTED);
@@ -183,7 +186,7 @@ backend_test! {
     async fn completed_jobs_expire_then_archive_then_delete(backend) {
         let (app, principal, token) = sandbox_app(backend).await;
         let request = v1_patient_request();
-        let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
+        let job_id = kickoff::start(&app.state, &principal, &request, V1_PATIENT_URL).await.expect("kick-off");
         run_until_idle(&app.state.env).await.expect("worker");
         let url = format!("/api/v1/jobs/{job_id}");
         assert_eq!(app.get_with_token(&url, &token).await.status, StatusCode::OK);
@@ -192,12 +195,12 @@ backend_test! {
         let gone = app.get_with_token(&url, &token).await;
         assert_eq!(gone.status, StatusCode::GONE);
         bcda::housekeeping::run_once(&app.state).await;
-        assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::store::jobs::JobStatus::Archived);
+        assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::domain::JobStatus::Archived);
         assert!(!app.state.files.job_dir(job_id).exists());
         assert!(app.state.files.archive_dir(job_id).exists());
         app.clock.advance(time::Duration::hours(24) + time::Duration::seconds(1));
         bcda::housekeeping::run_once(&app.state).await;
-        assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::store::jobs::JobStatus::Expired);
+        assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::domain::JobStatus::Expired);
         assert!(!app.state.files.archive_dir(job_id).exists());
         let token = a9994_token(&app).await;
         assert_eq!(app.get_with_token(&url, &token).await.status, StatusCode::GONE);
@@ -214,7 +217,7 @@ backend_test! {
         }
         app.get_with_token("/api/v1/jobs/999999", &token).await.assert_outcome(404, "not-found", "Job 999999 not found");
         let request = v1_patient_request();
-        let job_id = kickoff::start(&app.state, &principal, &request).await.expect("kick-off");
+        let job_id = kickoff::start(&app.state, &principal, &request, V1_PATIENT_URL).await.expect("kick-off");
         let other = app.token_for("A0001").await;
         app.get_with_token(&format!("/api/v1/jobs/{job_id}"), &other).await.assert_outcome(401, "forbidden", "Unauthorized");
         app.get(&format!("/api/v1/jobs/{job_id}")).await.assert_outcome(401, "forbidden", "Invalid Token");
@@ -295,7 +298,7 @@ async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
 async fn kick_off_and_wait(app: &TestApp, principal: &Principal, token: &str) -> StatusCode {
     // Let the worker find the queue empty and settle into its wait.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let job_id = kickoff::start(&app.state, principal, &v1_patient_request())
+    let job_id = kickoff::start(&app.state, principal, &v1_patient_request(), V1_PATIENT_URL)
         .await
         .expect("kick-off");
     let status_url = format!("/api/v1/jobs/{job_id}");
@@ -395,19 +398,19 @@ backend_test! {
         let job_id = kickoff::start(
             &app.state,
             &principal,
-            &JobRequest {
+            &ExportRequest {
                 version: ApiVersion::V2,
                 kind: RequestKind::GroupRunout,
                 resource_types: vec![ResourceType::ExplanationOfBenefit],
                 since: None,
-                request_url: "http://bcda.test/api/v2/Group/runout/$export?_type=ExplanationOfBenefit".into(),
             },
+            "http://bcda.test/api/v2/Group/runout/$export?_type=ExplanationOfBenefit",
         )
         .await
         .expect("kick-off");
         run_until_idle(&app.state.env).await.expect("worker");
         let job = bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job");
-        assert_eq!(job.status, bcda::store::jobs::JobStatus::Completed);
+        assert_eq!(job.status, bcda::domain::JobStatus::Completed);
         let until = job.transaction_time.expect("transaction time");
 
         // The runout file is of performance year 2025: services through
@@ -435,7 +438,7 @@ backend_test! {
         // the cap did exclude some.
         let source = crate::harness::source_of(app.db(), "A9994").await;
         let files = source.attribution_files().await.expect("files");
-        let selection = bcda::jobs::attribution::select(&files, RequestKind::GroupRunout, None, until, "A9994").expect("runout file");
+        let selection = bcda::jobs::attribution_selection::select(&files, RequestKind::GroupRunout, None, until, "A9994").expect("runout file");
         let opted = source.opted_out(until).await.expect("opt-outs");
         let members: Vec<String> = source
             .attribution_members(&selection.current)

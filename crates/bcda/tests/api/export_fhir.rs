@@ -6,10 +6,11 @@ use std::io::Read;
 use std::path::Path;
 
 use bcda::auth::tokens::Principal;
-use bcda::fhir::{ApiVersion, ResourceType};
-use bcda::jobs::kickoff::{self, JobRequest};
+use bcda::domain::RequestKind;
+use bcda::domain::{ApiVersion, ResourceType};
+use bcda::export::request::ExportRequest;
+use bcda::jobs::kickoff;
 use bcda::jobs::worker::run_until_idle;
-use bcda::store::jobs::RequestKind;
 
 use crate::harness::{Backend, TestApp};
 
@@ -39,13 +40,13 @@ async fn full_a9994_exports_validate_as_fhir() {
         let job_id = kickoff::start(
             &app.state,
             &principal,
-            &JobRequest {
+            &ExportRequest {
                 version,
                 kind: RequestKind::Patient,
                 resource_types: ResourceType::ALL.to_vec(),
                 since: None,
-                request_url: format!("http://bcda.test/api/{}/Patient/$export", version.segment()),
             },
+            &format!("http://bcda.test/api/{}/Patient/$export", version.segment()),
         )
         .await
         .expect("kick-off");

@@ -10,9 +10,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bcda::clock::Clock;
+use bcda::domain::JobStatus;
 use bcda::jobs::JobSettings;
 use bcda::jobs::worker::{Worker, run_until_idle};
-use bcda::store::jobs::{self, JobStatus};
+use bcda::store::jobs;
 use bcda::store::{job_files, tasks};
 use tokio::sync::watch;
 

@@ -377,9 +377,9 @@ pub fn jwt_segment(value: &serde_json::Value) -> String {
 pub async fn exportable_members(db: &Db, cms_id: &str, until: OffsetDateTime) -> Vec<String> {
     let source = source_of(db, cms_id).await;
     let files = source.attribution_files().await.expect("files");
-    let current = bcda::http::routes::attribution::latest(
+    let current = bcda::http::routes::attribution_status::latest(
         &files,
-        bcda::store::attribution::FileKind::Default,
+        bcda::domain::AttributionKind::Default,
     )
     .expect("a current attribution file")
     .clone();

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use bcda::fhir::ApiVersion;
+use bcda::domain::ApiVersion;
 use bcda::formats::ndjson::MAX_RESOURCE_LINE_BYTES;
 use bcda::import;
 

@@ -188,7 +188,7 @@ backend_test! {
             .await;
         let id = job_id(&post);
         let job = bcda::store::jobs::find(app.db(), id).await.expect("db").expect("job");
-        assert_eq!(job.resource_types, vec![bcda::fhir::ResourceType::Patient]);
+        assert_eq!(job.resource_types, vec![bcda::domain::ResourceType::Patient]);
         assert!(job.since.is_some());
     }
 }
@@ -239,23 +239,23 @@ backend_test! {
         let aco = bcda::store::acos::find_by_cms_id(app.db(), "A9994").await.expect("db").expect("aco");
         let source = ClaimsSource::for_aco(app.db(), aco.id, "A9994").await.expect("source");
         let files = source.attribution_files().await.expect("files");
-        let current = bcda::http::routes::attribution::latest(&files, bcda::store::attribution::FileKind::Default).expect("current").clone();
+        let current = bcda::http::routes::attribution_status::latest(&files, bcda::domain::AttributionKind::Default).expect("current").clone();
         let opted = source.opted_out(until).await.expect("opt-outs");
         assert!(!opted.is_empty(), "the sandbox has a recent opt-out");
         let members: Vec<String> = source.attribution_members(&current).await.expect("members").into_iter().filter(|m| !opted.contains(m)).collect();
         let expected = |since: Option<time::OffsetDateTime>, mbis: Vec<String>, resource_type| {
             let db = app.db().clone();
             async move {
-                let query = bcda::claims::ResourceQuery { version: bcda::fhir::ApiVersion::V1, resource_type, since, until, claims_through: None };
+                let query = bcda::claims::ResourceQuery { version: bcda::domain::ApiVersion::V1, resource_type, since, until, claims_through: None };
                 crate::harness::source_ids(&db, "A9994", &mbis, query).await
             }
         };
         let got: BTreeSet<String> = outputs(&app, &token, "v1", id, "ExplanationOfBenefit").await.into_iter().flatten()
             .map(|r| r["id"].as_str().expect("id").to_owned()).collect();
-        let want = expected(Some(since_at), members.clone(), bcda::fhir::ResourceType::ExplanationOfBenefit).await;
+        let want = expected(Some(since_at), members.clone(), bcda::domain::ResourceType::ExplanationOfBenefit).await;
         assert!(!want.is_empty());
         assert_eq!(got, want, "_since keeps exactly the resources updated after it");
-        let everything = expected(None, members.clone(), bcda::fhir::ResourceType::ExplanationOfBenefit).await;
+        let everything = expected(None, members.clone(), bcda::domain::ResourceType::ExplanationOfBenefit).await;
         assert!(everything.len() > want.len());
 
         // Group/all with the same _since: newly attributed beneficiaries get
@@ -269,8 +269,8 @@ backend_test! {
         let files_out = outputs(&app, &token, "v1", id, "Patient").await;
         assert!(files_out.len() >= 2, "new and existing beneficiaries in separate files");
         let ids_of = |file: &Vec<serde_json::Value>| file.iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect::<BTreeSet<_>>();
-        let new_ids = expected(None, new, bcda::fhir::ResourceType::Patient).await;
-        let existing_ids = expected(Some(since_at), existing, bcda::fhir::ResourceType::Patient).await;
+        let new_ids = expected(None, new, bcda::domain::ResourceType::Patient).await;
+        let existing_ids = expected(Some(since_at), existing, bcda::domain::ResourceType::Patient).await;
         assert!(files_out.iter().any(|f| ids_of(f) == new_ids), "one file holds exactly the new beneficiaries' full history");
         let all: BTreeSet<String> = files_out.iter().flat_map(ids_of).collect();
         assert_eq!(all, new_ids.union(&existing_ids).cloned().collect::<BTreeSet<_>>());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bcda::claims::ResourceQuery;
 use bcda::clock::SystemClock;
-use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::domain::{ApiVersion, ResourceType};
 use bcda::store::Db;
 
 use crate::harness::{exportable_members, fresh_postgres_schema, source_ids};

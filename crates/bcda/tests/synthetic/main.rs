@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use bcda::fhir::{ApiVersion, ResourceType};
+use bcda::domain::{ApiVersion, ResourceType};
 use bcda::synthetic::SyntheticAco;
 use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};

@@ -22,7 +22,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::VERSION;
 use crate::app::AppState;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 
 /// The security scheme of `/auth/token`: HTTP Basic, client id and secret.
 pub const BASIC_AUTH: &str = "BasicAuth";

@@ -15,9 +15,9 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 
-use crate::export::request::OUTPUT_FORMATS;
-use crate::fhir::ResourceType;
-use crate::store::jobs::JobStatus;
+use crate::domain::JobStatus;
+use crate::domain::ResourceType;
+use crate::export::rejection::OUTPUT_FORMATS;
 
 /// A FHIR instant, as the FHIR specification's regular expression for the
 /// type writes it, less leap seconds (which the server's parser refuses).

@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
 
-use crate::export::request::OUTPUT_FORMATS;
+use crate::export::rejection::OUTPUT_FORMATS;
 
 /// A FHIR OperationOutcome with one issue: the body of every error answer
 /// (`Content-Type: application/fhir+json`). v1 carries the message in

@@ -32,6 +32,7 @@ use self::body::Form;
 use self::conditional::Validators;
 use self::range::{ByteRange, RangeRequest};
 use crate::app::AppState;
+use crate::domain::JobStatus;
 use crate::files::FileStore;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
@@ -39,7 +40,7 @@ use crate::http::http_date;
 use crate::http::openapi::params::DataFile;
 use crate::http::openapi::schemas::OperationOutcome;
 use crate::store::job_files::{self, JobFileRecord};
-use crate::store::jobs::{JobRecord, JobStatus};
+use crate::store::jobs::JobRecord;
 
 /// The media type of every file.
 const NDJSON: HeaderValue = HeaderValue::from_static("application/fhir+ndjson");

@@ -1,18 +1,20 @@
 //! The kick-off: `GET|POST /api/{v}/Patient/$export` and
 //! `GET|POST /api/{v}/Group/{groupId}/$export`.
 //!
-//! GET and POST have separate handlers only so that each is its own
-//! documented operation (an operation id is unique, and only POST has a
-//! body); both run the same kick-off.
+//! [`Kickoff`] reads and validates the request (`export::request`) into one
+//! typed [`ExportRequest`]; [`kickoff::start`] checks attribution and the
+//! one-job rule and records the job. The four handlers exist only so that
+//! each route is its own documented operation (an operation id is unique,
+//! and only POST has a body); all four run [`kick_off`].
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, RawPathParams, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::export::request::parse_kickoff;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
+use crate::export::request::{ExportRequest, parse_kickoff};
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::base_url::BaseUrl;
@@ -20,7 +22,67 @@ use crate::http::error::retry_after_value;
 use crate::http::openapi::params::{GroupId, KickoffHeaders, KickoffQuery};
 use crate::http::openapi::responses::KickoffResponses;
 use crate::http::openapi::schemas::ExportParameters;
-use crate::jobs::kickoff::{self, JobRequest, KickoffError};
+use crate::jobs::kickoff;
+
+/// A validated kick-off request, with what the answer needs.
+#[derive(Debug)]
+pub struct Kickoff {
+    /// What the client asked for.
+    pub request: ExportRequest,
+    /// The kick-off URL as received (absolute), which the job records.
+    pub request_url: String,
+    /// The base URL for the job's `Content-Location`.
+    pub base: BaseUrl,
+}
+
+impl FromRequest<AppState> for Kickoff {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let base = BaseUrl::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        // `Group/{groupId}/$export` has the id; `Patient/$export` has none.
+        let group = RawPathParams::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?
+            .iter()
+            .find(|(name, _)| *name == "groupId")
+            .map(|(_, value)| value.to_owned());
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
+        let method = parts.method.clone();
+        let headers = parts.headers.clone();
+        // Read (within the body limit) whatever the method: a GET's body is
+        // ignored, but an oversized one is still a 413, as before.
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let request = parse_kickoff(
+            ApiVersion::from_path(uri.path()),
+            group.as_deref(),
+            &method,
+            uri.query(),
+            &headers,
+            (method == Method::POST).then_some(&body[..]),
+            state.clock.now(),
+        )
+        .map_err(|rejection| ApiError::from(rejection).into_response())?;
+        let request_url = format!(
+            "{}{}",
+            base.0,
+            uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
+        );
+        Ok(Kickoff {
+            request,
+            request_url,
+            base,
+        })
+    }
+}
 
 /// Start an export of all your beneficiaries' data
 ///
@@ -40,13 +102,9 @@ use crate::jobs::kickoff::{self, JobRequest, KickoffError};
 pub async fn patient(
     state: State<AppState>,
     auth: Authenticated,
-    base: BaseUrl,
-    uri: OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
+    kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
-    kick_off(state, auth, base, uri, method, headers, body, None).await
+    kick_off(state, auth, kickoff).await
 }
 
 /// Start an export of all your beneficiaries' data (parameters in a body)
@@ -66,13 +124,9 @@ pub async fn patient(
 pub async fn patient_post(
     state: State<AppState>,
     auth: Authenticated,
-    base: BaseUrl,
-    uri: OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
+    kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
-    patient(state, auth, base, uri, method, headers, body).await
+    kick_off(state, auth, kickoff).await
 }
 
 /// Start an export for a group of beneficiaries
@@ -91,28 +145,12 @@ pub async fn patient_post(
     params(KickoffQuery, GroupId, KickoffHeaders),
     responses(KickoffResponses),
 )]
-#[allow(clippy::too_many_arguments)] // one per extractor
 pub async fn group(
     state: State<AppState>,
     auth: Authenticated,
-    base: BaseUrl,
-    uri: OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    Path(group_id): Path<String>,
-    body: Bytes,
+    kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
-    kick_off(
-        state,
-        auth,
-        base,
-        uri,
-        method,
-        headers,
-        body,
-        Some(group_id),
-    )
-    .await
+    kick_off(state, auth, kickoff).await
 }
 
 /// Start an export for a group of beneficiaries (parameters in a body)
@@ -129,79 +167,27 @@ pub async fn group(
     request_body(content = ExportParameters, content_type = "application/fhir+json"),
     responses(KickoffResponses),
 )]
-#[allow(clippy::too_many_arguments)] // one per extractor
 pub async fn group_post(
     state: State<AppState>,
     auth: Authenticated,
-    base: BaseUrl,
-    uri: OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    group_id: Path<String>,
-    body: Bytes,
+    kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
-    group(state, auth, base, uri, method, headers, group_id, body).await
+    kick_off(state, auth, kickoff).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Starts the job and answers 202 with where to follow it.
 async fn kick_off(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    base: BaseUrl,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-    group: Option<String>,
+    Kickoff {
+        request,
+        request_url,
+        base,
+    }: Kickoff,
 ) -> Result<Response, ApiError> {
-    let version = ApiVersion::from_path(uri.path());
-    let now = state.clock.now();
-    let body = (method == Method::POST).then_some(&body[..]);
-    let request = parse_kickoff(
-        version,
-        group.as_deref(),
-        &method,
-        uri.query(),
-        &headers,
-        body,
-        now,
-    )?;
-
-    let request_url = format!(
-        "{}{}",
-        base.0,
-        uri.path_and_query().map_or(uri.path(), |pq| pq.as_str())
-    );
-    let job_id = kickoff::start(
-        &state,
-        &principal,
-        &JobRequest {
-            version,
-            kind: request.kind,
-            resource_types: request.resource_types,
-            since: request.since,
-            request_url,
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        KickoffError::Attribution(reason) => ApiError::NotFound(reason.to_string()),
-        KickoffError::Duplicate(duplicate) => {
-            let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();
-            ApiError::TooManyRequests {
-                message: format!(
-                    "Job {} is already exporting {} for this ACO; wait for it to finish or cancel it.",
-                    duplicate.job_id,
-                    types.join(", ")
-                ),
-                retry_after: duplicate.retry_after,
-            }
-        }
-        KickoffError::Store(e) => ApiError::from(e),
-        KickoffError::Source(e) => ApiError::from(e),
-    })?;
+    let job_id = kickoff::start(&state, &principal, &request, &request_url).await?;
     let mut response = StatusCode::ACCEPTED.into_response();
-    let location = format!("{}/api/{}/jobs/{job_id}", base.0, version.segment());
+    let location = format!("{}/api/{}/jobs/{job_id}", base.0, request.version.segment());
     response.headers_mut().insert(
         header::CONTENT_LOCATION,
         HeaderValue::from_str(&location).map_err(ApiError::internal)?,

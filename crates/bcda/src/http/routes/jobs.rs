@@ -11,7 +11,11 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
-use crate::clock::fhir_instant;
+use crate::domain::{ApiVersion, JobStatus};
+use crate::export::query::{first_value, query_pairs};
+use crate::export::status_filter::parse_status_filter;
+use crate::fhir::task::{JobTask, jobs_bundle};
+use crate::fhir::time_format::fhir_instant;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::base_url::BaseUrl;
@@ -19,7 +23,7 @@ use crate::http::error::retry_after_value;
 use crate::http::openapi::params::{JobId, StatusFilter};
 use crate::http::openapi::schemas::{JobsBundle, OperationOutcome};
 use crate::store::job_files::{self, JobFileRecord};
-use crate::store::jobs::{self, JobRecord, JobStatus};
+use crate::store::jobs::{self, JobRecord};
 
 /// The extension URLs of the per-file facts in the manifest.
 pub const EXT_BYTES: &str = "https://bcda-rs.github.io/fhir/StructureDefinition/file-length";
@@ -135,9 +139,9 @@ pub async fn list(
     base: BaseUrl,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
 ) -> Result<Response, ApiError> {
-    let pairs = crate::export::request::query_pairs(uri.query().unwrap_or(""));
-    let wanted = match crate::export::request::first_value(&pairs, "_status") {
-        Some(value) => Some(crate::fhir::task::parse_status_filter(value)?),
+    let pairs = query_pairs(uri.query().unwrap_or(""));
+    let wanted = match first_value(&pairs, "_status") {
+        Some(value) => Some(parse_status_filter(value)?),
         None => None,
     };
     let jobs: Vec<JobRecord> = jobs::list(&state.db, Some(principal.aco_id))
@@ -145,8 +149,18 @@ pub async fn list(
         .into_iter()
         .filter(|j| wanted.as_ref().is_none_or(|w| w.contains(&j.status)))
         .collect();
-    let version = crate::fhir::ApiVersion::from_path(uri.path());
-    let bundle = crate::fhir::task::jobs_bundle(&base.0, version, &jobs);
+    let tasks: Vec<JobTask<'_>> = jobs
+        .iter()
+        .map(|job| JobTask {
+            id: job.id,
+            status: job.status,
+            request_url: &job.request_url,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+        })
+        .collect();
+    let version = ApiVersion::from_path(uri.path());
+    let bundle = jobs_bundle(&base.0, version, &tasks);
     Ok(Json(bundle).into_response())
 }
 

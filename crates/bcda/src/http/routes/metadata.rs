@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::VERSION;
 use crate::app::AppState;
-use crate::fhir::ApiVersion;
+use crate::domain::ApiVersion;
 use crate::fhir::capability::{CapabilityContext, capability_statement};
 use crate::http::ApiError;
 use crate::http::base_url::BaseUrl;

@@ -1,6 +1,6 @@
 //! Route handlers, one file per group of actions.
 
-pub mod attribution;
+pub mod attribution_status;
 pub mod data;
 pub mod export;
 pub mod jobs;

@@ -2,9 +2,11 @@
 //! C4BB-Coverage) shapes, with BFD's monthly enrollment extensions for the
 //! reference year.
 
-use super::common::*;
+use super::datatypes::*;
 use super::json::JsonWriter;
-use crate::fhir::ApiVersion;
+use super::references::*;
+use super::systems::*;
+use crate::domain::ApiVersion;
 use crate::synthetic::population::Beneficiary;
 use crate::synthetic::records::RecordVersion;
 

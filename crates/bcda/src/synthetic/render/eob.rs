@@ -14,9 +14,12 @@
 //! use their intended codings rather than BFD fixture quirks (DME is
 //! professional, HHA and outpatient institutional).
 
-use super::common::*;
+use super::amounts::*;
+use super::datatypes::*;
 use super::json::JsonWriter;
-use crate::fhir::ApiVersion;
+use super::references::*;
+use super::systems::*;
+use crate::domain::ApiVersion;
 use crate::synthetic::claims::{Claim, ClaimKind, Family, Line};
 use crate::synthetic::population::Beneficiary;
 use crate::synthetic::providers::Practitioner;

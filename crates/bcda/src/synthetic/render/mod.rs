@@ -1,8 +1,11 @@
 //! Rendering the model as minified FHIR JSON (one resource per buffer, no
 //! trailing newline), straight into bytes.
 
-pub(crate) mod common;
+pub(crate) mod amounts;
 pub(crate) mod coverage;
+pub(crate) mod datatypes;
 pub(crate) mod eob;
 pub(crate) mod json;
 pub(crate) mod patient;
+pub(crate) mod references;
+pub(crate) mod systems;

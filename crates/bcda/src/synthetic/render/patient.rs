@@ -2,9 +2,10 @@
 //! requests them (`IncludeIdentifiers: mbi`, `IncludeAddressFields: true`):
 //! with current and historic MBIs and the full address.
 
-use super::common::*;
+use super::datatypes::*;
 use super::json::JsonWriter;
-use crate::fhir::ApiVersion;
+use super::systems::*;
+use crate::domain::ApiVersion;
 use crate::synthetic::population::Beneficiary;
 use crate::synthetic::records::RecordVersion;
 use crate::synthetic::timeline::add_days;

@@ -8,35 +8,7 @@ use uuid::Uuid;
 use super::acos::parse_uuid;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
-
-/// Whether a file is the regular attribution or last year's runout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FileKind {
-    /// The regular (CCLF `Y`) attribution.
-    Default,
-    /// The previous performance year's runout (CCLF `R`).
-    Runout,
-}
-
-impl FileKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileKind::Default => "default",
-            FileKind::Runout => "runout",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, sqlx::Error> {
-        match text {
-            "default" => Ok(FileKind::Default),
-            "runout" => Ok(FileKind::Runout),
-            other => Err(sqlx::Error::Decode(
-                format!("unknown attribution file kind {other:?}").into(),
-            )),
-        }
-    }
-}
+use crate::domain::AttributionKind;
 
 /// One imported attribution file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +22,7 @@ pub struct AttributionFileRecord {
     /// SHA-256 of the imported bytes, hex.
     pub sha256: String,
     /// Default or runout.
-    pub kind: FileKind,
+    pub kind: AttributionKind,
     /// Four-digit performance year.
     pub performance_year: i32,
     /// The file's timestamp: the attribution date.
@@ -67,7 +39,7 @@ impl_from_row!(AttributionFileRecord, |row| {
         aco_id: parse_uuid(row.try_get("aco_id")?)?,
         name: row.try_get("name")?,
         sha256: row.try_get("sha256")?,
-        kind: FileKind::parse(row.try_get("kind")?)?,
+        kind: parse_kind(row.try_get("kind")?)?,
         performance_year: i32::try_from(row.try_get::<i64, _>("performance_year")?)
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         attributed_at: from_epoch_ms(row.try_get("attributed_at")?),
@@ -132,7 +104,7 @@ pub struct NewAttributionFile<'a> {
     /// SHA-256 of its bytes, hex.
     pub sha256: &'a str,
     /// Default or runout.
-    pub kind: FileKind,
+    pub kind: AttributionKind,
     /// Four-digit performance year.
     pub performance_year: i32,
     /// The attribution date.
@@ -190,4 +162,11 @@ pub async fn finish_file(tx: &mut Tx, file_id: i64) -> Result<i64, StoreError> {
         .fetch_one(conn)
         .await?
     }))
+}
+
+/// A stored kind, or a decode error naming it.
+fn parse_kind(text: &str) -> Result<AttributionKind, sqlx::Error> {
+    AttributionKind::parse(text).ok_or_else(|| {
+        sqlx::Error::Decode(format!("unknown attribution file kind {text:?}").into())
+    })
 }

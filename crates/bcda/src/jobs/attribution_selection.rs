@@ -3,8 +3,8 @@
 use time::OffsetDateTime;
 
 use crate::claims::AttributionFile;
-use crate::store::attribution::FileKind;
-use crate::store::jobs::RequestKind;
+use crate::domain::AttributionKind;
+use crate::domain::RequestKind;
 
 /// How long a runout file may be used after its date (BCDA:
 /// `RUNOUT_CUTOFF_DATE_DAYS`, 180).
@@ -48,8 +48,8 @@ pub fn select(
     cms_id: &str,
 ) -> Result<Selection, SelectionError> {
     let file_kind = match kind {
-        RequestKind::GroupRunout => FileKind::Runout,
-        RequestKind::Patient | RequestKind::GroupAll => FileKind::Default,
+        RequestKind::GroupRunout => AttributionKind::Runout,
+        RequestKind::Patient | RequestKind::GroupAll => AttributionKind::Default,
     };
     let mut candidates: Vec<&AttributionFile> = files
         .iter()
@@ -95,7 +95,7 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    fn file(key: i64, kind: FileKind, year: i32, at: OffsetDateTime) -> AttributionFile {
+    fn file(key: i64, kind: AttributionKind, year: i32, at: OffsetDateTime) -> AttributionFile {
         AttributionFile {
             key,
             kind,
@@ -107,10 +107,30 @@ mod tests {
 
     fn files() -> Vec<AttributionFile> {
         vec![
-            file(1, FileKind::Default, 2026, datetime!(2026-01-05 0:00 UTC)),
-            file(2, FileKind::Default, 2026, datetime!(2026-02-05 0:00 UTC)),
-            file(3, FileKind::Default, 2026, datetime!(2026-03-05 0:00 UTC)),
-            file(4, FileKind::Runout, 2025, datetime!(2026-02-01 0:00 UTC)),
+            file(
+                1,
+                AttributionKind::Default,
+                2026,
+                datetime!(2026-01-05 0:00 UTC),
+            ),
+            file(
+                2,
+                AttributionKind::Default,
+                2026,
+                datetime!(2026-02-05 0:00 UTC),
+            ),
+            file(
+                3,
+                AttributionKind::Default,
+                2026,
+                datetime!(2026-03-05 0:00 UTC),
+            ),
+            file(
+                4,
+                AttributionKind::Runout,
+                2025,
+                datetime!(2026-02-01 0:00 UTC),
+            ),
         ]
     }
 

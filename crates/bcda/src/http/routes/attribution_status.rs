@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::claims::{AttributionFile, ClaimsSource};
-use crate::clock::fhir_date_time;
+use crate::domain::AttributionKind;
+use crate::fhir::time_format::fhir_date_time;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
-use crate::store::attribution::FileKind;
 
 /// The response body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,8 +61,8 @@ pub async fn status(
     let files = source.attribution_files().await?;
     let mut ingestion_dates = Vec::new();
     for (kind, label) in [
-        (FileKind::Default, "last_attribution_update"),
-        (FileKind::Runout, "last_runout_update"),
+        (AttributionKind::Default, "last_attribution_update"),
+        (AttributionKind::Runout, "last_runout_update"),
     ] {
         if let Some(file) = latest(&files, kind) {
             ingestion_dates.push(IngestionDate {
@@ -82,7 +82,7 @@ pub async fn status(
 
 /// The current file of a kind, as BCDA picks it: the highest performance
 /// year, then the latest attribution date.
-pub fn latest(files: &[AttributionFile], kind: FileKind) -> Option<&AttributionFile> {
+pub fn latest(files: &[AttributionFile], kind: AttributionKind) -> Option<&AttributionFile> {
     files
         .iter()
         .filter(|f| f.kind == kind)

@@ -12,15 +12,7 @@ use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::rng::Seed;
 use super::timeline::{clamped_date, jan1};
-
-/// Whether a CCLF file is a regular monthly file or a runout file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttributionKind {
-    /// A regular (`Y`) file.
-    Default,
-    /// A runout (`R`) file: the final roster of a past performance year.
-    Runout,
-}
+use crate::domain::AttributionKind;
 
 /// One attribution (CCLF8) file.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,74 @@
+//! What an API request speaks: its version (and so its FHIR release) and
+//! the resource types an export can contain.
+
+/// The API version of a request, which fixes the FHIR release spoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    /// `/api/v1`: FHIR STU3 (3.0.1).
+    V1,
+    /// `/api/v2`: FHIR R4 (4.0.1).
+    V2,
+}
+
+impl ApiVersion {
+    /// The version a request path belongs to. Paths outside `/api/v2/`
+    /// (including `/auth`, `/data` and `/_health`) use the v1 shapes, as in
+    /// BCDA.
+    pub fn from_path(path: &str) -> Self {
+        if path == "/api/v2" || path.starts_with("/api/v2/") {
+            ApiVersion::V2
+        } else {
+            ApiVersion::V1
+        }
+    }
+
+    /// The FHIR version string.
+    pub fn fhir_version(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "3.0.1",
+            ApiVersion::V2 => "4.0.1",
+        }
+    }
+
+    /// The path segment, `v1` or `v2`.
+    pub fn segment(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+}
+
+/// The resource types an export can contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    /// Beneficiary demographics.
+    Patient,
+    /// Medicare Part A/B/C/D enrollment.
+    Coverage,
+    /// Adjudicated claims of the eight claim types.
+    ExplanationOfBenefit,
+}
+
+impl ResourceType {
+    /// Every type, in BCDA's default export order.
+    pub const ALL: [ResourceType; 3] = [
+        ResourceType::Patient,
+        ResourceType::Coverage,
+        ResourceType::ExplanationOfBenefit,
+    ];
+
+    /// The FHIR resource type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceType::Patient => "Patient",
+            ResourceType::Coverage => "Coverage",
+            ResourceType::ExplanationOfBenefit => "ExplanationOfBenefit",
+        }
+    }
+
+    /// Parses a FHIR resource type name (exact, case-sensitive).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
