@@ -1,5 +1,6 @@
-//! The application: everything a request handler or background task needs,
-//! built once per process and shared behind an `Arc`.
+//! The HTTP application: the worker environment plus what only the API
+//! needs (token service, HTTP settings), built once per process and shared
+//! behind an `Arc`.
 
 use std::ops::Deref;
 use std::path::PathBuf;
@@ -12,11 +13,9 @@ use crate::auth::keys::{KeySealer, Keyring};
 use crate::auth::tokens::{TokenService, TokenSettings};
 use crate::clock::SharedClock;
 use crate::config::DataDir;
-use crate::files::FileStore;
 use crate::jobs::JobSettings;
-use crate::jobs::buffers::BufferPool;
-use crate::store::{Db, StoreError};
-
+use crate::jobs::env::{OpenError, WorkerEnv};
+use crate::store::Db;
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Default)]
 pub struct HttpSettings {
@@ -46,17 +45,9 @@ pub struct AppConfig {
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The data directory is unusable.
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: PathBuf,
-        /// The failure.
-        source: std::io::Error,
-    },
-    /// The database failed.
+    /// The data directory or the database failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Env(#[from] OpenError),
     /// Keys failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -65,68 +56,45 @@ pub enum StartError {
     Key(#[from] crate::auth::keys::KeyError),
 }
 
-/// The shared application state.
+/// The shared application state: the worker environment (reached through
+/// `Deref`: `app.db`, `app.clock`, `app.jobs`, ...) and the API's own parts.
 #[derive(Debug)]
 pub struct App {
-    /// The database.
-    pub db: Db,
-    /// The clock.
-    pub clock: SharedClock,
+    /// What the export engine runs with, shared with this process's workers.
+    pub env: Arc<WorkerEnv>,
     /// Token issue and verification.
     pub tokens: TokenService,
-    /// The data directory.
-    pub data_dir: DataDir,
-    /// Export files.
-    pub files: FileStore,
     /// HTTP settings.
     pub http: HttpSettings,
-    /// Export engine settings.
-    pub jobs: JobSettings,
-    /// Batch buffers reused by every export task.
-    pub batch_buffers: BufferPool,
-    /// Signalled when this process queues tasks, so its idle workers start
-    /// at once instead of at their next poll (workers in other processes
-    /// still find them by polling).
-    pub new_tasks: tokio::sync::Notify,
     /// When this process started.
     pub started_at: OffsetDateTime,
 }
 
 impl App {
-    /// Opens the application over an already connected database: creates the
-    /// data directory, applies migrations, and makes sure a signing key
-    /// exists and opens with the key file.
+    /// Opens the application over an already connected database: opens the
+    /// worker environment (data directory, migrations), then makes sure a
+    /// signing key exists and opens with the key file.
     pub async fn open(db: Db, clock: SharedClock, config: AppConfig) -> Result<Self, StartError> {
-        config
-            .data_dir
-            .ensure()
-            .map_err(|source| StartError::DataDir {
-                path: config.data_dir.root().to_owned(),
-                source,
-            })?;
-        db.migrate().await?;
+        let env = WorkerEnv::open(db, clock, config.data_dir, config.jobs).await?;
         let sealer = KeySealer::load_or_create(&config.key_file)?;
-        let keyring = Arc::new(Keyring::new(db.clone(), sealer));
-        keyring.ensure_signing_key(clock.now()).await?;
-        let tokens = TokenService::new(db.clone(), clock.clone(), keyring, config.tokens);
+        let keyring = Arc::new(Keyring::new(env.db.clone(), sealer));
+        keyring.ensure_signing_key(env.clock.now()).await?;
+        let tokens = TokenService::new(env.db.clone(), env.clock.clone(), keyring, config.tokens);
         Ok(Self {
-            started_at: clock.now(),
-            db,
-            clock,
+            started_at: env.clock.now(),
+            env: Arc::new(env),
             tokens,
-            files: FileStore::new(config.data_dir.root()),
-            data_dir: config.data_dir,
             http: config.http,
-            jobs: config.jobs,
-            batch_buffers: BufferPool::new(BATCH_BUFFERS_KEPT),
-            new_tasks: tokio::sync::Notify::new(),
         })
     }
 }
 
-/// Idle batch buffers kept for reuse: two per concurrent export task on a
-/// machine with up to eight workers (each ~1 MB).
-const BATCH_BUFFERS_KEPT: usize = 16;
+impl Deref for App {
+    type Target = WorkerEnv;
+    fn deref(&self) -> &WorkerEnv {
+        &self.env
+    }
+}
 
 /// The handle request handlers extract: a cheap clone of an `Arc<App>`.
 #[derive(Debug, Clone)]

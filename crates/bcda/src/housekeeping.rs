@@ -1,10 +1,11 @@
-//! Periodic upkeep that `bcda serve` runs in the background.
+//! Periodic upkeep that every server process runs in the background
+//! (`runtime.rs`).
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::app::App;
+use crate::jobs::env::WorkerEnv;
 use crate::store::access_tokens;
 
 /// How often upkeep runs.
@@ -16,14 +17,14 @@ pub const TOKEN_RECORD_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Runs one round of upkeep: expired token records, and ageing export
 /// jobs (archive, delete, retire).
-pub async fn run_once(app: &App) {
-    let before = app.clock.now() - TOKEN_RECORD_RETENTION;
-    match access_tokens::purge_expired(&app.db, before).await {
+pub async fn run_once(env: &WorkerEnv) {
+    let before = env.clock.now() - TOKEN_RECORD_RETENTION;
+    match access_tokens::purge_expired(&env.db, before).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "purged expired token records"),
         Err(e) => tracing::warn!(error = %e, "purging expired token records failed"),
     }
-    match crate::jobs::cleanup::run_once(app).await {
+    match crate::jobs::cleanup::run_once(env).await {
         Ok(report) if report == crate::jobs::cleanup::CleanupReport::default() => {}
         Ok(report) => tracing::info!(
             archived = report.archived,
@@ -36,11 +37,11 @@ pub async fn run_once(app: &App) {
 }
 
 /// Runs upkeep every [`INTERVAL`] until `shutdown` changes.
-pub async fn run(app: std::sync::Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(env: std::sync::Arc<WorkerEnv>, mut shutdown: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(INTERVAL);
     loop {
         tokio::select! {
-            _ = ticker.tick() => run_once(&app).await,
+            _ = ticker.tick() => run_once(&env).await,
             _ = shutdown.changed() => return,
         }
     }

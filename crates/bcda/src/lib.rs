@@ -21,6 +21,7 @@ pub mod housekeeping;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod runtime;
 pub mod sandbox;
 pub mod store;
 pub mod synthetic;

@@ -2,8 +2,9 @@
 //!
 //! For each source, in a fresh data directory: an ACO of the requested
 //! size (served by the generator, or written as files and imported), the
-//! real server started in this process (router on a TCP port, workers and
-//! housekeeping as `bcda serve` runs them), a full v2 `Patient/$export`
+//! real server started in this process (`runtime::Process`, as `bcda
+//! serve` runs it: the API on a free port of 127.0.0.1, workers, the
+//! queued-task listener and housekeeping), a full v2 `Patient/$export`
 //! driven over HTTP, every file downloaded, and the machine's own gzip +
 //! write limit for the same bytes. See docs/BENCHMARKS.md.
 
@@ -12,9 +13,9 @@ mod export;
 mod limit;
 mod proc_stats;
 mod report;
-mod server;
 mod setup;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -22,9 +23,10 @@ use anyhow::Context as _;
 
 use self::client::Client;
 pub use self::report::Report;
-use self::server::RunningServer;
 pub use self::setup::AcoSpec;
+use crate::http::server::ConnectionSettings;
 use crate::jobs::JobSettings;
+use crate::runtime::Process;
 
 /// Where the benchmark ACO's data comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,10 +125,17 @@ async fn run_source(
     )
     .await?;
     let app = prepared.app.clone();
-    let server = RunningServer::start(app.clone(), options.workers).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = Process::server(
+        app.clone(),
+        listener,
+        ConnectionSettings::default(),
+        options.workers,
+    );
     // The server is stopped on failure too, before the workspace goes: its
     // workers must not see their database removed under them.
-    let measured = drive(&server, &prepared.credentials).await;
+    let measured = drive(addr, &prepared.credentials).await;
     server.stop().await;
     let (run, stored_bytes, download_seconds, peak_rss_mb, peak_reset, cpu_seconds) = measured?;
 
@@ -172,12 +181,13 @@ async fn run_source(
 /// RSS, whether the peak was reset first, and CPU seconds to manifest.
 type Driven = (export::ExportRun, u64, f64, Option<f64>, bool, Option<f64>);
 
-/// Token, export, downloads and a checked sample against a running server.
+/// Token, export, downloads and a checked sample against the server
+/// listening on `addr`.
 async fn drive(
-    server: &RunningServer,
+    addr: SocketAddr,
     credentials: &crate::auth::credentials::NewCredentials,
 ) -> anyhow::Result<Driven> {
-    let client = Client::new(server.addr);
+    let client = Client::new(addr);
     let token = export::token(&client, credentials).await?;
     // The peak from here on is the export's, not the data set's preparation.
     let peak_reset = proc_stats::reset_peak_rss();

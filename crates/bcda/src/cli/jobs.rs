@@ -3,10 +3,9 @@
 use clap::Subcommand;
 
 use super::Context;
-use crate::app::HttpSettings;
-use crate::auth::tokens::TokenSettings;
 use crate::domain::JobStatus;
 use crate::fhir::time_format::fhir_date_time;
+use crate::jobs::JobSettings;
 use crate::store::jobs;
 use crate::store::{acos, job_files};
 
@@ -42,21 +41,21 @@ fn parse_status(value: &str) -> Result<JobStatus, String> {
 }
 
 pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<()> {
-    let app = ctx
-        .app(TokenSettings::default(), HttpSettings::default())
-        .await?;
+    // The worker environment is enough (the database and the files): no
+    // signing-key file needed.
+    let env = ctx.worker_env(JobSettings::default()).await?;
     match command {
         JobsCommand::List { cms_id, status } => {
             let aco = match &cms_id {
                 Some(cms) => Some(
-                    acos::find_by_cms_id(&app.db, cms)
+                    acos::find_by_cms_id(&env.db, cms)
                         .await?
                         .ok_or_else(|| anyhow::anyhow!("no ACO with CMS ID {cms}"))?,
                 ),
                 None => None,
             };
-            let all = jobs::list(&app.db, aco.as_ref().map(|a| a.id)).await?;
-            let names = acos::list(&app.db).await?;
+            let all = jobs::list(&env.db, aco.as_ref().map(|a| a.id)).await?;
+            let names = acos::list(&env.db).await?;
             let shown: Vec<_> = all
                 .into_iter()
                 .filter(|j| status.is_none_or(|s| j.status == s))
@@ -87,10 +86,10 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
             }
         }
         JobsCommand::Show { id } => {
-            let job = jobs::find(&app.db, id)
+            let job = jobs::find(&env.db, id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no job {id}"))?;
-            let aco = acos::find_by_id(&app.db, job.aco_id).await?;
+            let aco = acos::find_by_id(&env.db, job.aco_id).await?;
             println!("job {}", job.id);
             println!(
                 "  aco:              {}",
@@ -121,13 +120,13 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
                 "  completed:        {}",
                 job.completed_at.map_or("-".to_owned(), fhir_date_time)
             );
-            for failure in crate::store::tasks::failures(&app.db, job.id).await? {
+            for failure in crate::store::tasks::failures(&env.db, job.id).await? {
                 println!(
                     "  failed:           task {} ({}) after {} attempts: {}",
                     failure.id, failure.kind, failure.attempts, failure.error
                 );
             }
-            let files = job_files::list(&app.db, job.id).await?;
+            let files = job_files::list(&env.db, job.id).await?;
             if !files.is_empty() {
                 println!("  files:");
             }
@@ -144,10 +143,10 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
             }
         }
         JobsCommand::Cancel { id } => {
-            if jobs::find(&app.db, id).await?.is_none() {
+            if jobs::find(&env.db, id).await?.is_none() {
                 anyhow::bail!("no job {id}");
             }
-            if !crate::jobs::cancel::cancel(&app, id).await? {
+            if !crate::jobs::cancel::cancel(&env, id).await? {
                 anyhow::bail!(
                     "job {id} was not cancelled because it is not Pending, In Progress or Completed"
                 );
@@ -155,6 +154,6 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
             println!("job {id} cancelled; its files are deleted");
         }
     }
-    app.db.close().await;
+    env.db.close().await;
     Ok(())
 }

@@ -28,6 +28,7 @@ use crate::auth::tokens::TokenSettings;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DataDir, DatabaseUrl, LogFormat, parse_database_url};
 use crate::jobs::JobSettings;
+use crate::jobs::env::WorkerEnv;
 use crate::store::Db;
 
 /// The command line.
@@ -275,6 +276,13 @@ impl Context {
             Some(DatabaseUrl::Sqlite(_)) => "SQLite database named by DATABASE_URL",
             None => "SQLite database in the data directory",
         }
+    }
+
+    /// Opens the worker environment (database, data directory) with these
+    /// export settings: all `bcda worker` needs, no signing-key file.
+    pub async fn worker_env(&self, jobs: JobSettings) -> anyhow::Result<WorkerEnv> {
+        let db = self.db().await?;
+        Ok(WorkerEnv::open(db, self.clock.clone(), self.data_dir(), jobs).await?)
     }
 
     /// Opens the whole application (database, keys) with these settings.

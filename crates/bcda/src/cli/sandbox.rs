@@ -50,5 +50,5 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         println!("or open {base}/api/v1/swagger/ in a browser and follow the guide there.");
         println!();
     }
-    serve(Arc::new(app), Some(args.listen_on()), args.worker_count()).await
+    serve(Arc::new(app), args.listen_on(), args.worker_count()).await
 }

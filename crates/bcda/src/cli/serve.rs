@@ -1,4 +1,5 @@
-//! `bcda serve`: the HTTP API and housekeeping in one process.
+//! `bcda serve`: the HTTP API, export workers and housekeeping in one
+//! process; its flags, and the signal handling every server command shares.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -6,16 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use tokio::sync::watch;
 
 use super::Context;
-use crate::app::{App, AppState, HttpSettings};
+use crate::app::{App, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
 use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
 use crate::http::server::{ConnectionSettings, default_max_connections};
 use crate::jobs::JobSettings;
-use crate::jobs::worker::Worker;
+use crate::jobs::env::WorkerEnv;
+use crate::runtime::Process;
 
 /// Options of `bcda serve`.
 #[derive(Debug, Clone, Args)]
@@ -282,94 +283,62 @@ pub(super) fn worker_count(flag: Option<u64>) -> usize {
 
 pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let app = args.open_app(ctx).await?;
-    serve(Arc::new(app), Some(args.listen_on()), args.worker_count()).await
+    serve(Arc::new(app), args.listen_on(), args.worker_count()).await
 }
 
-/// Runs this process's roles until SIGINT or SIGTERM: the HTTP API on
-/// `listen` (if any), `workers` export workers, and housekeeping. On a
-/// signal, requests in flight and tasks in progress finish first.
-pub(super) async fn serve(
-    app: Arc<App>,
-    listen: Option<Listen>,
-    workers: usize,
-) -> anyhow::Result<()> {
-    let listener = match listen {
-        Some(listen) => {
-            let addr = listen.addr;
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                anyhow::anyhow!("cannot listen on {addr} (--listen / BCDA_LISTEN): {e}")
-            })?;
-            Some((listener, listen.connections))
-        }
-        None => None,
-    };
-    // Handlers are registered before anyone is told we are up, so a signal
-    // sent right after that line is still a graceful shutdown.
+/// Runs the HTTP API on `listen`, `workers` export workers and
+/// housekeeping until SIGINT or SIGTERM (`bcda serve`, `api`, `sandbox`).
+/// On a signal, requests in flight and tasks in progress finish first.
+pub(super) async fn serve(app: Arc<App>, listen: Listen, workers: usize) -> anyhow::Result<()> {
+    let addr = listen.addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--listen / BCDA_LISTEN): {e}"))?;
+    let addr = listener.local_addr()?;
     let shutdown = ShutdownSignal::register()?;
-    survive_file_size_limit()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let housekeeping = tokio::spawn(crate::housekeeping::run(app.clone(), stop_rx.clone()));
-    let instance = uuid::Uuid::new_v4().simple().to_string();
-    let worker_tasks: Vec<_> = (0..workers)
-        .map(|n| {
-            let name = format!("{}-{}-{n}", &instance[..8], std::process::id());
-            tokio::spawn(Worker::new(app.clone(), name).run(stop_rx.clone()))
-        })
-        .collect();
-    // Tasks queued by other processes (PostgreSQL) wake this one's workers.
-    let task_listener = (workers > 0).then(|| {
-        let app = app.clone();
-        let stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let wake = || app.new_tasks.notify_waiters();
-            crate::store::task_signal::listen(&app.db, wake, stop).await;
-        })
-    });
-    let signals = tokio::spawn(async move {
-        shutdown.recv().await;
-        tracing::info!("shutting down: finishing requests and tasks in flight");
-        let _ = stop_tx.send(true);
-    });
-    match listener {
-        Some((listener, connections)) => {
-            let addr = listener.local_addr()?;
-            tracing::info!(
-                %addr,
-                workers,
-                database = app.db.backend_name(),
-                data_dir = %app.data_dir.root().display(),
-                header_read_timeout_s = connections.header_read_timeout.as_secs(),
-                idle_timeout_s = connections.idle_timeout.as_secs(),
-                max_connections = connections.max_connections,
-                "bcda started"
-            );
-            // A plain line on stdout for people and scripts (tests read the port from it).
-            println!("bcda {} listening on http://{addr}", crate::VERSION);
-            let _ = std::io::stdout().flush();
-            let router = crate::http::router(AppState(app.clone()));
-            crate::http::server::serve(listener, router, connections, stop_rx.clone()).await;
-        }
-        None => {
-            tracing::info!(
-                workers,
-                database = app.db.backend_name(),
-                "bcda worker started"
-            );
-            println!("bcda {} worker running {workers} workers", crate::VERSION);
-            let _ = std::io::stdout().flush();
-            let mut stopped = stop_rx.clone();
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }
-    }
-    signals.abort();
-    for task in worker_tasks {
-        let _ = task.await;
-    }
-    if let Some(listener) = task_listener {
-        let _ = listener.await;
-    }
-    let _ = housekeeping.await;
-    app.db.close().await;
+    let connections = listen.connections;
+    let process = Process::server(app.clone(), listener, connections, workers);
+    tracing::info!(
+        %addr,
+        workers,
+        database = app.db.backend_name(),
+        data_dir = %app.data_dir.root().display(),
+        header_read_timeout_s = connections.header_read_timeout.as_secs(),
+        idle_timeout_s = connections.idle_timeout.as_secs(),
+        max_connections = connections.max_connections,
+        "bcda started"
+    );
+    // A plain line on stdout for people and scripts (tests read the port from it).
+    println!("bcda {} listening on http://{addr}", crate::VERSION);
+    let _ = std::io::stdout().flush();
+    run_until_signal(process, shutdown, &app.env).await
+}
+
+/// Runs `workers` export workers and housekeeping, no HTTP, until SIGINT
+/// or SIGTERM (`bcda worker`). On a signal, tasks in progress finish first.
+pub(super) async fn serve_workers(env: Arc<WorkerEnv>, workers: usize) -> anyhow::Result<()> {
+    let shutdown = ShutdownSignal::register()?;
+    let process = Process::workers(env.clone(), workers);
+    tracing::info!(
+        workers,
+        database = env.db.backend_name(),
+        "bcda worker started"
+    );
+    println!("bcda {} worker running {workers} workers", crate::VERSION);
+    let _ = std::io::stdout().flush();
+    run_until_signal(process, shutdown, &env).await
+}
+
+/// Waits for the signal, then stops `process` and closes the database.
+async fn run_until_signal(
+    process: Process,
+    shutdown: ShutdownSignal,
+    env: &WorkerEnv,
+) -> anyhow::Result<()> {
+    shutdown.recv().await;
+    tracing::info!("shutting down: finishing requests and tasks in flight");
+    process.stop().await;
+    env.db.close().await;
     tracing::info!("bcda stopped");
     Ok(())
 }
@@ -397,7 +366,11 @@ struct ShutdownSignal {
 }
 
 impl ShutdownSignal {
+    /// Registers the handlers, before anyone is told the server is up, so a
+    /// signal sent right after that line is still a graceful shutdown; and
+    /// makes a file-size limit fail writes instead of the process.
     fn register() -> anyhow::Result<Self> {
+        survive_file_size_limit()?;
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};

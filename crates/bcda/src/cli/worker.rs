@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::Context;
-use super::serve::{JobArgs, ServeArgs, serve, worker_count};
+use super::serve::{JobArgs, ServeArgs, serve, serve_workers, worker_count};
 use crate::config::parse_positive;
 
 /// Options of `bcda worker`.
@@ -22,13 +22,12 @@ pub struct WorkerArgs {
 /// `bcda api`: the HTTP API and housekeeping, no workers.
 pub(super) async fn run_api(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let app = args.open_app(ctx).await?;
-    serve(Arc::new(app), Some(args.listen_on()), 0).await
+    serve(Arc::new(app), args.listen_on(), 0).await
 }
 
-/// `bcda worker`: export workers and housekeeping, no HTTP.
+/// `bcda worker`: export workers and housekeeping, no HTTP. It opens only
+/// the worker environment: no token service, no signing-key file.
 pub(super) async fn run_worker(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
-    let app = ctx
-        .app_with(Default::default(), Default::default(), args.jobs.settings())
-        .await?;
-    serve(Arc::new(app), None, worker_count(args.workers)).await
+    let env = ctx.worker_env(args.jobs.settings()).await?;
+    serve_workers(Arc::new(env), worker_count(args.workers)).await
 }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod attribution_kind;
 pub mod job;
+pub mod task;
 
 pub use api::{ApiVersion, ResourceType};
 pub use attribution_kind::AttributionKind;

@@ -1,6 +1,6 @@
 //! Cancelling a job.
 
-use crate::app::App;
+use super::env::WorkerEnv;
 use crate::domain::JobStatus;
 use crate::store::StoreError;
 use crate::store::jobs;
@@ -8,9 +8,9 @@ use crate::store::tasks;
 
 /// Cancels a job (and its tasks) and deletes its files; `false` if it was
 /// not in a cancellable state.
-pub async fn cancel(app: &App, job_id: i64) -> Result<bool, StoreError> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
+pub async fn cancel(env: &WorkerEnv, job_id: i64) -> Result<bool, StoreError> {
+    let now = env.clock.now();
+    let mut tx = env.db.begin().await?;
     let cancelled = jobs::transition_in(
         &mut tx,
         job_id,
@@ -29,7 +29,7 @@ pub async fn cancel(app: &App, job_id: i64) -> Result<bool, StoreError> {
     tx.commit().await?;
     if cancelled {
         tracing::info!(job = job_id, "export job cancelled");
-        if let Err(e) = app.files.delete(job_id).await {
+        if let Err(e) = env.files.delete(job_id).await {
             tracing::warn!(job = job_id, error = %e, "could not delete a cancelled job's files");
         }
     }

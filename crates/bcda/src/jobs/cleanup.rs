@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::app::App;
+use super::env::WorkerEnv;
 use crate::domain::JobStatus;
 use crate::files::{FileStore, TempName};
 use crate::store::jobs;
@@ -26,14 +26,14 @@ pub struct CleanupReport {
 }
 
 /// Runs one round.
-pub async fn run_once(app: &App) -> Result<CleanupReport, StoreError> {
-    let now = app.clock.now();
+pub async fn run_once(env: &WorkerEnv) -> Result<CleanupReport, StoreError> {
+    let now = env.clock.now();
     let mut report = CleanupReport::default();
-    for job in jobs::completed_before(&app.db, now - app.jobs.download_window).await? {
-        match app.files.archive(job.id).await {
+    for job in jobs::completed_before(&env.db, now - env.jobs.download_window).await? {
+        match env.files.archive(job.id).await {
             Ok(()) => {
                 if jobs::transition(
-                    &app.db,
+                    &env.db,
                     job.id,
                     &[JobStatus::Completed],
                     JobStatus::Archived,
@@ -48,12 +48,12 @@ pub async fn run_once(app: &App) -> Result<CleanupReport, StoreError> {
         }
     }
     for job in
-        jobs::in_status_before(&app.db, JobStatus::Archived, now - app.jobs.archive_window).await?
+        jobs::in_status_before(&env.db, JobStatus::Archived, now - env.jobs.archive_window).await?
     {
-        match app.files.delete(job.id).await {
+        match env.files.delete(job.id).await {
             Ok(()) => {
                 if jobs::transition(
-                    &app.db,
+                    &env.db,
                     job.id,
                     &[JobStatus::Archived],
                     JobStatus::Expired,
@@ -73,16 +73,16 @@ pub async fn run_once(app: &App) -> Result<CleanupReport, StoreError> {
         (JobStatus::Failed, JobStatus::FailedExpired),
         (JobStatus::Cancelled, JobStatus::CancelledExpired),
     ] {
-        for job in jobs::in_status_before(&app.db, from, now - app.jobs.archive_window).await? {
+        for job in jobs::in_status_before(&env.db, from, now - env.jobs.archive_window).await? {
             // Their files were deleted when they failed or were cancelled;
             // delete again in case that failed.
-            let _ = app.files.delete(job.id).await;
-            if jobs::transition(&app.db, job.id, &[from], to, now).await? {
+            let _ = env.files.delete(job.id).await;
+            if jobs::transition(&env.db, job.id, &[from], to, now).await? {
                 report.retired += 1;
             }
         }
     }
-    report.swept = sweep_files(app).await?;
+    report.swept = sweep_files(env).await?;
     Ok(report)
 }
 
@@ -95,8 +95,8 @@ pub async fn run_once(app: &App) -> Result<CleanupReport, StoreError> {
 ///   or its lease lapsed) in a running job;
 /// - files no manifest lists in a completed job (a task whose final
 ///   transaction failed after it put its file in place).
-pub async fn sweep_files(app: &App) -> Result<usize, StoreError> {
-    let ids = match app.files.job_ids_on_disk().await {
+pub async fn sweep_files(env: &WorkerEnv) -> Result<usize, StoreError> {
+    let ids = match env.files.job_ids_on_disk().await {
         Ok(ids) => ids,
         Err(e) => {
             tracing::warn!(error = %e, "could not list the export directories");
@@ -105,12 +105,12 @@ pub async fn sweep_files(app: &App) -> Result<usize, StoreError> {
     };
     let mut swept = 0;
     for job_id in ids {
-        let status = jobs::find(&app.db, job_id).await?.map(|j| j.status);
+        let status = jobs::find(&env.db, job_id).await?.map(|j| j.status);
         let removed = match status {
-            Some(s) if s.is_active() => remove_dead_attempts(app, job_id).await?,
-            Some(JobStatus::Completed) => remove_unrecorded(app, job_id).await?,
+            Some(s) if s.is_active() => remove_dead_attempts(env, job_id).await?,
+            Some(JobStatus::Completed) => remove_unrecorded(env, job_id).await?,
             Some(JobStatus::Archived) => 0,
-            _ => match app.files.delete(job_id).await {
+            _ => match env.files.delete(job_id).await {
                 Ok(()) => 1,
                 Err(e) => {
                     tracing::warn!(job = job_id, error = %e, "could not delete an ended job's files");
@@ -125,8 +125,8 @@ pub async fn sweep_files(app: &App) -> Result<usize, StoreError> {
 
 /// Removes a running job's temporary files whose attempt no longer holds
 /// its task.
-async fn remove_dead_attempts(app: &App, job_id: i64) -> Result<usize, StoreError> {
-    let live: HashSet<(i64, i64)> = tasks::live_claims(&app.db, job_id, app.clock.now())
+async fn remove_dead_attempts(env: &WorkerEnv, job_id: i64) -> Result<usize, StoreError> {
+    let live: HashSet<(i64, i64)> = tasks::live_claims(&env.db, job_id, env.clock.now())
         .await?
         .into_iter()
         .collect();
@@ -135,14 +135,14 @@ async fn remove_dead_attempts(app: &App, job_id: i64) -> Result<usize, StoreErro
     };
     Ok(log_removal(
         job_id,
-        app.files.remove_matching(job_id, doomed).await,
+        env.files.remove_matching(job_id, doomed).await,
     ))
 }
 
 /// Removes every file of a completed job that its manifest does not list
 /// (and any temporary file: no task of a completed job runs).
-pub async fn remove_unrecorded(app: &App, job_id: i64) -> Result<usize, StoreError> {
-    let recorded: HashSet<String> = job_files::list(&app.db, job_id)
+pub async fn remove_unrecorded(env: &WorkerEnv, job_id: i64) -> Result<usize, StoreError> {
+    let recorded: HashSet<String> = job_files::list(&env.db, job_id)
         .await?
         .into_iter()
         .map(|f| f.name)
@@ -152,7 +152,7 @@ pub async fn remove_unrecorded(app: &App, job_id: i64) -> Result<usize, StoreErr
     };
     Ok(log_removal(
         job_id,
-        app.files.remove_matching(job_id, doomed).await,
+        env.files.remove_matching(job_id, doomed).await,
     ))
 }
 

@@ -4,18 +4,17 @@
 use tokio::sync::watch;
 
 use super::TaskError;
+use super::env::WorkerEnv;
 use super::ndjson::{NdjsonWriter, WrittenFile};
 use super::pipeline::{self, Interruption};
-use super::plan::{ExportPayload, payload_type};
-use crate::app::App;
+use super::task_end::{self, TaskEnd};
 use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
-use crate::clock::from_epoch_ms;
-use crate::domain::JobStatus;
-use crate::domain::ResourceType;
+use crate::domain::task::{ExportPayload, TaskPayload};
+use crate::domain::{JobStatus, ResourceType};
 use crate::store::acos;
 use crate::store::job_files::{self, NewJobFile};
 use crate::store::jobs;
-use crate::store::tasks::{self, ClaimedTask};
+use crate::store::tasks::ClaimedTask;
 
 /// How often a running task checks whether its job was cancelled.
 const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -23,42 +22,37 @@ const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 /// Runs an export task. `lost` turns true when the worker's lease on the
 /// task is lost; the task then stops without recording anything.
 pub async fn run(
-    app: &App,
+    env: &WorkerEnv,
     task: &ClaimedTask,
     lost: watch::Receiver<bool>,
 ) -> Result<(), TaskError> {
-    let payload: ExportPayload = serde_json::from_str(&task.payload)
+    let payload = ExportPayload::from_json(&task.payload)
         .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?;
-    let resource_type = payload_type(&payload)?;
-    let Some(job) = jobs::find(&app.db, task.job_id).await? else {
-        return finish(app, task, None, None).await;
+    let resource_type = payload.resource_type;
+    let Some(job) = jobs::find(&env.db, task.job_id).await? else {
+        return finish(env, task, None, None).await;
     };
     if !job.status.is_active() {
-        return finish(app, task, None, None).await;
+        return finish(env, task, None, None).await;
     }
     let until = job
         .transaction_time
         .ok_or_else(|| TaskError::Permanent("the job has no transaction time".into()))?;
-    let aco = acos::find_by_id(&app.db, job.aco_id)
+    let aco = acos::find_by_id(&env.db, job.aco_id)
         .await?
         .ok_or_else(|| TaskError::Permanent("the job's ACO no longer exists".into()))?;
-    let source = ClaimsSource::for_aco(&app.db, aco.id, &aco.cms_id).await?;
+    let source = ClaimsSource::for_aco(&env.db, aco.id, &aco.cms_id).await?;
     let query = ResourceQuery {
         version: job.api_version,
         resource_type,
-        since: payload.since_ms.map(from_epoch_ms),
+        since: payload.since,
         until,
-        claims_through: payload
-            .claims_through
-            .as_deref()
-            .map(crate::config::parse_date)
-            .transpose()
-            .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?,
+        claims_through: payload.claims_through,
     };
 
     // What an earlier attempt of this task left when it died (its fence is
     // older than ours, so it can no longer record anything).
-    match app
+    match env
         .files
         .remove_other_attempts(job.id, task.id, task.fence)
         .await
@@ -73,8 +67,8 @@ pub async fn run(
     let name = uuid::Uuid::new_v4().to_string();
     let data_name = format!("{name}.ndjson");
     let error_name = format!("{name}-error.ndjson");
-    let level = app.jobs.gzip_level;
-    let data_temp = app.files.temp_path(job.id, task.id, task.fence, &data_name);
+    let level = env.jobs.gzip_level;
+    let data_temp = env.files.temp_path(job.id, task.id, task.fence, &data_name);
     let mut writer = blocking(move || NdjsonWriter::create(&data_temp, level)).await?;
 
     let known: Vec<BeneficiaryKey> = payload
@@ -91,10 +85,10 @@ pub async fn run(
     let mut stream = source.stream(known, query);
     // Buffers for the batch being compressed, the one ready, the one filling.
     for _ in 0..3 {
-        stream.recycle(app.batch_buffers.take());
+        stream.recycle(env.batch_buffers.take());
     }
     let runtime = tokio::runtime::Handle::current();
-    let db = app.db.clone();
+    let db = env.db.clone();
     let job_id = job.id;
     let (writer, stream, interruption) = blocking_task(move || {
         let mut last_cancel_check = std::time::Instant::now();
@@ -122,7 +116,7 @@ pub async fn run(
         }
     })
     .await?;
-    app.batch_buffers.give_back(stream.into_buffers());
+    env.batch_buffers.give_back(stream.into_buffers());
     if let Some(interruption) = interruption {
         blocking(move || {
             writer.discard();
@@ -131,7 +125,7 @@ pub async fn run(
         .await?;
         return match interruption {
             Interruption::LeaseLost => Err(TaskError::LostClaim),
-            Interruption::JobInactive => finish(app, task, None, None).await,
+            Interruption::JobInactive => finish(env, task, None, None).await,
         };
     }
 
@@ -140,7 +134,7 @@ pub async fn run(
     // removed, since no manifest will ever list them and a retry writes its own.
     let mut placed: Vec<String> = Vec::new();
     let result = write_and_record(
-        app,
+        env,
         task,
         &payload,
         resource_type,
@@ -153,7 +147,7 @@ pub async fn run(
     .await;
     if result.is_err() {
         for name in placed {
-            if let Err(e) = app.files.remove(job.id, &name).await {
+            if let Err(e) = env.files.remove(job.id, &name).await {
                 tracing::warn!(error = %e, "could not remove an unrecorded file");
             }
         }
@@ -166,7 +160,7 @@ pub async fn run(
 /// named in `placed` first.
 #[allow(clippy::too_many_arguments)] // the parts of one task, passed through once
 async fn write_and_record(
-    app: &App,
+    env: &WorkerEnv,
     task: &ClaimedTask,
     payload: &ExportPayload,
     resource_type: ResourceType,
@@ -177,9 +171,9 @@ async fn write_and_record(
     placed: &mut Vec<String>,
 ) -> Result<(), TaskError> {
     let job_id = task.job_id;
-    let level = app.jobs.gzip_level;
+    let level = env.jobs.gzip_level;
     let data = if writer.lines() > 0 {
-        let destination = app.files.path(job_id, data_name);
+        let destination = env.files.path(job_id, data_name);
         placed.push(data_name.to_owned());
         Some((
             data_name.to_owned(),
@@ -200,8 +194,8 @@ async fn write_and_record(
             .iter()
             .map(|mbi| error_line(resource_type, mbi, cms_id))
             .collect();
-        let temp = app.files.temp_path(job_id, task.id, task.fence, error_name);
-        let destination = app.files.path(job_id, error_name);
+        let temp = env.files.temp_path(job_id, task.id, task.fence, error_name);
+        let destination = env.files.path(job_id, error_name);
         placed.push(error_name.to_owned());
         let written = blocking(move || {
             let mut w = NdjsonWriter::create(&temp, level)?;
@@ -223,7 +217,7 @@ async fn write_and_record(
             resource_type.as_str()
         )));
     }
-    finish(app, task, data.map(|d| (resource_type, d)), errors).await
+    finish(env, task, data.map(|d| (resource_type, d)), errors).await
 }
 
 /// One line of an error file (always the v1 shape, as BCDA writes them).
@@ -245,50 +239,47 @@ fn error_line(resource_type: ResourceType, mbi: &str, cms_id: &str) -> Vec<u8> {
 /// Records the task's files and completes it, all in one transaction
 /// conditional on the task's fence.
 async fn finish(
-    app: &App,
+    env: &WorkerEnv,
     task: &ClaimedTask,
     data: Option<(ResourceType, (String, WrittenFile))>,
     errors: Option<(String, WrittenFile)>,
 ) -> Result<(), TaskError> {
-    let now = app.clock.now();
-    let mut tx = app.db.begin().await?;
-    if !tasks::complete(&mut tx, task.id, task.fence, now).await? {
-        return Err(TaskError::LostClaim);
-    }
-    let files = data
-        .iter()
-        .map(|(t, (name, w))| (t.as_str(), name, w, false))
-        .chain(
-            errors
-                .iter()
-                .map(|(name, w)| ("OperationOutcome", name, w, true)),
-        );
-    for (resource_type, name, written, is_error) in files {
-        job_files::insert(
-            &mut tx,
-            &NewJobFile {
-                job_id: task.job_id,
-                task_id: Some(task.id),
-                name,
-                resource_type,
-                is_error,
-                resource_count: written.lines as i64,
-                ndjson_bytes: written.ndjson_bytes as i64,
-                stored_bytes: written.stored_bytes as i64,
-                sha256: &written.sha256,
-                created_at: now,
-            },
-        )
-        .await?;
-    }
-    let status = jobs::task_finished(&mut tx, task.job_id, now).await?;
-    tx.commit().await?;
+    let status = task_end::record(env, task, TaskEnd::Done, async |tx, now| {
+        let files = data
+            .iter()
+            .map(|(t, (name, w))| (t.as_str(), name, w, false))
+            .chain(
+                errors
+                    .iter()
+                    .map(|(name, w)| ("OperationOutcome", name, w, true)),
+            );
+        for (resource_type, name, written, is_error) in files {
+            job_files::insert(
+                tx,
+                &NewJobFile {
+                    job_id: task.job_id,
+                    task_id: Some(task.id),
+                    name,
+                    resource_type,
+                    is_error,
+                    resource_count: written.lines as i64,
+                    ndjson_bytes: written.ndjson_bytes as i64,
+                    stored_bytes: written.stored_bytes as i64,
+                    sha256: &written.sha256,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+        Ok(jobs::task_finished(tx, task.job_id, now).await?)
+    })
+    .await?;
     if status == Some(JobStatus::Completed) {
         tracing::info!(job = task.job_id, "export job completed");
         // What attempts that died left (a file put in place whose final
         // transaction never ran) goes now, not at the next sweep.
         // The job is complete whatever happens here; the sweep retries.
-        if let Err(e) = super::cleanup::remove_unrecorded(app, task.job_id).await {
+        if let Err(e) = super::cleanup::remove_unrecorded(env, task.job_id).await {
             tracing::warn!(error = %e, "could not sweep a completed job's files");
         }
     }

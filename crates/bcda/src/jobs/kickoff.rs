@@ -3,15 +3,16 @@
 //! transaction.
 
 use super::attribution_selection::{self, SelectionError};
-use crate::app::App;
+use super::env::WorkerEnv;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
+use crate::domain::task::PlanPayload;
 use crate::export::duplicates::{Duplicate, duplicate_of};
 use crate::export::request::ExportRequest;
 use crate::store::StoreError;
 use crate::store::jobs::{self, NewJob};
 use crate::store::task_signal;
-use crate::store::tasks::{self, TaskKind};
+use crate::store::tasks;
 
 /// Why a job was not started.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,7 @@ pub enum KickoffError {
 /// lock, then see its job and are refused. ACOs the rule exempts
 /// ([`JobSettings::duplicate_exempt`](super::JobSettings)) skip both.
 pub async fn start(
-    app: &App,
+    app: &WorkerEnv,
     principal: &Principal,
     request: &ExportRequest,
     request_url: &str,
@@ -82,7 +83,7 @@ pub async fn start(
         },
     )
     .await?;
-    tasks::enqueue(&mut tx, job_id, TaskKind::Plan, "{}", now).await?;
+    tasks::enqueue(&mut tx, job_id, &PlanPayload {}, now).await?;
     task_signal::announce(&mut tx).await?;
     tx.commit().await?;
     app.new_tasks.notify_waiters();

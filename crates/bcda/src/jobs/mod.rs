@@ -13,11 +13,13 @@ pub mod attribution_selection;
 pub mod buffers;
 pub mod cancel;
 pub mod cleanup;
+pub mod env;
 pub mod export_task;
 pub mod kickoff;
 pub mod ndjson;
 pub mod pipeline;
 pub mod plan;
+pub mod task_end;
 pub mod worker;
 
 use std::time::Duration;

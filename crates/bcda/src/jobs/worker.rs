@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::env::WorkerEnv;
+use super::task_end::{self, TaskEnd};
 use super::{TaskError, export_task, plan};
-use crate::app::App;
 use crate::domain::JobStatus;
 use crate::store::jobs;
 use crate::store::tasks::{self, ClaimedTask, TaskKind};
@@ -15,25 +16,25 @@ use crate::store::tasks::{self, ClaimedTask, TaskKind};
 /// One worker: runs one task at a time.
 #[derive(Debug, Clone)]
 pub struct Worker {
-    app: Arc<App>,
+    env: Arc<WorkerEnv>,
     owner: String,
 }
 
 impl Worker {
     /// A worker named `name` (recorded as the lease owner; make it unique:
     /// host, process and number).
-    pub fn new(app: Arc<App>, name: impl Into<String>) -> Self {
+    pub fn new(env: Arc<WorkerEnv>, name: impl Into<String>) -> Self {
         Self {
-            app,
+            env,
             owner: name.into(),
         }
     }
 
     /// Claims and runs one task; `false` when there was none to claim.
     pub async fn run_one(&self) -> Result<bool, TaskError> {
-        let now = self.app.clock.now();
-        let lease = self.app.jobs.task_lease;
-        let Some(task) = tasks::claim(&self.app.db, &self.owner, now, now + lease).await? else {
+        let now = self.env.clock.now();
+        let lease = self.env.jobs.task_lease;
+        let Some(task) = tasks::claim(&self.env.db, &self.owner, now, now + lease).await? else {
             return Ok(false);
         };
         let span = tracing::info_span!(
@@ -51,7 +52,7 @@ impl Worker {
                 tracing::warn!(previous_owner = %previous, "took over a task whose lease had lapsed");
             }
             let job_id = task.job_id;
-            let outcome = if task.attempts > self.app.jobs.max_attempts {
+            let outcome = if task.attempts > self.env.jobs.max_attempts {
                 // Every attempt was used up, the last without its failure
                 // being recorded (its worker died, or the database refused
                 // the write): give up now rather than run once more.
@@ -61,12 +62,20 @@ impl Worker {
                     task.last_error.as_deref().unwrap_or("the last attempt did not finish")
                 );
                 tracing::error!(error = %reason, "task failed for good; failing its job");
-                fail_job(&self.app, &task, &reason).await
+                fail_job(&self.env, &task, &reason).await
             } else {
                 self.run_claimed(task).await
             };
-            remove_files_if_ended(&self.app, job_id).await;
-            outcome
+            remove_files_if_ended(&self.env, job_id).await;
+            match outcome {
+                // Not this worker's failure: another one has the task now
+                // (or the job was cancelled under it).
+                Err(TaskError::LostClaim) => {
+                    tracing::warn!("lost the claim on a task; another worker has it");
+                    Ok(())
+                }
+                other => other,
+            }
         }
         .instrument(span)
         .await?;
@@ -77,51 +86,43 @@ impl Worker {
     async fn run_claimed(&self, task: ClaimedTask) -> Result<(), TaskError> {
         let (lost_tx, lost_rx) = watch::channel(false);
         let heartbeat = tokio::spawn(
-            keep_lease(self.app.clone(), task.id, task.fence, lost_tx).in_current_span(),
+            keep_lease(self.env.clone(), task.id, task.fence, lost_tx).in_current_span(),
         );
         let result = match task.kind {
-            TaskKind::Plan => plan::run(&self.app, &task).await,
-            TaskKind::Export => export_task::run(&self.app, &task, lost_rx).await,
+            TaskKind::Plan => plan::run(&self.env, &task).await,
+            TaskKind::Export => export_task::run(&self.env, &task, lost_rx).await,
         };
         heartbeat.abort();
         match result {
-            Ok(()) => {}
-            Err(TaskError::LostClaim) => {
-                tracing::warn!("lost the claim on a task; another worker has it")
-            }
-            Err(TaskError::Retryable(message)) if task.attempts < self.app.jobs.max_attempts => {
-                let backoff = self.app.jobs.retry_backoff
+            Err(TaskError::Retryable(message)) if task.attempts < self.env.jobs.max_attempts => {
+                let backoff = self.env.jobs.retry_backoff
                     * 2u32.saturating_pow((task.attempts - 1).clamp(0, 16) as u32);
                 tracing::warn!(error = %message, retry_in_ms = backoff.as_millis() as u64, "task failed; will retry");
                 // If this write fails too (the database is down or full), the
                 // attempt still counts: it was counted when the task was
                 // claimed, and the lapsed lease makes the task claimable
                 // again, after the lease's length.
-                let now = self.app.clock.now();
-                tasks::release_failed(
-                    &self.app.db,
-                    task.id,
-                    task.fence,
-                    &message,
-                    now + backoff,
-                    false,
-                    now,
-                )
-                .await?;
+                let end = TaskEnd::Retry {
+                    error: &message,
+                    after: backoff,
+                };
+                task_end::record(&self.env, &task, end, task_end::nothing_else).await
             }
+            // Nothing was recorded; `run_one` says so.
+            Err(TaskError::LostClaim) => Err(TaskError::LostClaim),
             Err(e) => {
                 tracing::error!(error = %e, "task failed for good; failing its job");
-                fail_job(&self.app, &task, &e.to_string()).await?;
+                fail_job(&self.env, &task, &e.to_string()).await
             }
+            Ok(()) => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs tasks until `shutdown` turns true; when idle, waits for this
     /// process to queue tasks or for the poll interval (tasks queued by
     /// other processes), whichever comes first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let app = self.app.clone();
+        let env = self.env.clone();
         // Consecutive failures to claim or record a task (the database or
         // the disk is failing): each one doubles the wait before the next
         // try, up to MAX_ERROR_BACKOFF, so a failing dependency costs a log
@@ -133,7 +134,7 @@ impl Worker {
             }
             // Registered before looking for a task, so a task queued between
             // the look and the wait still wakes this worker.
-            let queued = app.new_tasks.notified();
+            let queued = env.new_tasks.notified();
             tokio::pin!(queued);
             queued.as_mut().enable();
             match self.run_one().await {
@@ -141,14 +142,14 @@ impl Worker {
                 Ok(false) => {
                     failures = 0;
                     tokio::select! {
-                        _ = tokio::time::sleep(app.jobs.poll_interval) => {},
+                        _ = tokio::time::sleep(env.jobs.poll_interval) => {},
                         _ = &mut queued => {},
                         _ = shutdown.changed() => {},
                     }
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    let wait = error_backoff(app.jobs.poll_interval, failures);
+                    let wait = error_backoff(env.jobs.poll_interval, failures);
                     tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "worker could not claim or record a task");
                     // New work does not cut this wait short: the failure is
                     // not the queue's.
@@ -176,23 +177,23 @@ fn error_backoff(poll: Duration, failures: u32) -> Duration {
 /// without being downloadable (cancelled or failed): the cancel or failure
 /// deleted them already, but a task still writing then may have put some
 /// back. Failures are logged; the cleanup sweep tries again.
-async fn remove_files_if_ended(app: &App, job_id: i64) {
-    let ended = match jobs::find(&app.db, job_id).await {
+async fn remove_files_if_ended(env: &WorkerEnv, job_id: i64) {
+    let ended = match jobs::find(&env.db, job_id).await {
         Ok(job) => job.is_none_or(|j| !j.status.keeps_files()),
         Err(_) => return,
     };
-    if ended && let Err(e) = app.files.delete(job_id).await {
+    if ended && let Err(e) = env.files.delete(job_id).await {
         tracing::warn!(error = %e, "could not delete an ended job's files; the sweep will retry");
     }
 }
 
 /// Renews the lease every third of its length; reports a lost claim.
-async fn keep_lease(app: Arc<App>, id: i64, fence: i64, lost: watch::Sender<bool>) {
-    let every = (app.jobs.task_lease / 3).max(Duration::from_millis(100));
+async fn keep_lease(env: Arc<WorkerEnv>, id: i64, fence: i64, lost: watch::Sender<bool>) {
+    let every = (env.jobs.task_lease / 3).max(Duration::from_millis(100));
     loop {
         tokio::time::sleep(every).await;
-        let until = app.clock.now() + app.jobs.task_lease;
-        match tasks::heartbeat(&app.db, id, fence, until).await {
+        let until = env.clock.now() + env.jobs.task_lease;
+        match tasks::heartbeat(&env.db, id, fence, until).await {
             Ok(true) => {}
             Ok(false) => {
                 let _ = lost.send(true);
@@ -205,22 +206,24 @@ async fn keep_lease(app: Arc<App>, id: i64, fence: i64, lost: watch::Sender<bool
     }
 }
 
-/// Marks the task's job Failed, cancels its other tasks and deletes its files.
-async fn fail_job(app: &App, task: &ClaimedTask, message: &str) -> Result<(), TaskError> {
-    let now = app.clock.now();
-    tasks::release_failed(&app.db, task.id, task.fence, message, now, true, now).await?;
-    let mut tx = app.db.begin().await?;
-    let failed = jobs::transition_in(
-        &mut tx,
-        task.job_id,
-        &[JobStatus::Pending, JobStatus::InProgress],
-        JobStatus::Failed,
-        now,
-    )
+/// Fails the task for good and with it its job: marks the job Failed and
+/// cancels its other tasks, then deletes its files.
+async fn fail_job(env: &WorkerEnv, task: &ClaimedTask, message: &str) -> Result<(), TaskError> {
+    let end = TaskEnd::GiveUp { error: message };
+    let failed = task_end::record(env, task, end, async |tx, now| {
+        let failed = jobs::transition_in(
+            tx,
+            task.job_id,
+            &[JobStatus::Pending, JobStatus::InProgress],
+            JobStatus::Failed,
+            now,
+        )
+        .await?;
+        tasks::cancel_for_job(tx, task.job_id, now).await?;
+        Ok(failed)
+    })
     .await?;
-    tasks::cancel_for_job(&mut tx, task.job_id, now).await?;
-    tx.commit().await?;
-    if failed && let Err(e) = app.files.delete(task.job_id).await {
+    if failed && let Err(e) = env.files.delete(task.job_id).await {
         tracing::warn!(error = %e, "could not delete a failed job's files");
     }
     Ok(())
@@ -228,8 +231,8 @@ async fn fail_job(app: &App, task: &ClaimedTask, message: &str) -> Result<(), Ta
 
 /// Runs tasks in this task until none is left to claim; returns how many
 /// ran. Lets tests drain the queue deterministically.
-pub async fn run_until_idle(app: &Arc<App>) -> Result<usize, TaskError> {
-    let worker = Worker::new(app.clone(), "test-worker");
+pub async fn run_until_idle(env: &Arc<WorkerEnv>) -> Result<usize, TaskError> {
+    let worker = Worker::new(env.clone(), "test-worker");
     let mut ran = 0;
     while worker.run_one().await? {
         ran += 1;

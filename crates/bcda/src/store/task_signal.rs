@@ -1,7 +1,7 @@
 //! Announcing queued tasks across processes (PostgreSQL `NOTIFY`).
 //!
 //! Within a process, a kick-off or plan wakes its own idle workers directly
-//! (`App::new_tasks`). Workers in other processes (`bcda api` + `bcda
+//! (`WorkerEnv::new_tasks`). Workers in other processes (`bcda api` + `bcda
 //! worker` on a shared PostgreSQL) would otherwise find new tasks only at
 //! their next poll; instead the transaction that queues tasks also sends a
 //! notification, delivered when it commits, and each process listening

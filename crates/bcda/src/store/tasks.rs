@@ -10,25 +10,8 @@ use time::OffsetDateTime;
 
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::to_epoch_ms;
-
-/// What a task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKind {
-    /// Split a job into export tasks.
-    Plan,
-    /// Write one batch of beneficiaries' resources of one type to a file.
-    Export,
-}
-
-impl TaskKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskKind::Plan => "plan",
-            TaskKind::Export => "export",
-        }
-    }
-}
+pub use crate::domain::task::TaskKind;
+use crate::domain::task::TaskPayload;
 
 /// A task as a worker claimed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +22,8 @@ pub struct ClaimedTask {
     pub job_id: i64,
     /// What it does.
     pub kind: TaskKind,
-    /// Its JSON payload.
+    /// Its payload as stored (JSON): read by the task's runner, so that a
+    /// payload it cannot read fails the task rather than the claim.
     pub payload: String,
     /// Claims so far, this one included.
     pub attempts: i64,
@@ -57,15 +41,8 @@ impl_from_row!(ClaimedTask, |row| {
     Ok(ClaimedTask {
         id: row.try_get("id")?,
         job_id: row.try_get("job_id")?,
-        kind: match kind.as_str() {
-            "plan" => TaskKind::Plan,
-            "export" => TaskKind::Export,
-            other => {
-                return Err(sqlx::Error::Decode(
-                    format!("unknown task kind {other:?}").into(),
-                ));
-            }
-        },
+        kind: TaskKind::parse(&kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown task kind {kind:?}").into()))?,
         payload: row.try_get("payload")?,
         attempts: row.try_get("attempts")?,
         fence: row.try_get("fence")?,
@@ -74,12 +51,11 @@ impl_from_row!(ClaimedTask, |row| {
     })
 });
 
-/// Adds a ready task (inside the caller's transaction).
-pub async fn enqueue(
+/// Adds a ready task carrying `payload` (inside the caller's transaction).
+pub async fn enqueue<P: TaskPayload>(
     tx: &mut Tx,
     job_id: i64,
-    kind: TaskKind,
-    payload: &str,
+    payload: &P,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
     Ok(with_tx!(tx, |conn| {
@@ -88,8 +64,8 @@ pub async fn enqueue(
              VALUES ($1, $2, $3, 'ready', $4, 0, 0, $4, $4) RETURNING id",
         )
         .bind(job_id)
-        .bind(kind.as_str())
-        .bind(payload)
+        .bind(P::KIND.as_str())
+        .bind(payload.to_json())
         .bind(to_epoch_ms(now))
         .fetch_one(conn)
         .await?
@@ -262,20 +238,31 @@ pub async fn complete(
     Ok(affected == 1)
 }
 
-/// Gives a failed attempt back to the queue to run after `run_after`, or
-/// marks the task failed for good when `give_up`. Returns whether the claim
-/// was still held.
+/// What becomes of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Back to the queue, to run again from this instant.
+    RetryAt(OffsetDateTime),
+    /// Failed for good.
+    GiveUp,
+}
+
+/// Records a failed attempt, inside the caller's transaction: the task
+/// goes back to the queue or fails for good, as `release` says. `false` if
+/// the claim was lost, in which case the caller must roll back.
 pub async fn release_failed(
-    db: &Db,
+    tx: &mut Tx,
     id: i64,
     fence: i64,
     error: &str,
-    run_after: OffsetDateTime,
-    give_up: bool,
+    release: Release,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let state = if give_up { "failed" } else { "ready" };
-    let affected = with_pool!(db, |pool| {
+    let (state, run_after) = match release {
+        Release::RetryAt(at) => ("ready", at),
+        Release::GiveUp => ("failed", now),
+    };
+    let affected = with_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE tasks SET state = $1, run_after = $2, last_error = $3, lease_owner = NULL, \
              lease_expires_at = NULL, updated_at = $4 WHERE id = $5 AND fence = $6 AND state = 'running'",
@@ -286,7 +273,7 @@ pub async fn release_failed(
         .bind(to_epoch_ms(now))
         .bind(id)
         .bind(fence)
-        .execute(pool)
+        .execute(conn)
         .await?
         .rows_affected()
     });

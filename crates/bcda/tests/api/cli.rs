@@ -311,6 +311,35 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     again.terminate();
 }
 
+/// `bcda worker` opens only the worker environment: it neither reads nor
+/// makes a signing-key file, and stops cleanly on SIGTERM.
+#[test]
+fn a_worker_needs_no_signing_key_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = bcda(dir.path(), None);
+    command
+        .args(["worker", "--workers", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("spawn bcda");
+    // Kept open until the worker stops, so it never writes to a closed pipe.
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let worker = Server {
+        child,
+        base: String::new(),
+    };
+    let running = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("worker running 1 workers"));
+    assert!(running, "bcda worker exited before it was running");
+    worker.terminate();
+    assert!(
+        !dir.path().join("signing-keys.key").exists(),
+        "bcda worker made a signing-key file"
+    );
+}
+
 #[test]
 fn synthetic_files_import_with_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -110,7 +110,7 @@ backend_test! {
         assert_eq!(pending.header("x-progress"), Some("Pending"));
         assert!(pending.header("retry-after").is_some());
 
-        let ran = run_until_idle(&app.state.0).await.expect("worker");
+        let ran = run_until_idle(&app.state.env).await.expect("worker");
         assert!(ran >= 3, "a planning task and at least one task per type, ran {ran}");
 
         let done = app.get_with_token(&status_url, &token).await;
@@ -174,7 +174,7 @@ backend_test! {
         let url = format!("/api/v1/jobs/{job_id}");
         let cancel = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
         assert_eq!(cancel.status, StatusCode::ACCEPTED);
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         app.get_with_token(&url, &token).await.assert_outcome(404, "not-found", "Job has been cancelled.");
         assert!(!app.state.files.job_dir(job_id).exists());
         let again = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
@@ -187,7 +187,7 @@ backend_test! {
         let (app, principal, token) = sandbox_app(backend).await;
         let request = v1_patient_request();
         let job_id = kickoff::start(&app.state, &principal, &request, V1_PATIENT_URL).await.expect("kick-off");
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         let url = format!("/api/v1/jobs/{job_id}");
         assert_eq!(app.get_with_token(&url, &token).await.status, StatusCode::OK);
         app.clock.advance(time::Duration::hours(24));
@@ -236,7 +236,7 @@ backend_test! {
         let (app, principal, token) = sandbox_in(built).await;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(
-            bcda::jobs::worker::Worker::new(app.state.0.clone(), "waiting-worker").run(stopped),
+            bcda::jobs::worker::Worker::new(app.state.env.clone(), "waiting-worker").run(stopped),
         );
         let status = kick_off_and_wait(&app, &principal, &token).await;
         assert_eq!(status, StatusCode::OK, "the job never finished: the worker was not woken");
@@ -245,9 +245,9 @@ backend_test! {
     }
 }
 
-/// A worker of another process (PostgreSQL only): a second App on the same
-/// database, with its own in-process signal, so only the database's
-/// notification can wake it.
+/// A worker of another process (PostgreSQL only): a second worker
+/// environment on the same database, as `bcda worker` opens, with its own
+/// in-process signal, so only the database's notification can wake it.
 #[tokio::test]
 async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
     let hour = std::time::Duration::from_secs(3_600);
@@ -261,19 +261,14 @@ async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
         .await;
     let (app, principal, token) = sandbox_in(built).await;
     let other = std::sync::Arc::new(
-        bcda::app::App::open(
+        bcda::jobs::env::WorkerEnv::open(
             app.db().clone(),
             std::sync::Arc::new(app.clock.clone()),
-            bcda::app::AppConfig {
-                data_dir: app.state.data_dir.clone(),
-                key_file: app.dir.path().join("signing-keys.key"),
-                tokens: bcda::auth::tokens::TokenSettings::default(),
-                http: bcda::app::HttpSettings::default(),
-                jobs,
-            },
+            app.state.data_dir.clone(),
+            jobs,
         )
         .await
-        .expect("second app"),
+        .expect("second worker environment"),
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let forwarder = {
@@ -413,7 +408,7 @@ backend_test! {
         )
         .await
         .expect("kick-off");
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         let job = bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job");
         assert_eq!(job.status, bcda::domain::JobStatus::Completed);
         let until = job.transaction_time.expect("transaction time");

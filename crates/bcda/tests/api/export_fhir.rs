@@ -50,7 +50,7 @@ async fn full_a9994_exports_validate_as_fhir() {
         )
         .await
         .expect("kick-off");
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         let files = bcda::store::job_files::list(app.db(), job_id)
             .await
             .expect("files");

@@ -43,7 +43,7 @@ backend_test! {
         let settings = JobSettings { batch_eob: 2, ..Default::default() };
         let (app, token) = sandbox_app_with_token(TestApp::builder(backend).jobs(settings), "A9994").await;
         let large = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=ExplanationOfBenefit").await);
-        let worker = Worker::new(app.state.0.clone(), "only-worker");
+        let worker = Worker::new(app.state.env.clone(), "only-worker");
         assert!(worker.run_one().await.expect("plan the large job"));
         assert!(worker.run_one().await.expect("a first task of the large job"));
         let small = job_id(&kick_ok(&app, &token, "/api/v1/Patient/$export?_type=Patient").await);
@@ -56,7 +56,7 @@ backend_test! {
         let large_now = status(&app, large).await;
         assert_eq!(large_now.status, JobStatus::InProgress);
         assert!(large_now.tasks_total - large_now.tasks_done > 15, "{large_now:?}");
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         let failures = tasks::failures(app.db(), large).await.expect("failures");
         assert_eq!(status(&app, large).await.status, JobStatus::Completed, "{failures:?}");
     }
@@ -66,7 +66,7 @@ backend_test! {
     async fn a_dead_attempts_files_are_removed(backend) {
         let (app, token) = sandbox_app_with_token(TestApp::builder(backend), "A9994").await;
         let id = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=Patient").await);
-        assert!(Worker::new(app.state.0.clone(), "planner").run_one().await.expect("plan"));
+        assert!(Worker::new(app.state.env.clone(), "planner").run_one().await.expect("plan"));
         // A worker claims the export task and dies mid-task: its temporary
         // file stays, and so does a whole file it put in place but never
         // recorded (it died before its final transaction).
@@ -83,7 +83,7 @@ backend_test! {
         std::fs::write(&orphan, b"whole but unrecorded").expect("orphan");
         // Its lease lapses; another worker takes the task over and finishes.
         app.clock.advance(time::Duration::try_from(lease).expect("lease") + time::Duration::SECOND);
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         assert_eq!(status(&app, id).await.status, JobStatus::Completed);
         let recorded: BTreeSet<String> = job_files::list(app.db(), id)
             .await
@@ -103,7 +103,7 @@ backend_test! {
         let settings = JobSettings { batch_eob: 10_000, ..Default::default() };
         let (app, token) = sandbox_app_with_token(TestApp::builder(backend).jobs(settings), "A9990").await;
         let id = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=ExplanationOfBenefit").await);
-        let worker = Worker::new(app.state.0.clone(), "writer");
+        let worker = Worker::new(app.state.env.clone(), "writer");
         assert!(worker.run_one().await.expect("plan"));
         let writing = tokio::spawn(async move { worker.run_one().await });
         let mut waited = 0;
@@ -214,7 +214,7 @@ async fn postgres_down_answers_503_with_retry_after() {
         .postgres_rewrite(move |url| url.replacen(&host_port, &via, 1));
     let (app, token) = sandbox_app_with_token(builder, "A9994").await;
     let id = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=Patient").await);
-    run_until_idle(&app.state.0).await.expect("worker");
+    run_until_idle(&app.state.env).await.expect("worker");
     let manifest = send(&app, "GET", &format!("/api/v2/jobs/{id}"), &token).await;
     assert_eq!(manifest.status, StatusCode::OK);
     let file = manifest.json()["output"][0]["url"]

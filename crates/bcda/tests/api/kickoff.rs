@@ -221,7 +221,7 @@ backend_test! {
         assert_eq!(all_types.status, StatusCode::TOO_MANY_REQUESTS, "no _type means all types");
         job_id(&kick_ok(&app, &token, "/api/v1/Patient/$export?_type=ExplanationOfBenefit").await);
         job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=Coverage").await);
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         job_id(&kick_ok(&app, &token, "/api/v1/Patient/$export?_type=Coverage").await);
     }
 }
@@ -233,7 +233,7 @@ backend_test! {
         let since_at = time::macros::datetime!(2025-09-01 0:00 UTC);
         // Patient/$export: only what changed after _since.
         let id = job_id(&kick_ok(&app, &token, &format!("/api/v1/Patient/$export?_type=ExplanationOfBenefit&_since={since}")).await);
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         let job = bcda::store::jobs::find(app.db(), id).await.expect("db").expect("job");
         let until = job.transaction_time.expect("planned");
         let aco = bcda::store::acos::find_by_cms_id(app.db(), "A9994").await.expect("db").expect("aco");
@@ -261,7 +261,7 @@ backend_test! {
         // Group/all with the same _since: newly attributed beneficiaries get
         // everything, in files of their own.
         let id = job_id(&kick_ok(&app, &token, &format!("/api/v1/Group/all/$export?_type=Patient&_since={since}")).await);
-        run_until_idle(&app.state.0).await.expect("worker");
+        run_until_idle(&app.state.env).await.expect("worker");
         let previous = files.iter().filter(|f| f.kind == current.kind && f.attributed_at <= since_at).max_by_key(|f| f.attributed_at).expect("older file").clone();
         let before: BTreeSet<String> = source.attribution_members(&previous).await.expect("members").into_iter().collect();
         let (existing, new): (Vec<String>, Vec<String>) = members.iter().cloned().partition(|m| before.contains(m));

@@ -485,7 +485,7 @@ async fn the_walkthrough_works_as_swagger_ui_sends_it() {
         .expect("content-location");
     let job_id = location.rsplit('/').next().expect("job id").to_owned();
 
-    run_until_idle(&app.state.0).await.expect("worker");
+    run_until_idle(&app.state.env).await.expect("worker");
     let status = try_it_out(
         &app,
         &doc,
