@@ -13,15 +13,15 @@ use crate::clock::{from_epoch_ms, to_epoch_ms};
 pub struct NewAccessToken<'a> {
     /// Token id (the JWT `jti`).
     pub jti: &'a str,
-    /// The credential it was issued to.
+    /// Client id (`credentials.client_id`) of the credential that asked for the token.
     pub client_id: &'a str,
-    /// The ACO of that credential.
+    /// Internal id (`acos.id`) of that credential's ACO; the per-ACO rate limit counts by it.
     pub aco_id: Uuid,
-    /// The key that signed it.
+    /// Id of the signing key (`signing_keys.kid`), also in the JWT header.
     pub kid: &'a str,
-    /// Issue time.
+    /// When the token was issued (app clock); the rate-limit window counts by it.
     pub issued_at: OffsetDateTime,
-    /// Expiry time.
+    /// When the token stops being accepted; this column, not only the JWT `exp`, is the authority.
     pub expires_at: OffsetDateTime,
 }
 
