@@ -25,7 +25,7 @@ pub struct CapabilityContext<'a> {
     /// When this server started (the software's release date, as far as a
     /// client can tell).
     pub started_at: OffsetDateTime,
-    /// `software.version`: the server's own version string.
+    /// `software.version`: this build's version ([`crate::VERSION`] when served).
     pub version: &'a str,
 }
 
