@@ -101,11 +101,11 @@ pub struct Claims {
 /// A freshly issued token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
-    /// The signed JWT.
+    /// The signed JWT, for the `Authorization: Bearer` header.
     pub access_token: String,
-    /// Seconds until it expires.
+    /// Seconds until it expires: the fixed token lifetime (`TOKEN_LIFETIME`).
     pub expires_in: u64,
-    /// Its id.
+    /// Its id (the JWT `jti`, a random UUID), as recorded in `access_tokens`.
     pub jti: String,
 }
 

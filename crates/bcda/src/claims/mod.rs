@@ -86,7 +86,8 @@ pub enum SourceError {
 pub enum ClaimsSource {
     /// Imported data in the database (attribution and opt-out files, the resource store).
     Stored(stored::StoredSource),
-    /// Generated on demand from a synthetic ACO's parameters (`synthetic_acos`); imported opt-outs still apply.
+    /// Generated on demand from a synthetic ACO's parameters (`synthetic_acos`); imported opt-outs
+    /// still apply.
     Generated(generated::GeneratedSource),
 }
 

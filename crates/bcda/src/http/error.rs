@@ -49,7 +49,8 @@ pub enum ApiError {
     TooManyRequests {
         /// The OperationOutcome's diagnostics.
         message: String,
-        /// How long the client should wait: sent as `Retry-After`, rounded up to whole seconds (at least 1).
+        /// How long the client should wait: sent as `Retry-After`, rounded up to whole seconds (at
+        /// least 1).
         retry_after: Duration,
     },
     /// 503: a dependency is down.

@@ -21,17 +21,20 @@ pub struct JobRecord {
     pub request_url: String,
     /// Patient, Group/all or Group/runout: decides how attribution is selected at planning.
     pub request_kind: RequestKind,
-    /// The `_type` list, or every type of the version when `_type` was absent; stored comma-separated.
+    /// The `_type` list, or every type of the version when `_type` was absent; stored
+    /// comma-separated.
     pub resource_types: Vec<ResourceType>,
     /// Exclusive lower bound on `lastUpdated` from `_since`; `None` exports all history.
     pub since: Option<OffsetDateTime>,
-    /// Moved only by [`transition`], [`set_plan`] and [`task_finished`]; Failed and Cancelled are final.
+    /// Moved only by [`transition`], [`set_plan`] and [`task_finished`]; Failed and Cancelled are
+    /// final.
     pub status: JobStatus,
     /// The upper bound on `lastUpdated`, fixed at planning.
     pub transaction_time: Option<OffsetDateTime>,
     /// Export tasks planned ([`set_plan`]); 0 until the job is planned.
     pub tasks_total: i64,
-    /// Export tasks finished ([`task_finished`]); the job is Completed when it reaches `tasks_total`.
+    /// Export tasks finished ([`task_finished`]); the job is Completed when it reaches
+    /// `tasks_total`.
     pub tasks_done: i64,
     /// When the kick-off was accepted (app clock); the duplicate-job rule looks at it.
     pub created_at: OffsetDateTime,

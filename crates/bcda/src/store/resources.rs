@@ -13,7 +13,8 @@ use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, ResourceType};
 
-/// The code the `fhir_version` (and `jobs.api_version`) column stores: 1 for STU3 (API v1), 2 for R4 (API v2).
+/// The code the `fhir_version` (and `jobs.api_version`) column stores: 1 for STU3 (API v1), 2 for
+/// R4 (API v2).
 pub fn version_code(version: ApiVersion) -> i64 {
     match version {
         ApiVersion::V1 => 1,

@@ -33,7 +33,8 @@ impl OptOutPreference {
 /// One recorded preference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OptOutEvent {
-    /// Pool index of the beneficiary ([`SyntheticAco::beneficiary`](super::SyntheticAco::beneficiary)).
+    /// Pool index of the beneficiary
+    /// ([`SyntheticAco::beneficiary`](super::SyntheticAco::beneficiary)).
     pub index: u32,
     /// The day the preference takes effect; the latest event inside the lookback window decides.
     pub effective_date: Date,

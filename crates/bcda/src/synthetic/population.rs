@@ -132,7 +132,8 @@ pub struct Beneficiary {
     pub dual_status: String,
     /// CCLF8 entitlement buy-in indicator (`1` A only, `3` A and B, `A`/`C` state buy-in).
     pub buy_in: char,
-    /// Part A entitlement start: the first of the month of the 65th birthday, or a month 1 to 15 years before 2019 when entitled by disability.
+    /// Part A entitlement start: the first of the month of the 65th birthday, or a month 1 to 15
+    /// years before 2019 when entitled by disability.
     pub part_a_start: Date,
     /// Part B entitlement start, if enrolled.
     pub part_b_start: Option<Date>,
