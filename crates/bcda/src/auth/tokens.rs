@@ -112,13 +112,14 @@ pub struct IssuedToken {
 /// Who a verified token speaks for.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The ACO's internal id.
+    /// Internal id (`acos.id`) of the ACO the token acts for; jobs are owned by it.
     pub aco_id: Uuid,
-    /// The ACO's CMS ID.
+    /// The ACO's CMS ID (e.g. `A9994`): the request log's `aco` field, and what the duplicate-job
+    /// exemption matches.
     pub cms_id: String,
-    /// The credential the token was issued to.
+    /// The credential the token was issued to (the token's `sub`).
     pub client_id: String,
-    /// The token's id.
+    /// The token's id (JWT `jti`): what revocation names.
     pub token_id: String,
 }
 

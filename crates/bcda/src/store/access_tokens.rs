@@ -33,9 +33,9 @@ pub struct TokenStanding {
     pub kid: String,
     /// The credential the token was issued to.
     pub client_id: String,
-    /// The ACO's internal id.
+    /// Internal id (`acos.id`) of the ACO the token acts for.
     pub aco_id: Uuid,
-    /// The ACO's CMS ID.
+    /// That ACO's CMS ID, for the deny-list message and the request log.
     pub cms_id: String,
     /// When the token expires (the database's word, not the token's).
     pub expires_at: OffsetDateTime,

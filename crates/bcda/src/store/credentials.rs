@@ -14,7 +14,7 @@ pub struct CredentialRecord {
     pub client_id: String,
     /// Internal id (`acos.id`) of the ACO the credential's tokens act for.
     pub aco_id: Uuid,
-    /// That ACO's CMS ID.
+    /// That ACO's CMS ID, joined from `acos`.
     pub cms_id: String,
     /// argon2id PHC string of the secret.
     pub secret_hash: String,

@@ -122,7 +122,7 @@ pub async fn beneficiaries_by_mbi(
 /// A resource about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewResource {
-    /// Its beneficiary's row id.
+    /// Row id (`beneficiaries.id`) of the beneficiary the resource belongs to.
     pub beneficiary_id: i64,
     /// API version whose FHIR version (STU3 or R4) the body is written in.
     pub version: ApiVersion,
