@@ -8,7 +8,7 @@ use super::acos::parse_uuid;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// A token about to be recorded.
+/// An `access_tokens` row for [`insert`], written when the token is issued.
 #[derive(Debug, Clone)]
 pub struct NewAccessToken<'a> {
     /// Token id (the JWT `jti`).

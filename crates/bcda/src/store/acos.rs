@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{Db, StoreError, impl_from_row, unique_violation_as_none, with_pool};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// One ACO as stored.
+/// One row of the `acos` table (columns in `migrations/*/0001_foundation.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcoRecord {
     /// Internal UUID; the other tables refer to the ACO by it, clients see the CMS ID instead.

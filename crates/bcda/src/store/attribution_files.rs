@@ -10,7 +10,7 @@ use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::AttributionKind;
 
-/// One imported attribution file.
+/// One row of the `attribution_files` table (columns in `migrations/*/0002_claims_data.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributionFileRecord {
     /// Identity column; `attribution_members.file_id` points at it.
@@ -94,7 +94,7 @@ pub async fn members(db: &Db, file_id: i64) -> Result<Vec<String>, StoreError> {
     }))
 }
 
-/// A file about to be imported.
+/// An `attribution_files` row for [`insert_file`].
 #[derive(Debug, Clone)]
 pub struct NewAttributionFile<'a> {
     /// Internal id (`acos.id`) of the ACO the file attributes beneficiaries to.

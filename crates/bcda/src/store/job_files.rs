@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// One output file.
+/// One row of the `job_files` table: a finished output file listed in its job's manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFileRecord {
     /// Identity column; nothing refers to it (files are found by job and name).
@@ -59,7 +59,7 @@ macro_rules! select {
     };
 }
 
-/// A file about to be recorded.
+/// A `job_files` row for [`insert`].
 #[derive(Debug, Clone)]
 pub struct NewJobFile<'a> {
     /// The job (`jobs.id`) whose manifest will list the file.

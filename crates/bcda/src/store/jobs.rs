@@ -8,7 +8,7 @@ use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, JobStatus, RequestKind, ResourceType};
 
-/// One job as stored.
+/// One row of the `jobs` table, decoded (columns in `migrations/*/0003_exports.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
     /// Identity column: the numeric job id clients see in status URLs.
@@ -17,7 +17,8 @@ pub struct JobRecord {
     pub aco_id: Uuid,
     /// API version (and so FHIR version).
     pub api_version: ApiVersion,
-    /// The kick-off URL as received.
+    /// The kick-off URL (base URL, path and query) as received; echoed in the manifest and the
+    /// Task.
     pub request_url: String,
     /// Patient, Group/all or Group/runout: decides how attribution is selected at planning.
     pub request_kind: RequestKind,
@@ -110,14 +111,14 @@ macro_rules! select {
     };
 }
 
-/// A job about to be created.
+/// A `jobs` row for [`insert`]: a Pending job with no plan yet.
 #[derive(Debug, Clone)]
 pub struct NewJob<'a> {
     /// Internal id (`acos.id`) of the ACO whose token started the job.
     pub aco_id: Uuid,
     /// API version of the kick-off URL (and so the FHIR version exported).
     pub api_version: ApiVersion,
-    /// The kick-off URL as received.
+    /// The kick-off URL (base URL, path and query) as received.
     pub request_url: &'a str,
     /// Patient, Group/all or Group/runout.
     pub request_kind: RequestKind,

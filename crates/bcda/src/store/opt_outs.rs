@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, Tx, with_pool, with_tx};
 use crate::clock::to_epoch_ms;
 
-/// An imported opt-out file.
+/// The parts of an `opt_out_files` row the importer checks a re-import against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptOutFileRecord {
     /// Identity column; `opt_outs.file_id` points at it.

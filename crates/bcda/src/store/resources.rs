@@ -119,7 +119,7 @@ pub async fn beneficiaries_by_mbi(
     Ok(mbis.iter().map(|m| found.get(m).copied()).collect())
 }
 
-/// A resource about to be stored.
+/// A `resources` row for [`upsert`].
 #[derive(Debug, Clone)]
 pub struct NewResource {
     /// Row id (`beneficiaries.id`) of the beneficiary the resource belongs to.
@@ -188,7 +188,7 @@ impl_from_row!(StoredResource, |row| {
     })
 });
 
-/// One page of the export scan.
+/// The bounds of one page of the export scan ([`scan`]): one beneficiary, version and type.
 #[derive(Debug, Clone)]
 pub struct ScanPage<'a> {
     /// Row id of the beneficiary (`beneficiaries.id`) whose resources are read.

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, impl_from_row, with_pool};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// One signing key as stored.
+/// One row of the `signing_keys` table (columns in `migrations/*/0001_foundation.sql`).
 #[derive(Clone)]
 pub struct SigningKeyRecord {
     /// Key id, sent in the JWT header.
