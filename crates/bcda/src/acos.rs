@@ -41,7 +41,8 @@ pub fn validate_cms_id(cms_id: &str) -> Result<(), AcoError> {
     }
 }
 
-/// Creates an ACO.
+/// Creates an ACO after checking its CMS ID and name (trimmed, 1 to 200 characters); fails if the
+/// CMS ID exists.
 pub async fn create(
     db: &Db,
     clock: &dyn Clock,

@@ -81,7 +81,7 @@ impl DataDir {
         Self { root: root.into() }
     }
 
-    /// The directory itself.
+    /// The directory as given (not canonicalized); the other paths are joined onto it.
     pub fn root(&self) -> &Path {
         &self.root
     }

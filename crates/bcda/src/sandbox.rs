@@ -22,9 +22,9 @@ pub const SANDBOX_YEARS: i32 = 7;
 /// One sandbox ACO.
 #[derive(Debug, Clone, Copy)]
 pub struct SandboxAco {
-    /// CMS ID.
+    /// CMS ID the ACO is created under, as in BCDA's sandbox (e.g. `A9994`).
     pub cms_id: &'static str,
-    /// Name.
+    /// Display name stored with the ACO (e.g. `ACO Dev`).
     pub name: &'static str,
     /// Beneficiaries in its current attribution.
     pub beneficiaries: u32,
@@ -90,9 +90,9 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
 /// One line of `sandbox-credentials.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxCredential {
-    /// CMS ID.
+    /// CMS ID of the sandbox ACO the credential belongs to.
     pub cms_id: String,
-    /// Client id.
+    /// Client id: the HTTP Basic user name at the token route.
     pub client_id: String,
     /// Client secret (the sandbox keeps it so restarts can reuse it).
     pub client_secret: String,
@@ -115,9 +115,9 @@ pub enum SandboxError {
     /// The credentials file is unreadable or unwritable.
     #[error("{path}: {message}")]
     File {
-        /// The file.
+        /// The credentials file (`sandbox-credentials.json` in the data directory).
         path: PathBuf,
-        /// What went wrong.
+        /// What reading, parsing or writing it reported.
         message: String,
     },
 }

@@ -23,17 +23,17 @@ pub enum WriteError {
     /// A file could not be written.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
+        /// The file being written.
         path: PathBuf,
-        /// The failure.
+        /// What the operating system reported.
         source: std::io::Error,
     },
     /// A record did not fit its format (a generator bug).
     #[error("{path}: {source}")]
     Format {
-        /// The file.
+        /// The file being written.
         path: PathBuf,
-        /// The failure.
+        /// Which field did not fit, and how.
         source: FormatError,
     },
 }
@@ -41,19 +41,19 @@ pub enum WriteError {
 /// What was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
-    /// CCLF package archives.
+    /// One CCLF zip per attribution file, under `attribution/`.
     pub attribution_files: Vec<PathBuf>,
-    /// Opt-out files.
+    /// One 1-800-MEDICARE file per month of preferences, under `opt-outs/`.
     pub opt_out_files: Vec<PathBuf>,
-    /// NDJSON files.
+    /// `fhir/{stu3,r4}/<Type>.ndjson`: one per version and resource type.
     pub fhir_files: Vec<PathBuf>,
     /// Resources written, all files together.
     pub resources: u64,
-    /// NDJSON bytes written.
+    /// Uncompressed NDJSON bytes, all files together.
     pub ndjson_bytes: u64,
 }
 
-/// The FHIR folder name of a version.
+/// The folder of a version under `fhir/`: `stu3` for v1, `r4` for v2.
 pub fn version_dir(version: ApiVersion) -> &'static str {
     match version {
         ApiVersion::V1 => "stu3",

@@ -16,11 +16,11 @@ pub const DEFAULT_SECRET_LIFETIME: Duration = Duration::from_secs(90 * 24 * 60 *
 /// A credential whose secret is shown now and never again.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NewCredentials {
-    /// The client id.
+    /// The new client id, a random UUID: the Basic-auth user name.
     pub client_id: String,
     /// The secret, in the clear, once.
     pub client_secret: String,
-    /// When the secret stops working.
+    /// When the secret stops being accepted: creation (or reset) time plus the lifetime asked for.
     #[serde(serialize_with = "serialize_date_time")]
     pub expires_at: OffsetDateTime,
 }

@@ -33,15 +33,15 @@ pub enum KeyError {
     /// The operating system's random source failed.
     #[error("no randomness available: {0}")]
     Random(String),
-    /// Hashing a secret failed.
+    /// Hashing a client secret with argon2id failed (or the blocking task running it did).
     #[error("hashing failed: {0}")]
     Hash(String),
     /// The key file could not be read or created.
     #[error("key file {path}: {message}")]
     KeyFile {
-        /// The file.
+        /// The key file's path (`--key-file` / `BCDA_KEY_FILE`).
         path: PathBuf,
-        /// What went wrong.
+        /// What reading or creating it reported.
         message: String,
     },
     /// A sealed private key does not open with this key file.
@@ -52,9 +52,9 @@ pub enum KeyError {
     /// A stored key is not usable.
     #[error("signing key {kid} is unusable: {message}")]
     Unusable {
-        /// The key.
+        /// Id (`kid`) of the stored key.
         kid: String,
-        /// Why.
+        /// Why it cannot be used: an unknown algorithm or bad key bytes.
         message: String,
     },
     /// There is no current signing key.
@@ -185,7 +185,7 @@ fn decode_hex_key(text: &str) -> Option<[u8; 32]> {
 
 /// A key ready to sign tokens.
 pub struct ActiveSigningKey {
-    /// Its id.
+    /// Its `kid`, written into the header of every token it signs.
     pub kid: String,
     /// The private key in the form jsonwebtoken signs with.
     pub encoding_key: EncodingKey,
@@ -255,7 +255,8 @@ impl Keyring {
         Ok(key)
     }
 
-    /// The key that signs new tokens.
+    /// The key that signs new tokens: the newest unretired one, unsealed once and cached until it
+    /// changes.
     pub async fn signing_key(&self) -> Result<Arc<ActiveSigningKey>, super::AuthError> {
         let record = signing_keys::current(&self.db)
             .await?

@@ -29,7 +29,7 @@ pub enum AuthError {
     /// The ACO asked for too many tokens in the rate-limit window.
     #[error("{cms_id} exceeded the token rate limit")]
     RateLimited {
-        /// The ACO that hit the limit.
+        /// CMS ID of the ACO that hit the limit.
         cms_id: String,
         /// How long until one more token may be issued.
         retry_after: Duration,

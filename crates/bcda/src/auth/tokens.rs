@@ -101,24 +101,25 @@ pub struct Claims {
 /// A freshly issued token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
-    /// The signed JWT.
+    /// The signed JWT, for the `Authorization: Bearer` header.
     pub access_token: String,
-    /// Seconds until it expires.
+    /// Seconds until it expires: the fixed token lifetime (`TOKEN_LIFETIME`).
     pub expires_in: u64,
-    /// Its id.
+    /// Its id (the JWT `jti`, a random UUID), as recorded in `access_tokens`.
     pub jti: String,
 }
 
 /// Who a verified token speaks for.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The ACO's internal id.
+    /// Internal id (`acos.id`) of the ACO the token acts for; jobs are owned by it.
     pub aco_id: Uuid,
-    /// The ACO's CMS ID.
+    /// The ACO's CMS ID (e.g. `A9994`): the request log's `aco` field, and what the duplicate-job
+    /// exemption matches.
     pub cms_id: String,
-    /// The credential the token was issued to.
+    /// The credential the token was issued to (the token's `sub`).
     pub client_id: String,
-    /// The token's id.
+    /// The token's id (JWT `jti`): what revocation names.
     pub token_id: String,
 }
 

@@ -16,7 +16,8 @@ use crate::store::synthetic_acos::SyntheticAcoRecord;
 use crate::store::{Db, opt_outs};
 use crate::synthetic::{OptOutPreference, ResourceCursor, SyntheticAco};
 
-/// Serves one synthetic ACO.
+/// Serves one synthetic ACO: attribution, opt-outs and resources computed from its seed and
+/// parameters.
 #[derive(Debug, Clone)]
 pub struct GeneratedSource {
     db: Db,

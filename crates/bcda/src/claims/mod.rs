@@ -43,11 +43,11 @@ pub struct BeneficiaryKey(pub i64);
 pub struct AttributionFile {
     /// Identifies the file within its source.
     pub key: i64,
-    /// Default or runout.
+    /// Default or runout: runout files serve Group/runout, default files the other kick-offs.
     pub kind: AttributionKind,
-    /// Four-digit performance year.
+    /// Four-digit performance year; attribution selection orders files by it first.
     pub performance_year: i32,
-    /// The attribution date.
+    /// The file's own timestamp (not its import time); selection orders by it second.
     pub attributed_at: OffsetDateTime,
     /// How many beneficiaries it attributes, when known without reading
     /// the members (the generator does not count them up front).
@@ -57,9 +57,9 @@ pub struct AttributionFile {
 /// Which resources to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResourceQuery {
-    /// FHIR version (API version).
+    /// API version, which fixes the FHIR version (STU3 or R4) of what is read.
     pub version: ApiVersion,
-    /// Resource type.
+    /// The one type to read (one export task exports one type).
     pub resource_type: ResourceType,
     /// Only resources with `lastUpdated` after this (`_since`).
     pub since: Option<OffsetDateTime>,
@@ -73,10 +73,10 @@ pub struct ResourceQuery {
 /// Why a source could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// The database failed.
+    /// Reading imported data (or the opt-outs either source consults) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A generator task failed.
+    /// A blocking generator thread failed (panicked or was cancelled).
     #[error("generating synthetic data failed: {0}")]
     Generator(String),
 }
@@ -84,9 +84,10 @@ pub enum SourceError {
 /// An ACO's data source.
 #[derive(Debug, Clone)]
 pub enum ClaimsSource {
-    /// Imported data in the database.
+    /// Imported data in the database (attribution and opt-out files, the resource store).
     Stored(stored::StoredSource),
-    /// Generated on demand.
+    /// Generated on demand from a synthetic ACO's parameters (`synthetic_acos`); imported opt-outs
+    /// still apply.
     Generated(generated::GeneratedSource),
 }
 
@@ -171,9 +172,9 @@ impl ClaimsSource {
 /// JSON, each line ending in `\n`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ResourceBatch {
-    /// The lines.
+    /// Minified JSON resources, each line ending in `\n`.
     pub ndjson: Vec<u8>,
-    /// How many lines (resources).
+    /// How many lines (resources) `ndjson` holds.
     pub resources: usize,
 }
 

@@ -22,7 +22,7 @@ pub struct StoredSource {
 }
 
 impl StoredSource {
-    /// The stored data of `aco_id`.
+    /// The imported data of the ACO whose internal id (`acos.id`) is `aco_id`.
     pub fn new(db: Db, aco_id: Uuid) -> Self {
         Self { db, aco_id }
     }

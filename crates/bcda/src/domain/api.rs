@@ -22,7 +22,7 @@ impl ApiVersion {
         }
     }
 
-    /// The FHIR version string.
+    /// The FHIR version string written into CapabilityStatements: `3.0.1` or `4.0.1`.
     pub fn fhir_version(self) -> &'static str {
         match self {
             ApiVersion::V1 => "3.0.1",

@@ -13,7 +13,7 @@ pub enum AttributionKind {
 }
 
 impl AttributionKind {
-    /// The stored name.
+    /// The name stored in `attribution_files.kind`: `default` or `runout`.
     pub fn as_str(self) -> &'static str {
         match self {
             AttributionKind::Default => "default",
@@ -21,7 +21,7 @@ impl AttributionKind {
         }
     }
 
-    /// Parses a stored name.
+    /// Parses a name stored in `attribution_files.kind` (exact).
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "default" => Some(AttributionKind::Default),
@@ -30,7 +30,7 @@ impl AttributionKind {
         }
     }
 
-    /// The letter in a CCLF file name.
+    /// The letter after `ZC` in a CCLF name: `Y` or `R`.
     pub fn letter(self) -> char {
         match self {
             AttributionKind::Default => 'Y',

@@ -7,17 +7,19 @@ use std::fmt;
 pub enum JobStatus {
     /// Accepted, not yet started.
     Pending,
-    /// Export tasks are running.
+    /// At least one export task finished, not yet all of them.
     InProgress,
     /// Every file is written; downloadable until it expires.
     Completed,
-    /// Gave up.
+    /// A task failed for good (a permanent error, or out of attempts): its other tasks cancelled,
+    /// its files deleted. Final.
     Failed,
-    /// Cancelled by the client.
+    /// Cancelled by the client (`DELETE`) or `bcda jobs cancel` while Pending, In Progress or
+    /// Completed. Final.
     Cancelled,
     /// Completed and past its download window; files archived.
     Archived,
-    /// Archived files deleted.
+    /// Archived past the archive window: its files deleted.
     Expired,
     /// A failed job, cleaned up.
     FailedExpired,
@@ -93,7 +95,7 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
-    /// The stored name.
+    /// The name stored in `jobs.request_kind`: `patient`, `group_all` or `group_runout`.
     pub fn as_str(self) -> &'static str {
         match self {
             RequestKind::Patient => "patient",
@@ -102,7 +104,7 @@ impl RequestKind {
         }
     }
 
-    /// Parses a stored name.
+    /// Parses a name stored in `jobs.request_kind` (exact).
     pub fn parse(name: &str) -> Option<Self> {
         [
             RequestKind::Patient,

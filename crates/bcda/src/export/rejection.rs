@@ -48,7 +48,7 @@ pub enum Rejection {
     TooManyItems {
         /// `_type` or `_status`.
         parameter: &'static str,
-        /// The most items allowed.
+        /// The most items allowed (`MAX_LIST_ITEMS`).
         max: usize,
     },
     /// A `_type` item given twice.

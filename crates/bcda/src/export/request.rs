@@ -75,9 +75,9 @@ use crate::domain::{ApiVersion, RequestKind, ResourceType};
 /// A validated kick-off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportRequest {
-    /// The API version of the route.
+    /// The API version of the route (`/api/v1` or `/api/v2`), which fixes the FHIR version.
     pub version: ApiVersion,
-    /// Which kick-off route.
+    /// Which kick-off route: `Patient/$export`, `Group/all/$export` or `Group/runout/$export`.
     pub kind: RequestKind,
     /// The types to export, in the order the client gave them; all types
     /// ([`ResourceType::ALL`] order) when `_type` was absent.

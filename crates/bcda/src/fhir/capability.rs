@@ -20,12 +20,12 @@ ExplanationOfBenefit resources in NDJSON files).";
 pub struct CapabilityContext<'a> {
     /// The server's base URL as the client reached it (no trailing slash).
     pub base_url: &'a str,
-    /// The statement's date (now).
+    /// The statement's `date`: the time of the request (app clock).
     pub now: OffsetDateTime,
     /// When this server started (the software's release date, as far as a
     /// client can tell).
     pub started_at: OffsetDateTime,
-    /// The server's version.
+    /// `software.version`: this build's version ([`crate::VERSION`] when served).
     pub version: &'a str,
 }
 

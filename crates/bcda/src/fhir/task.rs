@@ -18,15 +18,15 @@ use crate::fhir::time_format::fhir_date_time;
 /// What a Task shows of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobTask<'a> {
-    /// The job id.
+    /// The job id: the Task's `id` and its `identifier` value.
     pub id: i64,
-    /// Its status.
+    /// Mapped to the Task's `status` by [`task_status`].
     pub status: JobStatus,
-    /// The kick-off URL as received.
+    /// The kick-off URL as received, shown as `GET <url>` in the Task's `input`.
     pub request_url: &'a str,
-    /// When the job was accepted.
+    /// `executionPeriod.start`, at second precision in UTC.
     pub created_at: OffsetDateTime,
-    /// When its status last changed.
+    /// `executionPeriod.end` (the job's last change, as BCDA shows it), at second precision in UTC.
     pub updated_at: OffsetDateTime,
 }
 

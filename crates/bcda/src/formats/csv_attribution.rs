@@ -25,7 +25,7 @@ const MAX_LINE_LEN: usize = 4096;
 pub struct AttributedMbi {
     /// The 1-based line it is on.
     pub line: u64,
-    /// The MBI.
+    /// The MBI from the row's first column, checked to be a valid MBI.
     pub mbi: String,
     /// When the MBI already appeared, the line where it first did; the
     /// caller should skip this row (first wins).

@@ -28,7 +28,7 @@ pub enum Environment {
 }
 
 impl Environment {
-    /// The letter in the name.
+    /// The name's first letter: `T` or `P`.
     pub fn letter(self) -> char {
         match self {
             Environment::Test => 'T',
@@ -58,7 +58,7 @@ pub enum CclfFileNumber {
 }
 
 impl CclfFileNumber {
-    /// The digit in the name.
+    /// The digit after `ZC` in a CCLF file name.
     pub fn digit(self) -> char {
         match self {
             CclfFileNumber::Cclf0 => '0',
@@ -161,16 +161,16 @@ impl fmt::Display for FileStamp {
 /// e.g. `P.BCD.A0001.ZCY18.D181120.T1000000`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CclfArchiveName {
-    /// `T` or `P`.
+    /// The name's first letter: test (`T`) or production (`P`).
     pub environment: Environment,
     /// The ACO's CMS id, e.g. `A0001`.
     pub cms_id: String,
-    /// `Y` or `R`.
+    /// The letter after `ZC`: `Y` default, `R` runout.
     pub kind: AttributionKind,
     /// The two-digit performance year, 0–99 (the sandbox packager puts a
     /// random jitter here, §3.1).
     pub performance_year: u8,
-    /// The date and time of the package.
+    /// The `D<yymmdd>.T<hhmmss><d>` stamp: the package's date and time.
     pub stamp: FileStamp,
 }
 
@@ -291,7 +291,7 @@ impl MemberLayout {
 /// `P.BCD.A0001.ZC8Y18.D181120.T1000000` or `P.V994.ACO.ZC8Y18.D181120.T1000009`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CclfFileName {
-    /// `T` or `P`.
+    /// The name's first letter: test (`T`) or production (`P`).
     pub environment: Environment,
     /// The ACO's CMS id.
     pub cms_id: String,
@@ -299,7 +299,7 @@ pub struct CclfFileName {
     pub layout: MemberLayout,
     /// CCLF0, 8 or 9.
     pub number: CclfFileNumber,
-    /// `Y` or `R`.
+    /// The letter after the file number: `Y` default, `R` runout.
     pub kind: AttributionKind,
     /// The two-digit performance year, 0–99.
     pub performance_year: u8,
@@ -414,7 +414,7 @@ impl FromStr for CclfFileName {
 /// A 1-800-MEDICARE opt-out file name: `(T|P)#EFT.ON.ACO.NGD1800.DPRF.D<yymmdd>.T<hhmmss><d>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OptOutFileName {
-    /// `T` or `P`.
+    /// The name's first letter: test (`T`) or production (`P`).
     pub environment: Environment,
     /// The file's date and time (`suppression_files.timestamp`).
     pub stamp: FileStamp,
@@ -493,11 +493,11 @@ pub enum CsvAttributionModel {
 /// A CSV attribution file name, e.g. `T.GUIDE.GUIDE-0001.Y25.D250630.T1000000`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CsvAttributionName {
-    /// `T` or `P`.
+    /// The name's first letter: test (`T`) or production (`P`).
     pub environment: Environment,
     /// The model, with its CMS id when the name has one.
     pub model: CsvAttributionModel,
-    /// The two-digit performance year.
+    /// The two digits after `Y` (`MBIY` for CDAC, `M` for PCPB), e.g. `Y25` → 25.
     pub performance_year: u8,
     /// The file's date and time: the attribution date.
     pub stamp: FileStamp,

@@ -356,7 +356,7 @@ pub fn write_opt_out_file<'a, W: Write>(
 /// The trailer of an opt-out file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptOutTrailer {
-    /// The date in the trailer.
+    /// The `TRL_BENEDATASHR<yyyymmdd>` date (the reader does not compare it with the header's).
     pub date: Date,
     /// The number of body records it declares.
     pub record_count: u64,
@@ -421,7 +421,7 @@ impl<R: BufRead> OptOutReader<R> {
         })
     }
 
-    /// The date in the header.
+    /// The `HDR_BENEDATASHR<yyyymmdd>` date of the file.
     pub fn file_date(&self) -> Date {
         self.file_date
     }

@@ -47,9 +47,10 @@ pub enum ApiError {
     /// 429: slow down; try again after `retry_after`.
     #[error("{message}")]
     TooManyRequests {
-        /// What to tell the client.
+        /// The OperationOutcome's diagnostics.
         message: String,
-        /// When to try again.
+        /// How long the client should wait: sent as `Retry-After`, rounded up to whole seconds (at
+        /// least 1).
         retry_after: Duration,
     },
     /// 503: a dependency is down.

@@ -14,7 +14,8 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
-/// The header carrying the request id.
+/// The request id header: a client's loggable id is kept, otherwise one is made (a UUID); echoed on
+/// the response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The tracing layer with our span and completion event.
@@ -30,7 +31,8 @@ pub fn trace_layer()
         .on_failure(())
 }
 
-/// Makes the request span.
+/// Makes the request span: request id, method and route template (never the path, which can carry
+/// identifiers).
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSpan;
 

@@ -31,9 +31,10 @@ pub enum AttributionInput {
     Archive(PathBuf),
     /// A CCLF package as separate CCLF0 and CCLF8 files.
     Unzipped {
-        /// The summary.
+        /// The CCLF0 file: it declares how many CCLF8 records the package holds, which the import
+        /// checks.
         cclf0: PathBuf,
-        /// The beneficiaries.
+        /// The CCLF8 file: one record per attributed beneficiary.
         cclf8: PathBuf,
     },
     /// A CSV attribution file.

@@ -19,13 +19,13 @@ use crate::store::StoreError;
 /// Why an import failed.
 #[derive(Debug)]
 pub struct ImportError {
-    /// The file.
+    /// The file being imported, named first in the message.
     pub file: PathBuf,
     /// The line (1-based), when the problem is in one.
     pub line: Option<u64>,
     /// The field, when the problem is in one.
     pub field: Option<String>,
-    /// What is wrong.
+    /// What is wrong, in words for the operator (the message adds that nothing was imported).
     pub message: String,
 }
 

@@ -11,9 +11,11 @@ const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
 /// What progress is counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
-    /// Bytes of the file.
+    /// Bytes of the file consumed: for NDJSON resource files, whose record count is not known up
+    /// front.
     Bytes,
-    /// Records read.
+    /// Records read, against the count a CCLF0 declares or one estimated from the file size
+    /// (opt-outs).
     Records,
 }
 

@@ -8,20 +8,20 @@ use super::acos::parse_uuid;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// A token about to be recorded.
+/// An `access_tokens` row for [`insert`], written when the token is issued.
 #[derive(Debug, Clone)]
 pub struct NewAccessToken<'a> {
     /// Token id (the JWT `jti`).
     pub jti: &'a str,
-    /// The credential it was issued to.
+    /// Client id (`credentials.client_id`) of the credential that asked for the token.
     pub client_id: &'a str,
-    /// The ACO of that credential.
+    /// Internal id (`acos.id`) of that credential's ACO; the per-ACO rate limit counts by it.
     pub aco_id: Uuid,
-    /// The key that signed it.
+    /// Id of the signing key (`signing_keys.kid`), also in the JWT header.
     pub kid: &'a str,
-    /// Issue time.
+    /// When the token was issued (app clock); the rate-limit window counts by it.
     pub issued_at: OffsetDateTime,
-    /// Expiry time.
+    /// When the token stops being accepted; this column, not only the JWT `exp`, is the authority.
     pub expires_at: OffsetDateTime,
 }
 
@@ -33,9 +33,9 @@ pub struct TokenStanding {
     pub kid: String,
     /// The credential the token was issued to.
     pub client_id: String,
-    /// The ACO's internal id.
+    /// Internal id (`acos.id`) of the ACO the token acts for.
     pub aco_id: Uuid,
-    /// The ACO's CMS ID.
+    /// That ACO's CMS ID, for the deny-list message and the request log.
     pub cms_id: String,
     /// When the token expires (the database's word, not the token's).
     pub expires_at: OffsetDateTime,

@@ -6,18 +6,18 @@ use uuid::Uuid;
 use super::{Db, StoreError, impl_from_row, unique_violation_as_none, with_pool};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// One ACO as stored.
+/// One row of the `acos` table (columns in `migrations/*/0001_foundation.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcoRecord {
-    /// Internal identifier.
+    /// Internal UUID; the other tables refer to the ACO by it, clients see the CMS ID instead.
     pub id: Uuid,
     /// The CMS identifier, e.g. `A9994`.
     pub cms_id: String,
-    /// Display name.
+    /// Display name given when the ACO was created; nothing looks it up.
     pub name: String,
     /// When the ACO was put on the deny list, if it is on it.
     pub denied_at: Option<OffsetDateTime>,
-    /// When the ACO was created.
+    /// When the ACO was created (app clock).
     pub created_at: OffsetDateTime,
 }
 
@@ -75,7 +75,7 @@ pub async fn insert(
     Ok(unique_violation_as_none(result)?.map(|_| record))
 }
 
-/// Finds an ACO by its CMS ID.
+/// Finds an ACO by its CMS ID (unique), e.g. `A9994`.
 pub async fn find_by_cms_id(db: &Db, cms_id: &str) -> Result<Option<AcoRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(select!("WHERE cms_id = $1"))

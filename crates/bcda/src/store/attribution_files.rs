@@ -10,18 +10,18 @@ use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::AttributionKind;
 
-/// One imported attribution file.
+/// One row of the `attribution_files` table (columns in `migrations/*/0002_claims_data.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributionFileRecord {
-    /// Row id.
+    /// Identity column; `attribution_members.file_id` points at it.
     pub id: i64,
-    /// The ACO.
+    /// Internal id (`acos.id`) of the ACO the file attributes beneficiaries to.
     pub aco_id: Uuid,
-    /// The file name as received.
+    /// The file (or CCLF archive) name as received; unique, so a file imports once.
     pub name: String,
     /// SHA-256 of the imported bytes, hex.
     pub sha256: String,
-    /// Default or runout.
+    /// Default or runout: runout files serve Group/runout, default files the other kick-offs.
     pub kind: AttributionKind,
     /// Four-digit performance year.
     pub performance_year: i32,
@@ -29,7 +29,7 @@ pub struct AttributionFileRecord {
     pub attributed_at: OffsetDateTime,
     /// Distinct beneficiaries in the file.
     pub member_count: i64,
-    /// When it was imported.
+    /// When the import committed (app clock).
     pub imported_at: OffsetDateTime,
 }
 
@@ -94,22 +94,22 @@ pub async fn members(db: &Db, file_id: i64) -> Result<Vec<String>, StoreError> {
     }))
 }
 
-/// A file about to be imported.
+/// An `attribution_files` row for [`insert_file`].
 #[derive(Debug, Clone)]
 pub struct NewAttributionFile<'a> {
-    /// The ACO.
+    /// Internal id (`acos.id`) of the ACO the file attributes beneficiaries to.
     pub aco_id: Uuid,
-    /// The name as received.
+    /// The file (or CCLF archive) name as received; a second import under it is refused.
     pub name: &'a str,
     /// SHA-256 of its bytes, hex.
     pub sha256: &'a str,
-    /// Default or runout.
+    /// Default or runout, from the file name.
     pub kind: AttributionKind,
     /// Four-digit performance year.
     pub performance_year: i32,
-    /// The attribution date.
+    /// The file's own timestamp, which attribution selection orders files by.
     pub attributed_at: OffsetDateTime,
-    /// Now.
+    /// When the import runs (app clock).
     pub imported_at: OffsetDateTime,
 }
 

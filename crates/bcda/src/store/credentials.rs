@@ -10,11 +10,11 @@ use crate::clock::{from_epoch_ms, to_epoch_ms};
 /// One client credential as stored, with its ACO's CMS ID.
 #[derive(Debug, Clone)]
 pub struct CredentialRecord {
-    /// The public client id.
+    /// Primary key: the UUID shown to the client and sent as the Basic-auth user.
     pub client_id: String,
-    /// The ACO the credential belongs to.
+    /// Internal id (`acos.id`) of the ACO the credential's tokens act for.
     pub aco_id: Uuid,
-    /// That ACO's CMS ID.
+    /// That ACO's CMS ID, joined from `acos`.
     pub cms_id: String,
     /// argon2id PHC string of the secret.
     pub secret_hash: String,
@@ -51,7 +51,7 @@ macro_rules! select {
     };
 }
 
-/// Stores a new credential.
+/// Stores a new credential (never revoked); the secret is stored only as its hash.
 pub async fn insert(
     db: &Db,
     client_id: &str,

@@ -5,30 +5,30 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// One output file.
+/// One row of the `job_files` table: a finished output file listed in its job's manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFileRecord {
-    /// Row id.
+    /// Identity column; nothing refers to it (files are found by job and name).
     pub id: i64,
-    /// Its job.
+    /// The job (`jobs.id`) whose manifest lists the file; deleting the job deletes the row.
     pub job_id: i64,
-    /// The task that wrote it.
+    /// The export task that wrote it (the worker always sets it; the column has no foreign key).
     pub task_id: Option<i64>,
     /// File name (server-generated), as in the manifest URL.
     pub name: String,
     /// Resource type, or `OperationOutcome` for an error file.
     pub resource_type: String,
-    /// An error file.
+    /// Listed under the manifest's `error` rather than `output`.
     pub is_error: bool,
     /// Resources (lines) in it.
     pub resource_count: i64,
-    /// Uncompressed NDJSON bytes.
+    /// Size of the uncompressed NDJSON in bytes.
     pub ndjson_bytes: i64,
     /// Bytes as stored (gzip).
     pub stored_bytes: i64,
     /// SHA-256 of the uncompressed NDJSON, hex.
     pub sha256: String,
-    /// When it was finalized.
+    /// When the writing task committed the file (app clock).
     pub created_at: OffsetDateTime,
 }
 
@@ -59,28 +59,28 @@ macro_rules! select {
     };
 }
 
-/// A file about to be recorded.
+/// A `job_files` row for [`insert`].
 #[derive(Debug, Clone)]
 pub struct NewJobFile<'a> {
-    /// Its job.
+    /// The job (`jobs.id`) whose manifest will list the file.
     pub job_id: i64,
-    /// The task that wrote it.
+    /// The export task that wrote it.
     pub task_id: Option<i64>,
-    /// File name.
+    /// Server-generated file name (`<uuid>.ndjson`, `<uuid>-error.ndjson`), unique within the job.
     pub name: &'a str,
     /// Resource type or `OperationOutcome`.
     pub resource_type: &'a str,
-    /// An error file.
+    /// Listed under the manifest's `error` rather than `output`.
     pub is_error: bool,
-    /// Lines.
+    /// Resources (NDJSON lines) in the file.
     pub resource_count: i64,
-    /// Uncompressed bytes.
+    /// Size of the uncompressed NDJSON in bytes.
     pub ndjson_bytes: i64,
-    /// Stored bytes.
+    /// Size of the file as stored (gzip) in bytes.
     pub stored_bytes: i64,
     /// SHA-256 of the uncompressed bytes, hex.
     pub sha256: &'a str,
-    /// Now.
+    /// When the writing task commits (app clock).
     pub created_at: OffsetDateTime,
 }
 

@@ -8,36 +8,40 @@ use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, JobStatus, RequestKind, ResourceType};
 
-/// One job as stored.
+/// One row of the `jobs` table, decoded (columns in `migrations/*/0003_exports.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
-    /// The job id.
+    /// Identity column: the numeric job id clients see in status URLs.
     pub id: i64,
-    /// The ACO that asked.
+    /// Internal id (`acos.id`) of the ACO whose token started the job; only it may read the job.
     pub aco_id: Uuid,
     /// API version (and so FHIR version).
     pub api_version: ApiVersion,
-    /// The kick-off URL as received.
+    /// The kick-off URL (base URL, path and query) as received; echoed in the manifest and the
+    /// Task.
     pub request_url: String,
-    /// Which kick-off.
+    /// Patient, Group/all or Group/runout: decides how attribution is selected at planning.
     pub request_kind: RequestKind,
-    /// The types exported.
+    /// The `_type` list, or every type of the version when `_type` was absent; stored
+    /// comma-separated.
     pub resource_types: Vec<ResourceType>,
-    /// `_since`.
+    /// Exclusive lower bound on `lastUpdated` from `_since`; `None` exports all history.
     pub since: Option<OffsetDateTime>,
-    /// Status.
+    /// Moved only by [`transition`], [`set_plan`] and [`task_finished`]; Failed and Cancelled are
+    /// final.
     pub status: JobStatus,
     /// The upper bound on `lastUpdated`, fixed at planning.
     pub transaction_time: Option<OffsetDateTime>,
-    /// Export tasks planned.
+    /// Export tasks planned ([`set_plan`]); 0 until the job is planned.
     pub tasks_total: i64,
-    /// Export tasks finished.
+    /// Export tasks finished ([`task_finished`]); the job is Completed when it reaches
+    /// `tasks_total`.
     pub tasks_done: i64,
-    /// Created.
+    /// When the kick-off was accepted (app clock); the duplicate-job rule looks at it.
     pub created_at: OffsetDateTime,
-    /// Last changed.
+    /// Set on every change of status or progress; expiry and archiving count from it.
     pub updated_at: OffsetDateTime,
-    /// Completed.
+    /// When the job reached Completed; the download window counts from it. `None` before that.
     pub completed_at: Option<OffsetDateTime>,
 }
 
@@ -107,22 +111,22 @@ macro_rules! select {
     };
 }
 
-/// A job about to be created.
+/// A `jobs` row for [`insert`]: a Pending job with no plan yet.
 #[derive(Debug, Clone)]
 pub struct NewJob<'a> {
-    /// The ACO.
+    /// Internal id (`acos.id`) of the ACO whose token started the job.
     pub aco_id: Uuid,
-    /// API version.
+    /// API version of the kick-off URL (and so the FHIR version exported).
     pub api_version: ApiVersion,
-    /// The kick-off URL as received.
+    /// The kick-off URL (base URL, path and query) as received.
     pub request_url: &'a str,
-    /// Which kick-off.
+    /// Patient, Group/all or Group/runout.
     pub request_kind: RequestKind,
-    /// Types to export.
+    /// The `_type` list, or every type of the version when `_type` was absent.
     pub resource_types: &'a [ResourceType],
-    /// `_since`.
+    /// Exclusive lower bound on `lastUpdated` from `_since`, if given.
     pub since: Option<OffsetDateTime>,
-    /// Now.
+    /// Stored as both `created_at` and `updated_at`.
     pub now: OffsetDateTime,
 }
 
@@ -147,7 +151,7 @@ pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
     }))
 }
 
-/// One job by id.
+/// One job by id, whatever its ACO (callers check ownership).
 pub async fn find(db: &Db, id: i64) -> Result<Option<JobRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(select!("WHERE id = $1"))

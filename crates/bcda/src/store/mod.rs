@@ -38,7 +38,7 @@ pub enum StoreError {
     /// The database reported an error or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// Applying migrations failed.
+    /// Applying the embedded migrations (`migrations/<backend>/`) failed.
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// A value read back from the database is not what the schema promises.
@@ -252,9 +252,9 @@ impl Db {
 /// (an import of a whole file, for instance).
 #[derive(Debug)]
 pub enum Tx {
-    /// SQLite.
+    /// A SQLite transaction, begun `IMMEDIATE`: it holds the database's write lock throughout.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// PostgreSQL.
+    /// A PostgreSQL transaction (plain `BEGIN`); see [`Tx::serialize_on`] for serializing twins.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -322,7 +322,7 @@ impl Tx {
         Ok(())
     }
 
-    /// Commits.
+    /// Commits, releasing any lock the transaction took.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,

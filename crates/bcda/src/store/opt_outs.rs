@@ -9,14 +9,14 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, Tx, with_pool, with_tx};
 use crate::clock::to_epoch_ms;
 
-/// An imported opt-out file.
+/// The parts of an `opt_out_files` row the importer checks a re-import against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptOutFileRecord {
-    /// Row id.
+    /// Identity column; `opt_outs.file_id` points at it.
     pub id: i64,
     /// SHA-256 of its bytes, hex.
     pub sha256: String,
-    /// Records it held.
+    /// Preference records stored from the file (set when its import finished).
     pub record_count: i64,
 }
 
@@ -60,9 +60,9 @@ pub async fn insert_file(
 /// One preference record about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewOptOut {
-    /// Line in the file.
+    /// 1-based line of the record in the file, kept for tracing a row back to its source.
     pub line: i64,
-    /// The beneficiary.
+    /// The beneficiary's MBI; preferences apply to it across all ACOs.
     pub mbi: String,
     /// When the preference takes effect (00:00 UTC of the date), if the
     /// record says.
@@ -71,11 +71,11 @@ pub struct NewOptOut {
     pub preference: String,
     /// Where it came from (`1-800`, ...).
     pub source_code: String,
-    /// The ACO id column of the file.
+    /// The ACO id the record carries, stored as given (suppression ignores it).
     pub aco_cms_id: String,
 }
 
-/// Stores records of a file.
+/// Stores records of a file, in statements of 500 rows, inside the import's transaction.
 pub async fn insert_records(
     tx: &mut Tx,
     file_id: i64,

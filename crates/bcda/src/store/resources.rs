@@ -13,7 +13,8 @@ use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, ResourceType};
 
-/// The stored code of a FHIR version.
+/// The code the `fhir_version` (and `jobs.api_version`) column stores: 1 for STU3 (API v1), 2 for
+/// R4 (API v2).
 pub fn version_code(version: ApiVersion) -> i64 {
     match version {
         ApiVersion::V1 => 1,
@@ -21,7 +22,7 @@ pub fn version_code(version: ApiVersion) -> i64 {
     }
 }
 
-/// The stored code of a resource type.
+/// The code the `resource_type` column stores: 1 Patient, 2 Coverage, 3 ExplanationOfBenefit.
 pub fn type_code(resource_type: ResourceType) -> i64 {
     match resource_type {
         ResourceType::Patient => 1,
@@ -118,22 +119,22 @@ pub async fn beneficiaries_by_mbi(
     Ok(mbis.iter().map(|m| found.get(m).copied()).collect())
 }
 
-/// A resource about to be stored.
+/// A `resources` row for [`upsert`].
 #[derive(Debug, Clone)]
 pub struct NewResource {
-    /// Its beneficiary's row id.
+    /// Row id (`beneficiaries.id`) of the beneficiary the resource belongs to.
     pub beneficiary_id: i64,
-    /// FHIR version.
+    /// API version whose FHIR version (STU3 or R4) the body is written in.
     pub version: ApiVersion,
-    /// Resource type.
+    /// Resource type of the body; with `version` and `resource_id` it keys the row.
     pub resource_type: ResourceType,
-    /// `id`.
+    /// The resource's own `id`, unique per version and type; compared byte-wise when paging.
     pub resource_id: String,
     /// `meta.lastUpdated`.
     pub last_updated: OffsetDateTime,
     /// ExplanationOfBenefit: the billable period's end date, if any.
     pub service_end: Option<time::Date>,
-    /// The resource as serialized JSON.
+    /// The resource as serialized JSON, copied into export files unchanged.
     pub body: Vec<u8>,
 }
 
@@ -171,11 +172,11 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
 /// One stored resource, as an export reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResource {
-    /// `id`.
+    /// The resource's own `id`: the tie-breaker of the scan order after `last_updated`.
     pub resource_id: String,
     /// `meta.lastUpdated`.
     pub last_updated: OffsetDateTime,
-    /// The serialized JSON.
+    /// The serialized JSON, as stored: written to the export file unchanged.
     pub body: Vec<u8>,
 }
 
@@ -187,14 +188,14 @@ impl_from_row!(StoredResource, |row| {
     })
 });
 
-/// One page of the export scan.
+/// The bounds of one page of the export scan ([`scan`]): one beneficiary, version and type.
 #[derive(Debug, Clone)]
 pub struct ScanPage<'a> {
-    /// The beneficiary.
+    /// Row id of the beneficiary (`beneficiaries.id`) whose resources are read.
     pub beneficiary_id: i64,
-    /// FHIR version.
+    /// API version: which FHIR version's resources are read.
     pub version: ApiVersion,
-    /// Resource type.
+    /// The one type this page reads.
     pub resource_type: ResourceType,
     /// Exclusive lower bound on `lastUpdated` (`_since`), if any.
     pub since: Option<OffsetDateTime>,
@@ -205,7 +206,7 @@ pub struct ScanPage<'a> {
     /// Inclusive upper bound on an EOB's service end (Group/runout), if
     /// any; resources without one are never excluded by it.
     pub claims_through: Option<time::Date>,
-    /// Page size.
+    /// At most this many rows are returned; a shorter page is the last.
     pub limit: i64,
 }
 

@@ -6,18 +6,18 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, impl_from_row, with_pool};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 
-/// One signing key as stored.
+/// One row of the `signing_keys` table (columns in `migrations/*/0001_foundation.sql`).
 #[derive(Clone)]
 pub struct SigningKeyRecord {
     /// Key id, sent in the JWT header.
     pub kid: String,
-    /// JWS algorithm name.
+    /// JWS algorithm name: `EdDSA` for every key this server makes; a key with another is refused.
     pub algorithm: String,
-    /// Public key bytes.
+    /// The raw 32-byte Ed25519 public key.
     pub public_key: Vec<u8>,
     /// Private key, encrypted (see `auth::keys`).
     pub sealed_private_key: Vec<u8>,
-    /// When the key was made.
+    /// When the key was made; the newest unretired key signs.
     pub created_at: OffsetDateTime,
     /// When a newer key took over signing.
     pub retired_at: Option<OffsetDateTime>,
@@ -70,7 +70,7 @@ pub async fn current(db: &Db) -> Result<Option<SigningKeyRecord>, StoreError> {
     }))
 }
 
-/// Finds a key by id.
+/// Finds a key by its `kid` (retired or not), as a token's header names it.
 pub async fn find(db: &Db, kid: &str) -> Result<Option<SigningKeyRecord>, StoreError> {
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(select!("WHERE kid = $1"))

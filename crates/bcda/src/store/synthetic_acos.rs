@@ -10,11 +10,11 @@ use crate::clock::{from_epoch_ms, to_epoch_ms};
 /// The parameters of a synthetic ACO's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyntheticAcoRecord {
-    /// Generator seed.
+    /// World seed: with the ACO's CMS ID it determines every generated record.
     pub seed: u64,
     /// Members of the newest attribution file.
     pub beneficiaries: u32,
-    /// First year with claims.
+    /// The first year claims are generated for (earlier years have none).
     pub first_service_year: i32,
     /// The day the attribution history is laid out against.
     pub anchor: Date,

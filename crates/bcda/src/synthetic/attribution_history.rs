@@ -17,7 +17,7 @@ use crate::domain::AttributionKind;
 /// One attribution (CCLF8) file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttributionFile {
-    /// Default or runout.
+    /// Default or runout: the `Y` or `R` of the file's CCLF name.
     pub kind: AttributionKind,
     /// The performance year the file belongs to.
     pub performance_year: i32,

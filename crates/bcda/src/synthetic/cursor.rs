@@ -36,7 +36,7 @@ pub(super) enum Body {
 pub(super) struct Pending {
     /// `meta.lastUpdated`.
     pub(super) last_updated: OffsetDateTime,
-    /// `id`.
+    /// The resource's `id`; breaks ties in `last_updated` (byte order).
     pub(super) id: String,
     /// What to render.
     pub(super) body: Body,

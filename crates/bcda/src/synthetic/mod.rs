@@ -45,7 +45,7 @@ use rng::{Seed, hash_bytes};
 /// One generated FHIR resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntheticResource {
-    /// The resource id.
+    /// The resource's `id`, derived from the seed: the same on every run.
     pub id: String,
     /// Its `meta.lastUpdated`.
     pub last_updated: OffsetDateTime,
@@ -106,7 +106,7 @@ impl SyntheticAco {
         &self.cms_id
     }
 
-    /// The world seed.
+    /// The world seed given to [`SyntheticAco::new`]; with the CMS ID it fixes every record.
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -164,7 +164,7 @@ impl SyntheticAco {
             })
     }
 
-    /// The pool index of a bene id.
+    /// The pool index of a bene id (bene ids count down from index 0's), if it is in the pool.
     pub fn index_of_bene_id(&self, bene_id: i64) -> Option<u32> {
         // bene ids count down from index 0's: the offset is the index.
         let offset = self.ns.bene_id(0).checked_sub(bene_id)?;

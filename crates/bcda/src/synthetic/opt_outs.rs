@@ -33,11 +33,12 @@ impl OptOutPreference {
 /// One recorded preference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OptOutEvent {
-    /// Pool index.
+    /// Pool index of the beneficiary
+    /// ([`SyntheticAco::beneficiary`](super::SyntheticAco::beneficiary)).
     pub index: u32,
-    /// The data-sharing effective date.
+    /// The day the preference takes effect; the latest event inside the lookback window decides.
     pub effective_date: Date,
-    /// What the beneficiary chose.
+    /// Share or do not share; an `N` as the latest event suppresses the beneficiary's data.
     pub preference: OptOutPreference,
 }
 

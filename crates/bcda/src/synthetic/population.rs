@@ -91,28 +91,28 @@ pub struct Beneficiary {
     pub mbi_effective_date: Date,
     /// Legacy HICN (CCLF8 `BENE_HIC_NUM`).
     pub hicn: String,
-    /// Given name.
+    /// Given name, drawn from the female or male list (`geo`) by `sex`.
     pub first_name: String,
     /// Middle initial, if any.
     pub middle_name: Option<String>,
-    /// Family name.
+    /// Family name, drawn from `geo`'s list.
     pub last_name: String,
-    /// Sex.
+    /// About 55% are female; drives the first name and the CCLF/FHIR gender codes.
     pub sex: Sex,
     /// CCW race code: 0 unknown, 1 White, 2 Black, 3 Other, 4 Asian, 5 Hispanic, 6 North American Native.
     pub race_code: u8,
-    /// Date of birth.
+    /// Date of birth: an age in 2019 drawn by band, then a random day of the birth year.
     pub birth_date: Date,
     /// Date of death on the world's timeline; callers writing files "as of"
     /// a day should use [`Beneficiary::death_date_as_of`].
     pub death_date: Option<Date>,
-    /// Street address line.
+    /// `<number> <street>`; the odd-address edge case (`index % 50 == 43`) adds `&`, `<` and `>`.
     pub address_line: String,
-    /// City.
+    /// City of a place drawn by population weight from `geo::PLACES`, upper case as USPS writes it.
     pub city: String,
-    /// USPS state code.
+    /// USPS state code of the same place (it agrees with the FIPS codes).
     pub state: String,
-    /// ZIP code.
+    /// Five-digit ZIP within the place's ZIP range.
     pub zip5: String,
     /// ZIP+4 extension.
     pub zip4: String,
@@ -132,7 +132,8 @@ pub struct Beneficiary {
     pub dual_status: String,
     /// CCLF8 entitlement buy-in indicator (`1` A only, `3` A and B, `A`/`C` state buy-in).
     pub buy_in: char,
-    /// Part A entitlement start.
+    /// Part A entitlement start: the first of the month of the 65th birthday, or a month 1 to 15
+    /// years before 2019 when entitled by disability.
     pub part_a_start: Date,
     /// Part B entitlement start, if enrolled.
     pub part_b_start: Option<Date>,

@@ -67,7 +67,7 @@ pub enum SexCode {
 }
 
 impl SexCode {
-    /// The code in the file.
+    /// The `BENE_SEX_CD` digit as the file writes it.
     pub fn code(self) -> char {
         match self {
             SexCode::Unknown => '0',

@@ -53,7 +53,7 @@ impl Phase {
 /// A phase and when it began.
 #[derive(Debug, Clone, Copy)]
 pub struct Activity {
-    /// The phase.
+    /// What the connection is doing: idle, reading a head or a body, or busy with a request.
     pub phase: Phase,
     /// When it began; for [`Phase::Body`], when the request's head began, so
     /// one deadline covers head and body.

@@ -45,7 +45,8 @@ pub struct ConnectionSettings {
     pub header_read_timeout: Duration,
     /// Time a connection may wait for its next request.
     pub idle_timeout: Duration,
-    /// Connections open at once.
+    /// Most connections open at once; at the cap a new one replaces the longest-waiting one with
+    /// nothing in flight, or waits.
     pub max_connections: usize,
 }
 

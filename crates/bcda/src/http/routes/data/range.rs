@@ -8,7 +8,7 @@
 /// An inclusive span of bytes, `first..=last`, never empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
-    /// The first byte.
+    /// Offset of the first byte, from 0.
     pub first: u64,
     /// The last byte (inclusive).
     pub last: u64,
@@ -22,7 +22,7 @@ impl ByteRange {
             .map(|last| ByteRange { first: 0, last })
     }
 
-    /// How many bytes.
+    /// How many bytes the range covers (never 0).
     pub fn len(self) -> u64 {
         self.last - self.first + 1
     }
