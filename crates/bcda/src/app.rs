@@ -16,7 +16,9 @@ use crate::config::DataDir;
 use crate::jobs::JobSettings;
 use crate::jobs::env::{OpenError, WorkerEnv};
 use crate::store::Db;
-/// Settings of the HTTP layer.
+
+/// How the HTTP layer builds the absolute URLs it returns (job
+/// `Content-Location`, manifest file URLs).
 #[derive(Debug, Clone, Default)]
 pub struct HttpSettings {
     /// Build absolute URLs from `X-Forwarded-Proto` / `X-Forwarded-Host`
@@ -30,15 +32,16 @@ pub struct HttpSettings {
 /// Everything needed to open the application.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// The data directory.
+    /// Where the SQLite file, export files and (by default) the key file
+    /// live.
     pub data_dir: DataDir,
     /// The file whose key seals the signing keys.
     pub key_file: PathBuf,
-    /// Token issuing limits.
+    /// Token lifetime and the per-ACO issue limit.
     pub tokens: TokenSettings,
-    /// HTTP settings.
+    /// How absolute URLs are built.
     pub http: HttpSettings,
-    /// Export engine settings.
+    /// The export engine's tunables, handed to the worker environment.
     pub jobs: JobSettings,
 }
 
@@ -48,10 +51,10 @@ pub enum StartError {
     /// The data directory or the database failed.
     #[error(transparent)]
     Env(#[from] OpenError),
-    /// Keys failed.
+    /// No signing key could be made or opened (in the database).
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The key file failed.
+    /// The key file could not be read, created or used to open the keys.
     #[error(transparent)]
     Key(#[from] crate::auth::keys::KeyError),
 }
@@ -62,11 +65,13 @@ pub enum StartError {
 pub struct App {
     /// What the export engine runs with, shared with this process's workers.
     pub env: Arc<WorkerEnv>,
-    /// Token issue and verification.
+    /// Issues and verifies access tokens (`/auth/token`, every bearer
+    /// request).
     pub tokens: TokenService,
-    /// HTTP settings.
+    /// How absolute URLs are built.
     pub http: HttpSettings,
-    /// When this process started.
+    /// When this process started, from the injected clock: the
+    /// CapabilityStatements' `releaseDate`.
     pub started_at: OffsetDateTime,
 }
 

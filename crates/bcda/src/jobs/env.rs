@@ -19,15 +19,16 @@ use crate::store::{Db, StoreError};
 /// cancellation, cleanup and housekeeping all take this.
 #[derive(Debug)]
 pub struct WorkerEnv {
-    /// The database.
+    /// The database: the job queue, job records and the stored source.
     pub db: Db,
     /// Every "what time is it" (a `ManualClock` in tests).
     pub clock: SharedClock,
-    /// The data directory.
+    /// The data directory (the SQLite file, if any, and the file store's
+    /// root).
     pub data_dir: DataDir,
-    /// Export files, under the data directory.
+    /// Export and archive files, under the data directory.
     pub files: FileStore,
-    /// Export engine settings.
+    /// The engine's tunables (batch sizes, windows, retries, workers).
     pub jobs: JobSettings,
     /// Batch buffers reused by every export task.
     pub batch_buffers: BufferPool,
@@ -40,15 +41,15 @@ pub struct WorkerEnv {
 /// Why the worker environment could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The data directory is unusable.
+    /// The data directory could not be created or made private.
     #[error("data directory {path}: {source}")]
     DataDir {
-        /// The directory.
+        /// The directory, as configured.
         path: PathBuf,
-        /// The failure.
+        /// Why it is unusable.
         source: std::io::Error,
     },
-    /// The database failed.
+    /// Migrations could not be applied.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
