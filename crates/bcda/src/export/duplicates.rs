@@ -33,7 +33,8 @@ use crate::domain::{ApiVersion, ResourceType};
 use crate::store::jobs::JobRecord;
 
 /// BCDA's test ACOs, which the duplicate rule never applies to
-/// (`bcda/web/middleware/ratelimit.go`, see shared/reference/bcda-reference.md).
+/// (`bcda/web/middleware/ratelimit.go`, see docs/REFERENCES.md, "Duplicate rule
+/// and test ACOs").
 pub const BCDA_TEST_ACOS: &str = r"TEST\d{3}|A999\d|A888\d|D999\d|E999\d|V994|T8882";
 
 /// The ACOs exempt from the duplicate rule: CMS IDs that match a pattern
@@ -91,8 +92,8 @@ pub const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// at which a patient client re-polls anyway (smart-fetch waits 60 s).
 pub const UNKNOWN_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// The longest `Retry-After`: clients cap absurd values (bulk-data-spec.md,
-/// "Retries and backoff"), and an estimate further out is unreliable; ten
+/// The longest `Retry-After`: clients cap absurd values (docs/REFERENCES.md,
+/// "Retry-After"), and an estimate further out is unreliable; ten
 /// minutes keeps a three-digit value, like BCDA's production setting.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 

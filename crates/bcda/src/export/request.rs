@@ -20,8 +20,8 @@
 //!
 //! BCDA checks the group id and unknown `_type` names later, in its handler
 //! (after the headers and even after the 429 check); we check every URL and
-//! parameter problem before the headers, as CONTRACT.md asks. Only requests
-//! with two problems at once can tell the difference.
+//! parameter problem before the headers, as docs/REFERENCES.md ("Kick-off")
+//! records. Only requests with two problems at once can tell the difference.
 //!
 //! # GET query strings
 //!

@@ -1,4 +1,5 @@
-//! OperationOutcome, in the two shapes BCDA sends (CONTRACT.md section 6).
+//! OperationOutcome, in the two shapes BCDA sends (docs/REFERENCES.md,
+//! "OperationOutcome shapes").
 
 use serde::Serialize;
 

@@ -1,5 +1,5 @@
-//! CCLF packages: the zip archive BCDA imports (claims-data.md §4.1, §4.2;
-//! bcda-reference.md §13), and the same files unzipped.
+//! CCLF packages: the zip archive BCDA imports (docs/REFERENCES.md,
+//! "CCLF archives"), and the same files unzipped.
 //!
 //! An archive named like `P.BCD.A0001.ZCY18.D181120.T1000000` holds one
 //! CCLF0 and one CCLF8 member named like `P.BCD.A0001.ZC8Y18.D181120.T1000000`;

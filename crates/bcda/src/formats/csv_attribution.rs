@@ -1,4 +1,5 @@
-//! CSV attribution files (claims-data.md §4.1, BCDA `bcda/cclf/csv.go`):
+//! CSV attribution files (docs/REFERENCES.md, "CSV attribution"; BCDA
+//! `bcda/cclf/csv.go`):
 //! newer models (TCOCMD, CDAC, GUIDE, ACCESS) deliver attribution as a CSV
 //! with a header row, then one beneficiary per row with the MBI in the
 //! first column. BCDA stores them like a CCLF8 (`cclf_num` 8).

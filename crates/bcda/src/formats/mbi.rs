@@ -1,4 +1,4 @@
-//! Medicare Beneficiary Identifier (MBI) syntax (claims-data.md §3.2).
+//! Medicare Beneficiary Identifier (MBI) syntax (docs/REFERENCES.md, "MBI").
 //!
 //! An MBI is 11 characters `C A AN N A AN N A A N N`: C = 1–9, N = 0–9,
 //! A = a capital letter except S, L, O, I, B, Z (they look like digits),

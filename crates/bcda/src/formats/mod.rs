@@ -2,8 +2,8 @@
 //! files, CSV attribution, and their file names. Pure parsing and writing;
 //! no database.
 //!
-//! Layouts follow the team's research notes `claims-data.md` §4 (formats as
-//! BCDA parses them); section numbers cited in this module refer to them.
+//! Layouts follow docs/REFERENCES.md, "CMS file formats" (formats as BCDA
+//! parses them); section names cited in this module refer to it.
 //! The rules every reader here keeps:
 //!
 //! * Streaming: readers are iterators over a [`std::io::BufRead`], holding

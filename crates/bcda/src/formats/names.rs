@@ -1,11 +1,11 @@
-//! BCDA file names (claims-data.md §4.1, §4.6): CCLF archives and their
+//! BCDA file names (docs/REFERENCES.md, "File names"): CCLF archives and their
 //! members, 1-800-MEDICARE opt-out files and CSV attribution files.
 //!
 //! Every name ends in the stamp `D<yymmdd>.T<hhmmss><d>`. BCDA parses the
 //! date and time with Go's layout `D060102.T150405` as UTC and ignores the
 //! seventh time digit; the timestamp of a CCLF8 member is the attribution
-//! date `_since` is compared with (§4.5). The digit is kept here so a parsed
-//! name formats back to the same string.
+//! date `_since` is compared with (docs/REFERENCES.md, "Attribution date").
+//! The digit is kept here so a parsed name formats back to the same string.
 //!
 //! Parsing is of a bare file name, whole and exact (BCDA's regexes search
 //! anywhere in a path; callers here pass `Path::file_name`).
@@ -168,7 +168,7 @@ pub struct CclfArchiveName {
     /// The letter after `ZC`: `Y` default, `R` runout.
     pub kind: AttributionKind,
     /// The two-digit performance year, 0–99 (the sandbox packager puts a
-    /// random jitter here, §3.1).
+    /// random jitter here, docs/REFERENCES.md, "Sandbox packages").
     pub performance_year: u8,
     /// The `D<yymmdd>.T<hhmmss><d>` stamp: the package's date and time.
     pub stamp: FileStamp,
@@ -256,7 +256,8 @@ impl FromStr for CclfArchiveName {
     }
 }
 
-/// How a CCLF member name places the CMS id (§4.1, BCDA `getCCLFFileMetadata`).
+/// How a CCLF member name places the CMS id (docs/REFERENCES.md, "File names";
+/// BCDA `getCCLFFileMetadata`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MemberLayout {
     /// `<env>.BCD.<cms id>.ZC…`: Shared Savings Program (`A####`) and IOTA.
@@ -463,8 +464,8 @@ impl FromStr for OptOutFileName {
     }
 }
 
-/// The model a CSV attribution file name belongs to (§4.1, BCDA
-/// `attribution_file.name_pattern` per ACO model).
+/// The model a CSV attribution file name belongs to (docs/REFERENCES.md,
+/// "File names"; BCDA `attribution_file.name_pattern` per ACO model).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CsvAttributionModel {
     /// TCOCMD: `(T|P).PCPB.M<yy><nn>.D….T…`. The name carries no CMS id

@@ -1,5 +1,5 @@
 //! The 1-800-MEDICARE data-sharing preference ("DPRF", opt-out) file
-//! (claims-data.md §4.6, BCDA `optout/utils.go` and
+//! (docs/REFERENCES.md, "Opt-out files"; BCDA `optout/utils.go` and
 //! `bcda/suppression/importer.go`):
 //!
 //! ```text

@@ -1,5 +1,6 @@
 //! The attribution history (CCLF8 files) of one synthetic ACO, laid out
-//! against the anchor day so that it is always current (CONTRACT.md §8).
+//! against the anchor day so that it is always current
+//! (docs/REFERENCES.md, "Sandbox attribution").
 //!
 //! Default files: one a month from January 2019 to the newest, which is
 //! dated the day before the anchor (but never before January 1 of the

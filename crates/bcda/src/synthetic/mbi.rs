@@ -3,8 +3,8 @@
 //!
 //! The MBI format is `C A AN N A AN N A A N N` (C = 1-9, N = 0-9, A = a letter
 //! other than S L O I B Z, AN = either). Position 2 is always an `A`; real
-//! MBIs never use `S`, so CMS marks synthetic MBIs with it (claims-data.md
-//! §3.2). The other ten positions encode a number in mixed radix, the last
+//! MBIs never use `S`, so CMS marks synthetic MBIs with it (docs/REFERENCES.md,
+//! "MBI"). The other ten positions encode a number in mixed radix, the last
 //! position least significant, so consecutive numbers look like Synthea's
 //! consecutive MBIs (`1S00E00AA00`, `1S00E00AA01`, ...). Decoding is the exact
 //! inverse, so an MBI maps back to its beneficiary without a lookup table.

@@ -7,7 +7,8 @@
 //! in any order, on any machine, with identical bytes. Demographics and
 //! claims never depend on the anchor day; only the attribution layout and
 //! the opt-out events do, so re-anchoring the sandbox keeps every resource
-//! byte-identical. The model follows claims-data.md §6.2 (shared reference).
+//! byte-identical. The model follows docs/REFERENCES.md, "Synthetic data
+//! model".
 
 mod attribution_history;
 mod claims;

@@ -7,7 +7,7 @@ use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOf
 use super::rng::Seed;
 
 /// BFD's `FALLBACK_LAST_UPDATED`: what rows loaded before BFD tracked load
-/// times report (claims-data.md §2.6).
+/// times report (docs/REFERENCES.md, "BFD lastUpdated fallback").
 pub(crate) const FALLBACK_LAST_UPDATED: OffsetDateTime =
     time::macros::datetime!(2020-01-01 0:00 UTC);
 

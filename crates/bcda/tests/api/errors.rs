@@ -1,4 +1,5 @@
-//! OperationOutcome shapes (CONTRACT.md section 6) for v1 and v2 paths.
+//! OperationOutcome shapes (docs/REFERENCES.md, "OperationOutcome shapes") for
+//! v1 and v2 paths.
 
 use axum::body::Body;
 use axum::http::Request;

@@ -1,5 +1,5 @@
-//! Kick-off over HTTP: every header and parameter rule of CONTRACT.md
-//! section 3, the 429 rule, `_since` semantics and opt-outs.
+//! Kick-off over HTTP: every header and parameter rule of docs/REFERENCES.md
+//! ("Kick-off"), the 429 rule, `_since` semantics and opt-outs.
 
 use std::collections::BTreeSet;
 use std::io::Read;

@@ -1,6 +1,7 @@
-//! The one-job rule under concurrency (CONTRACT.md section 3,
-//! "Duplicates"): simultaneous overlapping kick-offs of an ACO the rule
-//! applies to yield exactly one job; BCDA's test ACOs are exempt.
+//! The one-job rule under concurrency (docs/REFERENCES.md,
+//! "Duplicate rule and test ACOs"): simultaneous overlapping kick-offs of an
+//! ACO the rule applies to yield exactly one job; BCDA's test ACOs are
+//! exempt.
 
 use std::sync::Arc;
 

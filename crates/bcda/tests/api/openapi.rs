@@ -18,7 +18,7 @@ use crate::harness::{Backend, TestApp, TestResponse};
 const VERSIONS: [&str; 2] = ["v1", "v2"];
 
 /// Every operation of a version's document, as the contract lists them
-/// (CONTRACT.md section 1, plus `/auth/welcome`). `{v}` is the version.
+/// (docs/REFERENCES.md, "Routes", plus `/auth/welcome`). `{v}` is the version.
 const OPERATIONS: [(&str, &str); 15] = [
     ("POST", "/auth/token"),
     ("GET", "/auth/welcome"),

@@ -1,6 +1,7 @@
-//! CCLF0, the package summary (claims-data.md §4.2): a header line, then one
-//! 69-character `|`-separated row per CCLF file with its record count and
-//! record length. BCDA reads only the CCLF8 row, to check the CCLF8 file.
+//! CCLF0, the package summary (docs/REFERENCES.md, "CCLF0"): a header line,
+//! then one 69-character `|`-separated row per CCLF file with its record
+//! count and record length. BCDA reads only the CCLF8 row, to check the
+//! CCLF8 file.
 
 use std::io::{BufRead, Write};
 
@@ -232,7 +233,7 @@ impl Cclf0Summary {
 mod tests {
     use super::*;
 
-    // The shape of the CCLF0 BCDA's synthetic packages carry (§4.2).
+    // The shape of the CCLF0 BCDA's synthetic packages carry (docs/REFERENCES.md, "CCLF0").
     const SANDBOX: &str = "File Number  |File Description    |Total Records Count |Record Length
 CCLF1  |Part A Claims Header File                  |          6|  292
 CCLF8  |Beneficiary Demographics File              |       2500|  549

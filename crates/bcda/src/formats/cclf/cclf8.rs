@@ -1,5 +1,5 @@
 //! CCLF8, beneficiary demographics: 549-byte fixed-width records
-//! (claims-data.md §4.3; field names from the CCLF Information Packet).
+//! (docs/REFERENCES.md, "CCLF8"; field names from the CCLF Information Packet).
 //!
 //! BCDA itself reads only the MBI; every field is typed here so that the
 //! synthetic generator can write full-width, realistic files and the

@@ -1,5 +1,5 @@
 //! CCLF9, the beneficiary identifier cross-reference: 55-byte records
-//! (claims-data.md §4.4). BCDA no longer imports it; the sandbox packager
+//! (docs/REFERENCES.md, "CCLF9"). BCDA no longer imports it; the sandbox packager
 //! still ships one, so the generator can too.
 
 use std::io::Write;

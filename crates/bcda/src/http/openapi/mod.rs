@@ -134,7 +134,7 @@ pub fn swagger_ui(version: ApiVersion, doc: OpenApiDoc) -> Router<AppState> {
     let url = document_path(version);
     let config = Config::new([url.clone()])
         // The default sends the document to validator.swagger.io from any
-        // host but localhost (RUST-STACK.md pitfall 16).
+        // host but localhost (docs/REFERENCES.md, "Swagger UI validator").
         .validator_url("none")
         .display_request_duration(true);
     SwaggerUi::new(swagger_path(version))

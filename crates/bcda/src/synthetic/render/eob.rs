@@ -9,10 +9,10 @@
 //! both in one walk is what guarantees v1 and v2 carry the same facts.
 //!
 //! The output is spec-valid in both versions, unlike BFD's own v1 output
-//! (claims-data.md §5.3): the DRG sits in `information` rather than in a
-//! code-less `diagnosis`, and no contained ReferralRequest is emitted. Types
-//! use their intended codings rather than BFD fixture quirks (DME is
-//! professional, HHA and outpatient institutional).
+//! (docs/REFERENCES.md, "BFD v1 validity"): the DRG sits in `information`
+//! rather than in a code-less `diagnosis`, and no contained ReferralRequest
+//! is emitted. Types use their intended codings rather than BFD fixture
+//! quirks (DME is professional, HHA and outpatient institutional).
 
 use super::amounts::*;
 use super::datatypes::*;
