@@ -128,7 +128,7 @@ pub struct OptOutRecord {
     pub zip5: String,
     /// [341, 345) 4 digits or blank.
     pub zip4: String,
-    /// [345] `M`, `F`, `U` or blank.
+    /// `[345]` `M`, `F`, `U` or blank.
     pub gender: Option<Gender>,
     /// [346, 354) the date of the call.
     pub encounter_date: Option<Date>,
@@ -137,17 +137,17 @@ pub struct OptOutRecord {
     pub effective_date: Option<Date>,
     /// [362, 367) where the preference came from (`1-800`, `1800`, blank).
     pub source_code: String,
-    /// [367] how the decision was made (`T`), one capital/digit or blank.
+    /// `[367]` how the decision was made (`T`), one capital/digit or blank.
     pub mechanism_code: Option<char>,
-    /// [368] `Y`, `N` or blank; blank rows are ignored by BCDA's suppression query.
+    /// `[368]` `Y`, `N` or blank; blank rows are ignored by BCDA's suppression query.
     pub preference: Option<Preference>,
     /// [369, 377) SAMHSA (substance use data) preference effective date.
     pub samhsa_effective_date: Option<Date>,
     /// [377, 382) SAMHSA source code.
     pub samhsa_source_code: String,
-    /// [382] SAMHSA mechanism code, one capital/digit or blank.
+    /// `[382]` SAMHSA mechanism code, one capital/digit or blank.
     pub samhsa_mechanism_code: Option<char>,
-    /// [383] SAMHSA preference `Y`, `N` or blank.
+    /// `[383]` SAMHSA preference `Y`, `N` or blank.
     pub samhsa_preference: Option<Preference>,
     /// [384, 389) the ACO the call was about (e.g. `A9990`), capitals and
     /// digits or blank. BCDA applies opt-outs across all ACOs regardless.

@@ -3,7 +3,7 @@
 //!
 //! A kick-off writes a job and its planning task in one transaction
 //! ([`kickoff`]). A worker ([`worker`]) claims the planning task, fixes the
-//! job's transaction time, picks the beneficiaries ([`attribution`],
+//! job's transaction time, picks the beneficiaries ([`attribution_selection`],
 //! opt-outs) and splits them into export tasks ([`plan`]); workers then claim
 //! export tasks, each streaming one batch of beneficiaries' resources of one
 //! type into a gzip NDJSON file ([`export_task`]). [`cleanup`] archives and

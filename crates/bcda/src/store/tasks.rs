@@ -113,7 +113,7 @@ macro_rules! runnable_task {
     };
 }
 
-/// Claims the next runnable task (see [`NEXT_JOB`] for the order) for
+/// Claims the next runnable task (see `NEXT_JOB` for the order) for
 /// `owner` until `lease_until`: sets the lease, moves the fence and counts
 /// the attempt, in one transaction that must commit before the task may
 /// run. (A single autocommit `UPDATE … RETURNING` handed out its row even

@@ -3,7 +3,7 @@
 //! procedurally from a seed.
 //!
 //! Everything is a pure function of (seed, CMS id, pool index, ...) through
-//! stable sub-seeds ([`rng`]), so any beneficiary is generated on its own,
+//! stable sub-seeds (`rng.rs`), so any beneficiary is generated on its own,
 //! in any order, on any machine, with identical bytes. Demographics and
 //! claims never depend on the anchor day; only the attribution layout and
 //! the opt-out events do, so re-anchoring the sandbox keeps every resource

@@ -5,7 +5,7 @@
 //! typed [`ExportRequest`]; [`kickoff::start`] checks attribution and the
 //! one-job rule and records the job. The four handlers exist only so that
 //! each route is its own documented operation (an operation id is unique,
-//! and only POST has a body); all four run [`kick_off`].
+//! and only POST has a body); all four run `kick_off`.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, OriginalUri, RawPathParams, Request, State};
