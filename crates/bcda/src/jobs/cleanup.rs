@@ -15,17 +15,19 @@ use crate::store::{StoreError, job_files, tasks};
 /// What one cleanup round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CleanupReport {
-    /// Completed jobs archived.
+    /// Completed jobs past the download window whose files moved to
+    /// `archive/` (now Archived).
     pub archived: usize,
     /// Archived jobs whose files were deleted.
     pub expired: usize,
     /// Failed or cancelled jobs marked expired.
     pub retired: usize,
-    /// Files removed by the sweep.
+    /// Files or job directories [`sweep_files`] removed.
     pub swept: usize,
 }
 
-/// Runs one round.
+/// Runs one round: archives, deletes and retires jobs whose windows have
+/// passed (in that order), then sweeps the file store.
 pub async fn run_once(env: &WorkerEnv) -> Result<CleanupReport, StoreError> {
     let now = env.clock.now();
     let mut report = CleanupReport::default();

@@ -23,10 +23,11 @@ pub enum KickoffError {
     /// An overlapping job of the ACO is still running (a 429).
     #[error("job {} is already exporting an overlapping set of types", .0.job_id)]
     Duplicate(Duplicate),
-    /// The claims source failed.
+    /// The ACO's attribution files could not be read from its source.
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The database failed.
+    /// The duplicate check or the insert failed (503 when the database is
+    /// unavailable).
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -16,18 +16,20 @@ use crate::domain::task::TaskPayload;
 /// A task as a worker claimed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedTask {
-    /// Task id.
+    /// The `tasks` row id (logged as `task`; in temporary file names).
     pub id: i64,
-    /// Its job.
+    /// The job whose work this is.
     pub job_id: i64,
-    /// What it does.
+    /// Planning or export: which runner reads the payload.
     pub kind: TaskKind,
     /// Its payload as stored (JSON): read by the task's runner, so that a
     /// payload it cannot read fails the task rather than the claim.
     pub payload: String,
     /// Claims so far, this one included.
     pub attempts: i64,
-    /// The fence this claim holds.
+    /// The fence this claim holds: every claim moves it, and the task's
+    /// final transaction writes only while the row still has this value
+    /// (`jobs/task_end.rs`), so a stale worker cannot record over a live one.
     pub fence: i64,
     /// Why the previous attempt failed, if it did.
     pub last_error: Option<String>,
