@@ -1,6 +1,8 @@
-//! Administering ACOs: creation and the deny list.
+//! Administering ACOs: creation, the data they are entitled to, and the
+//! deny list.
 
 use crate::clock::Clock;
+use crate::domain::DataSets;
 use crate::store::acos::{self as store, AcoRecord};
 use crate::store::{Db, StoreError};
 
@@ -41,20 +43,21 @@ pub fn validate_cms_id(cms_id: &str) -> Result<(), AcoError> {
     }
 }
 
-/// Creates an ACO after checking its CMS ID and name (trimmed, 1 to 200 characters); fails if the
-/// CMS ID exists.
+/// Creates an ACO entitled to `data_sets` after checking its CMS ID and
+/// name (trimmed, 1 to 200 characters); fails if the CMS ID exists.
 pub async fn create(
     db: &Db,
     clock: &dyn Clock,
     cms_id: &str,
     name: &str,
+    data_sets: DataSets,
 ) -> Result<AcoRecord, AcoError> {
     validate_cms_id(cms_id)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AcoError::InvalidName);
     }
-    store::insert(db, cms_id, name, clock.now())
+    store::insert(db, cms_id, name, data_sets, clock.now())
         .await?
         .ok_or_else(|| AcoError::Exists(cms_id.to_owned()))
 }
@@ -68,6 +71,18 @@ pub async fn set_denied(
     deny: bool,
 ) -> Result<AcoRecord, AcoError> {
     store::set_denied(db, cms_id, deny.then(|| clock.now()))
+        .await?
+        .ok_or_else(|| AcoError::Unknown(cms_id.to_owned()))
+}
+
+/// Sets the kinds of claims data an ACO may export (its next kick-offs'
+/// default and allowed types).
+pub async fn set_data_sets(
+    db: &Db,
+    cms_id: &str,
+    data_sets: DataSets,
+) -> Result<AcoRecord, AcoError> {
+    store::set_data_sets(db, cms_id, data_sets)
         .await?
         .ok_or_else(|| AcoError::Unknown(cms_id.to_owned()))
 }

@@ -9,6 +9,7 @@ use crate::acos::{self, AcoError};
 use crate::auth::credentials::{self, CredentialsError, DEFAULT_SECRET_LIFETIME};
 use crate::auth::secrets;
 use crate::clock::Clock;
+use crate::domain::DataSets;
 use crate::store::synthetic_acos::{self, SyntheticAcoRecord};
 use crate::store::{Db, StoreError, acos as aco_store, credentials as credential_store};
 
@@ -143,7 +144,7 @@ pub async fn prepare(
     for spec in SANDBOX_ACOS {
         let aco = match aco_store::find_by_cms_id(db, spec.cms_id).await? {
             Some(aco) => aco,
-            None => acos::create(db, clock, spec.cms_id, spec.name).await?,
+            None => acos::create(db, clock, spec.cms_id, spec.name, DataSets::default()).await?,
         };
         if aco.denied_at.is_some() != spec.denied {
             acos::set_denied(db, clock, spec.cms_id, spec.denied).await?;

@@ -72,7 +72,14 @@ pub async fn prepare(
         },
     )
     .await?;
-    let aco = crate::acos::create(&app.db, clock.as_ref(), BENCH_CMS_ID, "Benchmark ACO").await?;
+    let aco = crate::acos::create(
+        &app.db,
+        clock.as_ref(),
+        BENCH_CMS_ID,
+        "Benchmark ACO",
+        crate::domain::DataSets::default(),
+    )
+    .await?;
     let today = clock.now().date();
     let record = SyntheticAcoRecord {
         seed: spec.seed,

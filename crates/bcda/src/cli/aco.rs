@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::Context;
 use crate::acos;
+use crate::domain::DataSets;
 use crate::fhir::time_format::fhir_date_time;
 use crate::store::acos::{AcoRecord, list};
 
@@ -18,6 +19,20 @@ pub enum AcoCommand {
         /// Display name.
         #[arg(long, env = "BCDA_ACO_NAME")]
         name: String,
+        /// The claims data it may export: adjudicated (Patient, Coverage,
+        /// ExplanationOfBenefit) and/or partially-adjudicated (Claim,
+        /// ClaimResponse on v2), comma-separated.
+        #[arg(long = "data", env = "BCDA_ACO_DATA", default_value = "adjudicated", value_parser = parse_data_sets)]
+        data: DataSets,
+    },
+    /// Change the claims data an ACO may export (its next kick-offs).
+    SetData {
+        /// CMS identifier.
+        #[arg(long, env = "BCDA_CMS_ID")]
+        cms_id: String,
+        /// adjudicated and/or partially-adjudicated, comma-separated.
+        #[arg(long = "data", env = "BCDA_ACO_DATA", value_parser = parse_data_sets)]
+        data: DataSets,
     },
     /// List ACOs.
     List {
@@ -43,9 +58,16 @@ pub(super) async fn run(ctx: &Context, command: AcoCommand) -> anyhow::Result<()
     let db = ctx.db().await?;
     let clock = ctx.clock.as_ref();
     match command {
-        AcoCommand::Create { cms_id, name } => {
-            let aco = acos::create(&db, clock, &cms_id, &name).await?;
-            println!("created ACO {} ({})", aco.cms_id, aco.name);
+        AcoCommand::Create { cms_id, name, data } => {
+            let aco = acos::create(&db, clock, &cms_id, &name, data).await?;
+            println!(
+                "created ACO {} ({}), data: {}",
+                aco.cms_id, aco.name, aco.data_sets
+            );
+        }
+        AcoCommand::SetData { cms_id, data } => {
+            let aco = acos::set_data_sets(&db, &cms_id, data).await?;
+            println!("ACO {} now exports: {}", aco.cms_id, aco.data_sets);
         }
         AcoCommand::List { json } => {
             let all = list(&db).await?;
@@ -57,13 +79,17 @@ pub(super) async fn run(ctx: &Context, command: AcoCommand) -> anyhow::Result<()
                     "no ACOs yet; create one with `bcda aco create --cms-id A9994 --name \"ACO Dev\"`"
                 );
             } else {
-                println!("{:<12} {:<8} {:<21} NAME", "CMS_ID", "STATUS", "CREATED");
+                println!(
+                    "{:<12} {:<8} {:<21} {:<34} NAME",
+                    "CMS_ID", "STATUS", "CREATED", "DATA"
+                );
                 for aco in &all {
                     println!(
-                        "{:<12} {:<8} {:<21} {}",
+                        "{:<12} {:<8} {:<21} {:<34} {}",
                         aco.cms_id,
                         status(aco),
                         fhir_date_time(aco.created_at),
+                        aco.data_sets.to_string(),
                         aco.name
                     );
                 }
@@ -97,5 +123,12 @@ fn aco_json(aco: &AcoRecord) -> serde_json::Value {
         "status": status(aco),
         "denied_at": aco.denied_at.map(fhir_date_time),
         "created_at": fhir_date_time(aco.created_at),
+        "data": aco.data_sets.to_string().split(',').collect::<Vec<_>>(),
     })
+}
+
+/// clap's parser for `--data`: the message names the bad item.
+fn parse_data_sets(list: &str) -> Result<DataSets, String> {
+    list.parse()
+        .map_err(|e: crate::domain::data_sets::DataSetsError| e.to_string())
 }

@@ -5,9 +5,11 @@
 
 pub mod api;
 pub mod attribution_kind;
+pub mod data_sets;
 pub mod job;
 pub mod task;
 
 pub use api::{ApiVersion, ResourceType};
 pub use attribution_kind::AttributionKind;
+pub use data_sets::{DataSet, DataSets};
 pub use job::{JobStatus, RequestKind};

@@ -5,8 +5,10 @@ use uuid::Uuid;
 
 use super::{Db, StoreError, impl_from_row, unique_violation_as_none, with_pool};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
+use crate::domain::DataSets;
 
-/// One row of the `acos` table (columns in `migrations/*/0001_foundation.sql`).
+/// One row of the `acos` table (columns in `migrations/*/0001_foundation.sql`
+/// and `0006_aco_data_sets.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcoRecord {
     /// Internal UUID; the other tables refer to the ACO by it, clients see the CMS ID instead.
@@ -19,6 +21,8 @@ pub struct AcoRecord {
     pub denied_at: Option<OffsetDateTime>,
     /// When the ACO was created (app clock).
     pub created_at: OffsetDateTime,
+    /// The kinds of claims data it may export (BCDA's ACO config `data`).
+    pub data_sets: DataSets,
 }
 
 impl_from_row!(AcoRecord, |row| {
@@ -30,6 +34,10 @@ impl_from_row!(AcoRecord, |row| {
             .try_get::<Option<i64>, _>("denied_at")?
             .map(from_epoch_ms),
         created_at: from_epoch_ms(row.try_get("created_at")?),
+        data_sets: row
+            .try_get::<String, _>("data_sets")?
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
     })
 });
 
@@ -42,7 +50,7 @@ pub(crate) fn parse_uuid(text: String) -> Result<Uuid, sqlx::Error> {
 macro_rules! select {
     ($tail:literal) => {
         concat!(
-            "SELECT id, cms_id, name, denied_at, created_at FROM acos ",
+            "SELECT id, cms_id, name, denied_at, created_at, data_sets FROM acos ",
             $tail
         )
     };
@@ -53,6 +61,7 @@ pub async fn insert(
     db: &Db,
     cms_id: &str,
     name: &str,
+    data_sets: DataSets,
     now: OffsetDateTime,
 ) -> Result<Option<AcoRecord>, StoreError> {
     let record = AcoRecord {
@@ -61,13 +70,15 @@ pub async fn insert(
         name: name.to_owned(),
         denied_at: None,
         created_at: now,
+        data_sets,
     };
     let result = with_pool!(db, |pool| {
-        sqlx::query("INSERT INTO acos (id, cms_id, name, denied_at, created_at) VALUES ($1, $2, $3, NULL, $4)")
+        sqlx::query("INSERT INTO acos (id, cms_id, name, denied_at, created_at, data_sets) VALUES ($1, $2, $3, NULL, $4, $5)")
             .bind(record.id.to_string())
             .bind(&record.cms_id)
             .bind(&record.name)
             .bind(to_epoch_ms(now))
+            .bind(record.data_sets.to_string())
             .execute(pool)
             .await
             .map(|_| ())
@@ -122,6 +133,24 @@ pub async fn set_denied(
         .bind(cms_id)
         .execute(pool)
         .await?;
+    });
+    find_by_cms_id(db, cms_id).await
+}
+
+/// Sets the kinds of data an ACO may export; the ACO after the change, or
+/// `None` if no ACO has that CMS ID. Jobs already accepted keep the types
+/// they were given.
+pub async fn set_data_sets(
+    db: &Db,
+    cms_id: &str,
+    data_sets: DataSets,
+) -> Result<Option<AcoRecord>, StoreError> {
+    with_pool!(db, |pool| {
+        sqlx::query("UPDATE acos SET data_sets = $1 WHERE cms_id = $2")
+            .bind(data_sets.to_string())
+            .bind(cms_id)
+            .execute(pool)
+            .await?;
     });
     find_by_cms_id(db, cms_id).await
 }

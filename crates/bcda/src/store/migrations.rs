@@ -44,6 +44,11 @@ const SQLITE: &[Embedded] = &[
         "fair queue",
         include_str!("../../migrations/sqlite/0005_fair_queue.sql"),
     ),
+    (
+        6,
+        "aco data sets",
+        include_str!("../../migrations/sqlite/0006_aco_data_sets.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -71,6 +76,11 @@ const POSTGRES: &[Embedded] = &[
         5,
         "fair queue",
         include_str!("../../migrations/postgres/0005_fair_queue.sql"),
+    ),
+    (
+        6,
+        "aco data sets",
+        include_str!("../../migrations/postgres/0006_aco_data_sets.sql"),
     ),
 ];
 

@@ -450,3 +450,52 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
         "plain lines in a pipe: {stderr:?}"
     );
 }
+
+backend_test! {
+    async fn aco_data_sets_are_set_shown_and_changed(backend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_schema().await.1),
+        };
+        let pg = pg.as_deref();
+        let cmd = |args: &[&str]| {
+            let mut c = bcda(dir.path(), pg);
+            c.args(args);
+            c
+        };
+        let data_of = |cms_id: &str| -> serde_json::Value {
+            let listed: serde_json::Value =
+                serde_json::from_str(&run_ok(cmd(&["aco", "list", "--json"]))).expect("json");
+            listed.as_array().expect("array").iter().find(|a| a["cms_id"] == cms_id).expect("listed")["data"].clone()
+        };
+        // Every ACO model gets adjudicated data unless told otherwise.
+        run_ok(cmd(&["aco", "create", "--cms-id", "A9994", "--name", "SSP"]));
+        assert_eq!(data_of("A9994"), serde_json::json!(["adjudicated"]));
+        let created = run_ok(cmd(&["aco", "create", "--cms-id", "D0001", "--name", "REACH", "--data", "partially-adjudicated,adjudicated"]));
+        assert!(created.contains("data: adjudicated,partially-adjudicated"), "{created}");
+        assert_eq!(data_of("D0001"), serde_json::json!(["adjudicated", "partially-adjudicated"]));
+        let table = run_ok(cmd(&["aco", "list"]));
+        let row = table.lines().find(|l| l.starts_with("D0001")).expect("row");
+        assert!(row.contains("adjudicated,partially-adjudicated"), "{table}");
+
+        let changed = run_ok(cmd(&["aco", "set-data", "--cms-id", "A9994", "--data", "partially-adjudicated"]));
+        assert_eq!(changed.trim_end(), "ACO A9994 now exports: partially-adjudicated");
+        assert_eq!(data_of("A9994"), serde_json::json!(["partially-adjudicated"]));
+
+        // Bad values: clap's usage error naming the flag and the item, or a
+        // one-line error for an unknown ACO; nothing changes.
+        for (args, code, expected) in [
+            (&["aco", "set-data", "--cms-id", "A9994", "--data", "claims"][..], 2, "unknown data set \"claims\""),
+            (&["aco", "set-data", "--cms-id", "A9994", "--data", ""][..], 2, "no data set given"),
+            (&["aco", "create", "--cms-id", "A9995", "--name", "x", "--data", "Adjudicated"][..], 2, "--data"),
+            (&["aco", "set-data", "--cms-id", "A0000", "--data", "adjudicated"][..], 1, "error: no ACO with CMS ID A0000"),
+        ] {
+            let output = cmd(args).output().expect("run");
+            assert_eq!(output.status.code(), Some(code), "{args:?}");
+            assert!(stderr_of(&output).contains(expected), "{args:?}: {}", stderr_of(&output));
+        }
+        assert_eq!(data_of("A9994"), serde_json::json!(["partially-adjudicated"]));
+        assert!(!run_ok(cmd(&["aco", "list"])).contains("A9995"));
+    }
+}

@@ -317,9 +317,15 @@ impl TestApp {
     }
 
     pub async fn create_aco(&self, cms_id: &str) {
-        bcda::acos::create(self.db(), &self.clock, cms_id, &format!("ACO {cms_id}"))
-            .await
-            .expect("create aco");
+        bcda::acos::create(
+            self.db(),
+            &self.clock,
+            cms_id,
+            &format!("ACO {cms_id}"),
+            Default::default(),
+        )
+        .await
+        .expect("create aco");
     }
 
     pub async fn create_credentials(&self, cms_id: &str) -> NewCredentials {
