@@ -44,6 +44,11 @@ const SQLITE: &[Embedded] = &[
         "fair queue",
         include_str!("../../migrations/sqlite/0005_fair_queue.sql"),
     ),
+    (
+        6,
+        "claims density",
+        include_str!("../../migrations/sqlite/0006_claims_density.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -71,6 +76,11 @@ const POSTGRES: &[Embedded] = &[
         5,
         "fair queue",
         include_str!("../../migrations/postgres/0005_fair_queue.sql"),
+    ),
+    (
+        6,
+        "claims density",
+        include_str!("../../migrations/postgres/0006_claims_density.sql"),
     ),
 ];
 
