@@ -20,6 +20,15 @@ pub const SANDBOX_SEED: u64 = 20_240_101;
 /// Years of claims history the sandbox serves.
 pub const SANDBOX_YEARS: i32 = 7;
 
+/// Claims density of the sandbox ACOs, in percent of the full per-year claim
+/// rates. At full density a 50-beneficiary v2 ExplanationOfBenefit file of
+/// A9994 is about 234 MB (4.7 MB per beneficiary over seven years), more than
+/// Postman or a browser's Swagger UI can hold; at 10 % it is about 25 MB,
+/// near BCDA's own sandbox (about 380 KB per beneficiary, docs/REFERENCES.md
+/// "Sandbox file sizes"), and the fullest 50-beneficiary file of the largest
+/// sandbox ACO stays under 60 MB (`tests/synthetic/density.rs`).
+pub const SANDBOX_CLAIMS_DENSITY: u8 = 10;
+
 /// One sandbox ACO.
 #[derive(Debug, Clone, Copy)]
 pub struct SandboxAco {
@@ -150,7 +159,9 @@ pub async fn prepare(
             acos::set_denied(db, clock, spec.cms_id, spec.denied).await?;
         }
         // Keep the first service year of an earlier start: the claims of a
-        // sandbox ACO never change, only its attribution dates move.
+        // sandbox ACO never change (except once, when a sandbox made before
+        // claims density existed takes the sandbox density), only its
+        // attribution dates move.
         let first_service_year = synthetic_acos::find(db, aco.id)
             .await?
             .map_or(today.year() - (SANDBOX_YEARS - 1), |s| s.first_service_year);
@@ -163,6 +174,7 @@ pub async fn prepare(
                 first_service_year,
                 anchor: today,
                 stale_attribution: spec.stale_attribution,
+                claims_density: SANDBOX_CLAIMS_DENSITY,
             },
         )
         .await?;

@@ -87,6 +87,8 @@ pub async fn prepare(
         first_service_year: today.year() - (spec.years - 1),
         anchor: today,
         stale_attribution: false,
+        // The benchmark measures production-density data.
+        claims_density: crate::synthetic::FULL_CLAIMS_DENSITY,
     };
     let import_seconds = match source {
         Source::Generated => {

@@ -29,14 +29,17 @@ impl GeneratedSource {
     pub fn new(db: Db, cms_id: &str, spec: &SyntheticAcoRecord) -> Self {
         Self {
             db,
-            aco: Arc::new(SyntheticAco::new(
-                cms_id,
-                spec.seed,
-                spec.beneficiaries,
-                spec.first_service_year,
-                spec.anchor,
-                spec.stale_attribution,
-            )),
+            aco: Arc::new(
+                SyntheticAco::new(
+                    cms_id,
+                    spec.seed,
+                    spec.beneficiaries,
+                    spec.first_service_year,
+                    spec.anchor,
+                    spec.stale_attribution,
+                )
+                .with_claims_density(spec.claims_density),
+            ),
         }
     }
 

@@ -30,9 +30,28 @@ pub struct SyntheticArgs {
     /// it; nothing later is written). Default: today.
     #[arg(long, value_parser = parse_date, value_name = "YYYY-MM-DD")]
     as_of: Option<Date>,
+    /// Percent (1-100) of the full per-year claim rates: 100 is production
+    /// density; 10 is the sandbox's (`bcda sandbox`), whose export files
+    /// stay small enough for Postman and Swagger UI.
+    #[arg(
+        long,
+        env = "BCDA_CLAIMS_DENSITY",
+        default_value = "100",
+        value_parser = parse_density,
+        value_name = "PERCENT"
+    )]
+    claims_density: u8,
     /// Output directory (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+}
+
+fn parse_density(value: &str) -> Result<u8, String> {
+    value
+        .parse::<u8>()
+        .ok()
+        .filter(|d| (1..=100).contains(d))
+        .ok_or_else(|| "expected a percentage from 1 to 100".to_owned())
 }
 
 fn parse_date(value: &str) -> Result<Date, String> {
@@ -66,7 +85,8 @@ pub(super) async fn run(ctx: &Context, args: SyntheticArgs) -> anyhow::Result<()
         as_of_day.year() - (years - 1),
         as_of_day,
         false,
-    );
+    )
+    .with_claims_density(args.claims_density);
     let out = args.out.clone();
     let written =
         tokio::task::spawn_blocking(move || synthetic_files::write_all(&aco, &out, as_of))

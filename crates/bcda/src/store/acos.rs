@@ -8,7 +8,7 @@ use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::DataSets;
 
 /// One row of the `acos` table (columns in `migrations/*/0001_foundation.sql`
-/// and `0006_aco_data_sets.sql`).
+/// and `0007_aco_data_sets.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcoRecord {
     /// Internal UUID; the other tables refer to the ACO by it, clients see the CMS ID instead.

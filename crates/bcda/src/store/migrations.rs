@@ -46,8 +46,13 @@ const SQLITE: &[Embedded] = &[
     ),
     (
         6,
+        "claims density",
+        include_str!("../../migrations/sqlite/0006_claims_density.sql"),
+    ),
+    (
+        7,
         "aco data sets",
-        include_str!("../../migrations/sqlite/0006_aco_data_sets.sql"),
+        include_str!("../../migrations/sqlite/0007_aco_data_sets.sql"),
     ),
 ];
 
@@ -79,8 +84,13 @@ const POSTGRES: &[Embedded] = &[
     ),
     (
         6,
+        "claims density",
+        include_str!("../../migrations/postgres/0006_claims_density.sql"),
+    ),
+    (
+        7,
         "aco data sets",
-        include_str!("../../migrations/postgres/0006_aco_data_sets.sql"),
+        include_str!("../../migrations/postgres/0007_aco_data_sets.sql"),
     ),
 ];
 

@@ -43,6 +43,10 @@ use ids::Namespace;
 use population::{Profile, Special};
 use rng::{Seed, hash_bytes};
 
+/// Full claims density, in percent: every claim the model plans. The
+/// default of `bcda synthetic` and the benchmark.
+pub const FULL_CLAIMS_DENSITY: u8 = 100;
+
 /// One generated FHIR resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntheticResource {
@@ -64,6 +68,7 @@ pub struct SyntheticAco {
     first_service_year: i32,
     anchor: Date,
     stale_attribution: bool,
+    claims_density: u8,
     world: Seed,
     ns: Namespace,
     layout: Layout,
@@ -96,10 +101,24 @@ impl SyntheticAco {
             first_service_year,
             anchor,
             stale_attribution,
+            claims_density: FULL_CLAIMS_DENSITY,
             world,
             ns: Namespace::new(seed, cms_id),
             layout,
         }
+    }
+
+    /// The same ACO with `percent` (clamped to 1..=100) of the full claim
+    /// rates: fewer claims per beneficiary, each built as at full density.
+    /// Beneficiaries, attribution, Patient and Coverage are unchanged.
+    pub fn with_claims_density(mut self, percent: u8) -> Self {
+        self.claims_density = percent.clamp(1, FULL_CLAIMS_DENSITY);
+        self
+    }
+
+    /// Percent of the full claim rates this ACO's beneficiaries have.
+    pub fn claims_density(&self) -> u8 {
+        self.claims_density
     }
 
     /// The ACO's CMS id.
@@ -335,7 +354,7 @@ impl SyntheticAco {
         let last_year = until.to_offset(time::UtcOffset::UTC).year();
         let mut out = Vec::new();
         for year in self.first_service_year..=last_year {
-            for claim in claims::year_claims(self.ns, p, year) {
+            for claim in claims::year_claims(self.ns, p, year, self.claims_density) {
                 if claim.last_updated <= until {
                     out.push((claim.last_updated, claim.id(), claim));
                 }

@@ -24,17 +24,25 @@ const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
     first_service_year: 2025,
     anchor: time::macros::date!(2026 - 03 - 02),
     stale_attribution: false,
+    claims_density: bcda::synthetic::FULL_CLAIMS_DENSITY,
 };
 
-fn synthetic() -> SyntheticAco {
+/// The same ACO at the sandbox's claims density.
+const SANDBOX_DENSITY_SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
+    claims_density: bcda::sandbox::SANDBOX_CLAIMS_DENSITY,
+    ..SPEC
+};
+
+fn synthetic(spec: &SyntheticAcoRecord) -> SyntheticAco {
     SyntheticAco::new(
         "A0001",
-        SPEC.seed,
-        SPEC.beneficiaries,
-        SPEC.first_service_year,
-        SPEC.anchor,
+        spec.seed,
+        spec.beneficiaries,
+        spec.first_service_year,
+        spec.anchor,
         false,
     )
+    .with_claims_density(spec.claims_density)
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -80,71 +88,151 @@ async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
 
 backend_test! {
     async fn imported_files_read_back_exactly_as_generated(backend) {
-        let app = TestApp::new(backend).await;
-        let out = tempfile::tempdir().expect("tempdir");
-        let written = synthetic_files::write_all(&synthetic(), out.path(), START).expect("write");
-        assert!(written.resources > 0);
-        app.create_aco("A0001").await;
-        let first = import_everything(&app, out.path()).await;
-        assert!(first.iter().all(|o| matches!(o, FileOutcome::Imported { .. })), "{first:?}");
-        let counts = bcda::store::resources::counts(app.db()).await.expect("counts");
-        let total: i64 = counts.iter().map(|c| c.2).sum();
-        assert_eq!(u64::try_from(total).expect("count"), written.resources);
+        read_back_exactly_as_generated(backend, &SPEC).await;
+    }
+}
 
-        // Idempotent: the same files again change nothing.
-        let again = import_everything(&app, out.path()).await;
-        let attribution_and_opt_outs = written.attribution_files.len() + written.opt_out_files.len();
-        assert!(again[..attribution_and_opt_outs].iter().all(|o| *o == FileOutcome::AlreadyImported));
-        assert_eq!(bcda::store::resources::counts(app.db()).await.expect("counts"), counts);
+backend_test! {
+    /// `bcda synthetic --claims-density 10` writes what the sandbox serves.
+    async fn sandbox_density_files_read_back_exactly_as_generated(backend) {
+        read_back_exactly_as_generated(backend, &SANDBOX_DENSITY_SPEC).await;
+    }
+}
 
-        let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
-        let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
-        let generated = ClaimsSource::Generated(GeneratedSource::new(app.db().clone(), "A0001", &SPEC));
+/// Writes `spec`'s files, imports them, and compares the stored source with
+/// the generated one made from `spec` as stored in `synthetic_acos`.
+async fn read_back_exactly_as_generated(
+    backend: crate::harness::Backend,
+    spec: &SyntheticAcoRecord,
+) {
+    let app = TestApp::new(backend).await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let written = synthetic_files::write_all(&synthetic(spec), out.path(), START).expect("write");
+    assert!(written.resources > 0);
+    app.create_aco("A0001").await;
+    let first = import_everything(&app, out.path()).await;
+    assert!(
+        first
+            .iter()
+            .all(|o| matches!(o, FileOutcome::Imported { .. })),
+        "{first:?}"
+    );
+    let counts = bcda::store::resources::counts(app.db())
+        .await
+        .expect("counts");
+    let total: i64 = counts.iter().map(|c| c.2).sum();
+    assert_eq!(u64::try_from(total).expect("count"), written.resources);
 
-        let stored_files = stored.attribution_files().await.expect("files");
-        let generated_files = generated.attribution_files().await.expect("files");
-        let facts = |files: &[bcda::claims::AttributionFile]| {
-            files.iter().map(|f| (f.kind, f.performance_year, f.attributed_at)).collect::<Vec<_>>()
-        };
-        assert_eq!(facts(&stored_files), facts(&generated_files));
-        assert!(stored_files.len() > 12, "monthly files back to 2019");
-        let mut everyone = BTreeSet::new();
-        for (s, g) in stored_files.iter().zip(&generated_files) {
-            let members = stored.attribution_members(s).await.expect("members");
-            assert_eq!(members, generated.attribution_members(g).await.expect("members"));
-            everyone.extend(members);
-        }
+    // Idempotent: the same files again change nothing.
+    let again = import_everything(&app, out.path()).await;
+    let attribution_and_opt_outs = written.attribution_files.len() + written.opt_out_files.len();
+    assert!(
+        again[..attribution_and_opt_outs]
+            .iter()
+            .all(|o| *o == FileOutcome::AlreadyImported)
+    );
+    assert_eq!(
+        bcda::store::resources::counts(app.db())
+            .await
+            .expect("counts"),
+        counts
+    );
 
-        for as_of in [START, datetime!(2025-06-01 0:00 UTC)] {
-            assert_eq!(
-                stored.opted_out(as_of).await.expect("opt-outs"),
-                generated.opted_out(as_of).await.expect("opt-outs"),
-            );
-        }
+    let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001")
+        .await
+        .expect("db")
+        .expect("aco");
+    let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
+    // The parameters go through the database, claims density included. (The
+    // stored source reads the resources tables, not this row.)
+    bcda::store::synthetic_acos::upsert(app.db(), aco.id, spec)
+        .await
+        .expect("upsert");
+    let record = bcda::store::synthetic_acos::find(app.db(), aco.id)
+        .await
+        .expect("find")
+        .expect("row");
+    assert_eq!(&record, spec);
+    let generated =
+        ClaimsSource::Generated(GeneratedSource::new(app.db().clone(), "A0001", &record));
 
-        let mut mbis: Vec<String> = everyone.into_iter().collect();
-        mbis.push("1S00A00AA00".to_owned()); // attributed to nobody
+    let stored_files = stored.attribution_files().await.expect("files");
+    let generated_files = generated.attribution_files().await.expect("files");
+    let facts = |files: &[bcda::claims::AttributionFile]| {
+        files
+            .iter()
+            .map(|f| (f.kind, f.performance_year, f.attributed_at))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(facts(&stored_files), facts(&generated_files));
+    assert!(stored_files.len() > 12, "monthly files back to 2019");
+    let mut everyone = BTreeSet::new();
+    for (s, g) in stored_files.iter().zip(&generated_files) {
+        let members = stored.attribution_members(s).await.expect("members");
         assert_eq!(
-            stored.resolve(&mbis, START).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
-            generated.resolve(&mbis, START).await.expect("resolve").iter().map(Option::is_some).collect::<Vec<_>>(),
+            members,
+            generated.attribution_members(g).await.expect("members")
         );
-        for version in [ApiVersion::V1, ApiVersion::V2] {
-            for resource_type in ResourceType::ALL {
-                for since in [None, Some(datetime!(2025-09-01 0:00 UTC))] {
-                    // The Group/runout cap too: the importer's service dates
-                    // must cut exactly where the generator's claims end.
-                    let mut sizes = Vec::new();
-                    for claims_through in [None, Some(time::macros::date!(2025 - 10 - 31))] {
-                        let query = ResourceQuery { version, resource_type, since, until: START, claims_through };
-                        let from_store = read_all(&stored, &mbis, query).await;
-                        let from_generator = read_all(&generated, &mbis, query).await;
-                        assert!(!from_generator.is_empty(), "{version:?} {resource_type:?} {since:?} {claims_through:?}");
-                        assert!(from_store == from_generator, "{version:?} {resource_type:?} {since:?} {claims_through:?} differ");
-                        sizes.push(from_generator.len());
-                    }
-                    // The cap applies to EOBs only, and does exclude some.
-                    assert_eq!(sizes[0] > sizes[1], resource_type == ResourceType::ExplanationOfBenefit, "{resource_type:?} {since:?}");
+        everyone.extend(members);
+    }
+
+    for as_of in [START, datetime!(2025-06-01 0:00 UTC)] {
+        assert_eq!(
+            stored.opted_out(as_of).await.expect("opt-outs"),
+            generated.opted_out(as_of).await.expect("opt-outs"),
+        );
+    }
+
+    let mut mbis: Vec<String> = everyone.into_iter().collect();
+    mbis.push("1S00A00AA00".to_owned()); // attributed to nobody
+    assert_eq!(
+        stored
+            .resolve(&mbis, START)
+            .await
+            .expect("resolve")
+            .iter()
+            .map(Option::is_some)
+            .collect::<Vec<_>>(),
+        generated
+            .resolve(&mbis, START)
+            .await
+            .expect("resolve")
+            .iter()
+            .map(Option::is_some)
+            .collect::<Vec<_>>(),
+    );
+    for version in [ApiVersion::V1, ApiVersion::V2] {
+        for resource_type in ResourceType::ALL {
+            for since in [None, Some(datetime!(2025-09-01 0:00 UTC))] {
+                // The Group/runout cap too: the importer's service dates
+                // must cut exactly where the generator's claims end.
+                let mut sizes = Vec::new();
+                for claims_through in [None, Some(time::macros::date!(2025 - 10 - 31))] {
+                    let query = ResourceQuery {
+                        version,
+                        resource_type,
+                        since,
+                        until: START,
+                        claims_through,
+                    };
+                    let from_store = read_all(&stored, &mbis, query).await;
+                    let from_generator = read_all(&generated, &mbis, query).await;
+                    assert!(
+                        !from_generator.is_empty(),
+                        "{version:?} {resource_type:?} {since:?} {claims_through:?}"
+                    );
+                    assert!(
+                        from_store == from_generator,
+                        "{version:?} {resource_type:?} {since:?} {claims_through:?} differ"
+                    );
+                    sizes.push(from_generator.len());
                 }
+                // The cap applies to EOBs only, and does exclude some.
+                assert_eq!(
+                    sizes[0] > sizes[1],
+                    resource_type == ResourceType::ExplanationOfBenefit,
+                    "{resource_type:?} {since:?}"
+                );
             }
         }
     }
@@ -249,7 +337,7 @@ backend_test! {
     async fn malformed_attribution_is_refused_whole(backend) {
         let app = TestApp::new(backend).await;
         app.create_aco("A0001").await;
-        let aco = synthetic();
+        let aco = synthetic(&SPEC);
         let good: Vec<Vec<u8>> = (0..3)
             .map(|i| {
                 let bene = aco.beneficiary(i).expect("bene");
@@ -305,7 +393,7 @@ backend_test! {
     async fn malformed_resources_are_refused_whole(backend) {
         let app = TestApp::new(backend).await;
         let out = tempfile::tempdir().expect("tempdir");
-        synthetic_files::write_all(&synthetic(), out.path(), START).expect("write");
+        synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
         let patients = std::fs::read_to_string(out.path().join("fhir/r4/Patient.ndjson")).expect("read");
         let eobs = std::fs::read_to_string(out.path().join("fhir/r4/ExplanationOfBenefit.ndjson")).expect("read");
         let first_patient = patients.lines().next().expect("patient");
@@ -334,7 +422,7 @@ backend_test! {
     async fn malformed_opt_outs_are_refused_whole(backend) {
         let app = TestApp::new(backend).await;
         let out = tempfile::tempdir().expect("tempdir");
-        let written = synthetic_files::write_all(&synthetic(), out.path(), START).expect("write");
+        let written = synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
         let original = written.opt_out_files.first().expect("an opt-out file");
         let bytes = std::fs::read(original).expect("read");
         let dir = tempfile::tempdir().expect("tempdir");

@@ -20,6 +20,12 @@ backend_test! {
             serde_json::from_slice(&std::fs::read(sandbox::credentials_path(&data_dir)).expect("file")).expect("json");
         let keys: Vec<_> = saved[0].as_object().expect("object").keys().cloned().collect();
         assert_eq!(keys, ["cms_id", "client_id", "client_secret", "beneficiaries"]);
+        // Every sandbox ACO serves sandbox-density claims (small export files).
+        for spec in SANDBOX_ACOS {
+            let aco = bcda::store::acos::find_by_cms_id(app.db(), spec.cms_id).await.expect("db").expect("aco");
+            let record = bcda::store::synthetic_acos::find(app.db(), aco.id).await.expect("db").expect("synthetic");
+            assert_eq!(record.claims_density, sandbox::SANDBOX_CLAIMS_DENSITY, "{}", spec.cms_id);
+        }
 
         app.clock.advance(time::Duration::days(3));
         let second = sandbox::prepare(app.db(), &app.clock, &data_dir).await.expect("prepare again");

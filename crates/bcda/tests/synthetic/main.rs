@@ -435,3 +435,4 @@ fn cursor_renders_the_same_resources_in_pieces() {
         }
     }
 }
+mod density;

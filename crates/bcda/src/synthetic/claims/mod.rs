@@ -295,9 +295,15 @@ pub(crate) struct Ctx<'a> {
     pub(crate) year: i32,
 }
 
-/// Every claim of one beneficiary for one service year, in service order.
-pub(crate) fn year_claims(ns: Namespace, profile: &Profile, year: i32) -> Vec<Claim> {
-    let stubs = plan::plan_year(profile, year);
+/// Every claim of one beneficiary for one service year, in service order,
+/// at `density_percent` of the full claim rates (see [`plan::plan_year`]).
+pub(crate) fn year_claims(
+    ns: Namespace,
+    profile: &Profile,
+    year: i32,
+    density_percent: u8,
+) -> Vec<Claim> {
+    let stubs = plan::plan_year(profile, year, density_percent);
     let mut state = YearState {
         part_b_left: part_b_deductible(year) * 100,
         last_discharge: None,

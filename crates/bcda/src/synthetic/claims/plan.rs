@@ -89,7 +89,15 @@ impl Window {
 }
 
 /// The claims of `profile` in service year `year`, in service order.
-pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
+///
+/// `density_percent` (1 to 100) scales how many claims a beneficiary has:
+/// the per-year rates of every drawn claim type are multiplied by it, and
+/// each chronic medication is kept with that chance (a kept one keeps its
+/// whole refill schedule). Each claim is built exactly as at full density;
+/// at 100 no extra random number is drawn, so full-density claims are
+/// unchanged. The sandbox uses a low density (`sandbox.rs`) so its export
+/// files stay small enough for everyday tools.
+pub(crate) fn plan_year(p: &Profile, year: i32, density_percent: u8) -> Vec<Stub> {
     let mut out = Vec::new();
     if p.special == Special::NoClaims || p.special == Special::UnknownToBfd {
         return out;
@@ -107,6 +115,7 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
         .as_ref()
         .and_then(|pd| Window::new(pd.start.max(jan1(year)), end));
 
+    let density = f64::from(density_percent.clamp(1, 100)) / 100.0;
     let year_seed = p.seed.label("year").num(year as u64);
     let mut rng = year_seed.rng();
     let mut n = 0u64;
@@ -119,7 +128,7 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
 
     // Inpatient stays and the post-acute care that follows them.
     let stays = rng
-        .poisson(INPATIENT_RATE * intensity * a.fraction())
+        .poisson(INPATIENT_RATE * density * intensity * a.fraction())
         .min(40);
     for _ in 0..stays {
         let admitted = a.random_day(&mut rng);
@@ -167,7 +176,10 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
             }
         }
     }
-    for _ in 0..rng.poisson(HHA_RATE * intensity * a.fraction()).min(12) {
+    for _ in 0..rng
+        .poisson(HHA_RATE * density * intensity * a.fraction())
+        .min(12)
+    {
         let from = a.random_day(&mut rng);
         let thru = add_days(from, 29).min(end);
         push(
@@ -201,7 +213,7 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
 
     if let Some(b) = b {
         for _ in 0..rng
-            .poisson(OUTPATIENT_RATE * intensity * b.fraction())
+            .poisson(OUTPATIENT_RATE * density * intensity * b.fraction())
             .min(1_000)
         {
             let day = b.office_day(&mut rng);
@@ -215,7 +227,7 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
             );
         }
         for _ in 0..rng
-            .poisson(CARRIER_RATE * intensity * b.fraction())
+            .poisson(CARRIER_RATE * density * intensity * b.fraction())
             .min(2_000)
         {
             let day = b.office_day(&mut rng);
@@ -228,7 +240,10 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
                 Detail::None,
             );
         }
-        for _ in 0..rng.poisson(DME_RATE * intensity * b.fraction()).min(200) {
+        for _ in 0..rng
+            .poisson(DME_RATE * density * intensity * b.fraction())
+            .min(200)
+        {
             let day = b.office_day(&mut rng);
             push(
                 &mut out,
@@ -245,6 +260,18 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
         // Chronic refills: fill k of a drug falls on origin + k × supply
         // (plus a small per-fill delay), so any year is computed directly.
         for (m, med) in p.meds.iter().enumerate() {
+            // Below full density a medication is kept or dropped for good (its
+            // own sub-seed, the same every year), so refills stay in sequence.
+            if density_percent < 100
+                && !p
+                    .seed
+                    .label("density-med")
+                    .num(m as u64)
+                    .rng()
+                    .chance(u32::from(density_percent) * 10)
+            {
+                continue;
+            }
             let origin = add_days(part_d.start, i64::from(med.phase));
             let supply = i64::from(med.supply);
             let first_k = ((d.from - origin).whole_days() - 7).max(0) / supply;
@@ -274,7 +301,7 @@ pub(crate) fn plan_year(p: &Profile, year: i32) -> Vec<Stub> {
             .filter(|&i| DRUGS[i].treats.is_empty())
             .collect();
         for _ in 0..rng
-            .poisson(ACUTE_RX_RATE * intensity * d.fraction())
+            .poisson(ACUTE_RX_RATE * density * intensity * d.fraction())
             .min(500)
         {
             let day = d.random_day(&mut rng);

@@ -1,6 +1,7 @@
 //! Money reconciliation and model invariants over many generated claims.
 
 use super::*;
+use crate::synthetic::FULL_CLAIMS_DENSITY;
 use crate::synthetic::ids::Namespace;
 use crate::synthetic::population::Profile;
 use crate::synthetic::rng::Seed;
@@ -12,7 +13,7 @@ fn sample_claims() -> Vec<(Profile, Claim)> {
     for index in 0..60 {
         let p = Profile::generate(world, ns, index, index < 50);
         for year in 2019..=2024 {
-            for c in year_claims(ns, &p, year) {
+            for c in year_claims(ns, &p, year, FULL_CLAIMS_DENSITY) {
                 out.push((p.clone(), c));
             }
         }
