@@ -409,28 +409,27 @@ impl SyntheticAco {
         claims_through: Option<Date>,
         exclude_samhsa: bool,
     ) -> ResourceCursor {
-        let Some(bene) = self
-            .has_claims_record(index)
-            .then(|| self.beneficiary(index))
-            .flatten()
-        else {
+        if !self.has_claims_record(index) {
+            return ResourceCursor::empty(ApiVersion::V2);
+        }
+        let Some(p) = self.profile(index) else {
             return ResourceCursor::empty(ApiVersion::V2);
         };
-        let pending = self
-            .pac_models(index)
+        let pending = pac::window_claims(self.ns, &p, self.anchor)
             .into_iter()
-            .filter(|p| p.last_updated <= until && since.is_none_or(|s| p.last_updated > s))
-            .filter(|p| claims_through.is_none_or(|cap| p.claim.thru <= cap))
-            .filter(|p| !(exclude_samhsa && p.samhsa))
-            .map(|p| Pending {
-                last_updated: p.last_updated,
-                id: p.id(),
+            .filter(|c| c.last_updated <= until && since.is_none_or(|s| c.last_updated > s))
+            .filter(|c| claims_through.is_none_or(|cap| c.claim.thru <= cap))
+            .filter(|c| !(exclude_samhsa && c.samhsa))
+            .map(|c| Pending {
+                last_updated: c.last_updated,
+                id: c.id(),
                 body: match resource {
-                    PacResource::Claim => Body::PacClaim(p),
-                    PacResource::ClaimResponse => Body::PacResponse(p),
+                    PacResource::Claim => Body::PacClaim(c),
+                    PacResource::ClaimResponse => Body::PacResponse(c),
                 },
             })
             .collect();
+        let bene = p.bene;
         ResourceCursor::new(bene, ApiVersion::V2, pending)
     }
 

@@ -11,7 +11,7 @@
 //! claim's clinical content comes from the adjudicated claim builders
 //! (`claims::build_single`), so codes, providers and charges look like the
 //! beneficiary's EOBs. Some carry a substance use disorder diagnosis and are
-//! flagged ([`PacClaim::samhsa`]): BCDA never exports those.
+//! flagged ([`super::PacSummary::samhsa`]): BCDA never exports those.
 
 pub mod samhsa;
 
