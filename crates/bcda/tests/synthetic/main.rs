@@ -605,6 +605,16 @@ fn pac_claims_are_deterministic_and_anchored() {
         )
         .count();
     assert_eq!(capped, all.iter().filter(|c| c.service_end <= cap).count());
+    // Rendered a line at a time, the cursor gives the same bytes.
+    for pr in PacResource::ALL {
+        let mut cursor = a.pac_cursor(index, pr, None, PAC_UNTIL, None, false);
+        let mut out = Vec::new();
+        while !cursor.is_done() {
+            let start = out.len();
+            assert_eq!(cursor.write_lines(&mut out, start + 1), 1);
+        }
+        assert!(out == pac_ndjson(&a, index, pr), "{pr:?} in pieces");
+    }
     // The unknown-to-BFD and no-claims edge cases have none.
     assert!(a.pac_claims(11).is_empty() && a.pac_claims(5).is_empty());
 }
