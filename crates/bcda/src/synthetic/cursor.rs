@@ -11,16 +11,16 @@ use time::OffsetDateTime;
 
 use super::SyntheticResource;
 use super::claims::Claim;
+use super::pac::PacClaim;
 use super::population::Beneficiary;
 use super::records::RecordVersion;
 use super::render;
 use crate::domain::ApiVersion;
 
 /// What one resource is rendered from.
-// Nearly every item is an EOB (a beneficiary has at most one Patient and
-// three Coverages): boxing the claim would cost an allocation per claim to
+// Nearly every item is a claim (a beneficiary has at most one Patient and
+// three Coverages): boxing the claims would cost an allocation per claim to
 // save space on a handful.
-#[expect(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(super) enum Body {
     /// The Patient, as of one record version.
@@ -29,6 +29,10 @@ pub(super) enum Body {
     Coverage(char, RecordVersion),
     /// One claim as an ExplanationOfBenefit.
     Eob(Claim),
+    /// A partially adjudicated claim as a `Claim` (R4 only).
+    PacClaim(PacClaim),
+    /// A partially adjudicated claim as a `ClaimResponse` (R4 only).
+    PacResponse(PacClaim),
 }
 
 /// One resource not yet rendered.
@@ -114,6 +118,8 @@ impl ResourceCursor {
                 render::coverage::coverage(out, self.version, bene, *part, *rv)
             }
             Body::Eob(claim) => render::eob::eob(out, self.version, claim, bene),
+            Body::PacClaim(p) => render::claim::claim(out, p, bene),
+            Body::PacResponse(p) => render::claim_response::claim_response(out, p, bene),
         }
         Some((item.last_updated, &item.id))
     }

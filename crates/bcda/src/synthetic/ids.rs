@@ -67,6 +67,14 @@ impl Namespace {
         -((500_000_000_000_000_000 + self.claim_key(index, year, seq)) as i64)
     }
 
+    /// The number of a partially adjudicated claim (FISS claim id or MCS
+    /// ICN): unique per (beneficiary, receipt week, number within the week);
+    /// `n` below 100 (FISS and MCS take separate halves).
+    pub(crate) fn pac_number(self, index: u32, week: i64, n: u32) -> u64 {
+        let week = week.rem_euclid(10_000) as u64;
+        self.global(index) * 1_000_000 + week * 100 + u64::from(n.min(99))
+    }
+
     fn claim_key(self, index: u32, year: i32, seq: u32) -> u64 {
         let y = (year - 2000).clamp(0, 99) as u64;
         self.global(index) * 1_000_000 + y * 10_000 + u64::from(seq.min(9_999))

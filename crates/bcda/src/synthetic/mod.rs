@@ -5,9 +5,10 @@
 //! Everything is a pure function of (seed, CMS id, pool index, ...) through
 //! stable sub-seeds (`rng.rs`), so any beneficiary is generated on its own,
 //! in any order, on any machine, with identical bytes. Demographics and
-//! claims never depend on the anchor day; only the attribution layout and
-//! the opt-out events do, so re-anchoring the sandbox keeps every resource
-//! byte-identical. The model follows docs/REFERENCES.md, "Synthetic data
+//! claims never depend on the anchor day; only the attribution layout, the
+//! opt-out events and which partially adjudicated claims fall in the
+//! 90-day window before it do, so re-anchoring the sandbox keeps every
+//! resource it still serves byte-identical. The model follows docs/REFERENCES.md, "Synthetic data
 //! model".
 
 mod attribution_history;
@@ -19,6 +20,7 @@ mod ids;
 pub mod mbi;
 pub mod npi;
 mod opt_outs;
+pub mod pac;
 mod population;
 mod providers;
 mod records;
@@ -35,6 +37,8 @@ use crate::domain::{ApiVersion, ResourceType};
 pub use attribution_history::AttributionFile;
 pub use cursor::ResourceCursor;
 pub use opt_outs::{OptOutEvent, OptOutPreference};
+pub use pac::PacSource;
+pub use pac::samhsa::is_part2_diagnosis;
 pub use population::{Beneficiary, PartD, Sex};
 
 use attribution_history::Layout;
@@ -56,6 +60,46 @@ pub struct SyntheticResource {
     pub last_updated: OffsetDateTime,
     /// One minified FHIR resource, no trailing newline.
     pub json: Vec<u8>,
+}
+
+/// The two resources a partially adjudicated claim is served as (BFD v2
+/// only; `crate::domain::ResourceType` does not name them yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PacResource {
+    /// The claim as submitted: `Claim`.
+    Claim,
+    /// Its processing status: `ClaimResponse` (same id as the Claim).
+    ClaimResponse,
+}
+
+impl PacResource {
+    /// Both, in the order exports list them.
+    pub const ALL: [PacResource; 2] = [PacResource::Claim, PacResource::ClaimResponse];
+
+    /// The FHIR resource type name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PacResource::Claim => "Claim",
+            PacResource::ClaimResponse => "ClaimResponse",
+        }
+    }
+}
+
+/// What an exporter needs to know about one partially adjudicated claim
+/// without rendering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacSummary {
+    /// The id of both its Claim and its ClaimResponse (`f-...`, `m-...`).
+    pub id: String,
+    /// FISS or MCS.
+    pub source: PacSource,
+    /// `meta.lastUpdated` of both resources.
+    pub last_updated: OffsetDateTime,
+    /// The billable period's end (what `service-date` bounds compare).
+    pub service_end: Date,
+    /// Carries a 42 CFR Part 2 substance use disorder diagnosis: BCDA never
+    /// exports it (BFD's `excludeSAMHSA=true`); a store keeps it.
+    pub samhsa: bool,
 }
 
 /// One synthetic ACO: its beneficiary pool, attribution history, opt-outs
@@ -329,6 +373,94 @@ impl SyntheticAco {
             pending.retain(|r| r.last_updated > since);
         }
         ResourceCursor::new(p.bene, version, pending)
+    }
+
+    /// The partially adjudicated claims of one beneficiary: FISS and MCS
+    /// claims received in the 90 days up to the anchor day and not yet
+    /// final, whatever their `lastUpdated`, sorted by (lastUpdated, id).
+    /// Empty if `!has_claims_record`. Each is served as a Claim and a
+    /// ClaimResponse with the same id and lastUpdated ([`Self::pac_cursor`]).
+    pub fn pac_claims(&self, index: u32) -> Vec<PacSummary> {
+        let mut out: Vec<PacSummary> = self
+            .pac_models(index)
+            .into_iter()
+            .map(|p| PacSummary {
+                id: p.id(),
+                source: p.source,
+                last_updated: p.last_updated,
+                service_end: p.claim.thru,
+                samhsa: p.samhsa,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.last_updated
+                .cmp(&b.last_updated)
+                .then_with(|| a.id.as_bytes().cmp(b.id.as_bytes()))
+        });
+        out
+    }
+
+    /// Every Claim or ClaimResponse of one beneficiary with
+    /// `meta.lastUpdated <= until`, SAMHSA-flagged ones included (what a
+    /// store holds), in export order. R4 (v2) only.
+    pub fn pac_resources(
+        &self,
+        index: u32,
+        resource: PacResource,
+        until: OffsetDateTime,
+    ) -> Vec<SyntheticResource> {
+        self.pac_cursor(index, resource, None, until, None, false)
+            .collect()
+    }
+
+    /// The partially adjudicated resources an export of one beneficiary
+    /// sends, rendered on demand like [`Self::cursor`]: `lastUpdated` in
+    /// `(since, until]`, the billable period ended by `claims_through` (the
+    /// runout cap) if given, and, with `exclude_samhsa` (what every BCDA
+    /// export asks for), no claim carrying a 42 CFR Part 2 diagnosis;
+    /// excluded claims are never rendered.
+    pub fn pac_cursor(
+        &self,
+        index: u32,
+        resource: PacResource,
+        since: Option<OffsetDateTime>,
+        until: OffsetDateTime,
+        claims_through: Option<Date>,
+        exclude_samhsa: bool,
+    ) -> ResourceCursor {
+        if !self.has_claims_record(index) {
+            return ResourceCursor::empty(ApiVersion::V2);
+        }
+        let Some(p) = self.profile(index) else {
+            return ResourceCursor::empty(ApiVersion::V2);
+        };
+        let pending = pac::window_claims(self.ns, &p, self.anchor)
+            .into_iter()
+            .filter(|c| c.last_updated <= until && since.is_none_or(|s| c.last_updated > s))
+            .filter(|c| claims_through.is_none_or(|cap| c.claim.thru <= cap))
+            .filter(|c| !(exclude_samhsa && c.samhsa))
+            .map(|c| Pending {
+                last_updated: c.last_updated,
+                id: c.id(),
+                body: match resource {
+                    PacResource::Claim => Body::PacClaim(c),
+                    PacResource::ClaimResponse => Body::PacResponse(c),
+                },
+            })
+            .collect();
+        let bene = p.bene;
+        ResourceCursor::new(bene, ApiVersion::V2, pending)
+    }
+
+    /// The beneficiary's partially adjudicated claim models, unsorted.
+    fn pac_models(&self, index: u32) -> Vec<pac::PacClaim> {
+        if !self.has_claims_record(index) {
+            return Vec::new();
+        }
+        let Some(p) = self.profile(index) else {
+            return Vec::new();
+        };
+        pac::window_claims(self.ns, &p, self.anchor)
     }
 
     /// EOB counts by `eob-type` code (`CARRIER`, `PDE`, ...) for one

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bcda::domain::{ApiVersion, ResourceType};
-use bcda::synthetic::SyntheticAco;
+use bcda::synthetic::{PacResource, PacSource, SyntheticAco};
 use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 
@@ -337,6 +337,22 @@ fn fhir_validation_of_a_whole_aco() {
             f.flush().expect("flush");
             files.push(path);
         }
+        if v == ApiVersion::V2 {
+            // Partially adjudicated claims, SAMHSA-flagged ones included.
+            for pr in PacResource::ALL {
+                let path = dir.path().join(format!("{}_{}.ndjson", flag, pr.as_str()));
+                let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+                for i in 0..aco.pool_size() {
+                    for r in aco.pac_resources(i, pr, until) {
+                        f.write_all(&r.json).expect("write");
+                        f.write_all(b"\n").expect("write");
+                        count += 1;
+                    }
+                }
+                f.flush().expect("flush");
+                files.push(path);
+            }
+        }
         let out = std::process::Command::new(&python)
             .arg(&script)
             .arg("--version")
@@ -435,4 +451,252 @@ fn cursor_renders_the_same_resources_in_pieces() {
         }
     }
 }
+
+/// All of a beneficiary's partially adjudicated resources of one kind,
+/// windowed on the ACO's anchor day.
+fn pac_ndjson(aco: &SyntheticAco, index: u32, pr: PacResource) -> Vec<u8> {
+    ndjson(&aco.pac_resources(index, pr, PAC_UNTIL))
+}
+
+/// Late enough that every claim received by the anchor has been loaded.
+const PAC_UNTIL: OffsetDateTime = datetime!(2025-07-31 0:00 UTC);
+
+#[test]
+fn pac_golden_claims_of_one_beneficiary() {
+    let aco = dev_aco();
+    // The first current member with both FISS and MCS claims.
+    let index = (0..aco.beneficiaries())
+        .find(|&i| {
+            let s = aco.pac_claims(i);
+            s.iter().any(|c| c.source == PacSource::Fiss)
+                && s.iter().any(|c| c.source == PacSource::Mcs)
+        })
+        .expect("a beneficiary with FISS and MCS claims");
+    let bene = aco.beneficiary(index).expect("bene");
+    let summaries = aco.pac_claims(index);
+    let claims = aco.pac_resources(index, PacResource::Claim, PAC_UNTIL);
+    let responses = aco.pac_resources(index, PacResource::ClaimResponse, PAC_UNTIL);
+    assert_eq!(claims.len(), summaries.len());
+    assert_eq!(responses.len(), summaries.len());
+    let window_start = ANCHOR - time::Duration::days(90);
+    for ((s, c), r) in summaries.iter().zip(&claims).zip(&responses) {
+        assert_eq!(s.id, c.id);
+        assert_eq!(c.id, r.id);
+        assert_eq!(
+            (s.last_updated, c.last_updated),
+            (r.last_updated, r.last_updated)
+        );
+        let (prefix, number) = c.id.split_once('-').expect("prefix-number");
+        assert_eq!(
+            prefix,
+            if s.source == PacSource::Fiss {
+                "f"
+            } else {
+                "m"
+            }
+        );
+        assert!(number.bytes().all(|b| b.is_ascii_digit()), "{}", c.id);
+        let claim: serde_json::Value = serde_json::from_slice(&c.json).expect("claim json");
+        let resp: serde_json::Value = serde_json::from_slice(&r.json).expect("response json");
+        assert_eq!(claim["resourceType"], "Claim");
+        assert_eq!(resp["resourceType"], "ClaimResponse");
+        assert_eq!(claim["id"], c.id.as_str());
+        assert_eq!(claim["identifier"][0]["value"], number);
+        assert_eq!(resp["request"]["reference"], format!("Claim/{}", c.id));
+        assert_eq!(
+            claim["contained"][0]["identifier"][0]["value"],
+            bene.mbi.as_str()
+        );
+        assert_eq!(
+            resp["contained"][0]["identifier"][0]["value"],
+            bene.mbi.as_str()
+        );
+        let kind = if s.source == PacSource::Fiss {
+            "institutional"
+        } else {
+            "professional"
+        };
+        assert_eq!(claim["type"]["coding"][0]["code"], kind);
+        assert!(["queued", "partial"].contains(&resp["outcome"].as_str().expect("outcome")));
+        let end = claim["billablePeriod"]["end"].as_str().expect("end");
+        assert_eq!(end, s.service_end.to_string());
+        // Serviced before receipt, received in the window before the anchor.
+        assert!(s.service_end < ANCHOR && s.service_end >= window_start - time::Duration::days(21));
+        // Loaded on a Friday night load after receipt.
+        assert!(s.last_updated.date() > window_start);
+        assert_eq!(s.last_updated.weekday(), time::Weekday::Friday);
+    }
+    check_golden(
+        "v2_Claim.ndjson",
+        &pac_ndjson(&aco, index, PacResource::Claim),
+    );
+    check_golden(
+        "v2_ClaimResponse.ndjson",
+        &pac_ndjson(&aco, index, PacResource::ClaimResponse),
+    );
+}
+
+#[test]
+fn pac_claims_are_deterministic_and_anchored() {
+    let a = dev_aco();
+    let again = dev_aco();
+    let bigger = SyntheticAco::new("A9994", 1, 2_500, 2019, ANCHOR, false);
+    let next_week = SyntheticAco::new(
+        "A9994",
+        1,
+        50,
+        2019,
+        ANCHOR + time::Duration::days(7),
+        false,
+    );
+    let mut shared = 0;
+    for index in 0..a.pool_size() {
+        for pr in PacResource::ALL {
+            let x = pac_ndjson(&a, index, pr);
+            assert!(
+                x == pac_ndjson(&again, index, pr),
+                "same bytes twice: {index}"
+            );
+            // (Former members of the small ACO are current members of the
+            // bigger one, so other people.)
+            if index < a.beneficiaries() {
+                assert!(
+                    x == pac_ndjson(&bigger, index, pr),
+                    "independent of ACO size: {index}"
+                );
+            }
+            // Re-anchoring moves the window; a claim in both windows is the
+            // same bytes in both.
+            let later = next_week.pac_resources(index, pr, PAC_UNTIL);
+            for r in a.pac_resources(index, pr, PAC_UNTIL) {
+                if let Some(same) = later.iter().find(|l| l.id == r.id) {
+                    assert!(same == &r, "{} differs across anchors", r.id);
+                    shared += 1;
+                }
+            }
+        }
+    }
+    assert!(shared > 0, "consecutive windows overlap");
+    // `until`, `_since` and the service-date cap, applied before rendering.
+    let index = (0..a.pool_size())
+        .max_by_key(|&i| a.pac_claims(i).len())
+        .expect("pool");
+    let all = a.pac_claims(index);
+    assert!(all.len() >= 3, "{}", all.len());
+    let mid = all[all.len() / 2].last_updated;
+    let upto: Vec<_> = a.pac_resources(index, PacResource::Claim, mid);
+    assert_eq!(
+        upto.len(),
+        all.iter().filter(|c| c.last_updated <= mid).count()
+    );
+    let after: Vec<_> = a
+        .pac_cursor(index, PacResource::Claim, Some(mid), PAC_UNTIL, None, false)
+        .collect();
+    assert_eq!(upto.len() + after.len(), all.len());
+    let cap = all[0].service_end;
+    let capped = a
+        .pac_cursor(
+            index,
+            PacResource::ClaimResponse,
+            None,
+            PAC_UNTIL,
+            Some(cap),
+            false,
+        )
+        .count();
+    assert_eq!(capped, all.iter().filter(|c| c.service_end <= cap).count());
+    // Rendered a line at a time, the cursor gives the same bytes.
+    for pr in PacResource::ALL {
+        let mut cursor = a.pac_cursor(index, pr, None, PAC_UNTIL, None, false);
+        let mut out = Vec::new();
+        while !cursor.is_done() {
+            let start = out.len();
+            assert_eq!(cursor.write_lines(&mut out, start + 1), 1);
+        }
+        assert!(out == pac_ndjson(&a, index, pr), "{pr:?} in pieces");
+    }
+    // The unknown-to-BFD and no-claims edge cases have none.
+    assert!(a.pac_claims(11).is_empty() && a.pac_claims(5).is_empty());
+}
+
+#[test]
+fn pac_samhsa_claims_are_flagged_and_excluded_on_request() {
+    let aco = dev_aco();
+    let mut flagged = 0;
+    for index in 0..aco.pool_size() {
+        let summaries = aco.pac_claims(index);
+        for pr in PacResource::ALL {
+            let all = aco.pac_resources(index, pr, PAC_UNTIL);
+            let kept: Vec<_> = aco
+                .pac_cursor(index, pr, None, PAC_UNTIL, None, true)
+                .collect();
+            assert_eq!(kept.len(), summaries.iter().filter(|s| !s.samhsa).count());
+            for (s, r) in summaries.iter().zip(&all) {
+                let v: serde_json::Value = serde_json::from_slice(&r.json).expect("json");
+                let security = v["meta"]["security"].to_string();
+                assert_eq!(security.contains("42CFRPart2"), s.samhsa, "{}", r.id);
+                assert_eq!(kept.iter().any(|k| k.id == r.id), !s.samhsa);
+                if pr == PacResource::Claim {
+                    let codes: Vec<String> = v["diagnosis"]
+                        .as_array()
+                        .expect("diagnoses")
+                        .iter()
+                        .map(|d| {
+                            d["diagnosisCodeableConcept"]["coding"][0]["code"]
+                                .as_str()
+                                .expect("code")
+                                .to_string()
+                        })
+                        .collect();
+                    assert_eq!(
+                        codes.iter().any(|c| bcda::synthetic::is_part2_diagnosis(c)),
+                        s.samhsa,
+                        "{} {codes:?}",
+                        r.id
+                    );
+                    flagged += usize::from(s.samhsa);
+                }
+            }
+        }
+    }
+    assert!(
+        flagged > 0,
+        "a 50-beneficiary ACO has SAMHSA-flagged claims"
+    );
+}
+
+#[test]
+fn pac_volumes_follow_bfd_proportions() {
+    let aco = SyntheticAco::new("A9990", 7, 400, 2019, date!(2026 - 03 - 01), false);
+    let (mut fiss, mut mcs, mut samhsa) = (0usize, 0usize, 0usize);
+    let n = aco.beneficiaries();
+    for i in 0..n {
+        for c in aco.pac_claims(i) {
+            match c.source {
+                PacSource::Fiss => fiss += 1,
+                PacSource::Mcs => mcs += 1,
+            }
+            samhsa += usize::from(c.samhsa);
+        }
+    }
+    let per = |x: usize| x as f64 / f64::from(n);
+    println!(
+        "PAC claims per beneficiary: FISS {:.2}, MCS {:.2}, SAMHSA {:.3}",
+        per(fiss),
+        per(mcs),
+        per(samhsa)
+    );
+    assert!((1.0..=2.5).contains(&per(fiss)), "FISS {}", per(fiss));
+    assert!((1.0..=2.5).contains(&per(mcs)), "MCS {}", per(mcs));
+    let ratio = fiss as f64 / mcs as f64;
+    assert!((0.7..=1.4).contains(&ratio), "FISS/MCS {ratio}");
+    // Some, and a small share (substance use disorders are a few percent
+    // of beneficiaries).
+    let share = samhsa as f64 / (fiss + mcs) as f64;
+    assert!(
+        samhsa > 0 && share < 0.1,
+        "SAMHSA {samhsa} ({share:.3} of claims)"
+    );
+}
+
 mod density;

@@ -10,7 +10,7 @@
 
 mod institutional;
 mod pde;
-mod plan;
+pub(crate) mod plan;
 mod professional;
 
 use time::{Date, OffsetDateTime};
@@ -330,6 +330,39 @@ pub(crate) fn year_claims(
         out.push(claim);
     }
     out
+}
+
+/// One claim of `kind` (carrier or an institutional kind) built on its own,
+/// outside any service year's sequence: what a partially adjudicated claim
+/// is drawn from (`synthetic::pac`). Cost sharing starts from a fresh year
+/// (no deductible met), which only the adjudicated amounts would show.
+pub(crate) fn build_single(
+    profile: &Profile,
+    kind: ClaimKind,
+    from: Date,
+    thru: Date,
+    seed: super::rng::Seed,
+    detail: plan::Detail,
+) -> Claim {
+    let year = from.year();
+    let stub = plan::Stub {
+        kind,
+        from,
+        thru,
+        seed,
+        detail,
+    };
+    let mut state = YearState {
+        part_b_left: part_b_deductible(year) * 100,
+        last_discharge: None,
+    };
+    let ctx = Ctx { profile, year };
+    let mut rng = seed.rng();
+    match kind.family() {
+        Family::Professional => professional::build(&ctx, &stub, &mut rng, &mut state),
+        Family::Institutional => institutional::build(&ctx, &stub, &mut rng, &mut state),
+        Family::Pharmacy => pde::build(&ctx, &stub, &mut rng),
+    }
 }
 
 /// The template of a new claim: every field at its neutral value.

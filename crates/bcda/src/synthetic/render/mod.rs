@@ -2,6 +2,8 @@
 //! trailing newline), straight into bytes.
 
 pub(crate) mod amounts;
+pub(crate) mod claim;
+pub(crate) mod claim_response;
 pub(crate) mod coverage;
 pub(crate) mod datatypes;
 pub(crate) mod eob;
