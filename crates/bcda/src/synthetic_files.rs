@@ -76,7 +76,7 @@ pub fn write_all(
     for version in [ApiVersion::V1, ApiVersion::V2] {
         let dir = out.join("fhir").join(version_dir(version));
         create_dir(&dir)?;
-        for resource_type in ResourceType::ALL {
+        for resource_type in ResourceType::ADJUDICATED {
             let path = dir.join(format!("{}.ndjson", resource_type.as_str()));
             write_resources(aco, version, resource_type, as_of, &path, &mut written)?;
         }

@@ -104,6 +104,9 @@ pub struct JobArgs {
     /// Beneficiaries per Coverage file.
     #[arg(long, env = "BCDA_BATCH_COVERAGE", default_value = "4000", value_parser = parse_positive, value_name = "N")]
     pub batch_coverage: u64,
+    /// Beneficiaries per Claim and per ClaimResponse file.
+    #[arg(long, env = "BCDA_BATCH_CLAIM", default_value = "4000", value_parser = parse_positive, value_name = "N")]
+    pub batch_claim: u64,
     /// Seconds a worker holds a task without renewing its lease; a task of
     /// a worker that died is retried after this.
     #[arg(long, env = "BCDA_TASK_LEASE_SECONDS", default_value = "30", value_parser = parse_positive, value_name = "SECONDS")]
@@ -144,6 +147,7 @@ impl JobArgs {
             batch_eob: usize::try_from(self.batch_eob).unwrap_or(usize::MAX),
             batch_patient: usize::try_from(self.batch_patient).unwrap_or(usize::MAX),
             batch_coverage: usize::try_from(self.batch_coverage).unwrap_or(usize::MAX),
+            batch_claim: usize::try_from(self.batch_claim).unwrap_or(usize::MAX),
             task_lease: Duration::from_secs(self.task_lease_seconds),
             max_attempts: i64::try_from(self.task_max_attempts).unwrap_or(i64::MAX),
             retry_backoff: Duration::from_secs(self.task_retry_seconds),

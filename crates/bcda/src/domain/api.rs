@@ -1,6 +1,8 @@
 //! What an API request speaks: its version (and so its FHIR release) and
 //! the resource types an export can contain.
 
+use super::data_sets::DataSet;
+
 /// The API version of a request, which fixes the FHIR release spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiVersion {
@@ -48,14 +50,32 @@ pub enum ResourceType {
     Coverage,
     /// Adjudicated claims of the eight claim types.
     ExplanationOfBenefit,
+    /// A partially adjudicated claim as submitted (FISS or MCS; API v2).
+    Claim,
+    /// A partially adjudicated claim's processing status (API v2).
+    ClaimResponse,
 }
 
 impl ResourceType {
-    /// Every type, in BCDA's default export order.
-    pub const ALL: [ResourceType; 3] = [
+    /// The adjudicated types, in the order exports list them: every ACO's
+    /// default, and all that v1 serves.
+    pub const ADJUDICATED: [ResourceType; 3] = [
         ResourceType::Patient,
         ResourceType::Coverage,
         ResourceType::ExplanationOfBenefit,
+    ];
+
+    /// The partially adjudicated types (v2, for entitled ACOs).
+    pub const PARTIALLY_ADJUDICATED: [ResourceType; 2] =
+        [ResourceType::Claim, ResourceType::ClaimResponse];
+
+    /// Every type.
+    pub const ALL: [ResourceType; 5] = [
+        ResourceType::Patient,
+        ResourceType::Coverage,
+        ResourceType::ExplanationOfBenefit,
+        ResourceType::Claim,
+        ResourceType::ClaimResponse,
     ];
 
     /// The FHIR resource type name.
@@ -64,6 +84,27 @@ impl ResourceType {
             ResourceType::Patient => "Patient",
             ResourceType::Coverage => "Coverage",
             ResourceType::ExplanationOfBenefit => "ExplanationOfBenefit",
+            ResourceType::Claim => "Claim",
+            ResourceType::ClaimResponse => "ClaimResponse",
+        }
+    }
+
+    /// The kind of data the type belongs to (what an ACO must be entitled
+    /// to).
+    pub fn data_set(self) -> DataSet {
+        match self {
+            ResourceType::Patient | ResourceType::Coverage | ResourceType::ExplanationOfBenefit => {
+                DataSet::Adjudicated
+            }
+            ResourceType::Claim | ResourceType::ClaimResponse => DataSet::PartiallyAdjudicated,
+        }
+    }
+
+    /// The types an API version serves, in export order.
+    pub fn of_version(version: ApiVersion) -> &'static [ResourceType] {
+        match version {
+            ApiVersion::V1 => &Self::ADJUDICATED,
+            ApiVersion::V2 => &Self::ALL,
         }
     }
 

@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn bad_payloads_are_refused() {
         for bad in [
-            r#"{"resource_type":"Claim","beneficiaries":[]}"#,
+            r#"{"resource_type":"Observation","beneficiaries":[]}"#,
             r#"{"resource_type":"Patient","claims_through":"12/31/2024","beneficiaries":[]}"#,
             r#"{"resource_type":"Patient"}"#,
         ] {

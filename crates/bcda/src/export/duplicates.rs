@@ -256,7 +256,7 @@ mod tests {
         ExportRequest {
             version: ApiVersion::V1,
             kind: RequestKind::GroupAll,
-            resource_types: types.map_or(ResourceType::ALL.to_vec(), <[_]>::to_vec),
+            resource_types: types.map_or(ResourceType::ADJUDICATED.to_vec(), <[_]>::to_vec),
             since: None,
         }
     }
@@ -307,8 +307,8 @@ mod tests {
                 &[Coverage, Patient],
             ),
             (&[Eob], None, &[Eob]),
-            (&ResourceType::ALL, Some(&[Eob]), &[Eob]),
-            (&ResourceType::ALL, None, &ResourceType::ALL),
+            (&ResourceType::ADJUDICATED, Some(&[Eob]), &[Eob]),
+            (&ResourceType::ADJUDICATED, None, &ResourceType::ADJUDICATED),
             (&[Patient], Some(&[Coverage, Eob]), &[]),
             (&[Coverage, Eob], Some(&[Patient]), &[]),
         ];
@@ -346,7 +346,7 @@ mod tests {
             1,
             JobStatus::InProgress,
             ApiVersion::V2,
-            &ResourceType::ALL,
+            &ResourceType::ADJUDICATED,
             time::Duration::hours(1),
         )];
         assert_eq!(check(&existing, &request(None)), None);
@@ -385,7 +385,7 @@ mod tests {
             duplicate_of(
                 &existing,
                 ApiVersion::V1,
-                &ResourceType::ALL,
+                &ResourceType::ADJUDICATED,
                 NOW,
                 time::Duration::hours(1)
             ),

@@ -80,7 +80,7 @@ pub struct ExportRequest {
     /// Which kick-off route: `Patient/$export`, `Group/all/$export` or `Group/runout/$export`.
     pub kind: RequestKind,
     /// The types to export, in the order the client gave them; all types
-    /// ([`ResourceType::ALL`] order) when `_type` was absent.
+    /// ([`ResourceType::ADJUDICATED`] order) when `_type` was absent.
     pub resource_types: Vec<ResourceType>,
     /// `_since`, if given (never in the future).
     pub since: Option<OffsetDateTime>,
@@ -126,7 +126,7 @@ pub fn parse_kickoff(
     } else {
         return Err(Rejection::MethodNotAllowed);
     };
-    let (resource_types, since) = raw.validate(&pairs, now)?;
+    let (resource_types, since) = raw.validate(&pairs, version, now)?;
     check_accept(headers)?;
     check_prefer(headers)?;
     Ok(ExportRequest {
@@ -264,6 +264,7 @@ impl RawParams {
     fn validate(
         self,
         pairs: &[(String, String)],
+        version: ApiVersion,
         now: OffsetDateTime,
     ) -> Result<(Vec<ResourceType>, Option<OffsetDateTime>), Rejection> {
         check_output_format(self.output_format.as_deref())?;
@@ -286,8 +287,8 @@ impl RawParams {
                     max: MAX_LIST_ITEMS,
                 });
             }
-            Some(items) => parse_types(&items)?,
-            None => ResourceType::ALL.to_vec(),
+            Some(items) => parse_types(&items, version)?,
+            None => ResourceType::ADJUDICATED.to_vec(),
         };
         Ok((types, since))
     }
@@ -346,25 +347,33 @@ fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejec
 /// `_type` items: repeats are checked over the whole list before names (as
 /// BCDA, whose middleware finds repeats and whose handler finds unknown
 /// names), and the client's order is kept. Linear: a set of seen items.
-fn parse_types(items: &[String]) -> Result<Vec<ResourceType>, Rejection> {
+/// Only the version's types are names (`Claim` is not a v1 type).
+fn parse_types(items: &[String], version: ApiVersion) -> Result<Vec<ResourceType>, Rejection> {
     if let Some(repeat) = first_repeat(items) {
         return Err(Rejection::RepeatedType(repeat.to_owned()));
     }
     items
         .iter()
         .map(|item| {
-            ResourceType::parse(item).ok_or_else(|| Rejection::InvalidType {
-                item: item.clone(),
-                supported: supported_types(),
-            })
+            ResourceType::parse(item)
+                .filter(|t| ResourceType::of_version(version).contains(t))
+                .ok_or_else(|| Rejection::InvalidType {
+                    item: item.clone(),
+                    supported: supported_types(version),
+                })
         })
         .collect()
 }
 
-/// `Patient Coverage ExplanationOfBenefit`: a fixed order, where BCDA
+/// The version's types in a fixed order (`Patient Coverage
+/// ExplanationOfBenefit`, and on v2 `Claim ClaimResponse`), where BCDA
 /// prints a Go map (random order).
-fn supported_types() -> String {
-    ResourceType::ALL.map(ResourceType::as_str).join(" ")
+fn supported_types(version: ApiVersion) -> String {
+    ResourceType::of_version(version)
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ---------------------------------------------------------------------------
@@ -448,6 +457,7 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2024-06-01 12:00 UTC);
     const ALL_TYPES: &str = "Patient Coverage ExplanationOfBenefit";
+    const V2_TYPES: &str = "Patient Coverage ExplanationOfBenefit Claim ClaimResponse";
 
     // BCDA's exact texts, written out here so the tests pin the wording
     // independently of `Rejection`'s display strings.
@@ -553,7 +563,7 @@ mod tests {
     #[test]
     fn get_errors_have_bcda_messages() {
         let outfmt = "_outputFormat parameter must be one of [ndjson application/fhir+ndjson application/ndjson]";
-        let unknown = |t: &str| format!("invalid resource type {t}. Supported types [{ALL_TYPES}]");
+        let unknown = |t: &str| format!("invalid resource type {t}. Supported types [{V2_TYPES}]");
         let cases: Vec<(Option<&str>, &str, String)> = vec![
             (Some("sub"), "", INVALID_GROUP.into()),
             (Some("new"), "", INVALID_GROUP.into()),
@@ -627,7 +637,7 @@ mod tests {
             ),
             (None, "_type=Patient,,", "Repeated resource type ".into()),
             (None, "_type=Observation", unknown("Observation")),
-            (None, "_type=Patient,Claim", unknown("Claim")),
+            (None, "_type=Patient,Observation", unknown("Observation")),
             (None, "_type=patient", unknown("patient")),
             (None, "_type=", unknown("")),
             (None, "_type=Patient,", unknown("")),
@@ -819,7 +829,7 @@ mod tests {
                 Some(ExportRequest {
                     version: ApiVersion::V1,
                     kind: RequestKind::Patient,
-                    resource_types: ResourceType::ALL.to_vec(),
+                    resource_types: ResourceType::ADJUDICATED.to_vec(),
                     since: None,
                 })
             );
@@ -916,6 +926,20 @@ mod tests {
     }
 
     #[test]
+    fn partially_adjudicated_types_are_v2_names_only() {
+        let types = types_of(get(None, "_type=ClaimResponse,Claim"));
+        assert_eq!(types, [ResourceType::ClaimResponse, ResourceType::Claim]);
+        // v1 (the POST helper's version) does not know them.
+        assert_eq!(
+            message(post(
+                "",
+                &parameters(r#"{"name":"_type","valueString":"Claim"}"#)
+            )),
+            format!("invalid resource type Claim. Supported types [{ALL_TYPES}]")
+        );
+    }
+
+    #[test]
     fn types_keep_the_clients_order() {
         let types = types_of(get(None, "_type=ExplanationOfBenefit,Patient"));
         assert_eq!(
@@ -937,7 +961,7 @@ mod tests {
     fn other_query_parameters_are_ignored() {
         let query = "patient=Patient/1&_typeFilter=ExplanationOfBenefit%3Fservice-date%3Dgt2001&includeAssociatedData=x&foo=bar&=x";
         let types = types_of(get(None, query));
-        assert_eq!(types, ResourceType::ALL);
+        assert_eq!(types, ResourceType::ADJUDICATED);
     }
 
     #[test]
@@ -1149,7 +1173,7 @@ mod tests {
             Vec<ResourceType>,
             Option<OffsetDateTime>,
         );
-        let all = ResourceType::ALL.to_vec();
+        let all = ResourceType::ADJUDICATED.to_vec();
         let cases: Vec<Case> = vec![
             (
                 "",

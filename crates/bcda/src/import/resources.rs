@@ -164,12 +164,17 @@ impl FileImporter<'_> {
         let type_name = head
             .resource_type
             .ok_or_else(|| fail(Some("resourceType"), "missing".to_owned()))?;
-        let resource_type = ResourceType::parse(type_name).ok_or_else(|| {
-            fail(
-                Some("resourceType"),
-                format!("{type_name:?} is not Patient, Coverage or ExplanationOfBenefit"),
-            )
-        })?;
+        // Partially adjudicated resources are not importable yet: they are
+        // linked to beneficiaries by MBI and carry a SAMHSA flag, which the
+        // store does not hold yet.
+        let resource_type = ResourceType::parse(type_name)
+            .filter(|t| ResourceType::ADJUDICATED.contains(t))
+            .ok_or_else(|| {
+                fail(
+                    Some("resourceType"),
+                    format!("{type_name:?} is not Patient, Coverage or ExplanationOfBenefit"),
+                )
+            })?;
         let id = head
             .id
             .ok_or_else(|| fail(Some("id"), "missing".to_owned()))?;
@@ -222,7 +227,11 @@ impl FileImporter<'_> {
                 self.patients.insert(id.to_owned(), row);
                 row
             }
-            ResourceType::Coverage | ResourceType::ExplanationOfBenefit => {
+            // Claim and ClaimResponse were refused with the type above.
+            ResourceType::Coverage
+            | ResourceType::ExplanationOfBenefit
+            | ResourceType::Claim
+            | ResourceType::ClaimResponse => {
                 let (field, reference) = if resource_type == ResourceType::Coverage {
                     ("beneficiary.reference", head.beneficiary.as_ref())
                 } else {

@@ -35,6 +35,9 @@ pub struct JobSettings {
     pub batch_patient: usize,
     /// Beneficiaries per Coverage file (BCDA: 4,000).
     pub batch_coverage: usize,
+    /// Beneficiaries per Claim and per ClaimResponse file (BCDA:
+    /// `BCDA_FHIR_MAX_RECORDS_CLAIM`, 4,000).
+    pub batch_claim: usize,
     /// How long a claimed task is a worker's without a heartbeat.
     pub task_lease: Duration,
     /// Attempts before a task, and its job, fail.
@@ -70,6 +73,7 @@ impl Default for JobSettings {
             batch_eob: 50,
             batch_patient: 5_000,
             batch_coverage: 4_000,
+            batch_claim: 4_000,
             task_lease: Duration::from_secs(30),
             max_attempts: 5,
             retry_backoff: Duration::from_secs(2),
@@ -92,6 +96,7 @@ impl JobSettings {
             ResourceType::ExplanationOfBenefit => self.batch_eob,
             ResourceType::Patient => self.batch_patient,
             ResourceType::Coverage => self.batch_coverage,
+            ResourceType::Claim | ResourceType::ClaimResponse => self.batch_claim,
         }
         .max(1)
     }

@@ -22,12 +22,15 @@ pub fn version_code(version: ApiVersion) -> i64 {
     }
 }
 
-/// The code the `resource_type` column stores: 1 Patient, 2 Coverage, 3 ExplanationOfBenefit.
+/// The code the `resource_type` column stores: 1 Patient, 2 Coverage, 3
+/// ExplanationOfBenefit, 4 Claim, 5 ClaimResponse.
 pub fn type_code(resource_type: ResourceType) -> i64 {
     match resource_type {
         ResourceType::Patient => 1,
         ResourceType::Coverage => 2,
         ResourceType::ExplanationOfBenefit => 3,
+        ResourceType::Claim => 4,
+        ResourceType::ClaimResponse => 5,
     }
 }
 

@@ -308,6 +308,22 @@ impl SyntheticAco {
         until: OffsetDateTime,
         claims_through: Option<Date>,
     ) -> ResourceCursor {
+        let pac = match resource_type {
+            ResourceType::Claim => Some(PacResource::Claim),
+            ResourceType::ClaimResponse => Some(PacResource::ClaimResponse),
+            _ => None,
+        };
+        if let Some(resource) = pac {
+            // Partially adjudicated data exists on v2 only, and claims with
+            // a 42 CFR Part 2 diagnosis are never exported (BFD's
+            // `excludeSAMHSA=true`).
+            return match version {
+                ApiVersion::V2 => {
+                    self.pac_cursor(index, resource, since, until, claims_through, true)
+                }
+                ApiVersion::V1 => ResourceCursor::empty(version),
+            };
+        }
         if !self.has_claims_record(index) {
             return ResourceCursor::empty(version);
         }
@@ -317,6 +333,8 @@ impl SyntheticAco {
         let bene = &p.bene;
         let mut pending = Vec::new();
         match resource_type {
+            // Served by the partially adjudicated cursor above.
+            ResourceType::Claim | ResourceType::ClaimResponse => {}
             ResourceType::Patient => {
                 let seed = p.seed.label("record-load");
                 if let Some(rv) = records::version_at(

@@ -43,7 +43,7 @@ async fn full_a9994_exports_validate_as_fhir() {
             &ExportRequest {
                 version,
                 kind: RequestKind::Patient,
-                resource_types: ResourceType::ALL.to_vec(),
+                resource_types: ResourceType::ADJUDICATED.to_vec(),
                 since: None,
             },
             &format!("http://bcda.test/api/{}/Patient/$export", version.segment()),

@@ -43,7 +43,7 @@ pub fn type_list() -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(comma_list_pattern(
-            &ResourceType::ALL.map(ResourceType::as_str),
+            &ResourceType::ADJUDICATED.map(ResourceType::as_str),
         )))
         .examples(["Coverage", "Patient,Coverage,ExplanationOfBenefit"])
 }
@@ -117,7 +117,7 @@ impl IntoParams for KickoffQuery {
                 .description(Some(format!(
                     "Resource types requested, comma-separated, each at most once: any of {}, \
                      e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type.",
-                    quoted(ResourceType::ALL.map(ResourceType::as_str))
+                    quoted(ResourceType::ADJUDICATED.map(ResourceType::as_str))
                 )))
                 .schema(Some(type_list()))
                 .style(Some(ParameterStyle::Form))
