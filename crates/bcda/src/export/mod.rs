@@ -17,6 +17,7 @@
 //! (`http/error.rs`).
 
 pub mod duplicates;
+pub mod entitlement;
 pub mod list_param;
 pub mod query;
 pub mod rejection;

@@ -63,6 +63,18 @@ pub enum Rejection {
         /// The supported names, space-separated.
         supported: String,
     },
+    /// A `_type` the ACO's data sets do not include (BCDA's text).
+    #[error("unauthorized resource type {0}")]
+    UnauthorizedType(&'static str),
+    /// No `_type`, and none of the version's types is in the ACO's data
+    /// sets (a partially-adjudicated-only ACO on v1).
+    #[error("this ACO's data ({data}) has no resource types on {version}; use /api/v2")]
+    NoTypesInVersion {
+        /// The ACO's data sets.
+        data: String,
+        /// `v1`.
+        version: &'static str,
+    },
     /// A `_status` item given twice.
     #[error("Repeated status type {0}")]
     RepeatedStatus(String),

@@ -79,8 +79,10 @@ pub struct ExportRequest {
     pub version: ApiVersion,
     /// Which kick-off route: `Patient/$export`, `Group/all/$export` or `Group/runout/$export`.
     pub kind: RequestKind,
-    /// The types to export, in the order the client gave them; all types
-    /// ([`ResourceType::ADJUDICATED`] order) when `_type` was absent.
+    /// The types the client gave (`_type`), in its order; empty when it gave
+    /// none (never from a given `_type`: an empty name is refused), meaning
+    /// the ACO's default types, resolved at kick-off
+    /// (`export::entitlement::export_types`).
     pub resource_types: Vec<ResourceType>,
     /// `_since`, if given (never in the future).
     pub since: Option<OffsetDateTime>,
@@ -288,7 +290,8 @@ impl RawParams {
                 });
             }
             Some(items) => parse_types(&items, version)?,
-            None => ResourceType::ADJUDICATED.to_vec(),
+            // The ACO's defaults, resolved at kick-off (`export::entitlement`).
+            None => Vec::new(),
         };
         Ok((types, since))
     }
@@ -829,7 +832,8 @@ mod tests {
                 Some(ExportRequest {
                     version: ApiVersion::V1,
                     kind: RequestKind::Patient,
-                    resource_types: ResourceType::ADJUDICATED.to_vec(),
+                    // None given: the ACO's defaults, resolved at kick-off.
+                    resource_types: Vec::new(),
                     since: None,
                 })
             );
@@ -961,7 +965,7 @@ mod tests {
     fn other_query_parameters_are_ignored() {
         let query = "patient=Patient/1&_typeFilter=ExplanationOfBenefit%3Fservice-date%3Dgt2001&includeAssociatedData=x&foo=bar&=x";
         let types = types_of(get(None, query));
-        assert_eq!(types, ResourceType::ADJUDICATED);
+        assert!(types.is_empty(), "no _type: the ACO's defaults");
     }
 
     #[test]
@@ -1173,7 +1177,8 @@ mod tests {
             Vec<ResourceType>,
             Option<OffsetDateTime>,
         );
-        let all = ResourceType::ADJUDICATED.to_vec();
+        // No `_type`: empty, the ACO's defaults.
+        let all = Vec::new();
         let cases: Vec<Case> = vec![
             (
                 "",

@@ -181,6 +181,7 @@ impl From<Rejection> for ApiError {
 impl From<KickoffError> for ApiError {
     fn from(error: KickoffError) -> Self {
         match error {
+            KickoffError::Rejected(rejection) => ApiError::from(rejection),
             KickoffError::Attribution(reason) => ApiError::NotFound(reason.to_string()),
             KickoffError::Duplicate(duplicate) => {
                 let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();

@@ -8,8 +8,11 @@ use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
 use crate::domain::task::PlanPayload;
 use crate::export::duplicates::{Duplicate, duplicate_of};
+use crate::export::entitlement::export_types;
+use crate::export::rejection::Rejection;
 use crate::export::request::ExportRequest;
 use crate::store::StoreError;
+use crate::store::acos;
 use crate::store::jobs::{self, NewJob};
 use crate::store::task_signal;
 use crate::store::tasks;
@@ -17,6 +20,10 @@ use crate::store::tasks;
 /// Why a job was not started.
 #[derive(Debug, thiserror::Error)]
 pub enum KickoffError {
+    /// A requested type is outside the ACO's data sets, or it has none on
+    /// the version (a 400).
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
     /// No usable attribution (a 404).
     #[error(transparent)]
     Attribution(#[from] SelectionError),
@@ -49,6 +56,10 @@ pub async fn start(
     request_url: &str,
 ) -> Result<i64, KickoffError> {
     let now = app.clock.now();
+    let aco = acos::find_by_id(&app.db, principal.aco_id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a token's ACO is not in the acos table".to_owned()))?;
+    let resource_types = export_types(&request.resource_types, request.version, aco.data_sets)?;
     let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
     let files = source.attribution_files().await?;
     attribution_selection::select(&files, request.kind, request.since, now, &principal.cms_id)?;
@@ -59,13 +70,9 @@ pub async fn start(
         let window =
             time::Duration::try_from(app.jobs.duplicate_window).unwrap_or(time::Duration::DAY);
         let active = jobs::active_since(&mut tx, principal.aco_id, now - window).await?;
-        if let Some(duplicate) = duplicate_of(
-            &active,
-            request.version,
-            &request.resource_types,
-            now,
-            window,
-        ) {
+        if let Some(duplicate) =
+            duplicate_of(&active, request.version, &resource_types, now, window)
+        {
             // Rolled back at once, so the lock is free for the next request.
             tx.rollback().await?;
             return Err(KickoffError::Duplicate(duplicate));
@@ -78,7 +85,7 @@ pub async fn start(
             api_version: request.version,
             request_url,
             request_kind: request.kind,
-            resource_types: &request.resource_types,
+            resource_types: &resource_types,
             since: request.since,
             now,
         },

@@ -14,6 +14,7 @@ mod claims_data;
 mod cli;
 mod connections;
 mod data;
+mod entitlements;
 mod errors;
 mod export;
 mod export_fhir;
