@@ -79,6 +79,7 @@ impl ConnectionArgs {
                 .map_or_else(default_max_connections, |n| {
                     usize::try_from(n).unwrap_or(usize::MAX)
                 }),
+            ..ConnectionSettings::default()
         }
     }
 }

@@ -137,7 +137,6 @@ pub async fn run(
         env,
         task,
         &payload,
-        resource_type,
         &aco.cms_id,
         writer,
         &unknown,
@@ -163,7 +162,6 @@ async fn write_and_record(
     env: &WorkerEnv,
     task: &ClaimedTask,
     payload: &ExportPayload,
-    resource_type: ResourceType,
     cms_id: &str,
     writer: NdjsonWriter,
     unknown: &[&str],
@@ -171,6 +169,7 @@ async fn write_and_record(
     placed: &mut Vec<String>,
 ) -> Result<(), TaskError> {
     let job_id = task.job_id;
+    let resource_type = payload.resource_type;
     let level = env.jobs.gzip_level;
     let data = if writer.lines() > 0 {
         let destination = env.files.path(job_id, data_name);

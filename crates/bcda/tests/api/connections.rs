@@ -56,6 +56,7 @@ fn settings(header: u64, idle: u64, max: usize) -> ConnectionSettings {
         header_read_timeout: Duration::from_secs(header),
         idle_timeout: Duration::from_secs(idle),
         max_connections: max,
+        head_eviction_grace: Duration::from_secs(1),
     }
 }
 
@@ -234,7 +235,13 @@ async fn a_head_that_has_only_just_begun_is_not_cut_off_for_a_new_client() {
     // resetting it; once the head has dragged on past the grace period it
     // is evicted as a slow sender.
     let router = Router::new().route("/_version", get(|| async { "ok" }));
-    let server = InProcess::start(router, settings(30, 60, 1)).await;
+    // A grace far longer than the checks below take, however loaded the
+    // machine: the first check cannot outlast it by accident.
+    let grace = ConnectionSettings {
+        head_eviction_grace: Duration::from_secs(5),
+        ..settings(30, 60, 1)
+    };
+    let server = InProcess::start(router, grace).await;
     let addr = server.addr;
     tokio::task::spawn_blocking(move || {
         let mut first = connect(addr);

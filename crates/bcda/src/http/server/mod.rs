@@ -48,6 +48,11 @@ pub struct ConnectionSettings {
     /// Most connections open at once; at the cap a new one replaces the longest-waiting one with
     /// nothing in flight, or waits.
     pub max_connections: usize,
+    /// How long a request head must have been arriving before its
+    /// connection may be evicted at the cap (1 s by default,
+    /// `HEAD_EVICTION_GRACE` in `registry.rs`; tests lengthen it to keep
+    /// timing out of their checks).
+    pub head_eviction_grace: Duration,
 }
 
 impl Default for ConnectionSettings {
@@ -56,6 +61,7 @@ impl Default for ConnectionSettings {
             header_read_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(),
+            head_eviction_grace: registry::HEAD_EVICTION_GRACE,
         }
     }
 }
@@ -105,7 +111,7 @@ pub async fn serve(
             () = stopped(&mut stop) => break,
         };
         let slot = tokio::select! {
-            slot = take_slot(&slots, &registry) => slot,
+            slot = take_slot(&slots, &registry, settings.head_eviction_grace) => slot,
             () = stopped(&mut stop) => break,
         };
         // Answers are small and written whole: do not hold them back.
@@ -136,7 +142,11 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// A free connection slot: at once if there is one, else the slot of the
 /// connection that has waited longest with nothing in flight, else the
 /// first slot freed by a request finishing.
-async fn take_slot(slots: &Arc<Semaphore>, registry: &Registry) -> OwnedSemaphorePermit {
+async fn take_slot(
+    slots: &Arc<Semaphore>,
+    registry: &Registry,
+    head_grace: Duration,
+) -> OwnedSemaphorePermit {
     let mut warned = false;
     loop {
         if let Ok(slot) = slots.clone().try_acquire_owned() {
@@ -148,7 +158,7 @@ async fn take_slot(slots: &Arc<Semaphore>, registry: &Registry) -> OwnedSemaphor
             tracing::debug!("at the connection limit");
             warned = true;
         }
-        registry.evict_longest_waiting();
+        registry.evict_longest_waiting(head_grace);
         // An evicted connection closes at once. Look again shortly either
         // way: a busy connection may have gone idle meanwhile.
         let wait = tokio::time::timeout(Duration::from_millis(50), slots.clone().acquire_owned());

@@ -82,9 +82,9 @@ impl Registry {
     }
 
     /// Asks the connection that has waited longest with nothing in flight
-    /// (idle, or sending a request head for at least
-    /// [`HEAD_EVICTION_GRACE`]) to close. False when there is none.
-    pub fn evict_longest_waiting(&self) -> bool {
+    /// (idle, or sending a request head for at least `head_grace`, by
+    /// default [`HEAD_EVICTION_GRACE`]) to close. False when there is none.
+    pub fn evict_longest_waiting(&self, head_grace: Duration) -> bool {
         let now = Instant::now();
         let connections = self.lock();
         let victim = connections
@@ -93,7 +93,7 @@ impl Registry {
                 let activity = *entry.activity.borrow();
                 let evictable = match activity.phase {
                     Phase::Idle => true,
-                    Phase::Head => now.duration_since(activity.since) >= HEAD_EVICTION_GRACE,
+                    Phase::Head => now.duration_since(activity.since) >= head_grace,
                     Phase::Body | Phase::Busy => false,
                 };
                 evictable.then_some((activity.since, entry))
