@@ -42,16 +42,36 @@ pub struct SandboxAco {
     pub denied: bool,
     /// Attribution out of date (404 on export).
     pub stale_attribution: bool,
+    /// Entitled to partially adjudicated claims as well as adjudicated ones
+    /// (BCDA's REACH-like sandbox sets); otherwise adjudicated only.
+    pub partially_adjudicated: bool,
 }
 
-/// The sandbox ACOs, as in BCDA's sandbox.
-pub const SANDBOX_ACOS: [SandboxAco; 7] = [
+impl SandboxAco {
+    /// The claims data the ACO may export.
+    pub fn data_sets(&self) -> DataSets {
+        if self.partially_adjudicated {
+            DataSets::BOTH
+        } else {
+            DataSets::default()
+        }
+    }
+}
+
+/// The sandbox ACOs, as in BCDA's sandbox (docs/REFERENCES.md, "Sandbox
+/// ACOs"): its simple sets, its partially adjudicated REACH sets (TEST001,
+/// TEST002: both data sets, so v2 exports add Claim and ClaimResponse), a
+/// deny-listed ACO and one whose attribution is out of date. The order is
+/// the printed one; A9994 stays first (the README's examples read entry 0
+/// of `sandbox-credentials.json`).
+pub const SANDBOX_ACOS: [SandboxAco; 9] = [
     SandboxAco {
         cms_id: "A9994",
         name: "ACO Dev",
         beneficiaries: 50,
         denied: false,
         stale_attribution: false,
+        partially_adjudicated: false,
     },
     SandboxAco {
         cms_id: "A9990",
@@ -59,6 +79,7 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
         beneficiaries: 2_500,
         denied: false,
         stale_attribution: false,
+        partially_adjudicated: false,
     },
     SandboxAco {
         cms_id: "A9991",
@@ -66,6 +87,7 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
         beneficiaries: 7_500,
         denied: false,
         stale_attribution: false,
+        partially_adjudicated: false,
     },
     SandboxAco {
         cms_id: "A9992",
@@ -73,6 +95,7 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
         beneficiaries: 20_000,
         denied: false,
         stale_attribution: false,
+        partially_adjudicated: false,
     },
     SandboxAco {
         cms_id: "A9993",
@@ -80,6 +103,23 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
         beneficiaries: 30_000,
         denied: false,
         stale_attribution: false,
+        partially_adjudicated: false,
+    },
+    SandboxAco {
+        cms_id: "TEST001",
+        name: "ACO REACH Extra Small",
+        beneficiaries: 110,
+        denied: false,
+        stale_attribution: false,
+        partially_adjudicated: true,
+    },
+    SandboxAco {
+        cms_id: "TEST002",
+        name: "ACO REACH Large",
+        beneficiaries: 11_000,
+        denied: false,
+        stale_attribution: false,
+        partially_adjudicated: true,
     },
     SandboxAco {
         cms_id: "A9997",
@@ -87,6 +127,7 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
         beneficiaries: 50,
         denied: true,
         stale_attribution: false,
+        partially_adjudicated: false,
     },
     SandboxAco {
         cms_id: "TEST995",
@@ -94,6 +135,7 @@ pub const SANDBOX_ACOS: [SandboxAco; 7] = [
         beneficiaries: 50,
         denied: false,
         stale_attribution: true,
+        partially_adjudicated: false,
     },
 ];
 
@@ -153,10 +195,15 @@ pub async fn prepare(
     for spec in SANDBOX_ACOS {
         let aco = match aco_store::find_by_cms_id(db, spec.cms_id).await? {
             Some(aco) => aco,
-            None => acos::create(db, clock, spec.cms_id, spec.name, DataSets::default()).await?,
+            None => acos::create(db, clock, spec.cms_id, spec.name, spec.data_sets()).await?,
         };
         if aco.denied_at.is_some() != spec.denied {
             acos::set_denied(db, clock, spec.cms_id, spec.denied).await?;
+        }
+        // An ACO made by an older sandbox (before data sets existed) takes
+        // its entitlements now, as the deny list above.
+        if aco.data_sets != spec.data_sets() {
+            acos::set_data_sets(db, spec.cms_id, spec.data_sets()).await?;
         }
         // Keep the first service year of an earlier start: the claims of a
         // sandbox ACO never change (except once, when a sandbox made before

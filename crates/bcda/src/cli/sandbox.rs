@@ -31,6 +31,8 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
                     "  (deny-listed: 403)"
                 } else if a.stale_attribution {
                     "  (attribution out of date: 404 on export)"
+                } else if a.partially_adjudicated {
+                    "  (also partially adjudicated: Claim, ClaimResponse on v2)"
                 } else {
                     ""
                 }

@@ -452,7 +452,7 @@ impl SyntheticAco {
         let Some(p) = self.profile(index) else {
             return ResourceCursor::empty(ApiVersion::V2);
         };
-        let pending = pac::window_claims(self.ns, &p, self.anchor)
+        let pending = pac::window_claims(self.ns, &p, self.anchor, self.claims_density)
             .into_iter()
             .filter(|c| c.last_updated <= until && since.is_none_or(|s| c.last_updated > s))
             .filter(|c| claims_through.is_none_or(|cap| c.claim.thru <= cap))
@@ -478,7 +478,7 @@ impl SyntheticAco {
         let Some(p) = self.profile(index) else {
             return Vec::new();
         };
-        pac::window_claims(self.ns, &p, self.anchor)
+        pac::window_claims(self.ns, &p, self.anchor, self.claims_density)
     }
 
     /// EOB counts by `eob-type` code (`CARRIER`, `PDE`, ...) for one

@@ -285,7 +285,7 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     let path = dir.path().join("sandbox-credentials.json");
     let saved: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&path).expect("credentials file")).expect("json");
-    assert_eq!(saved.len(), 7);
+    assert_eq!(saved.len(), bcda::sandbox::SANDBOX_ACOS.len());
     for entry in &saved {
         assert!(printed.contains(entry["client_secret"].as_str().expect("secret")));
     }

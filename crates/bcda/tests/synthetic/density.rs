@@ -1,7 +1,8 @@
 //! Sandbox claims density: every file of a full sandbox export stays small
 //! enough for everyday tools (Postman, a browser's Swagger UI), with BCDA's
 //! batch sizes (50 beneficiaries per ExplanationOfBenefit file, 5,000 per
-//! Patient file, 4,000 per Coverage file), while full density is unchanged.
+//! Patient file, 4,000 per Coverage, Claim and ClaimResponse file), while
+//! full density is unchanged.
 
 use bcda::domain::{ApiVersion, ResourceType};
 use bcda::sandbox::{SANDBOX_ACOS, SANDBOX_CLAIMS_DENSITY, SANDBOX_SEED, SANDBOX_YEARS};
@@ -133,4 +134,74 @@ fn the_largest_sandbox_aco_eob_files_stay_under_60_mb() {
         assert!(tail_bound < LIMIT as f64, "{tail_bound}");
         assert!(heavy_bound < LIMIT as f64, "{heavy_bound}");
     }
+}
+
+/// Beneficiaries per Claim and ClaimResponse file (BCDA's default).
+const CLAIM_BATCH: usize = 4_000;
+
+/// The partially adjudicated sandbox ACOs' Claim and ClaimResponse files
+/// follow the sandbox density too: every 4,000-beneficiary file of the
+/// largest one (TEST002, 11,000 members) computed whole, under 60 MB, with
+/// about a tenth of the claims of full density.
+#[test]
+fn the_partially_adjudicated_sandbox_files_stay_under_60_mb() {
+    let spec = SANDBOX_ACOS
+        .iter()
+        .filter(|a| a.partially_adjudicated)
+        .max_by_key(|a| a.beneficiaries)
+        .expect("a partially adjudicated sandbox ACO");
+    let aco = sandbox_aco(spec.cms_id, spec.beneficiaries);
+    let started = std::time::Instant::now();
+    for rt in ResourceType::PARTIALLY_ADJUDICATED {
+        let per_bene: Vec<usize> = (0..aco.beneficiaries())
+            .map(|i| bytes_of(&aco, i, ApiVersion::V2, rt))
+            .collect();
+        let files: Vec<usize> = per_bene
+            .chunks(CLAIM_BATCH)
+            .map(|c| c.iter().sum())
+            .collect();
+        println!(
+            "{} v2 {}: {:.2} KB per beneficiary; files of {CLAIM_BATCH}: {:?} MB ({:?})",
+            spec.cms_id,
+            rt.as_str(),
+            per_bene.iter().sum::<usize>() as f64 / per_bene.len() as f64 / 1e3,
+            files
+                .iter()
+                .map(|b| (*b as f64 / 1e5).round() / 10.0)
+                .collect::<Vec<_>>(),
+            started.elapsed()
+        );
+        assert!(files.iter().all(|&b| b > 0 && b < LIMIT), "{files:?}");
+    }
+    // Fewer claims, not emptier ones: about a tenth of full density (on a
+    // sample of 1,000 members, to keep the debug build quick).
+    let full = SyntheticAco::new(
+        spec.cms_id,
+        SANDBOX_SEED,
+        spec.beneficiaries,
+        aco.first_service_year(),
+        ANCHOR,
+        false,
+    );
+    let claims = |aco: &SyntheticAco| -> (usize, usize) {
+        (0..1_000)
+            .map(|i| aco.resources(i, ApiVersion::V2, ResourceType::Claim, UNTIL))
+            .fold((0, 0), |(n, bytes), r| {
+                (
+                    n + r.len(),
+                    bytes + r.iter().map(|r| r.json.len() + 1).sum::<usize>(),
+                )
+            })
+    };
+    let (sparse, sparse_bytes) = claims(&aco);
+    let (dense, dense_bytes) = claims(&full);
+    println!(
+        "{} Claims of 1,000 members: {sparse} ({:.0} B each) at sandbox density, {dense} ({:.0} B each, a {CLAIM_BATCH}-member file about {:.1} MB) at full density",
+        spec.cms_id,
+        sparse_bytes as f64 / sparse as f64,
+        dense_bytes as f64 / dense as f64,
+        dense_bytes as f64 * (CLAIM_BATCH as f64 / 1_000.0) / 1e6
+    );
+    let ratio = sparse as f64 / dense as f64;
+    assert!((0.05..=0.2).contains(&ratio), "ratio {ratio}");
 }

@@ -129,14 +129,27 @@ fn week_of(day: Date) -> i64 {
 
 /// Every partially adjudicated claim of `profile` received in the window
 /// ending on `anchor`, in (receipt, source, number) order.
-pub(crate) fn window_claims(ns: Namespace, profile: &Profile, anchor: Date) -> Vec<PacClaim> {
+///
+/// `density_percent` (1 to 100, the ACO's claims density) scales the weekly
+/// rates as `claims::plan::plan_year` scales the adjudicated ones: fewer
+/// claims, each built as at full density. At 100 the rates are unchanged
+/// (multiplied by exactly 1), so full-density claims are the same bytes.
+/// The SAMHSA edge case keeps its full rate: it is there so that every
+/// ACO, sandbox ones included, has flagged claims for the export to leave
+/// out (one beneficiary in fifty, a few claims each).
+pub(crate) fn window_claims(
+    ns: Namespace,
+    profile: &Profile,
+    anchor: Date,
+    density_percent: u8,
+) -> Vec<PacClaim> {
     let mut out = Vec::new();
     if matches!(profile.special, Special::NoClaims | Special::UnknownToBfd) {
         return out;
     }
     let first = add_days(anchor, 1 - WINDOW_DAYS);
     for week in week_of(first)..=week_of(anchor) {
-        for claim in week_claims(ns, profile, week) {
+        for claim in week_claims(ns, profile, week, density_percent) {
             if claim.received >= first && claim.received <= anchor {
                 out.push(claim);
             }
@@ -147,7 +160,7 @@ pub(crate) fn window_claims(ns: Namespace, profile: &Profile, anchor: Date) -> V
 
 /// The claims received in one week: independent of the anchor and of any
 /// other week.
-fn week_claims(ns: Namespace, profile: &Profile, week: i64) -> Vec<PacClaim> {
+fn week_claims(ns: Namespace, profile: &Profile, week: i64, density_percent: u8) -> Vec<PacClaim> {
     let seed = profile.seed.label("pac").num(week as u64);
     let mut rng = seed.rng();
     let bene = &profile.bene;
@@ -161,7 +174,7 @@ fn week_claims(ns: Namespace, profile: &Profile, week: i64) -> Vec<PacClaim> {
     let intensity = if profile.special == Special::Samhsa {
         1.5
     } else {
-        profile.frailty
+        profile.frailty * (f64::from(density_percent.clamp(1, 100)) / 100.0)
     };
     let monday = Date::from_julian_day((week * 7) as i32).unwrap_or(Date::MIN);
     let mut out = Vec::new();
