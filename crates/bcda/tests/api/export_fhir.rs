@@ -1,6 +1,7 @@
 //! Every line of every file of full v1 and v2 exports of the sandbox's
-//! A9994 validates against the FHIR models of its version (PyPI
-//! `fhir.resources` 8.3.0: STU3 for v1, R4B for v2).
+//! A9994, and of a full v2 export of TEST001 (all five types, Claim and
+//! ClaimResponse among them), validates against the FHIR models of its
+//! version (PyPI `fhir.resources` 8.3.0: STU3 for v1, R4B for v2).
 
 use std::io::Read;
 use std::path::Path;
@@ -13,12 +14,42 @@ use bcda::jobs::kickoff;
 use bcda::jobs::worker::run_until_idle;
 
 use crate::harness::{Backend, TestApp};
+use crate::kickoff::{job_id, kick_ok};
+
+/// The Python with `fhir.resources` 8.3.0 (scripts/test makes it and sets
+/// `BCDA_TEST_PYTHON`); a test without it fails rather than passing silently.
+fn python() -> String {
+    std::env::var("BCDA_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("BCDA_TEST_PYTHON is not set: run scripts/test, which provides a Python with fhir.resources==8.3.0")
+    })
+}
+
+/// Runs `tools/fhir_validate.py` on `paths` and checks that all `lines`
+/// passed.
+fn validate(python: &str, flag: &str, paths: &[std::path::PathBuf], lines: usize) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fhir_validate.py");
+    let result = std::process::Command::new(python)
+        .arg(&script)
+        .args(["--version", flag])
+        .args(paths)
+        .output()
+        .expect("run the FHIR validator");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    println!("{flag}: {lines} lines in {} files: {stdout}", paths.len());
+    assert!(
+        result.status.success(),
+        "{flag}: {stdout}\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{lines} passed, 0 failed")),
+        "{stdout}"
+    );
+}
 
 #[tokio::test]
 async fn full_a9994_exports_validate_as_fhir() {
-    let python = std::env::var("BCDA_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!("BCDA_TEST_PYTHON is not set: run scripts/test, which provides a Python with fhir.resources==8.3.0")
-    });
+    let python = python();
     let app = TestApp::new(Backend::Sqlite).await;
     let data_dir = app.state.data_dir.root().to_owned();
     bcda::sandbox::prepare(app.db(), &app.clock, &data_dir)
@@ -34,7 +65,6 @@ async fn full_a9994_exports_validate_as_fhir() {
         client_id: String::new(),
         token_id: String::new(),
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fhir_validate.py");
     let out = tempfile::tempdir().expect("tempdir");
     for (version, flag) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4b")] {
         let job_id = kickoff::start(
@@ -73,22 +103,85 @@ async fn full_a9994_exports_validate_as_fhir() {
             std::fs::write(&path, text).expect("write");
             paths.push(path);
         }
-        let result = std::process::Command::new(&python)
-            .arg(&script)
-            .args(["--version", flag])
-            .args(&paths)
-            .output()
-            .expect("run the FHIR validator");
-        let stdout = String::from_utf8_lossy(&result.stdout);
-        println!("{flag}: {lines} lines in {} files: {stdout}", paths.len());
-        assert!(
-            result.status.success(),
-            "{flag}: {stdout}\n{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-        assert!(
-            stdout.contains(&format!("{lines} passed, 0 failed")),
-            "{stdout}"
-        );
+        validate(&python, flag, &paths, lines);
     }
+}
+
+/// The sandbox's TEST001 exactly as `bcda sandbox` sets it up (both data
+/// sets, sandbox density), its default v2 Patient export driven through
+/// the HTTP API (token, kick-off, status, downloads): all five types, and
+/// every line of every file valid R4B.
+#[tokio::test]
+async fn full_test001_v2_export_validates_as_fhir() {
+    let python = python();
+    let started = std::time::Instant::now();
+    let app = TestApp::new(Backend::Sqlite).await;
+    let data_dir = app.state.data_dir.root().to_owned();
+    let credentials = bcda::sandbox::prepare(app.db(), &app.clock, &data_dir)
+        .await
+        .expect("sandbox");
+    let c = credentials
+        .iter()
+        .find(|c| c.cms_id == "TEST001")
+        .expect("TEST001");
+    let token = app.post_token(&c.client_id, &c.client_secret).await.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let job = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export").await);
+    run_until_idle(&app.state.env).await.expect("worker");
+    let done = app
+        .get_with_token(&format!("/api/v2/jobs/{job}"), &token)
+        .await;
+    assert_eq!(done.status, axum::http::StatusCode::OK, "{}", done.text());
+    let manifest = done.json();
+    let exported = std::time::Instant::now();
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut paths = Vec::new();
+    let mut lines = 0;
+    let mut types = std::collections::BTreeMap::<String, usize>::new();
+    let (mut fiss, mut mcs) = (false, false);
+    for (n, entry) in manifest["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .enumerate()
+    {
+        let resource_type = entry["type"].as_str().expect("type");
+        let url = entry["url"].as_str().expect("url");
+        let path = url.trim_start_matches("http://bcda.test");
+        let file = app.get_with_token(path, &token).await;
+        assert_eq!(file.status, axum::http::StatusCode::OK, "{url}");
+        let text = String::from_utf8(file.body.to_vec()).expect("utf-8");
+        let count = text.lines().count();
+        assert_eq!(entry["count"].as_u64(), Some(count as u64), "{url}");
+        assert!(
+            text.lines()
+                .all(|l| l.contains(&format!("\"resourceType\":\"{resource_type}\""))),
+            "{url} holds {resource_type} lines only"
+        );
+        if resource_type == "Claim" {
+            // Both shared systems' shapes are validated: FISS and MCS.
+            fiss |= text.contains("\"id\":\"f-");
+            mcs |= text.contains("\"id\":\"m-");
+        }
+        lines += count;
+        *types.entry(resource_type.to_owned()).or_default() += count;
+        let local = out.path().join(format!("{n}-{resource_type}.ndjson"));
+        std::fs::write(&local, text).expect("write");
+        paths.push(local);
+    }
+    let names: Vec<&str> = types.keys().map(String::as_str).collect();
+    let mut expected: Vec<&str> = ResourceType::ALL.iter().map(|t| t.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{manifest}");
+    assert!(types.values().all(|&n| n > 0), "{types:?}");
+    assert!(fiss && mcs, "FISS and MCS claims: {fiss} {mcs}");
+    validate(&python, "r4b", &paths, lines);
+    println!(
+        "TEST001 v2: {lines} lines ({types:?}); set-up and export {:.1?}, download and validation {:.1?}",
+        exported - started,
+        exported.elapsed()
+    );
 }
