@@ -10,6 +10,7 @@ use base64::Engine;
 
 use super::client::Client;
 use crate::auth::credentials::NewCredentials;
+use crate::domain::ResourceType;
 
 /// How often the status route is polled. Much shorter than the server's
 /// `Retry-After`, so the time to manifest is not rounded up by the client.
@@ -73,15 +74,20 @@ pub async fn token(client: &Client, credentials: &NewCredentials) -> anyhow::Res
         .context("the token answer has no access_token")
 }
 
-/// Kicks off a v2 `Patient/$export` of every type and polls until the
-/// manifest.
-pub async fn run(client: &Client, token: &str) -> anyhow::Result<ExportRun> {
+/// Kicks off a v2 `Patient/$export` of `types` (none: no `_type`, the
+/// ACO's default types) and polls until the manifest.
+pub async fn run(
+    client: &Client,
+    token: &str,
+    types: &[ResourceType],
+) -> anyhow::Result<ExportRun> {
     let bearer = format!("Bearer {token}");
+    let kickoff_path = kickoff_path(types);
     let started = Instant::now();
     let (head, body) = client
         .send(
             "GET",
-            "/api/v2/Patient/$export",
+            &kickoff_path,
             &[
                 ("Authorization", &bearer),
                 ("Accept", "application/fhir+json"),
@@ -137,6 +143,17 @@ pub async fn run(client: &Client, token: &str) -> anyhow::Result<ExportRun> {
         to_manifest,
         files,
     })
+}
+
+/// The kick-off's path: `_type` lists `types` (names need no escaping).
+fn kickoff_path(types: &[ResourceType]) -> String {
+    let mut path = "/api/v2/Patient/$export".to_owned();
+    if !types.is_empty() {
+        let names: Vec<_> = types.iter().map(|t| t.as_str()).collect();
+        path.push_str("?_type=");
+        path.push_str(&names.join(","));
+    }
+    path
 }
 
 /// One manifest entry: its URL's path, count and the NDJSON length
@@ -264,5 +281,14 @@ mod tests {
         );
         assert_eq!(path_of("/api/v2/jobs/3"), "/api/v2/jobs/3");
         assert_eq!(path_of("http://h"), "/");
+    }
+
+    #[test]
+    fn kickoff_paths() {
+        assert_eq!(kickoff_path(&[]), "/api/v2/Patient/$export");
+        assert_eq!(
+            kickoff_path(&[ResourceType::Claim, ResourceType::Patient]),
+            "/api/v2/Patient/$export?_type=Claim,Patient"
+        );
     }
 }

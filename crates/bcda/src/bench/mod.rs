@@ -5,8 +5,9 @@
 //! real server started in this process (`runtime::Process`, as `bcda
 //! serve` runs it: the API on a free port of 127.0.0.1, workers, the
 //! queued-task listener and housekeeping), a full v2 `Patient/$export`
-//! driven over HTTP, every file downloaded, and the machine's own gzip +
-//! write limit for the same bytes. See docs/BENCHMARKS.md.
+//! (of the ACO's default types, or `--types`) driven over HTTP, every file
+//! downloaded, and the machine's own gzip + write limit for the same bytes.
+//! See docs/BENCHMARKS.md.
 
 mod client;
 mod export;
@@ -24,6 +25,7 @@ use anyhow::Context as _;
 use self::client::Client;
 pub use self::report::Report;
 pub use self::setup::AcoSpec;
+use crate::domain::ResourceType;
 use crate::http::server::ConnectionSettings;
 use crate::jobs::JobSettings;
 use crate::runtime::Process;
@@ -54,6 +56,10 @@ pub struct BenchOptions {
     pub aco: AcoSpec,
     /// Sources to run, one report each.
     pub sources: Vec<Source>,
+    /// The kick-off's `_type`, in order; empty: no `_type` (the ACO's
+    /// defaults, the adjudicated types). Asking for Claim or ClaimResponse
+    /// entitles the ACO to partially adjudicated data.
+    pub types: Vec<ResourceType>,
     /// Export workers.
     pub workers: usize,
     /// Keep the data under this directory instead of a temporary one that
@@ -119,6 +125,7 @@ async fn run_source(
     let prepared = setup::prepare(
         source,
         options.aco,
+        setup::data_sets_for(&options.types),
         &data_dir,
         options.jobs.clone(),
         workspace.keep,
@@ -135,7 +142,7 @@ async fn run_source(
     );
     // The server is stopped on failure too, before the workspace goes: its
     // workers must not see their database removed under them.
-    let measured = drive(addr, &prepared.credentials).await;
+    let measured = drive(addr, &prepared.credentials, &options.types).await;
     server.stop().await;
     let (run, stored_bytes, download_seconds, peak_rss_mb, peak_reset, cpu_seconds) = measured?;
 
@@ -186,13 +193,14 @@ type Driven = (export::ExportRun, u64, f64, Option<f64>, bool, Option<f64>);
 async fn drive(
     addr: SocketAddr,
     credentials: &crate::auth::credentials::NewCredentials,
+    types: &[ResourceType],
 ) -> anyhow::Result<Driven> {
     let client = Client::new(addr);
     let token = export::token(&client, credentials).await?;
     // The peak from here on is the export's, not the data set's preparation.
     let peak_reset = proc_stats::reset_peak_rss();
     let cpu_before = proc_stats::cpu_seconds();
-    let run = export::run(&client, &token).await?;
+    let run = export::run(&client, &token, types).await?;
     let cpu_seconds = proc_stats::cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);

@@ -1,10 +1,13 @@
 //! The benchmark's result for one source: one JSON object.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::export::ExportRun;
 use super::limit::Limit;
 use super::{BenchOptions, Source};
+use crate::domain::ResourceType;
 
 /// MB: 10^6 bytes.
 const MB: f64 = 1e6;
@@ -30,8 +33,13 @@ pub struct Report {
     pub files: usize,
     /// OperationOutcome files (not counted in resources or bytes).
     pub error_files: usize,
+    /// The resource types asked for (`--types`, or the benchmark ACO's
+    /// defaults: the adjudicated types).
+    pub types: Vec<&'static str>,
     /// Resources exported.
     pub resources: u64,
+    /// Resources exported per type (types with no resource are absent).
+    pub resources_by_type: BTreeMap<String, u64>,
     /// Uncompressed NDJSON bytes exported.
     pub ndjson_bytes: u64,
     /// gzip bytes stored and transferred.
@@ -97,6 +105,17 @@ fn r6(x: f64) -> f64 {
 impl Report {
     pub(super) fn new(m: Measured<'_>) -> Self {
         let resources: u64 = m.run.files.iter().map(|f| f.count).sum();
+        let mut resources_by_type = BTreeMap::new();
+        for file in &m.run.files {
+            *resources_by_type
+                .entry(file.resource_type.clone())
+                .or_insert(0) += file.count;
+        }
+        let types = if m.options.types.is_empty() {
+            &ResourceType::ADJUDICATED[..]
+        } else {
+            &m.options.types[..]
+        };
         let ndjson_bytes: u64 = m.run.files.iter().map(|f| f.ndjson_bytes).sum();
         let seconds = m.run.to_manifest.as_secs_f64();
         Self {
@@ -109,7 +128,9 @@ impl Report {
             import_seconds: m.import_seconds.map(r3),
             files: m.run.files.len(),
             error_files: m.run.error_files,
+            types: types.iter().map(|t| t.as_str()).collect(),
             resources,
+            resources_by_type,
             ndjson_bytes,
             stored_bytes: m.stored_bytes,
             kickoff_ms: r3(m.run.kickoff.as_secs_f64() * 1000.0),

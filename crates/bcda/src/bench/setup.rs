@@ -14,7 +14,7 @@ use crate::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
 use crate::auth::tokens::TokenSettings;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::DataDir;
-use crate::domain::ApiVersion;
+use crate::domain::{ApiVersion, DataSet, DataSets, ResourceType};
 use crate::import;
 use crate::jobs::JobSettings;
 use crate::store::Db;
@@ -47,10 +47,26 @@ pub struct Prepared {
     pub import_seconds: Option<f64>,
 }
 
-/// Opens a fresh application in `data_dir` and creates the ACO from `source`.
+/// The data sets the benchmark ACO needs to export `types` (the
+/// kick-off's `_type`; empty: the defaults): adjudicated, plus partially
+/// adjudicated when Claim or ClaimResponse is asked for.
+pub fn data_sets_for(types: &[ResourceType]) -> DataSets {
+    if types
+        .iter()
+        .any(|t| t.data_set() == DataSet::PartiallyAdjudicated)
+    {
+        DataSets::BOTH
+    } else {
+        DataSets::default()
+    }
+}
+
+/// Opens a fresh application in `data_dir` and creates the ACO from
+/// `source`, entitled to `data_sets`.
 pub async fn prepare(
     source: Source,
     spec: AcoSpec,
+    data_sets: DataSets,
     data_dir: &Path,
     jobs: JobSettings,
     keep_files: bool,
@@ -77,7 +93,7 @@ pub async fn prepare(
         clock.as_ref(),
         BENCH_CMS_ID,
         "Benchmark ACO",
-        crate::domain::DataSets::default(),
+        data_sets,
     )
     .await?;
     let today = clock.now().date();

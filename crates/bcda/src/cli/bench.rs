@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::bench::{AcoSpec, BenchOptions, Source};
 use crate::config::parse_positive;
+use crate::domain::ResourceType;
 use crate::jobs::JobSettings;
 
 /// Benchmarks.
@@ -53,6 +54,41 @@ pub struct ExportArgs {
     /// gzip level of the server's files (1-9), as `bcda serve --gzip-level`.
     #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..=9), value_name = "LEVEL")]
     gzip_level: u32,
+    /// Resource types to export, comma-separated (the kick-off's `_type`),
+    /// e.g. `Patient,Coverage,ExplanationOfBenefit,Claim,ClaimResponse`;
+    /// default: no `_type`, so the adjudicated types (Patient, Coverage,
+    /// ExplanationOfBenefit). Claim or ClaimResponse entitle the ACO to
+    /// partially adjudicated data too.
+    #[arg(long, value_parser = parse_types, value_name = "LIST")]
+    types: Option<TypeList>,
+}
+
+/// The value of `--types` (one flag value holding a list, which clap
+/// would otherwise read as a flag repeated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TypeList(Vec<ResourceType>);
+
+/// clap's parser for `--types`: v2's resource type names, exact as in
+/// `_type`, without repeats; the message names the bad item (clap adds the
+/// flag).
+fn parse_types(list: &str) -> Result<TypeList, String> {
+    let mut types = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let rt = ResourceType::parse(name).ok_or_else(|| {
+            let known: Vec<_> = ResourceType::ALL.iter().map(|t| t.as_str()).collect();
+            format!(
+                "unknown resource type {name:?}: expected some of {}",
+                known.join(", ")
+            )
+        })?;
+        if !types.contains(&rt) {
+            types.push(rt);
+        }
+    }
+    if types.is_empty() {
+        return Err("no resource type given".to_owned());
+    }
+    Ok(TypeList(types))
 }
 
 pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -77,6 +113,7 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             seed: args.seed,
         },
         sources,
+        types: args.types.map(|t| t.0).unwrap_or_default(),
         workers: super::serve::worker_count(args.workers),
         keep: args.keep,
         jobs: JobSettings {
@@ -88,4 +125,22 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_parse_in_order_without_repeats() {
+        assert_eq!(
+            parse_types("Claim, Patient,Claim"),
+            Ok(TypeList(vec![ResourceType::Claim, ResourceType::Patient]))
+        );
+        assert_eq!(
+            parse_types("Patient,claim"),
+            Err("unknown resource type \"claim\": expected some of Patient, Coverage, ExplanationOfBenefit, Claim, ClaimResponse".to_owned())
+        );
+        assert_eq!(parse_types(" , "), Err("no resource type given".to_owned()));
+    }
 }
