@@ -15,7 +15,7 @@ CREATE INDEX resources_scan ON resources (beneficiary_id, fhir_version, resource
 -- A diagnosis coding of a Part 2 category (trimmed, upper case, the category
 -- followed by nothing, a dot or a letter or digit), a Part 2 MS-DRG (the last
 -- three characters of a clm_drg_cd coding), or the 42CFRPart2 security label.
-CREATE FUNCTION pg_temp.bcda_part2(doc jsonb) RETURNS boolean LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION pg_temp.bcda_part2(doc jsonb) RETURNS boolean LANGUAGE sql AS $$
     SELECT EXISTS (
                SELECT 1
                  FROM jsonb_path_query(doc, 'lax $.diagnosis[*].diagnosisCodeableConcept.coding[*].code') AS code
@@ -49,3 +49,4 @@ UPDATE resources
    SET samhsa = TRUE
  WHERE resource_type = 3
    AND pg_temp.bcda_part2(convert_from(body, 'UTF8')::jsonb);
+DROP FUNCTION pg_temp.bcda_part2(jsonb);

@@ -140,8 +140,9 @@ struct Meta<'a> {
 
 #[derive(Debug, Deserialize)]
 struct Identifier<'a> {
+    /// A `Cow`: JSON escapes in a string cannot be borrowed.
     #[serde(borrow)]
-    system: Option<&'a str>,
+    system: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     value: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
@@ -202,7 +203,7 @@ impl Head<'_> {
         if let Some(identifier) = patient
             .identifier
             .as_ref()
-            .filter(|i| i.system == Some(MBI_SYSTEM) && !i.is_historic())
+            .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
         {
             return identifier.value.as_deref();
         }
@@ -212,7 +213,7 @@ impl Head<'_> {
             .find(|c| c.resource_type == Some("Patient") && c.id.as_deref() == Some(local))?
             .identifier
             .iter()
-            .filter(|i| i.system == Some(MBI_SYSTEM) && !i.is_historic())
+            .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
             .find_map(|i| i.value.as_deref())
     }
 }
@@ -344,7 +345,7 @@ impl FileImporter<'_> {
                 let mbi = head
                     .identifier
                     .iter()
-                    .filter(|i| i.system == Some(MBI_SYSTEM) && !i.is_historic())
+                    .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
                     .find_map(|i| i.value.as_deref())
                     .ok_or_else(|| {
                         fail(

@@ -627,3 +627,78 @@ backend_test! {
         assert!(all.len() > capped_responses.len(), "the cap drops some responses");
     }
 }
+
+backend_test! {
+    /// Migration 0008 flags the Part 2 ExplanationOfBenefits a store held
+    /// before it (by diagnosis, DRG or label), and nothing else.
+    async fn migration_0008_flags_part2_eobs_stored_before(backend) {
+        use bcda::store::resources::{self, NewResource};
+        let app = TestApp::new(backend).await;
+        let mut tx = app.db().begin().await.expect("begin");
+        let beneficiary_id = resources::upsert_beneficiary(&mut tx, "1S00A00AA00", "-1")
+            .await
+            .expect("db")
+            .expect("new");
+        let drg = |key: &str, code: &str| {
+            format!(
+                r#"{{"{key}":[{{"code":{{"coding":[{{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"{code}"}}]}}}}]}}"#
+            )
+        };
+        let dx = |code: &str| {
+            format!(r#"{{"diagnosis":[{{"diagnosisCodeableConcept":{{"coding":[{{"code":"I10"}},{{"code":"{code}"}}]}}}}]}}"#)
+        };
+        let rows = [
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "dx", dx("F11.20"), true),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "drg", drg("supportingInfo", "896"), true),
+            (ApiVersion::V1, ResourceType::ExplanationOfBenefit, "drg", drg("information", "897"), true),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "label", r#"{"meta":{"security":[{"code":"42CFRPart2"}]}}"#.to_owned(), true),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "nicotine", dx("F17.210"), false),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "other-drg", drg("supportingInfo", "291"), false),
+            (ApiVersion::V2, ResourceType::Patient, "-1", dx("F10.20"), false),
+        ];
+        let new_rows: Vec<NewResource> = rows
+            .iter()
+            .map(|(version, resource_type, id, body, _)| NewResource {
+                beneficiary_id,
+                version: *version,
+                resource_type: *resource_type,
+                resource_id: (*id).to_owned(),
+                last_updated: START,
+                service_end: None,
+                samhsa: false,
+                body: body.clone().into_bytes(),
+            })
+            .collect();
+        resources::upsert(&mut tx, &new_rows).await.expect("upsert");
+        tx.commit().await.expect("commit");
+
+        // The store as it was before 0008, these rows in it.
+        let undo = [
+            "DROP INDEX resources_scan",
+            "CREATE INDEX resources_scan ON resources (beneficiary_id, fhir_version, resource_type, last_updated, resource_id)",
+            "ALTER TABLE resources DROP COLUMN samhsa",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+        ];
+        match app.db() {
+            bcda::store::Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.expect("connection");
+                for sql in undo {
+                    sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+                }
+            }
+            bcda::store::Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await.expect("connection");
+                for sql in undo {
+                    sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+                }
+            }
+        }
+        app.db().migrate().await.expect("migrate");
+
+        let flagged: i64 = rows.iter().filter(|r| r.4).count().try_into().expect("count");
+        assert_eq!(
+            resources::samhsa_counts(app.db()).await.expect("counts"),
+            vec![(1, 3, 1), (2, 3, flagged - 1)]
+        );
+    }
+}
