@@ -224,7 +224,7 @@ pub struct ScanPage<'a> {
     pub until: OffsetDateTime,
     /// The `(lastUpdated, id)` of the last row of the previous page.
     pub after: Option<(OffsetDateTime, &'a str)>,
-    /// Inclusive upper bound on an EOB's service end (Group/runout), if
+    /// Inclusive upper bound on a claim's service end (Group/runout), if
     /// any; resources without one are never excluded by it.
     pub claims_through: Option<time::Date>,
     /// At most this many rows are returned; a shorter page is the last.

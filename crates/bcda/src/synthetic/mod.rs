@@ -63,7 +63,8 @@ pub struct SyntheticResource {
 }
 
 /// The two resources a partially adjudicated claim is served as (BFD v2
-/// only; `crate::domain::ResourceType` does not name them yet).
+/// only; `ResourceType::Claim` and `ClaimResponse` through
+/// [`SyntheticAco::cursor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PacResource {
     /// The claim as submitted: `Claim`.
