@@ -200,3 +200,44 @@ backend_test! {
         assert!(source_ids(app.db(), "A9994", &members, query(None)).await.len() > exported.len(), "the cap left claims out");
     }
 }
+
+backend_test! {
+    async fn no_part2_claim_is_exported_though_the_source_holds_some(backend) {
+        let (app, token) = sandbox_with_token(backend, "A9994").await;
+        bcda::store::acos::set_data_sets(app.db(), "A9994", DataSets::BOTH).await.expect("db");
+        let aco = bcda::store::acos::find_by_cms_id(app.db(), "A9994").await.expect("db").expect("aco");
+        let spec = bcda::store::synthetic_acos::find(app.db(), aco.id).await.expect("db").expect("synthetic");
+        let world = bcda::synthetic::SyntheticAco::new("A9994", spec.seed, spec.beneficiaries, spec.first_service_year, spec.anchor, spec.stale_attribution)
+            .with_claims_density(spec.claims_density);
+        for (version, types) in [
+            ("v1", &ResourceType::ADJUDICATED[..]),
+            ("v2", &ResourceType::ALL[..]),
+        ] {
+            let id = job_id(&kick_ok(&app, &token, &format!("/api/{version}/Group/all/$export")).await);
+            run_until_idle(&app.state.env).await.expect("worker");
+            let job = bcda::store::jobs::find(app.db(), id).await.expect("db").expect("job");
+            let until = job.transaction_time.expect("planned");
+            let members = exportable_members(app.db(), "A9994", until).await;
+            for &resource_type in types {
+                let as_of = if resource_type.data_set() == bcda::domain::DataSet::PartiallyAdjudicated { job.created_at } else { until };
+                // What the world holds for the members, Part 2 claims included
+                // (what a store keeps), less what its export stream sends.
+                let held: BTreeSet<String> = members
+                    .iter()
+                    .filter_map(|mbi| world.index_of_mbi(mbi))
+                    .flat_map(|index| world.resources(index, job.api_version, resource_type, as_of))
+                    .map(|r| r.id)
+                    .collect();
+                let query = ResourceQuery { version: job.api_version, resource_type, since: None, until: as_of, claims_through: None };
+                let sent = source_ids(app.db(), "A9994", &members, query).await;
+                let part2: BTreeSet<&String> = held.difference(&sent).collect();
+                let exported = ids_in(&outputs(&app, &token, version, id, resource_type.as_str()).await);
+                assert_eq!(exported, sent, "{version} {resource_type:?}");
+                assert!(exported.iter().all(|id| !part2.contains(id)));
+                if resource_type.is_claim() {
+                    assert!(!part2.is_empty(), "{version} {resource_type:?}: the sandbox holds Part 2 claims, so the exclusion is tested");
+                }
+            }
+        }
+    }
+}
