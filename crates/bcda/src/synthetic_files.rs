@@ -64,7 +64,10 @@ pub fn version_dir(version: ApiVersion) -> &'static str {
 /// Writes everything known about `aco` as of `as_of` under `out`:
 /// `attribution/` (one CCLF zip per attribution file), `opt-outs/` (one
 /// file per month of preferences), `fhir/{stu3,r4}/<Type>.ndjson` (every
-/// beneficiary the claims source knows, current and former members).
+/// beneficiary the claims source knows, current and former members; every
+/// type of the version, so r4 also has Claim and ClaimResponse; claims that
+/// are 42 CFR Part 2 data included, as BFD holds them: the importer flags
+/// them and no export sends them).
 pub fn write_all(
     aco: &SyntheticAco,
     out: &Path,
@@ -76,7 +79,8 @@ pub fn write_all(
     for version in [ApiVersion::V1, ApiVersion::V2] {
         let dir = out.join("fhir").join(version_dir(version));
         create_dir(&dir)?;
-        for resource_type in ResourceType::ADJUDICATED {
+        // v2 adds the partially adjudicated Claim and ClaimResponse.
+        for &resource_type in ResourceType::of_version(version) {
             let path = dir.join(format!("{}.ndjson", resource_type.as_str()));
             write_resources(aco, version, resource_type, as_of, &path, &mut written)?;
         }

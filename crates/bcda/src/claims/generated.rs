@@ -188,6 +188,10 @@ impl GeneratedCursor {
                         q.since,
                         q.until,
                         q.claims_through,
+                        // BCDA asks BFD for every type with
+                        // `excludeSAMHSA=true`: Part 2 claims are never
+                        // exported (a store of the same world keeps them).
+                        true,
                     ))
                 }
             };

@@ -24,7 +24,9 @@ pub enum ImportCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// FHIR NDJSON of Patient, Coverage and ExplanationOfBenefit resources.
+    /// FHIR NDJSON of Patient, Coverage and ExplanationOfBenefit resources,
+    /// and with `--fhir-version r4` the partially adjudicated Claim and
+    /// ClaimResponse (linked to their Patient by MBI).
     Resources {
         /// The FHIR version of the files: stu3 (served by API v1) or r4 (v2).
         #[arg(long, value_enum)]

@@ -100,6 +100,15 @@ impl ResourceType {
         }
     }
 
+    /// Whether the type is a claim (ExplanationOfBenefit, Claim,
+    /// ClaimResponse): what Group/runout's service-date cap applies to.
+    pub fn is_claim(self) -> bool {
+        matches!(
+            self,
+            ResourceType::ExplanationOfBenefit | ResourceType::Claim | ResourceType::ClaimResponse
+        )
+    }
+
     /// The types an API version serves, in export order.
     pub fn of_version(version: ApiVersion) -> &'static [ResourceType] {
         match version {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod attribution_kind;
 pub mod data_sets;
 pub mod job;
+pub mod part2;
 pub mod task;
 
 pub use api::{ApiVersion, ResourceType};

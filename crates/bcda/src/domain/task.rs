@@ -102,6 +102,16 @@ pub struct ExportPayload {
         skip_serializing_if = "Option::is_none"
     )]
     pub claims_through: Option<Date>,
+    /// Upper bound on `lastUpdated` when it is not the job's transaction
+    /// time: the job's creation time for partially adjudicated types, as
+    /// BCDA queries them (stored as epoch milliseconds).
+    #[serde(
+        rename = "until_ms",
+        with = "epoch_ms",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub until: Option<OffsetDateTime>,
     /// The batch: each beneficiary's MBI and the claims source's key for
     /// it (none: unknown to the source, an error line in the export).
     pub beneficiaries: Vec<(String, Option<i64>)>,
@@ -173,6 +183,7 @@ mod tests {
             cohort: Some(Cohort::Existing),
             since: Some(datetime!(2023-11-14 22:13:20.123 UTC)),
             claims_through: Some(date!(2024 - 12 - 31)),
+            until: None,
             beneficiaries: vec![
                 ("1S00E00AA00".to_owned(), Some(7)),
                 ("1S00E00AA01".to_owned(), None),
@@ -202,6 +213,14 @@ mod tests {
         assert_eq!(full().to_json(), STORED_FULL);
         let minimal = ExportPayload::from_json(STORED_MINIMAL).expect("minimal");
         assert_eq!(minimal.to_json(), STORED_MINIMAL);
+    }
+
+    #[test]
+    fn an_upper_bound_other_than_the_transaction_time_round_trips() {
+        let claim = r#"{"resource_type":"Claim","until_ms":1700000000123,"beneficiaries":[]}"#;
+        let payload = ExportPayload::from_json(claim).expect("claim");
+        assert_eq!(payload.until, Some(datetime!(2023-11-14 22:13:20.123 UTC)));
+        assert_eq!(payload.to_json(), claim);
     }
 
     #[test]

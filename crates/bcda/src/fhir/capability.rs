@@ -1,7 +1,7 @@
 //! The CapabilityStatements of `/api/v1/metadata` (STU3) and
 //! `/api/v2/metadata` (R4).
 
-use crate::domain::ApiVersion;
+use crate::domain::{ApiVersion, ResourceType};
 use crate::fhir::time_format::fhir_date_time;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -14,6 +14,32 @@ const DESCRIPTION: &str = "The Beneficiary Claims Data API (BCDA) enables Accoun
 participating in the Shared Savings Program to retrieve Medicare Part A, Part B, and Part D claims data for their \
 prospectively assigned or assignable beneficiaries, as FHIR bulk exports (Patient, Coverage and \
 ExplanationOfBenefit resources in NDJSON files).";
+
+/// What v2 adds to [`DESCRIPTION`].
+const PARTIALLY_ADJUDICATED_NOTE: &str = " ACOs entitled to partially adjudicated claims (claims from the \
+Fiscal Intermediary Shared System and the Multi-Carrier System, days to weeks before they are final) also get \
+them as Claim and ClaimResponse resources.";
+
+/// How each type a v2 export may hold is documented in `rest.resource`.
+fn exported_type_documentation(resource_type: ResourceType) -> &'static str {
+    match resource_type {
+        ResourceType::Patient => "Exported by $export: one per beneficiary.",
+        ResourceType::Coverage => {
+            "Exported by $export: the beneficiary's Part A, B and D coverage."
+        }
+        ResourceType::ExplanationOfBenefit => {
+            "Exported by $export: adjudicated claims (Part A, Part B and Part D events)."
+        }
+        ResourceType::Claim => {
+            "Exported by $export to ACOs entitled to partially adjudicated claims: FISS and MCS \
+             claims not yet final."
+        }
+        ResourceType::ClaimResponse => {
+            "Exported by $export to ACOs entitled to partially adjudicated claims: the \
+             adjudication status of each partially adjudicated Claim (same id)."
+        }
+    }
+}
 
 /// What varies between two renderings of the same statement.
 #[derive(Debug, Clone)]
@@ -60,7 +86,10 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
             "releaseDate": fhir_date_time(ctx.started_at)
         },
         "implementation": {
-            "description": DESCRIPTION,
+            "description": match version {
+                ApiVersion::V1 => DESCRIPTION.to_owned(),
+                ApiVersion::V2 => format!("{DESCRIPTION}{PARTIALLY_ADJUDICATED_NOTE}"),
+            },
             "url": ctx.base_url
         },
         "fhirVersion": version.fhir_version(),
@@ -93,7 +122,30 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
         }
         ApiVersion::V2 => {
             // R4: the Bulk Data IG declares the exports on the Patient and
-            // Group resources, with canonical URLs.
+            // Group resources, with canonical URLs; the other types an
+            // export may hold are listed after them.
+            let mut resources = vec![
+                json!({
+                    "type": "Patient",
+                    "documentation": exported_type_documentation(ResourceType::Patient),
+                    "operation": [{ "name": "patient-export", "definition": PATIENT_EXPORT }]
+                }),
+                json!({
+                    "type": "Group",
+                    "operation": [{ "name": "group-export", "definition": GROUP_EXPORT }]
+                }),
+            ];
+            resources.extend(
+                ResourceType::of_version(version)
+                    .iter()
+                    .filter(|t| **t != ResourceType::Patient)
+                    .map(|t| {
+                        json!({
+                            "type": t.as_str(),
+                            "documentation": exported_type_documentation(*t),
+                        })
+                    }),
+            );
             fields.insert(
                 "format".into(),
                 json!(["application/json", "application/fhir+json"]),
@@ -103,16 +155,7 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
                 json!([{
                     "mode": "server",
                     "security": security,
-                    "resource": [
-                        {
-                            "type": "Patient",
-                            "operation": [{ "name": "patient-export", "definition": PATIENT_EXPORT }]
-                        },
-                        {
-                            "type": "Group",
-                            "operation": [{ "name": "group-export", "definition": GROUP_EXPORT }]
-                        }
-                    ],
+                    "resource": resources,
                     "interaction": interaction
                 }]),
             );

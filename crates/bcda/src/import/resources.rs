@@ -1,12 +1,26 @@
 //! `bcda import resources`: FHIR NDJSON (Patient, Coverage,
-//! ExplanationOfBenefit as the Beneficiary FHIR Data server emits them) into
-//! the resource store.
+//! ExplanationOfBenefit, and on v2 the partially adjudicated Claim and
+//! ClaimResponse, as the Beneficiary FHIR Data server emits them) into the
+//! resource store.
 //!
 //! Each line is stored byte for byte as it arrived (minus surrounding
 //! whitespace), linked to its beneficiary: a Patient by its MBI identifier
 //! (`http://hl7.org/fhir/sid/us-mbi`), a Coverage by `beneficiary`, an
 //! ExplanationOfBenefit by `patient`, both `Patient/<id>` references to a
-//! Patient imported earlier or earlier in the same file.
+//! Patient imported earlier or earlier in the same file; a Claim or
+//! ClaimResponse by the MBI of its `patient`, which BFD writes as a
+//! contained Patient (`#patient`) since the shared systems know
+//! beneficiaries by MBI only (a `Patient/<id>` reference or an MBI
+//! identifier on the reference are taken too).
+//!
+//! Claims that are 42 CFR Part 2 data are stored flagged (`samhsa`) and
+//! never exported: an ExplanationOfBenefit or Claim with a substance use
+//! disorder diagnosis or DRG (`crate::domain::part2`, checked on every
+//! diagnosis coding and every `clm_drg_cd` coding) or BFD's `42CFRPart2`
+//! security label; a ClaimResponse with that label or whose Claim (same id)
+//! is flagged, whichever of the two is imported first. A ClaimResponse also
+//! takes its Claim's service end, so Group/runout's claims-through cap drops
+//! both together, as the generator does.
 
 use std::collections::HashMap;
 use std::io::BufReader;
@@ -18,6 +32,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError};
+use crate::domain::part2::{PART2_SECURITY_CODE, is_part2_diagnosis, is_part2_drg};
 use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::ndjson::NdjsonLines;
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
@@ -47,6 +62,66 @@ struct Head<'a> {
     patient: Option<Reference<'a>>,
     #[serde(rename = "billablePeriod", borrow)]
     billable_period: Option<Period<'a>>,
+    /// Claim / ClaimResponse: the contained Patient the `patient` reference
+    /// points to.
+    #[serde(default, borrow)]
+    contained: Vec<Contained<'a>>,
+    #[serde(default, borrow)]
+    diagnosis: Vec<Diagnosis<'a>>,
+    /// R4 ExplanationOfBenefit and Claim: where the DRG is.
+    #[serde(rename = "supportingInfo", default, borrow)]
+    supporting_info: Vec<Information<'a>>,
+    /// STU3 ExplanationOfBenefit: where the DRG is.
+    #[serde(default, borrow)]
+    information: Vec<Information<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Contained<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: Option<&'a str>,
+    #[serde(borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    identifier: Vec<Identifier<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Diagnosis<'a> {
+    #[serde(rename = "diagnosisCodeableConcept", borrow)]
+    concept: Option<Concept<'a>>,
+    /// Where early BFD STU3 EOBs put the DRG.
+    #[serde(rename = "packageCode", borrow)]
+    package_code: Option<Concept<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Information<'a> {
+    #[serde(borrow)]
+    code: Option<Concept<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Concept<'a> {
+    #[serde(default, borrow)]
+    coding: Vec<Coding<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Coding<'a> {
+    #[serde(borrow)]
+    system: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl Coding<'_> {
+    /// A DRG coding (BFD's `.../variables/clm_drg_cd` system).
+    fn is_drg(&self) -> bool {
+        self.system
+            .as_deref()
+            .is_some_and(|s| s.ends_with("/clm_drg_cd"))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,12 +134,15 @@ struct Period<'a> {
 struct Meta<'a> {
     #[serde(rename = "lastUpdated", borrow)]
     last_updated: Option<&'a str>,
+    #[serde(default, borrow)]
+    security: Vec<Coding<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Identifier<'a> {
+    /// A `Cow`: JSON escapes in a string cannot be borrowed.
     #[serde(borrow)]
-    system: Option<&'a str>,
+    system: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     value: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
@@ -77,6 +155,67 @@ struct Identifier<'a> {
 struct Reference<'a> {
     #[serde(borrow)]
     reference: Option<std::borrow::Cow<'a, str>>,
+    /// A logical reference (an MBI identifier).
+    #[serde(borrow)]
+    identifier: Option<Identifier<'a>>,
+}
+
+impl Head<'_> {
+    /// Whether the resource is a 42 CFR Part 2 claim by its own content: a
+    /// substance use disorder diagnosis or DRG, or BFD's security label.
+    /// (A ClaimResponse has neither diagnoses nor DRG: its Claim decides
+    /// too, in the store.)
+    fn is_part2(&self) -> bool {
+        let labelled = self.meta.as_ref().is_some_and(|m| {
+            m.security
+                .iter()
+                .any(|c| c.code.as_deref() == Some(PART2_SECURITY_CODE))
+        });
+        let diagnosed = self
+            .diagnosis
+            .iter()
+            .filter_map(|d| d.concept.as_ref())
+            .flat_map(|c| &c.coding)
+            .filter_map(|c| c.code.as_deref())
+            .any(is_part2_diagnosis);
+        let drg = self
+            .supporting_info
+            .iter()
+            .chain(&self.information)
+            .filter_map(|i| i.code.as_ref())
+            .chain(
+                self.diagnosis
+                    .iter()
+                    .filter_map(|d| d.package_code.as_ref()),
+            )
+            .flat_map(|c| &c.coding)
+            .filter(|c| c.is_drg())
+            .filter_map(|c| c.code.as_deref())
+            .any(is_part2_drg);
+        labelled || diagnosed || drg
+    }
+
+    /// The current MBI of the patient a Claim or ClaimResponse is about:
+    /// from the contained Patient its `patient` reference points to, or an
+    /// MBI identifier on the reference itself.
+    fn patient_mbi(&self) -> Option<&str> {
+        let patient = self.patient.as_ref()?;
+        if let Some(identifier) = patient
+            .identifier
+            .as_ref()
+            .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
+        {
+            return identifier.value.as_deref();
+        }
+        let local = patient.reference.as_deref()?.strip_prefix('#')?;
+        self.contained
+            .iter()
+            .find(|c| c.resource_type == Some("Patient") && c.id.as_deref() == Some(local))?
+            .identifier
+            .iter()
+            .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
+            .find_map(|i| i.value.as_deref())
+    }
 }
 
 impl Identifier<'_> {
@@ -109,6 +248,7 @@ pub async fn import_file(
         path,
         version,
         patients: HashMap::new(),
+        mbis: HashMap::new(),
         batch: Vec::with_capacity(BATCH),
         count: 0,
     };
@@ -150,6 +290,8 @@ struct FileImporter<'p> {
     version: ApiVersion,
     /// Patient id -> beneficiary row id, for references in this file.
     patients: HashMap<String, i64>,
+    /// MBI -> beneficiary row id, for Claims and ClaimResponses in this file.
+    mbis: HashMap<String, i64>,
     batch: Vec<NewResource>,
     count: u64,
 }
@@ -164,17 +306,23 @@ impl FileImporter<'_> {
         let type_name = head
             .resource_type
             .ok_or_else(|| fail(Some("resourceType"), "missing".to_owned()))?;
-        // Partially adjudicated resources are not importable yet: they are
-        // linked to beneficiaries by MBI and carry a SAMHSA flag, which the
-        // store does not hold yet.
-        let resource_type = ResourceType::parse(type_name)
-            .filter(|t| ResourceType::ADJUDICATED.contains(t))
-            .ok_or_else(|| {
-                fail(
-                    Some("resourceType"),
-                    format!("{type_name:?} is not Patient, Coverage or ExplanationOfBenefit"),
-                )
-            })?;
+        let resource_type = ResourceType::parse(type_name).ok_or_else(|| {
+            fail(
+                Some("resourceType"),
+                format!(
+                    "{type_name:?} is not Patient, Coverage, ExplanationOfBenefit, Claim or ClaimResponse"
+                ),
+            )
+        })?;
+        if !ResourceType::of_version(self.version).contains(&resource_type) {
+            // Partially adjudicated claims exist in FHIR R4 (API v2) only.
+            return Err(fail(
+                Some("resourceType"),
+                format!(
+                    "{type_name} is a v2 (FHIR R4) resource only; import it with --fhir-version r4"
+                ),
+            ));
+        }
         let id = head
             .id
             .ok_or_else(|| fail(Some("id"), "missing".to_owned()))?;
@@ -197,7 +345,7 @@ impl FileImporter<'_> {
                 let mbi = head
                     .identifier
                     .iter()
-                    .filter(|i| i.system == Some(MBI_SYSTEM) && !i.is_historic())
+                    .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
                     .find_map(|i| i.value.as_deref())
                     .ok_or_else(|| {
                         fail(
@@ -227,7 +375,30 @@ impl FileImporter<'_> {
                 self.patients.insert(id.to_owned(), row);
                 row
             }
-            // Claim and ClaimResponse were refused with the type above.
+            // Partially adjudicated claims come keyed by MBI.
+            ResourceType::Claim | ResourceType::ClaimResponse
+                if !head
+                    .patient
+                    .as_ref()
+                    .and_then(|p| p.reference.as_deref())
+                    .is_some_and(|r| r.starts_with("Patient/")) =>
+            {
+                let mbi = head.patient_mbi().ok_or_else(|| {
+                    fail(
+                        Some("patient"),
+                        format!(
+                            "{type_name} {id} names no patient MBI ({MBI_SYSTEM}) in a contained Patient or its patient reference"
+                        ),
+                    )
+                })?;
+                self.mbi_row(tx, mbi).await?.ok_or_else(|| {
+                    fail(
+                        Some("patient"),
+                        "the patient's MBI matches no imported Patient; import the Patient file first"
+                            .to_owned(),
+                    )
+                })?
+            }
             ResourceType::Coverage
             | ResourceType::ExplanationOfBenefit
             | ResourceType::Claim
@@ -259,9 +430,13 @@ impl FileImporter<'_> {
                 })?
             }
         };
-        // An EOB's service end, for Group/runout's claims-through cap.
-        let service_end = match (resource_type, head.billable_period.and_then(|p| p.end)) {
-            (ResourceType::ExplanationOfBenefit, Some(end)) => {
+        // A claim's service end, for Group/runout's claims-through cap (a
+        // ClaimResponse takes its Claim's in the store).
+        let service_end = match (
+            resource_type,
+            head.billable_period.as_ref().and_then(|p| p.end),
+        ) {
+            (ResourceType::ExplanationOfBenefit | ResourceType::Claim, Some(end)) => {
                 Some(period_end_date(end).ok_or_else(|| {
                     fail(
                         Some("billablePeriod.end"),
@@ -278,6 +453,12 @@ impl FileImporter<'_> {
             resource_id: id.to_owned(),
             last_updated,
             service_end,
+            samhsa: match resource_type {
+                ResourceType::Patient | ResourceType::Coverage => false,
+                ResourceType::ExplanationOfBenefit
+                | ResourceType::Claim
+                | ResourceType::ClaimResponse => head.is_part2(),
+            },
             body: bytes.to_vec(),
         });
         self.count += 1;
@@ -304,11 +485,39 @@ impl FileImporter<'_> {
         Ok(row)
     }
 
+    /// The beneficiary row of an MBI imported with a Patient.
+    async fn mbi_row(&mut self, tx: &mut Tx, mbi: &str) -> Result<Option<i64>, ImportError> {
+        if let Some(&row) = self.mbis.get(mbi) {
+            return Ok(Some(row));
+        }
+        let row = resources::beneficiary_by_mbi(tx, mbi)
+            .await
+            .map_err(|e| ImportError::store(self.path, e))?;
+        if let Some(row) = row {
+            self.mbis.insert(mbi.to_owned(), row);
+        }
+        Ok(row)
+    }
+
     async fn flush(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
         if !self.batch.is_empty() {
             resources::upsert(tx, &self.batch)
                 .await
                 .map_err(|e| ImportError::store(self.path, e))?;
+            // A Claim and its ClaimResponse may come in either order: the
+            // responses of this batch's ids take their Claim's flag and
+            // service end, whichever was stored first.
+            let pac_ids: Vec<&str> = self
+                .batch
+                .iter()
+                .filter(|r| ResourceType::PARTIALLY_ADJUDICATED.contains(&r.resource_type))
+                .map(|r| r.resource_id.as_str())
+                .collect();
+            if !pac_ids.is_empty() {
+                resources::inherit_claim_flags(tx, self.version, &pac_ids)
+                    .await
+                    .map_err(|e| ImportError::store(self.path, e))?;
+            }
             self.batch.clear();
         }
         Ok(())
@@ -324,7 +533,8 @@ fn is_fhir_id(id: &str) -> bool {
 }
 
 /// Orders files so those that start with a Patient come first: coverage and
-/// claims refer to Patients, which must be imported before them.
+/// claims refer to Patients, which must be imported before them. (Claims and
+/// their ClaimResponses may come in any order.)
 pub fn patient_files_first(paths: &mut [std::path::PathBuf]) {
     use std::io::Read;
     let starts_with_patient = |path: &std::path::PathBuf| -> bool {
@@ -372,6 +582,49 @@ mod tests {
         for bad in ["2025-02-30", "2025-13", "25", "soon", "", "2025-1"] {
             assert_eq!(period_end_date(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn part2_claims_by_diagnosis_drg_or_label() {
+        let head = |json: &str| {
+            serde_json::from_str::<Head<'_>>(json)
+                .expect("json")
+                .is_part2()
+        };
+        for json in [
+            r#"{"diagnosis":[{"diagnosisCodeableConcept":{"coding":[{"code":"I10"},{"code":"F11.20"}]}}]}"#,
+            r#"{"supportingInfo":[{"code":{"coding":[{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"896"}]}}]}"#,
+            r#"{"information":[{"code":{"coding":[{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"897"}]}}]}"#,
+            r#"{"diagnosis":[{"packageCode":{"coding":[{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"895"}]}}]}"#,
+            r#"{"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"42CFRPart2"}]}}"#,
+        ] {
+            assert!(head(json), "{json}");
+        }
+        for json in [
+            r#"{"diagnosis":[{"diagnosisCodeableConcept":{"coding":[{"code":"F1720"}]}}]}"#,
+            // A DRG number outside a DRG coding is not a DRG.
+            r#"{"supportingInfo":[{"code":{"coding":[{"system":"other","code":"896"}]}}]}"#,
+            r#"{"meta":{"security":[{"code":"N"}]}}"#,
+            "{}",
+        ] {
+            assert!(!head(json), "{json}");
+        }
+    }
+
+    #[test]
+    fn claims_name_their_patient_by_mbi() {
+        let mbi = |json: &str| {
+            serde_json::from_str::<Head<'_>>(json)
+                .expect("json")
+                .patient_mbi()
+                .map(str::to_owned)
+        };
+        let contained = r##"{"contained":[{"resourceType":"Organization","id":"patient"},{"resourceType":"Patient","id":"patient","identifier":[{"system":"http://hl7.org/fhir/sid/us-mbi","value":"1S00A00AA00"}]}],"patient":{"reference":"#patient"}}"##;
+        assert_eq!(mbi(contained).as_deref(), Some("1S00A00AA00"));
+        let logical = r#"{"patient":{"identifier":{"system":"http://hl7.org/fhir/sid/us-mbi","value":"1S00A00AA01"}}}"#;
+        assert_eq!(mbi(logical).as_deref(), Some("1S00A00AA01"));
+        let dangling = r##"{"contained":[],"patient":{"reference":"#patient"}}"##;
+        assert_eq!(mbi(dangling), None);
     }
 
     #[test]

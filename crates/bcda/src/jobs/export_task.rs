@@ -35,8 +35,9 @@ pub async fn run(
     if !job.status.is_active() {
         return finish(env, task, None, None).await;
     }
-    let until = job
-        .transaction_time
+    let until = payload
+        .until
+        .or(job.transaction_time)
         .ok_or_else(|| TaskError::Permanent("the job has no transaction time".into()))?;
     let aco = acos::find_by_id(&env.db, job.aco_id)
         .await?

@@ -11,7 +11,7 @@ use super::env::WorkerEnv;
 use super::task_end::{self, TaskEnd};
 use crate::claims::{BeneficiaryKey, ClaimsSource};
 use crate::domain::task::{Cohort, ExportPayload};
-use crate::domain::{JobStatus, RequestKind, ResourceType};
+use crate::domain::{DataSet, JobStatus, RequestKind};
 use crate::store::acos;
 use crate::store::jobs;
 use crate::store::task_signal;
@@ -101,10 +101,13 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
                     resource_type: *resource_type,
                     cohort: *cohort,
                     since: *since,
-                    claims_through: match resource_type {
-                        ResourceType::ExplanationOfBenefit => runout_cap,
-                        _ => None,
-                    },
+                    // The runout cap applies to every claim type, as BCDA's
+                    // service-date parameter does.
+                    claims_through: runout_cap.filter(|_| resource_type.is_claim()),
+                    // BCDA reads partially adjudicated claims as of the
+                    // job's creation, not its transaction time.
+                    until: (resource_type.data_set() == DataSet::PartiallyAdjudicated)
+                        .then_some(job.created_at),
                     beneficiaries: batch
                         .iter()
                         .map(|mbi| (mbi.clone(), keys.get(mbi).copied().flatten().map(|k| k.0)))

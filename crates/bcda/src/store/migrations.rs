@@ -54,6 +54,11 @@ const SQLITE: &[Embedded] = &[
         "aco data sets",
         include_str!("../../migrations/sqlite/0007_aco_data_sets.sql"),
     ),
+    (
+        8,
+        "samhsa",
+        include_str!("../../migrations/sqlite/0008_samhsa.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -91,6 +96,11 @@ const POSTGRES: &[Embedded] = &[
         7,
         "aco data sets",
         include_str!("../../migrations/postgres/0007_aco_data_sets.sql"),
+    ),
+    (
+        8,
+        "samhsa",
+        include_str!("../../migrations/postgres/0008_samhsa.sql"),
     ),
 ];
 

@@ -4,7 +4,9 @@
 //! export workers unchanged. The scan an export needs — one beneficiary's
 //! resources of one type and version with `lastUpdated` in a window, in
 //! `(lastUpdated, id)` order — is one index range, read in keyset pages so
-//! memory never depends on how many resources a beneficiary has.
+//! memory never depends on how many resources a beneficiary has. Claims
+//! that are 42 CFR Part 2 data (`samhsa`) are stored but never scanned: BCDA
+//! never exports them (migration 0008).
 
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
@@ -91,6 +93,16 @@ pub async fn beneficiary_by_patient_id(
     }))
 }
 
+/// The row id of the beneficiary whose (current) MBI is `mbi`.
+pub async fn beneficiary_by_mbi(tx: &mut Tx, mbi: &str) -> Result<Option<i64>, StoreError> {
+    Ok(with_tx!(tx, |conn| {
+        sqlx::query_scalar("SELECT id FROM beneficiaries WHERE mbi = $1")
+            .bind(mbi)
+            .fetch_optional(conn)
+            .await?
+    }))
+}
+
 /// Row ids of the beneficiaries with these MBIs whose Patient was loaded by
 /// `as_of`, in the same order (`None` for an MBI the store does not know as
 /// of then).
@@ -135,8 +147,12 @@ pub struct NewResource {
     pub resource_id: String,
     /// `meta.lastUpdated`.
     pub last_updated: OffsetDateTime,
-    /// ExplanationOfBenefit: the billable period's end date, if any.
+    /// ExplanationOfBenefit, Claim and ClaimResponse: the billable period's
+    /// end date (a ClaimResponse: its Claim's), if any.
     pub service_end: Option<time::Date>,
+    /// A claim carrying 42 CFR Part 2 (substance use disorder) data: stored,
+    /// never exported ([`scan`] skips it).
+    pub samhsa: bool,
     /// The resource as serialized JSON, copied into export files unchanged.
     pub body: Vec<u8>,
 }
@@ -148,7 +164,7 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
     for chunk in resources.chunks(200) {
         with_tx!(tx, |conn| {
             let mut query = QueryBuilder::new(
-                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, service_end, body) ",
+                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, service_end, samhsa, body) ",
             );
             query.push_values(chunk, |mut row, r| {
                 row.push_bind(r.beneficiary_id)
@@ -157,14 +173,16 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
                     .push_bind(&r.resource_id)
                     .push_bind(to_epoch_ms(r.last_updated))
                     .push_bind(r.service_end.map(date_ms))
+                    .push_bind(r.samhsa)
                     .push_bind(&r.body);
             });
             query.push(
                 " ON CONFLICT (fhir_version, resource_type, resource_id) DO UPDATE SET \
                  beneficiary_id = excluded.beneficiary_id, last_updated = excluded.last_updated, \
-                 service_end = excluded.service_end, body = excluded.body \
+                 service_end = excluded.service_end, samhsa = excluded.samhsa, body = excluded.body \
                  WHERE resources.body <> excluded.body OR resources.beneficiary_id <> excluded.beneficiary_id \
-                 OR resources.service_end IS DISTINCT FROM excluded.service_end",
+                 OR resources.service_end IS DISTINCT FROM excluded.service_end \
+                 OR resources.samhsa <> excluded.samhsa",
             );
             query.build().execute(conn).await?;
         });
@@ -206,14 +224,16 @@ pub struct ScanPage<'a> {
     pub until: OffsetDateTime,
     /// The `(lastUpdated, id)` of the last row of the previous page.
     pub after: Option<(OffsetDateTime, &'a str)>,
-    /// Inclusive upper bound on an EOB's service end (Group/runout), if
+    /// Inclusive upper bound on a claim's service end (Group/runout), if
     /// any; resources without one are never excluded by it.
     pub claims_through: Option<time::Date>,
     /// At most this many rows are returned; a shorter page is the last.
     pub limit: i64,
 }
 
-/// Reads one page of a beneficiary's resources in `(lastUpdated, id)` order.
+/// Reads one page of a beneficiary's resources in `(lastUpdated, id)` order,
+/// never a 42 CFR Part 2 claim (`samhsa`: the index puts the flag ahead of
+/// `lastUpdated`, so this stays one index range).
 pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, StoreError> {
     // i64::MIN stands for "no bound" so the statement stays one static text.
     let since = page.since.map_or(i64::MIN, to_epoch_ms);
@@ -224,7 +244,7 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
         sqlx::query_as(
             "SELECT resource_id, last_updated, body FROM resources \
              WHERE beneficiary_id = $1 AND fhir_version = $2 AND resource_type = $3 \
-               AND last_updated > $4 AND last_updated <= $5 \
+               AND samhsa = $10 AND last_updated > $4 AND last_updated <= $5 \
                AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
                AND (service_end IS NULL OR service_end <= $9) \
              ORDER BY last_updated, resource_id LIMIT $8",
@@ -238,6 +258,7 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
         .bind(after_id)
         .bind(page.limit)
         .bind(page.claims_through.map_or(i64::MAX, date_ms))
+        .bind(false)
         .fetch_all(pool)
         .await?
     }))
@@ -254,6 +275,55 @@ pub async fn counts(db: &Db) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         .fetch_all(pool)
         .await?
     }))
+}
+
+/// How many 42 CFR Part 2 claims the store holds per (version, type): the
+/// rows no export returns. For import summaries and tests.
+pub async fn samhsa_counts(db: &Db) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+    Ok(with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT fhir_version, resource_type, COUNT(*) FROM resources WHERE samhsa = $1 \
+             GROUP BY fhir_version, resource_type ORDER BY fhir_version, resource_type",
+        )
+        .bind(true)
+        .fetch_all(pool)
+        .await?
+    }))
+}
+
+/// Gives the stored ClaimResponses with these ids (`version`) the 42 CFR
+/// Part 2 flag and service end of their stored Claim (same id), whichever
+/// of the two was imported first: a ClaimResponse has no diagnoses or
+/// billable period of its own. The flag is only ever set here, never
+/// cleared: a response stays out of exports if it or its Claim says so.
+pub async fn inherit_claim_flags(
+    tx: &mut Tx,
+    version: ApiVersion,
+    claim_ids: &[&str],
+) -> Result<(), StoreError> {
+    for chunk in claim_ids.chunks(200) {
+        with_tx!(tx, |conn| {
+            let mut query = QueryBuilder::new(
+                "UPDATE resources SET \
+                 samhsa = (resources.samhsa OR c.samhsa), service_end = c.service_end \
+                 FROM resources c \
+                 WHERE c.fhir_version = resources.fhir_version AND c.resource_type = ",
+            );
+            query.push_bind(type_code(ResourceType::Claim));
+            query.push(" AND c.resource_id = resources.resource_id AND resources.fhir_version = ");
+            query.push_bind(version_code(version));
+            query.push(" AND resources.resource_type = ");
+            query.push_bind(type_code(ResourceType::ClaimResponse));
+            query.push(" AND resources.resource_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            query.build().execute(conn).await?;
+        });
+    }
+    Ok(())
 }
 
 /// A date as the store keeps it: epoch milliseconds of its 00:00 UTC.

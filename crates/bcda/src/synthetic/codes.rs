@@ -16,12 +16,11 @@ pub(crate) struct Dx {
 }
 
 impl Dx {
-    /// Substance-use disorder codes (F10-F19): 42 CFR Part 2 data, which BCDA
-    /// asks BFD to exclude (`excludeSAMHSA=true`).
+    /// A substance use disorder code: 42 CFR Part 2 data, which BCDA asks
+    /// BFD to exclude (`excludeSAMHSA=true`).
     #[cfg(test)]
     pub(crate) fn is_samhsa(&self) -> bool {
-        let b = self.code.as_bytes();
-        b.len() >= 3 && b[0] == b'F' && b[1] == b'1'
+        crate::domain::part2::is_part2_diagnosis(self.code)
     }
 }
 

@@ -34,11 +34,11 @@ use time::{Date, OffsetDateTime};
 
 use crate::domain::{ApiVersion, ResourceType};
 
+pub use crate::domain::part2::is_part2_diagnosis;
 pub use attribution_history::AttributionFile;
 pub use cursor::ResourceCursor;
 pub use opt_outs::{OptOutEvent, OptOutPreference};
 pub use pac::PacSource;
-pub use pac::samhsa::is_part2_diagnosis;
 pub use population::{Beneficiary, PartD, Sex};
 
 use attribution_history::Layout;
@@ -63,7 +63,8 @@ pub struct SyntheticResource {
 }
 
 /// The two resources a partially adjudicated claim is served as (BFD v2
-/// only; `crate::domain::ResourceType` does not name them yet).
+/// only; `ResourceType::Claim` and `ClaimResponse` through
+/// [`SyntheticAco::cursor`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PacResource {
     /// The claim as submitted: `Claim`.
@@ -282,7 +283,9 @@ impl SyntheticAco {
 
     /// Every resource of one type and version for one beneficiary with
     /// `meta.lastUpdated <= until`, sorted by (last_updated, id) ascending
-    /// (byte order of id breaks ties). Empty if `!has_claims_record`.
+    /// (byte order of id breaks ties). Empty if `!has_claims_record`. What
+    /// a store holds: claims with a 42 CFR Part 2 diagnosis included (an
+    /// export leaves them out: [`SyntheticAco::cursor`]).
     pub fn resources(
         &self,
         index: u32,
@@ -290,15 +293,19 @@ impl SyntheticAco {
         resource_type: ResourceType,
         until: OffsetDateTime,
     ) -> Vec<SyntheticResource> {
-        self.cursor(index, version, resource_type, None, until, None)
+        self.cursor(index, version, resource_type, None, until, None, false)
             .collect()
     }
 
     /// The same resources as [`SyntheticAco::resources`], only those with
-    /// `meta.lastUpdated` after `since` (if given) and, for EOBs, whose
-    /// service ended by `claims_through` (if given), not yet rendered: the
-    /// cursor renders them on demand, so a beneficiary with thousands of
-    /// claims never has all of their JSON in memory at once.
+    /// `meta.lastUpdated` after `since` (if given), for claims (EOB, Claim,
+    /// ClaimResponse) whose service ended by `claims_through` (if given)
+    /// and, with `exclude_samhsa` (what every BCDA export asks BFD for:
+    /// `excludeSAMHSA=true`), that carry no 42 CFR Part 2 diagnosis or DRG;
+    /// not yet rendered: the cursor renders them on demand, so a
+    /// beneficiary with thousands of claims never has all of their JSON in
+    /// memory at once, and an excluded claim is never rendered.
+    #[allow(clippy::too_many_arguments)] // the bounds of one export query, as `pac_cursor`
     pub fn cursor(
         &self,
         index: u32,
@@ -307,6 +314,7 @@ impl SyntheticAco {
         since: Option<OffsetDateTime>,
         until: OffsetDateTime,
         claims_through: Option<Date>,
+        exclude_samhsa: bool,
     ) -> ResourceCursor {
         let pac = match resource_type {
             ResourceType::Claim => Some(PacResource::Claim),
@@ -314,13 +322,16 @@ impl SyntheticAco {
             _ => None,
         };
         if let Some(resource) = pac {
-            // Partially adjudicated data exists on v2 only, and claims with
-            // a 42 CFR Part 2 diagnosis are never exported (BFD's
-            // `excludeSAMHSA=true`).
+            // Partially adjudicated data exists on v2 only.
             return match version {
-                ApiVersion::V2 => {
-                    self.pac_cursor(index, resource, since, until, claims_through, true)
-                }
+                ApiVersion::V2 => self.pac_cursor(
+                    index,
+                    resource,
+                    since,
+                    until,
+                    claims_through,
+                    exclude_samhsa,
+                ),
                 ApiVersion::V1 => ResourceCursor::empty(version),
             };
         }
@@ -377,6 +388,7 @@ impl SyntheticAco {
                     .into_iter()
                     // The billable period's end, as rendered.
                     .filter(|(_, _, claim)| claims_through.is_none_or(|cap| claim.thru <= cap))
+                    .filter(|(_, _, claim)| !(exclude_samhsa && claim.is_part2()))
                     .map(|(last_updated, id, claim)| Pending {
                         last_updated,
                         id,

@@ -201,13 +201,48 @@ async fn read_back_exactly_as_generated(
             .map(Option::is_some)
             .collect::<Vec<_>>(),
     );
+    let held = bcda::store::resources::counts(app.db())
+        .await
+        .expect("counts");
+    let held_samhsa = bcda::store::resources::samhsa_counts(app.db())
+        .await
+        .expect("counts");
+    // The store keeps the 42 CFR Part 2 claims the files hold, EOBs of both
+    // versions and partially adjudicated claims alike (at full density: a
+    // dozen beneficiaries at the sandbox's may have none).
+    let full_density = spec.claims_density == bcda::synthetic::FULL_CLAIMS_DENSITY;
+    for (version, resource_type) in [
+        (ApiVersion::V1, ResourceType::ExplanationOfBenefit),
+        (ApiVersion::V2, ResourceType::ExplanationOfBenefit),
+        (ApiVersion::V2, ResourceType::Claim),
+        (ApiVersion::V2, ResourceType::ClaimResponse),
+    ] {
+        assert!(
+            !full_density || count_of(&held_samhsa, version, resource_type) > 0,
+            "the store holds SAMHSA {version:?} {resource_type:?}: {held_samhsa:?}"
+        );
+    }
     for version in [ApiVersion::V1, ApiVersion::V2] {
-        for resource_type in ResourceType::ADJUDICATED {
-            for since in [None, Some(datetime!(2025-09-01 0:00 UTC))] {
+        for &resource_type in ResourceType::of_version(version) {
+            // Partially adjudicated claims are of the 90 days before the
+            // anchor day: bounds inside that window split them.
+            let (since_bound, cap) = if ResourceType::PARTIALLY_ADJUDICATED.contains(&resource_type)
+            {
+                (
+                    datetime!(2026-01-20 0:00 UTC),
+                    time::macros::date!(2026 - 01 - 15),
+                )
+            } else {
+                (
+                    datetime!(2025-09-01 0:00 UTC),
+                    time::macros::date!(2025 - 10 - 31),
+                )
+            };
+            for since in [None, Some(since_bound)] {
                 // The Group/runout cap too: the importer's service dates
                 // must cut exactly where the generator's claims end.
                 let mut sizes = Vec::new();
-                for claims_through in [None, Some(time::macros::date!(2025 - 10 - 31))] {
+                for claims_through in [None, Some(cap)] {
                     let query = ResourceQuery {
                         version,
                         resource_type,
@@ -225,17 +260,62 @@ async fn read_back_exactly_as_generated(
                         from_store == from_generator,
                         "{version:?} {resource_type:?} {since:?} {claims_through:?} differ"
                     );
+                    // Neither source exports a 42 CFR Part 2 claim.
+                    for line in &from_generator {
+                        assert!(!is_part2_line(line), "{}", String::from_utf8_lossy(line));
+                    }
+                    if since.is_none() && claims_through.is_none() {
+                        // Exactly the flagged rows are held back.
+                        assert_eq!(
+                            i64::try_from(from_store.len()).expect("count"),
+                            count_of(&held, version, resource_type)
+                                - count_of(&held_samhsa, version, resource_type),
+                            "{version:?} {resource_type:?}"
+                        );
+                    }
                     sizes.push(from_generator.len());
                 }
-                // The cap applies to EOBs only, and does exclude some.
+                // The cap applies to claims only, and does exclude some.
                 assert_eq!(
                     sizes[0] > sizes[1],
-                    resource_type == ResourceType::ExplanationOfBenefit,
+                    !matches!(
+                        resource_type,
+                        ResourceType::Patient | ResourceType::Coverage
+                    ),
                     "{resource_type:?} {since:?}"
                 );
             }
         }
     }
+}
+
+/// The count of `(version, type)` in a `counts`-style list.
+fn count_of(counts: &[(i64, i64, i64)], version: ApiVersion, resource_type: ResourceType) -> i64 {
+    let key = (
+        bcda::store::resources::version_code(version),
+        bcda::store::resources::type_code(resource_type),
+    );
+    counts.iter().find(|c| (c.0, c.1) == key).map_or(0, |c| c.2)
+}
+
+/// Whether an exported line is 42 CFR Part 2 data: a substance use disorder
+/// diagnosis coding, or BFD's `42CFRPart2` security label.
+fn is_part2_line(line: &[u8]) -> bool {
+    let value: serde_json::Value = serde_json::from_slice(line).expect("json");
+    let labelled = value["meta"]["security"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["code"] == "42CFRPart2");
+    let diagnosed = value["diagnosis"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["diagnosisCodeableConcept"]["coding"].as_array())
+        .flatten()
+        .filter_map(|c| c["code"].as_str())
+        .any(bcda::domain::part2::is_part2_diagnosis);
+    labelled || diagnosed
 }
 
 /// Stores `eobs` ExplanationOfBenefits (v1, about 1 KB each, a few
@@ -262,6 +342,7 @@ async fn store_beneficiary(db: &bcda::store::Db, n: usize, eobs: usize) -> Vec<V
             resource_id,
             last_updated: datetime!(2025-01-01 0:00 UTC) + time::Duration::minutes(minute),
             service_end: None,
+            samhsa: false,
             body: body.into_bytes(),
         }
     };
@@ -445,4 +526,179 @@ fn with_period_end(eob: &str, end: &str) -> String {
     let mut value: serde_json::Value = serde_json::from_str(eob).expect("json");
     value["billablePeriod"]["end"] = serde_json::json!(end);
     value.to_string()
+}
+
+/// `line` with its `meta.security` labels removed.
+fn without_security(line: &str) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(line).expect("json");
+    if let Some(meta) = value["meta"].as_object_mut() {
+        meta.remove("security");
+    }
+    value.to_string()
+}
+
+backend_test! {
+    /// Claim and ClaimResponse import on v2 only, linked by MBI; a claim
+    /// with a Part 2 diagnosis is flagged from its diagnoses, and its
+    /// response from the Claim, whichever comes first.
+    async fn partially_adjudicated_claims_import_on_v2_linked_by_mbi(backend) {
+        let app = TestApp::new(backend).await;
+        app.create_aco("A0001").await;
+        let out = tempfile::tempdir().expect("tempdir");
+        synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
+        let r4 = out.path().join("fhir/r4");
+        let read = |name: &str| std::fs::read_to_string(r4.join(name)).expect("read");
+        let claims = read("Claim.ndjson");
+        let responses = read("ClaimResponse.ndjson");
+        let first_claim = claims.lines().next().expect("a claim");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pac.ndjson");
+
+        // v1 has no partially adjudicated claims.
+        std::fs::write(&path, format!("{first_claim}\n")).expect("write");
+        let err = import::resources::import_file(app.db(), ApiVersion::V1, &path, true)
+            .await
+            .expect_err("v1");
+        let message = err.to_string();
+        assert!(message.contains("line 1, field resourceType"), "{message}");
+        assert!(message.contains("Claim is a v2 (FHIR R4) resource only"), "{message}");
+        // A claim whose MBI matches no imported Patient refuses the file.
+        std::fs::write(&path, format!("{first_claim}\n")).expect("write");
+        let err = import::resources::import_file(app.db(), ApiVersion::V2, &path, true)
+            .await
+            .expect_err("unknown MBI");
+        let message = err.to_string();
+        assert!(message.contains("line 1, field patient"), "{message}");
+        assert!(message.contains("matches no imported Patient"), "{message}");
+        assert!(bcda::store::resources::counts(app.db()).await.expect("counts").is_empty());
+
+        import::resources::import_file(app.db(), ApiVersion::V2, &r4.join("Patient.ndjson"), true)
+            .await
+            .expect("patients");
+        // Without the security labels, the flag must come from the
+        // diagnoses (Claim) and from the Claim (ClaimResponse), with the
+        // responses stored first.
+        let flagged = claims.lines().filter(|l| l.contains("42CFRPart2")).count();
+        assert!(flagged > 0, "the files hold SAMHSA claims");
+        let unlabelled = |lines: &str| lines.lines().map(without_security).collect::<Vec<_>>().join("\n");
+        let responses_path = dir.path().join("responses.ndjson");
+        std::fs::write(&responses_path, unlabelled(&responses)).expect("write");
+        let claims_path = dir.path().join("claims.ndjson");
+        std::fs::write(&claims_path, unlabelled(&claims)).expect("write");
+        import::resources::import_file(app.db(), ApiVersion::V2, &responses_path, true)
+            .await
+            .expect("responses");
+        let samhsa = || async {
+            bcda::store::resources::samhsa_counts(app.db()).await.expect("counts")
+        };
+        assert!(samhsa().await.is_empty(), "nothing says the responses are Part 2 yet");
+        import::resources::import_file(app.db(), ApiVersion::V2, &claims_path, true)
+            .await
+            .expect("claims");
+        let flagged = i64::try_from(flagged).expect("count");
+        assert_eq!(samhsa().await, vec![(2, 4, flagged), (2, 5, flagged)]);
+
+        // Each response also took its Claim's service end: the runout cap
+        // keeps the same ids of both.
+        let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
+        let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
+        let mbis: Vec<String> = (0..synthetic(&SPEC).pool_size())
+            .filter_map(|i| synthetic(&SPEC).beneficiary(i).map(|b| b.mbi))
+            .collect();
+        let ids = |lines: Vec<Vec<u8>>| {
+            lines
+                .iter()
+                .map(|l| serde_json::from_slice::<serde_json::Value>(l).expect("json")["id"].to_string())
+                .collect::<Vec<_>>()
+        };
+        let cap = Some(time::macros::date!(2026 - 01 - 15));
+        let query = |resource_type| ResourceQuery {
+            version: ApiVersion::V2,
+            resource_type,
+            since: None,
+            until: START,
+            claims_through: cap,
+        };
+        let capped_claims = ids(read_all(&stored, &mbis, query(ResourceType::Claim)).await);
+        let capped_responses = ids(read_all(&stored, &mbis, query(ResourceType::ClaimResponse)).await);
+        assert!(!capped_claims.is_empty());
+        assert_eq!(capped_claims, capped_responses);
+        let all = read_all(&stored, &mbis, ResourceQuery { claims_through: None, ..query(ResourceType::ClaimResponse) }).await;
+        assert!(all.len() > capped_responses.len(), "the cap drops some responses");
+    }
+}
+
+backend_test! {
+    /// Migration 0008 flags the Part 2 ExplanationOfBenefits a store held
+    /// before it (by diagnosis, DRG or label), and nothing else.
+    async fn migration_0008_flags_part2_eobs_stored_before(backend) {
+        use bcda::store::resources::{self, NewResource};
+        let app = TestApp::new(backend).await;
+        let mut tx = app.db().begin().await.expect("begin");
+        let beneficiary_id = resources::upsert_beneficiary(&mut tx, "1S00A00AA00", "-1")
+            .await
+            .expect("db")
+            .expect("new");
+        let drg = |key: &str, code: &str| {
+            format!(
+                r#"{{"{key}":[{{"code":{{"coding":[{{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"{code}"}}]}}}}]}}"#
+            )
+        };
+        let dx = |code: &str| {
+            format!(r#"{{"diagnosis":[{{"diagnosisCodeableConcept":{{"coding":[{{"code":"I10"}},{{"code":"{code}"}}]}}}}]}}"#)
+        };
+        let rows = [
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "dx", dx("F11.20"), true),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "drg", drg("supportingInfo", "896"), true),
+            (ApiVersion::V1, ResourceType::ExplanationOfBenefit, "drg", drg("information", "897"), true),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "label", r#"{"meta":{"security":[{"code":"42CFRPart2"}]}}"#.to_owned(), true),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "nicotine", dx("F17.210"), false),
+            (ApiVersion::V2, ResourceType::ExplanationOfBenefit, "other-drg", drg("supportingInfo", "291"), false),
+            (ApiVersion::V2, ResourceType::Patient, "-1", dx("F10.20"), false),
+        ];
+        let new_rows: Vec<NewResource> = rows
+            .iter()
+            .map(|(version, resource_type, id, body, _)| NewResource {
+                beneficiary_id,
+                version: *version,
+                resource_type: *resource_type,
+                resource_id: (*id).to_owned(),
+                last_updated: START,
+                service_end: None,
+                samhsa: false,
+                body: body.clone().into_bytes(),
+            })
+            .collect();
+        resources::upsert(&mut tx, &new_rows).await.expect("upsert");
+        tx.commit().await.expect("commit");
+
+        // The store as it was before 0008, these rows in it.
+        let undo = [
+            "DROP INDEX resources_scan",
+            "CREATE INDEX resources_scan ON resources (beneficiary_id, fhir_version, resource_type, last_updated, resource_id)",
+            "ALTER TABLE resources DROP COLUMN samhsa",
+            "DELETE FROM _sqlx_migrations WHERE version = 8",
+        ];
+        match app.db() {
+            bcda::store::Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.expect("connection");
+                for sql in undo {
+                    sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+                }
+            }
+            bcda::store::Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await.expect("connection");
+                for sql in undo {
+                    sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+                }
+            }
+        }
+        app.db().migrate().await.expect("migrate");
+
+        let flagged: i64 = rows.iter().filter(|r| r.4).count().try_into().expect("count");
+        assert_eq!(
+            resources::samhsa_counts(app.db()).await.expect("counts"),
+            vec![(1, 3, 1), (2, 3, flagged - 1)]
+        );
+    }
 }

@@ -81,7 +81,7 @@ pub fn job_id(response: &TestResponse) -> i64 {
 }
 
 /// Every resource of `resource_type` in a finished job's output, per file.
-async fn outputs(
+pub async fn outputs(
     app: &TestApp,
     token: &str,
     version: &str,

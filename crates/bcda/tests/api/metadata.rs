@@ -101,3 +101,52 @@ backend_test! {
         assert_eq!(auth.json(), serde_json::json!({ "auth_provider": "bcda", "version": bcda::VERSION }));
     }
 }
+
+/// Both CapabilityStatements are valid FHIR of their version (PyPI
+/// `fhir.resources` 8.3.0: STU3 for v1, R4B for v2), the types v2 lists
+/// included.
+#[tokio::test]
+async fn capability_statements_validate_as_fhir() {
+    let python = std::env::var("BCDA_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!("BCDA_TEST_PYTHON is not set: run scripts/test, which provides a Python with fhir.resources==8.3.0")
+    });
+    let app = TestApp::new(crate::harness::Backend::Sqlite).await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fhir_validate.py");
+    let out = tempfile::tempdir().expect("tempdir");
+    for (version, flag) in [("v1", "stu3"), ("v2", "r4b")] {
+        let statement = app.get(&format!("/api/{version}/metadata")).await;
+        assert_eq!(statement.status, StatusCode::OK);
+        let path = out.path().join(format!("{version}.ndjson"));
+        std::fs::write(&path, statement.json().to_string()).expect("write");
+        let result = std::process::Command::new(&python)
+            .arg(&script)
+            .args(["--version", flag])
+            .arg(&path)
+            .output()
+            .expect("run the FHIR validator");
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert!(
+            result.status.success() && stdout.contains("1 passed, 0 failed"),
+            "{version}: {stdout}"
+        );
+    }
+    let v2 = app.get("/api/v2/metadata").await.json();
+    let types: Vec<&str> = v2["rest"][0]["resource"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| r["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Patient",
+            "Group",
+            "Coverage",
+            "ExplanationOfBenefit",
+            "Claim",
+            "ClaimResponse"
+        ]
+    );
+}

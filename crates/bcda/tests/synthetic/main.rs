@@ -426,7 +426,7 @@ fn cursor_renders_the_same_resources_in_pieces() {
                 // Tiny limits force one resource per call: the cursor must
                 // resume exactly where it stopped.
                 for limit in [1, 20_000, usize::MAX] {
-                    let mut cursor = a.cursor(index, v, rt, None, UNTIL, None);
+                    let mut cursor = a.cursor(index, v, rt, None, UNTIL, None, false);
                     assert_eq!(cursor.remaining(), whole.len());
                     let mut out = Vec::new();
                     let mut lines = 0;
@@ -446,7 +446,9 @@ fn cursor_renders_the_same_resources_in_pieces() {
                     .filter(|r| r.last_updated > since)
                     .cloned()
                     .collect();
-                let filtered: Vec<_> = a.cursor(index, v, rt, Some(since), UNTIL, None).collect();
+                let filtered: Vec<_> = a
+                    .cursor(index, v, rt, Some(since), UNTIL, None, false)
+                    .collect();
                 assert_eq!(filtered, after);
             }
         }
@@ -701,3 +703,65 @@ fn pac_volumes_follow_bfd_proportions() {
 }
 
 mod density;
+
+/// Whether a rendered claim lists a 42 CFR Part 2 diagnosis.
+fn has_part2_diagnosis(json: &[u8]) -> bool {
+    let v: serde_json::Value = serde_json::from_slice(json).expect("json");
+    v["diagnosis"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["diagnosisCodeableConcept"]["coding"].as_array())
+        .flatten()
+        .any(|c| {
+            c["code"]
+                .as_str()
+                .is_some_and(bcda::synthetic::is_part2_diagnosis)
+        })
+}
+
+/// An export (`cursor(.., exclude_samhsa: true)`) never sees a claim with a
+/// 42 CFR Part 2 diagnosis, EOB or partially adjudicated (BFD's
+/// `excludeSAMHSA=true`); what a store holds (`resources`) keeps them.
+#[test]
+fn export_cursors_exclude_part2_claims_that_resources_keep() {
+    let a = dev_aco();
+    let mut excluded = 0;
+    // 37: the SAMHSA edge case; 0 and 2: ordinary beneficiaries.
+    for index in [0, 2, 37] {
+        for v in [ApiVersion::V1, ApiVersion::V2] {
+            for (rt, until) in [
+                (ResourceType::ExplanationOfBenefit, UNTIL),
+                (ResourceType::Claim, PAC_UNTIL),
+                (ResourceType::ClaimResponse, PAC_UNTIL),
+            ] {
+                let held = a.resources(index, v, rt, until);
+                let exported: Vec<_> = a.cursor(index, v, rt, None, until, None, true).collect();
+                // A ClaimResponse has no diagnoses: its Claim's decide.
+                let claims = match rt {
+                    ResourceType::ClaimResponse => {
+                        a.resources(index, v, ResourceType::Claim, until)
+                    }
+                    _ => held.clone(),
+                };
+                let expected: Vec<_> = held
+                    .iter()
+                    .zip(&claims)
+                    .filter(|(_, claim)| !has_part2_diagnosis(&claim.json))
+                    .map(|(r, _)| r.clone())
+                    .collect();
+                excluded += held.len() - expected.len();
+                let ids = |list: &[bcda::synthetic::SyntheticResource]| {
+                    list.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+                };
+                assert_eq!(ids(&exported), ids(&expected), "{index} {v:?} {rt:?}");
+                assert!(exported == expected, "{index} {v:?} {rt:?}: same bytes");
+                if rt == ResourceType::Claim && v == ApiVersion::V2 {
+                    let pac: Vec<_> = a.pac_resources(index, PacResource::Claim, until);
+                    assert_eq!(held, pac, "resources() holds every Claim");
+                }
+            }
+        }
+    }
+    assert!(excluded > 0, "some claims carry a Part 2 diagnosis");
+}

@@ -15,6 +15,7 @@ pub mod schemas;
 
 use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
@@ -54,7 +55,7 @@ pub const TAG_DATA: &str = "data";
     tags(
         (name = "auth", description = "Trade your client id and secret for an access token."),
         (name = "Metadata", description = "Facts about the server, its auth provider and the API. No token needed."),
-        (name = "bulkData", description = "Start an export of your beneficiaries' data (Patient, Coverage, ExplanationOfBenefit)."),
+        (name = "bulkData", description = "Start an export of your beneficiaries' data (Patient, Coverage, ExplanationOfBenefit; on v2 also Claim and ClaimResponse for ACOs entitled to partially adjudicated claims)."),
         (name = "jobs", description = "Follow, list and cancel your export jobs."),
         (name = "data", description = "Download the files of a finished export."),
     ),
@@ -114,7 +115,36 @@ pub fn document(version: ApiVersion, paths: OpenApiDoc) -> OpenApiDoc {
     );
     doc.servers = Some(vec![Server::new("/")]);
     doc.merge(paths);
+    types_of_version(&mut doc, version);
     doc
+}
+
+/// Makes the kick-offs' `_type` (query parameter and POST body entry) take
+/// `version`'s resource types. The handlers are shared by the versions, so
+/// their annotations describe v1's; v2 adds the partially adjudicated types.
+fn types_of_version(doc: &mut OpenApiDoc, version: ApiVersion) {
+    if let Some(schema) = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("ExportParameters"))
+    {
+        *schema = schemas::ExportParameters::schema_for(version);
+    }
+    for item in doc.paths.paths.values_mut() {
+        for operation in [item.get.as_mut(), item.post.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = parameter
+                    && p.name == "_type"
+                {
+                    p.description = Some(params::type_description(version));
+                    p.schema = Some(params::type_list(version).into());
+                }
+            }
+        }
+    }
 }
 
 /// Where a version's document is served.

@@ -15,8 +15,8 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 
-use crate::domain::JobStatus;
 use crate::domain::ResourceType;
+use crate::domain::{ApiVersion, JobStatus};
 use crate::export::rejection::OUTPUT_FORMATS;
 
 /// A FHIR instant, as the FHIR specification's regular expression for the
@@ -27,8 +27,20 @@ const FHIR_INSTANT_PATTERN: &str = "^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1
     (\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$";
 
 /// `` `a`, `b`, `c` ``.
-fn quoted<const N: usize>(names: [&str; N]) -> String {
-    names.map(|n| format!("`{n}`")).join(", ")
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The names of the types `version` serves.
+fn type_names(version: ApiVersion) -> Vec<&'static str> {
+    ResourceType::of_version(version)
+        .iter()
+        .map(|t| t.as_str())
+        .collect()
 }
 
 /// A regular expression for a comma-separated list of `names` (repeats
@@ -38,14 +50,40 @@ fn comma_list_pattern(names: &[&str]) -> String {
     format!("^{one}(,{one})*$")
 }
 
-/// The schema of a `_type` list (query string or POST body).
-pub fn type_list() -> ObjectBuilder {
+/// The schema of a `_type` list (query string or POST body) on `version`.
+pub fn type_list(version: ApiVersion) -> ObjectBuilder {
+    let examples: &[&str] = match version {
+        ApiVersion::V1 => &["Coverage", "Patient,Coverage,ExplanationOfBenefit"],
+        ApiVersion::V2 => &[
+            "Coverage",
+            "Patient,Coverage,ExplanationOfBenefit",
+            "Claim,ClaimResponse",
+        ],
+    };
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(comma_list_pattern(
-            &ResourceType::ADJUDICATED.map(ResourceType::as_str),
-        )))
-        .examples(["Coverage", "Patient,Coverage,ExplanationOfBenefit"])
+        .pattern(Some(comma_list_pattern(&type_names(version))))
+        .examples(examples.iter().copied())
+}
+
+/// The description of the `_type` parameter on `version`: which types it
+/// takes, and which an export gives without it.
+pub fn type_description(version: ApiVersion) -> String {
+    let names = quoted(&type_names(version));
+    match version {
+        ApiVersion::V1 => format!(
+            "Resource types requested, comma-separated, each at most once: any of {names}, \
+             e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type."
+        ),
+        ApiVersion::V2 => format!(
+            "Resource types requested, comma-separated, each at most once: any of {names}, \
+             e.g. `Coverage` or `Patient,ExplanationOfBenefit`. `Claim` and `ClaimResponse` \
+             (partially adjudicated claims) are for ACOs entitled to them; others get 400 \
+             `unauthorized resource type`. Leave empty for every type your ACO is entitled to: \
+             `Patient`, `Coverage`, `ExplanationOfBenefit`, plus `Claim` and `ClaimResponse` \
+             if it has partially adjudicated data."
+        ),
+    }
 }
 
 /// The schema of a `_since` instant (query string or POST body).
@@ -113,13 +151,10 @@ pub struct KickoffQuery;
 impl IntoParams for KickoffQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
+            // v1's; the v2 document swaps in v2's (`openapi::document`).
             param("_type", ParameterIn::Query, false)
-                .description(Some(format!(
-                    "Resource types requested, comma-separated, each at most once: any of {}, \
-                     e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type.",
-                    quoted(ResourceType::ADJUDICATED.map(ResourceType::as_str))
-                )))
-                .schema(Some(type_list()))
+                .description(Some(type_description(ApiVersion::V1)))
+                .schema(Some(type_list(ApiVersion::V1)))
                 .style(Some(ParameterStyle::Form))
                 .explode(Some(false))
                 .build(),
@@ -230,7 +265,7 @@ impl IntoParams for StatusFilter {
                 .description(Some(format!(
                     "Only jobs in these states, comma-separated, each at most once, exactly as \
                      written: {}. Leave empty for all jobs.",
-                    quoted(names)
+                    quoted(&names)
                 )))
                 .schema(Some(
                     ObjectBuilder::new()

@@ -12,6 +12,7 @@ use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
 
+use crate::domain::ApiVersion;
 use crate::export::rejection::OUTPUT_FORMATS;
 
 /// A FHIR OperationOutcome with one issue: the body of every error answer
@@ -120,8 +121,9 @@ pub struct JobTask {
 #[derive(Debug)]
 pub struct ExportParameters;
 
-impl utoipa::PartialSchema for ExportParameters {
-    fn schema() -> RefOr<Schema> {
+impl ExportParameters {
+    /// The schema on `version`, whose `_type` takes that version's types.
+    pub fn schema_for(version: ApiVersion) -> RefOr<Schema> {
         let entry = |name: &str, value_field: &str, value: ObjectBuilder| {
             ObjectBuilder::new()
                 .property("name", only(name))
@@ -131,7 +133,11 @@ impl utoipa::PartialSchema for ExportParameters {
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         };
         let entries = OneOfBuilder::new()
-            .item(entry("_type", "valueString", super::params::type_list()))
+            .item(entry(
+                "_type",
+                "valueString",
+                super::params::type_list(version),
+            ))
             .item(entry(
                 "_since",
                 "valueInstant",
@@ -158,6 +164,13 @@ impl utoipa::PartialSchema for ExportParameters {
                 "parameter": [{ "name": "_type", "valueString": "Coverage" }]
             })])
             .into()
+    }
+}
+
+/// v1's schema; the v2 document swaps in v2's (`openapi::document`).
+impl utoipa::PartialSchema for ExportParameters {
+    fn schema() -> RefOr<Schema> {
+        Self::schema_for(ApiVersion::V1)
     }
 }
 

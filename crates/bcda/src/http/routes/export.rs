@@ -86,9 +86,10 @@ impl FromRequest<AppState> for Kickoff {
 
 /// Start an export of all your beneficiaries' data
 ///
-/// Exports Patient, Coverage and ExplanationOfBenefit resources (or the
-/// `_type`s you ask for) for every beneficiary attributed to your ACO,
-/// filtered by `_since`. Answers 202 at once; follow the job at the URL in
+/// Exports the resource types your ACO is entitled to (Patient, Coverage and
+/// ExplanationOfBenefit; on v2 also Claim and ClaimResponse for partially
+/// adjudicated data), or the `_type`s you ask for, for every beneficiary
+/// attributed to your ACO, filtered by `_since`. Answers 202 at once; follow the job at the URL in
 /// `Content-Location`.
 #[utoipa::path(
     get,

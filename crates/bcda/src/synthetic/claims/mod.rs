@@ -21,6 +21,7 @@ use super::population::Profile;
 use super::providers::{Organization, Practitioner};
 use super::rng::Rng;
 use super::timeline::{load_time, part_b_deductible};
+use crate::domain::part2;
 
 /// The eight adjudicated claim types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -247,6 +248,16 @@ impl Claim {
     /// The EOB id, `<type>-<clm_id>`.
     pub(crate) fn id(&self) -> String {
         format!("{}-{}", self.kind.prefix(), self.clm_id)
+    }
+
+    /// Whether the claim is 42 CFR Part 2 data: a substance use disorder
+    /// diagnosis or DRG (what the importer reads back from the rendered
+    /// diagnoses and DRG coding). BCDA never exports such a claim.
+    pub(crate) fn is_part2(&self) -> bool {
+        self.diagnoses
+            .iter()
+            .any(|d| part2::is_part2_diagnosis(d.code))
+            || self.drg.is_some_and(|e| part2::is_part2_drg(e.drg))
     }
 
     /// Sums the lines into the header; `payment_from_lines` false keeps a

@@ -141,3 +141,28 @@ fn claims_respect_coverage_and_death_and_have_unique_ids() {
             .any(|(_, c)| c.last_updated == crate::synthetic::timeline::FALLBACK_LAST_UPDATED)
     );
 }
+
+/// A Part 2 DRG always comes with a Part 2 principal diagnosis, so a claim
+/// flagged by either is flagged by its diagnoses too: the partially
+/// adjudicated generator, which flags claims by their diagnoses, agrees
+/// with [`Claim::is_part2`] and with the importer.
+#[test]
+fn part2_drg_events_have_a_part2_principal_diagnosis() {
+    use crate::domain::part2;
+    use crate::synthetic::codes::DRG_EVENTS;
+    let mut part2_events = 0;
+    for event in DRG_EVENTS {
+        if part2::is_part2_drg(event.drg) {
+            part2_events += 1;
+            assert!(
+                part2::is_part2_diagnosis(event.principal.code),
+                "{}",
+                event.drg
+            );
+        }
+    }
+    assert!(
+        part2_events > 0,
+        "the generator makes Part 2 inpatient stays"
+    );
+}

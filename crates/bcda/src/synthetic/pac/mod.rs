@@ -13,8 +13,6 @@
 //! beneficiary's EOBs. Some carry a substance use disorder diagnosis and are
 //! flagged ([`super::PacSummary::samhsa`]): BCDA never exports those.
 
-pub mod samhsa;
-
 use time::{Date, OffsetDateTime};
 
 use super::claims::plan::Detail;
@@ -23,6 +21,7 @@ use super::codes::{CHRONIC, DRG_EVENTS};
 use super::ids::Namespace;
 use super::population::{Profile, Special};
 use super::timeline::{add_days, load_time};
+use crate::domain::part2 as samhsa;
 
 /// Days before the anchor (inclusive of the anchor day) whose receipts are
 /// in the window.

@@ -1,6 +1,8 @@
-//! Which diagnosis codes make a claim 42 CFR Part 2 data (substance use
-//! disorder treatment), the claims BCDA asks BFD to leave out
-//! (`excludeSAMHSA=true`). docs/REFERENCES.md, "SAMHSA (42 CFR Part 2) codes".
+//! Which claims are 42 CFR Part 2 data (substance use disorder diagnosis or
+//! treatment), the claims BCDA asks BFD to leave out (`excludeSAMHSA=true`)
+//! and so never exports. One place for the generator (which flags the
+//! claims it makes) and the importer (which derives the flag from the JSON
+//! it stores). docs/REFERENCES.md, "SAMHSA (42 CFR Part 2) codes".
 
 /// The ICD-10-CM categories whose every code is treated as Part 2 data:
 /// the substance-related disorders F10-F16, F18 and F19 (alcohol, opioids,
@@ -12,6 +14,14 @@
 const PART2_CATEGORIES: [&str; 10] = [
     "F10", "F11", "F12", "F13", "F14", "F15", "F16", "F18", "F19", "F55",
 ];
+
+/// The MS-DRGs of alcohol and drug abuse or dependence on BFD's list
+/// (522, 523, 895, 896, 897).
+const PART2_DRGS: [&str; 5] = ["522", "523", "895", "896", "897"];
+
+/// The `meta.security` code BFD labels substance use disorder claims with
+/// (HL7 v3 ActCode `42CFRPart2`).
+pub const PART2_SECURITY_CODE: &str = "42CFRPart2";
 
 /// Whether an ICD-10-CM diagnosis code is a 42 CFR Part 2 substance use
 /// disorder code. The code may be written with or without its dot and in
@@ -35,6 +45,17 @@ pub fn is_part2_diagnosis(code: &str) -> bool {
     PART2_CATEGORIES.iter().any(|c| c.as_bytes() == category)
 }
 
+/// Whether an MS-DRG code is one of alcohol or drug abuse or dependence.
+/// Compared as BFD normalises DRGs: trimmed, the last three characters
+/// (`896`, `MS-DRG 896`, `0896`... all name DRG 896).
+pub fn is_part2_drg(code: &str) -> bool {
+    let code = code.trim();
+    code.len() >= 3
+        && code
+            .get(code.len() - 3..)
+            .is_some_and(|last| PART2_DRGS.contains(&last))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +71,16 @@ mod tests {
             "F1720", "F17.210", "F329", "I10", "F1", "", "F20.9", "E1122", "F10-20",
         ] {
             assert!(!is_part2_diagnosis(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn alcohol_and_drug_drgs_are_part2() {
+        for code in ["896", " 897 ", "MS-DRG 895", "522", "523"] {
+            assert!(is_part2_drg(code), "{code}");
+        }
+        for code in ["291", "894", "89", "", "8966", "470"] {
+            assert!(!is_part2_drg(code), "{code}");
         }
     }
 }
