@@ -83,10 +83,35 @@ async fn source_ids_of(
     source_ids(app.db(), "A9994", members, query).await
 }
 
+/// Gives a sandbox ACO full claims density (its partially adjudicated
+/// claims at the sandbox's density are too few for a window of a few days)
+/// and only this year's adjudicated claims (so it has about as many EOBs as
+/// at the sandbox's density over seven years, and the test stays as quick).
+async fn full_claims_density(app: &TestApp, cms_id: &str) {
+    let aco = bcda::store::acos::find_by_cms_id(app.db(), cms_id)
+        .await
+        .expect("db")
+        .expect("aco");
+    let record = bcda::store::synthetic_acos::find(app.db(), aco.id)
+        .await
+        .expect("db")
+        .expect("synthetic");
+    let full = bcda::store::synthetic_acos::SyntheticAcoRecord {
+        claims_density: bcda::synthetic::FULL_CLAIMS_DENSITY,
+        first_service_year: record.anchor.year(),
+        ..record
+    };
+    bcda::store::synthetic_acos::upsert(app.db(), aco.id, &full)
+        .await
+        .expect("db");
+}
+
 backend_test! {
     async fn an_entitled_acos_default_export_holds_every_type_and_reads_claims_as_of_kick_off(backend) {
         let (app, token) = sandbox_with_token(backend, "A9994").await;
         bcda::store::acos::set_data_sets(app.db(), "A9994", DataSets::BOTH).await.expect("db");
+        // Enough claims that some are updated in the four days below.
+        full_claims_density(&app, "A9994").await;
         let id = job_id(&kick_ok(&app, &token, "/api/v2/Group/all/$export").await);
         // The job is planned (its transaction time fixed) days after it was
         // created: partially adjudicated claims are still read as of creation.
@@ -126,6 +151,7 @@ backend_test! {
         );
         // Adjudicated types are read as of the transaction time.
         let eobs = outputs(&app, &token, "v2", id, "ExplanationOfBenefit").await;
+        assert!(eobs.iter().flatten().next().is_some(), "EOBs exported");
         assert_eq!(ids_in(&eobs), source_ids_of(&app, &members, ResourceType::ExplanationOfBenefit, None, until).await);
     }
 }
