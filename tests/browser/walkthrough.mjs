@@ -3,6 +3,9 @@
 // authorize with the client id and secret, get a token, authorize with
 // "Bearer <token>" (and see the 401 the guide warns of without "Bearer "),
 // read /_auth, start a Coverage export, poll its job, download its file.
+// Then, on the v2 page, the same for partially adjudicated claims: sign in
+// as TEST001 (entitled to them), export `_type=Claim`, poll, download the
+// file and check it holds Claim lines.
 // Asserts on what the page shows; saves a screenshot of each step.
 //
 // Environment: BCDA_URL (e.g. http://127.0.0.1:3000), BCDA_CREDENTIALS (the
@@ -18,7 +21,12 @@ const base = process.env.BCDA_URL;
 const credentials = JSON.parse(readFileSync(process.env.BCDA_CREDENTIALS, 'utf8'));
 const shots = process.env.SCREENSHOTS ?? 'screenshots';
 mkdirSync(shots, { recursive: true });
-const { client_id: clientId, client_secret: clientSecret } = credentials.find((c) => c.cms_id === 'A9994');
+function credentialsOf(cmsId) {
+  const c = credentials.find((entry) => entry.cms_id === cmsId);
+  assert.ok(c, `${cmsId} in the sandbox credentials`);
+  return { clientId: c.client_id, clientSecret: c.client_secret };
+}
+const { clientId, clientSecret } = credentialsOf('A9994');
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -79,6 +87,62 @@ async function authorize(fill) {
   await modal.locator('.btn-done').first().click();
 }
 
+/** The lock's HTTP Basic scheme: client id and secret. */
+async function authorizeBasic(id, secret) {
+  await authorize(async (modal) => {
+    const basic = modal.locator('.auth-container:has(input[type="password"])');
+    await basic.locator('input[type="text"]').first().fill(id);
+    await basic.locator('input[type="password"]').fill(secret);
+    await basic.locator('button.authorize').click();
+    // Once authorized, the dialog shows the scheme with a Logout button.
+    await modal.locator('button:has-text("Logout")').first().waitFor();
+  });
+}
+
+/** The lock's bearer scheme: `value` as the Authorization header. */
+async function authorizeBearer(value) {
+  await authorize(async (modal) => {
+    const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
+    await key.locator('input[type="text"]').fill(value);
+    await key.locator('button.authorize').click();
+    await modal.locator('button:has-text("Logout")').first().waitFor();
+  });
+}
+
+/** Polls the status operation of `version` until the job's manifest. */
+async function pollToManifest(version, jobId) {
+  const statusOp = operation('get', `/api/${version}/jobs/{jobId}`);
+  await tryOut(statusOp, { jobId });
+  let status;
+  for (let i = 0; i < 60; i += 1) {
+    status = await execute(statusOp);
+    if (status.status === '200') break;
+    assert.equal(status.status, '202', `status: ${status.body}`);
+    assert.match(status.headers, /x-progress:\s*(Pending|In Progress \(\d{1,3}%\))/i);
+    await page.waitForTimeout(1000);
+  }
+  assert.equal(status.status, '200', 'the job completes');
+  return JSON.parse(status.body);
+}
+
+/**
+ * Executes the data operation for one file and returns the NDJSON the page
+ * holds: the body it shows, or what its Download link (a blob URL in the
+ * page) points to.
+ */
+async function downloadFile(jobId, filename) {
+  const dataOp = operation('get', '/data/{jobId}/{filename}');
+  await tryOut(dataOp, { jobId, filename });
+  const file = await execute(dataOp);
+  assert.equal(file.status, '200');
+  const download = dataOp.locator('.live-responses-table a[download], .live-responses-table a:has-text("Download")');
+  if ((await download.count()) > 0) {
+    const href = await download.first().getAttribute('href');
+    return page.evaluate(async (url) => (await fetch(url)).text(), href);
+  }
+  return file.body;
+}
+
 async function logoutAll() {
   await page.locator('.scheme-container .btn.authorize').click();
   const modal = page.locator('.modal-ux');
@@ -96,14 +160,7 @@ try {
   await shot('swagger');
 
   // The lock: client id and secret (HTTP Basic), Authorize, Close.
-  await authorize(async (modal) => {
-    const basic = modal.locator('.auth-container:has(input[type="password"])');
-    await basic.locator('input[type="text"]').first().fill(clientId);
-    await basic.locator('input[type="password"]').fill(clientSecret);
-    await basic.locator('button.authorize').click();
-    // Once authorized, the dialog shows the scheme with a Logout button.
-    await modal.locator('button:has-text("Logout")').first().waitFor();
-  });
+  await authorizeBasic(clientId, clientSecret);
   await shot('authorized-basic');
 
   // /auth/token: Try it out, Execute, 200 with an access_token.
@@ -116,12 +173,7 @@ try {
   await shot('token');
 
   // The guide's warning: the token without "Bearer " gives 401.
-  await authorize(async (modal) => {
-    const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
-    await key.locator('input[type="text"]').fill(token);
-    await key.locator('button.authorize').click();
-    await modal.locator('button:has-text("Logout")').first().waitFor();
-  });
+  await authorizeBearer(token);
   const jobsOp = operation('get', '/api/v1/jobs');
   await tryOut(jobsOp);
   const unauthorized = await execute(jobsOp);
@@ -130,12 +182,7 @@ try {
 
   // Authorize again with "Bearer <token>".
   await logoutAll();
-  await authorize(async (modal) => {
-    const key = modal.locator('.auth-container:has(input[type="text"]):not(:has(input[type="password"]))').first();
-    await key.locator('input[type="text"]').fill(`Bearer ${token}`);
-    await key.locator('button.authorize').click();
-    await modal.locator('button:has-text("Logout")').first().waitFor();
-  });
+  await authorizeBearer(`Bearer ${token}`);
   await shot('authorized-bearer');
 
   // Metadata: /_auth, Try it out, Execute: the auth provider's details.
@@ -157,33 +204,51 @@ try {
   await shot('kickoff-202');
 
   // jobs: poll /api/v1/jobs/{jobId} until 200; the manifest names the file.
-  const statusOp = operation('get', '/api/v1/jobs/{jobId}');
-  await tryOut(statusOp, { jobId });
-  let status;
-  for (let i = 0; i < 60; i += 1) {
-    status = await execute(statusOp);
-    if (status.status === '200') break;
-    assert.equal(status.status, '202', `status: ${status.body}`);
-    assert.match(status.headers, /x-progress:\s*(Pending|In Progress \(\d{1,3}%\))/i);
-    await page.waitForTimeout(1000);
-  }
-  assert.equal(status.status, '200', 'the job completes');
-  const manifest = JSON.parse(status.body);
+  const manifest = await pollToManifest('v1', jobId);
   const coverage = manifest.output.find((o) => o.type === 'Coverage');
   assert.ok(coverage, 'a Coverage file in the manifest');
   const filename = coverage.url.split('/').pop();
   await shot('manifest');
 
   // data: /data/{jobId}/{filename}: the NDJSON, or its Download link.
-  const dataOp = operation('get', '/data/{jobId}/{filename}');
-  await tryOut(dataOp, { jobId, filename });
-  const file = await execute(dataOp);
-  assert.equal(file.status, '200');
-  const download = dataOp.locator('.live-responses-table a[download], .live-responses-table a:has-text("Download")');
-  const shown = file.body.includes('"resourceType":"Coverage"') || (await download.count()) > 0;
-  assert.ok(shown, 'the page shows the NDJSON or a Download link');
+  const coverageLines = (await downloadFile(jobId, filename)).split('\n').filter((l) => l.trim());
+  assert.ok(coverageLines.length > 0, 'the page holds the NDJSON');
+  assert.ok(coverageLines.every((l) => JSON.parse(l).resourceType === 'Coverage'), 'Coverage lines');
   await shot('download');
-  console.log(`walkthrough: 8 steps passed (job ${jobId}, file ${filename})`);
+
+  // Partially adjudicated claims, on the v2 page: TEST001 is entitled to them.
+  await page.goto(`${base}/api/v2/swagger/`);
+  await page.locator('.swagger-ui .info .title').waitFor();
+  const reach = credentialsOf('TEST001');
+  await authorizeBasic(reach.clientId, reach.clientSecret);
+  const reachTokenOp = operation('post', '/auth/token');
+  await tryOut(reachTokenOp);
+  const reachToken = await execute(reachTokenOp);
+  assert.equal(reachToken.status, '200', `TEST001 token: ${reachToken.body}`);
+  await authorizeBearer(`Bearer ${JSON.parse(reachToken.body).access_token}`);
+  await shot('v2-authorized-test001');
+
+  const claimExportOp = operation('get', '/api/v2/Patient/$export');
+  await tryOut(claimExportOp, { _type: 'Claim' });
+  const claimKickoff = await execute(claimExportOp);
+  assert.equal(claimKickoff.status, '202', `Claim kick-off: ${claimKickoff.body} ${claimKickoff.headers}`);
+  const claimLocation = claimKickoff.headers.match(/content-location:\s*(\S+)/i);
+  assert.ok(claimLocation, `a content-location header is shown: ${claimKickoff.headers}`);
+  const claimJobId = claimLocation[1].split('/').pop();
+  await shot('v2-claim-kickoff-202');
+
+  const claimManifest = await pollToManifest('v2', claimJobId);
+  assert.deepEqual([...new Set(claimManifest.output.map((o) => o.type))], ['Claim'], 'only Claim files');
+  const claimFilename = claimManifest.output[0].url.split('/').pop();
+  await shot('v2-claim-manifest');
+
+  const claims = (await downloadFile(claimJobId, claimFilename)).split('\n').filter((l) => l.trim());
+  assert.equal(claims.length, claimManifest.output[0].count, 'every Claim of the manifest is in the file');
+  for (const line of claims) {
+    assert.equal(JSON.parse(line).resourceType, 'Claim');
+  }
+  await shot('v2-claim-download');
+  console.log(`walkthrough passed: v1 Coverage job ${jobId} (${coverageLines.length} lines), v2 Claim job ${claimJobId} (${claims.length} Claims)`);
 } catch (error) {
   await shot('failure').catch(() => {});
   console.error(error);
