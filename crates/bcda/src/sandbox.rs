@@ -26,7 +26,8 @@ pub const SANDBOX_YEARS: i32 = 7;
 /// Postman or a browser's Swagger UI can hold; at 10 % it is about 25 MB,
 /// near BCDA's own sandbox (about 380 KB per beneficiary, docs/REFERENCES.md
 /// "Sandbox file sizes"), and the fullest 50-beneficiary file of the largest
-/// sandbox ACO stays under 60 MB (`tests/synthetic/density.rs`).
+/// sandbox ACO stays under 60 MB (`tests/synthetic/density.rs`). The
+/// partially adjudicated claims of TEST001 and TEST002 follow it too.
 pub const SANDBOX_CLAIMS_DENSITY: u8 = 10;
 
 /// One sandbox ACO.
@@ -59,7 +60,7 @@ impl SandboxAco {
 }
 
 /// The sandbox ACOs, as in BCDA's sandbox (docs/REFERENCES.md, "Sandbox
-/// ACOs"): its simple sets, its partially adjudicated REACH sets (TEST001,
+/// file sizes"): its simple sets, its partially adjudicated REACH sets (TEST001,
 /// TEST002: both data sets, so v2 exports add Claim and ClaimResponse), a
 /// deny-listed ACO and one whose attribution is out of date. The order is
 /// the printed one; A9994 stays first (the README's examples read entry 0
