@@ -34,6 +34,9 @@ pub struct AcoSpec {
     pub years: i32,
     /// Generator seed.
     pub seed: u64,
+    /// Percent of the full claim rates (`synthetic::FULL_CLAIMS_DENSITY`
+    /// for production-like data; the sandbox's to measure a sandbox ACO).
+    pub claims_density: u8,
 }
 
 /// A prepared source: the open application and a client's credentials.
@@ -103,8 +106,7 @@ pub async fn prepare(
         first_service_year: today.year() - (spec.years - 1),
         anchor: today,
         stale_attribution: false,
-        // The benchmark measures production-density data.
-        claims_density: crate::synthetic::FULL_CLAIMS_DENSITY,
+        claims_density: spec.claims_density,
     };
     let import_seconds = match source {
         Source::Generated => {
@@ -152,7 +154,8 @@ async fn write_and_import(
         record.first_service_year,
         record.anchor,
         false,
-    );
+    )
+    .with_claims_density(record.claims_density);
     let as_of = clock.now();
     let dir = out.to_owned();
     eprintln!(

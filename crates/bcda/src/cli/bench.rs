@@ -44,6 +44,11 @@ pub struct ExportArgs {
     /// Generator seed.
     #[arg(long, default_value = "1", value_name = "S")]
     seed: u64,
+    /// Percent (1-100) of the full claim rates: 100 measures production-like
+    /// data, 10 the sandbox's (e.g. TEST002: `--beneficiaries 11000 --years 7
+    /// --claims-density 10`).
+    #[arg(long, default_value = "100", value_parser = super::synthetic::parse_density, value_name = "PERCENT")]
+    claims_density: u8,
     /// Export workers (default: two per CPU core, as `bcda serve`).
     #[arg(long, value_parser = parse_positive, value_name = "N")]
     workers: Option<u64>,
@@ -111,6 +116,7 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
             beneficiaries,
             years,
             seed: args.seed,
+            claims_density: args.claims_density,
         },
         sources,
         types: args.types.map(|t| t.0).unwrap_or_default(),

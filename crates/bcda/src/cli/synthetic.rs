@@ -46,7 +46,8 @@ pub struct SyntheticArgs {
     out: PathBuf,
 }
 
-fn parse_density(value: &str) -> Result<u8, String> {
+/// clap's parser for a claims density: a percentage from 1 to 100.
+pub(super) fn parse_density(value: &str) -> Result<u8, String> {
     value
         .parse::<u8>()
         .ok()

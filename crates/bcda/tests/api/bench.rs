@@ -34,6 +34,7 @@ async fn bench_export_reports_both_sources_alike() {
             beneficiaries: 20,
             years: 1,
             seed: 1,
+            claims_density: bcda::synthetic::FULL_CLAIMS_DENSITY,
         },
         sources: vec![Source::Generated, Source::Stored],
         types: Vec::new(),
@@ -106,6 +107,8 @@ fn bench_export_types_choose_what_is_exported() {
         "generated",
         "--types",
         "Patient,Claim,ClaimResponse",
+        "--claims-density",
+        "10",
     ]);
     let stdout = crate::cli::run_ok(command);
     let reports: Vec<serde_json::Value> = stdout
@@ -147,4 +150,16 @@ fn bench_export_types_choose_what_is_exported() {
         assert_eq!(stderr.lines().next(), Some(expected), "{stderr}");
         assert!(output.stdout.is_empty());
     }
+    let mut bad = crate::cli::bcda(dir.path(), None);
+    bad.args(["bench", "export", "--claims-density", "0"]);
+    let output = bad.output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.lines().next(),
+        Some(
+            "error: invalid value '0' for '--claims-density <PERCENT>': expected a percentage from 1 to 100"
+        ),
+        "{stderr}"
+    );
 }
