@@ -58,6 +58,7 @@ pub fn version_dir(version: ApiVersion) -> &'static str {
     match version {
         ApiVersion::V1 => "stu3",
         ApiVersion::V2 => "r4",
+        ApiVersion::V3 => "r4-v3",
     }
 }
 

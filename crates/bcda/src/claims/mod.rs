@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::AttributionKind;
-use crate::domain::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, EobFilter, ResourceType};
 use crate::store::{Db, StoreError, synthetic_acos};
 
 /// How far back a 1-800-MEDICARE preference counts (BCDA:
@@ -68,6 +68,10 @@ pub struct ResourceQuery {
     /// ExplanationOfBenefit only: claims whose service ended (billable
     /// period end) on or before this date (Group/runout's cap).
     pub claims_through: Option<time::Date>,
+    /// ExplanationOfBenefit on API v3 only: which claims (`_typeFilter`,
+    /// or its default) by tags, outcome and service date. `None` on v1 and
+    /// v2 and for the other types: no filter.
+    pub eob_filter: Option<EobFilter>,
 }
 
 /// Why a source could not answer.

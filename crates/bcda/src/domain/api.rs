@@ -10,6 +10,10 @@ pub enum ApiVersion {
     V1,
     /// `/api/v2`: FHIR R4 (4.0.1).
     V2,
+    /// `/api/v3`: FHIR R4 (4.0.1) as BFD's v3 server speaks it: every
+    /// ExplanationOfBenefit tagged with its source system, partially
+    /// adjudicated claims as ExplanationOfBenefits, and `_typeFilter`.
+    V3,
 }
 
 impl ApiVersion {
@@ -17,10 +21,30 @@ impl ApiVersion {
     /// (including `/auth`, `/data` and `/_health`) use the v1 shapes, as in
     /// BCDA.
     pub fn from_path(path: &str) -> Self {
-        if path == "/api/v2" || path.starts_with("/api/v2/") {
-            ApiVersion::V2
-        } else {
-            ApiVersion::V1
+        Self::ALL
+            .into_iter()
+            .find(|v| {
+                path.strip_prefix("/api/")
+                    .and_then(|rest| rest.strip_prefix(v.segment()))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .unwrap_or(ApiVersion::V1)
+    }
+
+    /// Every version, oldest first.
+    pub const ALL: [ApiVersion; 3] = [ApiVersion::V1, ApiVersion::V2, ApiVersion::V3];
+
+    /// Whether the version speaks FHIR R4 (v2 and v3) rather than STU3.
+    pub fn is_r4(self) -> bool {
+        !matches!(self, ApiVersion::V1)
+    }
+
+    /// The path prefix of the version's routes, `/api/v1` and so on.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "/api/v1",
+            ApiVersion::V2 => "/api/v2",
+            ApiVersion::V3 => "/api/v3",
         }
     }
 
@@ -28,15 +52,16 @@ impl ApiVersion {
     pub fn fhir_version(self) -> &'static str {
         match self {
             ApiVersion::V1 => "3.0.1",
-            ApiVersion::V2 => "4.0.1",
+            ApiVersion::V2 | ApiVersion::V3 => "4.0.1",
         }
     }
 
-    /// The path segment, `v1` or `v2`.
+    /// The path segment, `v1`, `v2` or `v3`.
     pub fn segment(self) -> &'static str {
         match self {
             ApiVersion::V1 => "v1",
             ApiVersion::V2 => "v2",
+            ApiVersion::V3 => "v3",
         }
     }
 }
@@ -109,10 +134,12 @@ impl ResourceType {
         )
     }
 
-    /// The types an API version serves, in export order.
+    /// The types an API version serves, in export order. v3 has no Claim
+    /// or ClaimResponse: partially adjudicated claims come as
+    /// ExplanationOfBenefits there.
     pub fn of_version(version: ApiVersion) -> &'static [ResourceType] {
         match version {
-            ApiVersion::V1 => &Self::ADJUDICATED,
+            ApiVersion::V1 | ApiVersion::V3 => &Self::ADJUDICATED,
             ApiVersion::V2 => &Self::ALL,
         }
     }

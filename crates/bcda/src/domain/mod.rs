@@ -6,6 +6,7 @@
 pub mod api;
 pub mod attribution_kind;
 pub mod data_sets;
+pub mod eob_facts;
 pub mod job;
 pub mod part2;
 pub mod task;
@@ -13,4 +14,5 @@ pub mod task;
 pub use api::{ApiVersion, ResourceType};
 pub use attribution_kind::AttributionKind;
 pub use data_sets::{DataSet, DataSets};
+pub use eob_facts::{ClaimOutcome, EobFacts, EobFilter, FactSet, FinalAction, SystemType};
 pub use job::{JobStatus, RequestKind};

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use super::ResourceType;
+use super::{EobFilter, ResourceType};
 
 /// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +112,11 @@ pub struct ExportPayload {
         skip_serializing_if = "Option::is_none"
     )]
     pub until: Option<OffsetDateTime>,
+    /// ExplanationOfBenefit on API v3: which claims the export keeps (the
+    /// job's `_typeFilter` or its default, narrowed to the ACO's
+    /// entitlement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eob_filter: Option<EobFilter>,
     /// The batch: each beneficiary's MBI and the claims source's key for
     /// it (none: unknown to the source, an error line in the export).
     pub beneficiaries: Vec<(String, Option<i64>)>,
@@ -121,7 +126,8 @@ impl TaskPayload for ExportPayload {
     const KIND: TaskKind = TaskKind::Export;
 }
 
-time::serde::format_description!(year_month_day, Date, "[year]-[month]-[day]");
+// Dates as `YYYY-MM-DD` (also for `eob_facts::EobFilter`).
+time::serde::format_description!(pub(crate) year_month_day, Date, "[year]-[month]-[day]");
 
 /// A resource type as its FHIR name.
 mod resource_type_name {
@@ -184,6 +190,7 @@ mod tests {
             since: Some(datetime!(2023-11-14 22:13:20.123 UTC)),
             claims_through: Some(date!(2024 - 12 - 31)),
             until: None,
+            eob_filter: None,
             beneficiaries: vec![
                 ("1S00E00AA00".to_owned(), Some(7)),
                 ("1S00E00AA01".to_owned(), None),

@@ -1,7 +1,8 @@
-//! The CapabilityStatements of `/api/v1/metadata` (STU3) and
-//! `/api/v2/metadata` (R4).
+//! The CapabilityStatements of `/api/v1/metadata` (STU3),
+//! `/api/v2/metadata` (R4) and `/api/v3/metadata` (R4, BCDA's v3 shape).
 
-use crate::domain::{ApiVersion, ResourceType};
+use crate::domain::eob_facts::{FINAL_ACTION_SYSTEM, SYSTEM_TYPE_SYSTEM};
+use crate::domain::{ApiVersion, ResourceType, SystemType};
 use crate::fhir::time_format::fhir_date_time;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -89,6 +90,7 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
             "description": match version {
                 ApiVersion::V1 => DESCRIPTION.to_owned(),
                 ApiVersion::V2 => format!("{DESCRIPTION}{PARTIALLY_ADJUDICATED_NOTE}"),
+                ApiVersion::V3 => format!("{DESCRIPTION}{V3_NOTE}"),
             },
             "url": ctx.base_url
         },
@@ -160,6 +162,115 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
                 }]),
             );
         }
+        ApiVersion::V3 => {
+            fields.insert(
+                "rest".into(),
+                json!([{
+                    "mode": "server",
+                    "security": security,
+                    "resource": v3_resources(),
+                    "interaction": interaction
+                }]),
+            );
+        }
     }
     statement
+}
+
+/// What v3 adds to [`DESCRIPTION`].
+const V3_NOTE: &str = " API v3 serves R4 resources in the shape of the Blue Button API's v3 server: every \
+ExplanationOfBenefit is tagged with the system its claim came from and whether the claim is final, ACOs entitled \
+to partially adjudicated claims get them as ExplanationOfBenefits, and _typeFilter selects claims by tag, outcome \
+and service date.";
+
+/// The export operations' documentation on v3: what an export holds when
+/// `_typeFilter` names no claim source.
+const V3_EXPORT_DOCUMENTATION: &str = "Bulk export of the ACO's beneficiaries' Patient, Coverage and \
+ExplanationOfBenefit resources. By default (no _typeFilter naming a System-Type _tag) ExplanationOfBenefit \
+resources are filtered to _tag=https://bluebutton.cms.gov/fhir/CodeSystem/System-Type|NationalClaimsHistory,\
+https://bluebutton.cms.gov/fhir/CodeSystem/System-Type|DDPS (adjudicated claims of the National Claims History and \
+Part D events), and the manifest's error array lists an OperationOutcome saying so. Use \
+_typeFilter=ExplanationOfBenefit?_tag=https://bluebutton.cms.gov/fhir/CodeSystem/System-Type|SharedSystem for \
+partially adjudicated claims (ACOs entitled to them only).";
+
+/// The export parameters v3 documents on Patient and Group.
+fn v3_export_search_params() -> Value {
+    json!([
+        {
+            "name": "_since",
+            "type": "date",
+            "documentation": "Only resources updated after this FHIR instant."
+        },
+        {
+            "name": "_type",
+            "type": "string",
+            "documentation": "Comma-separated resource types: Patient, Coverage, ExplanationOfBenefit."
+        },
+        {
+            "name": "_typeFilter",
+            "type": "string",
+            "documentation": "One ExplanationOfBenefit search, URL-encoded: \
+                ExplanationOfBenefit?<_tag|outcome|service-date>=<value>[&...]. Commas separate \
+                alternatives (OR), repeated parameters must all hold (AND)."
+        }
+    ])
+}
+
+/// The resources of v3's `rest`: the exports on Patient and Group, and the
+/// ExplanationOfBenefit search parameters `_typeFilter` takes.
+fn v3_resources() -> Value {
+    let codes: Vec<&str> = SystemType::ALL.iter().map(|s| s.code()).collect();
+    json!([
+        {
+            "type": "Patient",
+            "documentation": exported_type_documentation(ResourceType::Patient),
+            "operation": [{
+                "name": "export",
+                "definition": PATIENT_EXPORT,
+                "documentation": V3_EXPORT_DOCUMENTATION
+            }],
+            "searchParam": v3_export_search_params()
+        },
+        {
+            "type": "Group",
+            "operation": [{
+                "name": "export",
+                "definition": GROUP_EXPORT,
+                "documentation": V3_EXPORT_DOCUMENTATION
+            }],
+            "searchParam": v3_export_search_params()
+        },
+        {
+            "type": "Coverage",
+            "documentation": exported_type_documentation(ResourceType::Coverage)
+        },
+        {
+            "type": "ExplanationOfBenefit",
+            "documentation": "Exported by $export: adjudicated claims (National Claims History and Part D \
+                events) and, for ACOs entitled to them, partially adjudicated claims (SharedSystem, \
+                NotFinalAction, outcome partial). Select with _typeFilter on these parameters.",
+            "searchParam": [
+                {
+                    "name": "_tag",
+                    "type": "token",
+                    "documentation": format!(
+                        "{SYSTEM_TYPE_SYSTEM}|code with code one of {}; default NationalClaimsHistory and DDPS. \
+                         Also {FINAL_ACTION_SYSTEM}|FinalAction or |NotFinalAction.",
+                        codes.join(", ")
+                    )
+                },
+                {
+                    "name": "outcome",
+                    "type": "token",
+                    "documentation": "complete (adjudicated) or partial (partially adjudicated)."
+                },
+                {
+                    "name": "service-date",
+                    "type": "date",
+                    "documentation": "The claim's last day of service, with an optional prefix eq, lt, gt, le \
+                        or ge, e.g. gt2026-01-14."
+                }
+            ]
+        }
+    ])
 }

@@ -1,4 +1,4 @@
-//! OperationOutcome, in the two shapes BCDA sends (docs/REFERENCES.md,
+//! OperationOutcome, in the three shapes BCDA sends (docs/REFERENCES.md,
 //! "OperationOutcome shapes").
 
 use serde::Serialize;
@@ -45,7 +45,8 @@ struct Issue {
 
 #[derive(Debug, Clone, Serialize)]
 struct Details {
-    coding: [Coding; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coding: Option<[Coding; 1]>,
     text: String,
 }
 
@@ -59,17 +60,22 @@ struct Coding {
 impl OperationOutcome {
     /// An error outcome in the shape of `version`: v1 carries the message in
     /// `diagnostics`; v2 adds BCDA's `details` (a constant "Request Error"
-    /// coding plus the message). An empty message is left out, as BCDA does.
+    /// coding plus the message); v3 adds `details` with the message as its
+    /// text only. An empty message is left out, as BCDA does.
     pub fn error(version: ApiVersion, code: IssueType, message: &str) -> Self {
         let diagnostics = (!message.is_empty()).then(|| message.to_owned());
         let details = match version {
             ApiVersion::V1 => None,
             ApiVersion::V2 => diagnostics.as_ref().map(|text| Details {
-                coding: [Coding {
+                coding: Some([Coding {
                     system: "http://hl7.org/fhir/ValueSet/operation-outcome",
                     code: "Request Error",
                     display: text.clone(),
-                }],
+                }]),
+                text: text.clone(),
+            }),
+            ApiVersion::V3 => diagnostics.as_ref().map(|text| Details {
+                coding: None,
                 text: text.clone(),
             }),
         };
@@ -85,12 +91,32 @@ impl OperationOutcome {
     }
 }
 
+impl OperationOutcome {
+    /// A warning about how an export was processed, as BCDA writes it into
+    /// an export's `warnings-and-info` file: the message in `details.text`
+    /// only.
+    pub fn processing_warning(message: &str) -> Self {
+        Self {
+            resource_type: "OperationOutcome",
+            issue: [Issue {
+                severity: "warning",
+                code: IssueType::Processing,
+                diagnostics: None,
+                details: Some(Details {
+                    coding: None,
+                    text: message.to_owned(),
+                }),
+            }],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn v1_and_v2_shapes() {
+    fn shapes_of_each_version() {
         let v1 = serde_json::to_string(&OperationOutcome::error(
             ApiVersion::V1,
             IssueType::Structure,
@@ -110,6 +136,28 @@ mod tests {
         assert_eq!(
             v2,
             r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"structure","diagnostics":"Invalid group ID","details":{"coding":[{"system":"http://hl7.org/fhir/ValueSet/operation-outcome","code":"Request Error","display":"Invalid group ID"}],"text":"Invalid group ID"}}]}"#
+        );
+        let v3 = serde_json::to_string(&OperationOutcome::error(
+            ApiVersion::V3,
+            IssueType::Forbidden,
+            "Invalid Token",
+        ))
+        .expect("json");
+        assert_eq!(
+            v3,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"Invalid Token","details":{"text":"Invalid Token"}}]}"#
+        );
+    }
+
+    #[test]
+    fn processing_warnings_carry_details_text_only() {
+        let line = serde_json::to_string(&OperationOutcome::processing_warning(
+            "Default System-Type behavior includes only claims from NCH and DDPS in this export.",
+        ))
+        .expect("json");
+        assert_eq!(
+            line,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"processing","details":{"text":"Default System-Type behavior includes only claims from NCH and DDPS in this export."}}]}"#
         );
     }
 }

@@ -27,7 +27,7 @@ use crate::domain::ApiVersion;
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let mut app = Router::new();
-    for version in [ApiVersion::V1, ApiVersion::V2] {
+    for version in ApiVersion::ALL {
         let (routes, doc) = version_routes(version).split_for_parts();
         app = app.merge(routes).merge(openapi::swagger_ui(
             version,
@@ -62,12 +62,13 @@ fn shared_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(data::download))
 }
 
-/// The routes under `/api/{v}`: the same handlers for v1 and v2 (they read
-/// the version from the request path), except the CapabilityStatement.
+/// The routes under `/api/{v}`: the same handlers for every version (they
+/// read the version from the request path), except the CapabilityStatement.
 fn versioned_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
     let metadata = match version {
         ApiVersion::V1 => routes!(metadata::v1),
         ApiVersion::V2 => routes!(metadata::v2),
+        ApiVersion::V3 => routes!(metadata::v3),
     };
     OpenApiRouter::new()
         .routes(metadata)
@@ -82,13 +83,12 @@ fn versioned_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
 /// whichever version's document lists them) and that version's own.
 fn version_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
     let shared = shared_routes();
-    let prefix = format!("/api/{}", version.segment());
-    let own = OpenApiRouter::new().nest(&prefix, versioned_routes(version));
+    let own = OpenApiRouter::new().nest(version.prefix(), versioned_routes(version));
     match version {
         ApiVersion::V1 => shared.merge(own),
         // The shared routes are already in the router (v1's); keep only
         // their documentation.
-        ApiVersion::V2 => {
+        ApiVersion::V2 | ApiVersion::V3 => {
             let (_, shared_doc) = shared.split_for_parts();
             OpenApiRouter::with_openapi(shared_doc).merge(own)
         }

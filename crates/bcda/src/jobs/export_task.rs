@@ -49,6 +49,7 @@ pub async fn run(
         since: payload.since,
         until,
         claims_through: payload.claims_through,
+        eob_filter: payload.eob_filter,
     };
 
     // What an earlier attempt of this task left when it died (its fence is

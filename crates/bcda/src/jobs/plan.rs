@@ -108,6 +108,7 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
                     // job's creation, not its transaction time.
                     until: (resource_type.data_set() == DataSet::PartiallyAdjudicated)
                         .then_some(job.created_at),
+                    eob_filter: None,
                     beneficiaries: batch
                         .iter()
                         .map(|mbi| (mbi.clone(), keys.get(mbi).copied().flatten().map(|k| k.0)))

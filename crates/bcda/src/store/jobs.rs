@@ -78,6 +78,7 @@ impl_from_row!(JobRecord, |row| {
         api_version: match version {
             1 => ApiVersion::V1,
             2 => ApiVersion::V2,
+            3 => ApiVersion::V3,
             other => return Err(decode_err(format!("unknown api version {other}"))),
         },
         request_url: row.try_get("request_url")?,

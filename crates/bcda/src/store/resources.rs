@@ -16,11 +16,12 @@ use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, ResourceType};
 
 /// The code the `fhir_version` (and `jobs.api_version`) column stores: 1 for STU3 (API v1), 2 for
-/// R4 (API v2).
+/// R4 (API v2), 3 for R4 as BFD's v3 server gives it (API v3).
 pub fn version_code(version: ApiVersion) -> i64 {
     match version {
         ApiVersion::V1 => 1,
         ApiVersion::V2 => 2,
+        ApiVersion::V3 => 3,
     }
 }
 

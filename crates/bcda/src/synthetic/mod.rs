@@ -332,7 +332,7 @@ impl SyntheticAco {
                     claims_through,
                     exclude_samhsa,
                 ),
-                ApiVersion::V1 => ResourceCursor::empty(version),
+                ApiVersion::V1 | ApiVersion::V3 => ResourceCursor::empty(version),
             };
         }
         if !self.has_claims_record(index) {

@@ -249,6 +249,7 @@ async fn read_back_exactly_as_generated(
                         since,
                         until: START,
                         claims_through,
+                        eob_filter: None,
                     };
                     let from_store = read_all(&stored, &mbis, query).await;
                     let from_generator = read_all(&generated, &mbis, query).await;
@@ -386,6 +387,7 @@ backend_test! {
             since: None,
             until: START,
             claims_through: None,
+            eob_filter: None,
         };
         let read = read_all(&stored, &mbis, query).await;
         assert_eq!(read.len(), expected.len());
@@ -618,6 +620,7 @@ backend_test! {
             since: None,
             until: START,
             claims_through: cap,
+            eob_filter: None,
         };
         let capped_claims = ids(read_all(&stored, &mbis, query(ResourceType::Claim)).await);
         let capped_responses = ids(read_all(&stored, &mbis, query(ResourceType::ClaimResponse)).await);

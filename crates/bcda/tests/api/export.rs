@@ -84,6 +84,7 @@ async fn expected_ids(
         since: None,
         until,
         claims_through: None,
+        eob_filter: None,
     };
     source_ids(app.db(), &principal.cms_id, &members, query).await
 }
@@ -329,6 +330,7 @@ backend_test! {
             since: None,
             until,
             claims_through: None,
+            eob_filter: None,
         };
         let expected: Vec<u8> = crate::harness::read_all(&source, &members, query)
             .await
@@ -453,6 +455,7 @@ backend_test! {
             since: None,
             until,
             claims_through,
+            eob_filter: None,
         };
         assert_eq!(exported, source_ids(app.db(), "A9994", &members, query(Some(cap))).await);
         let uncapped = source_ids(app.db(), "A9994", &members, query(None)).await;

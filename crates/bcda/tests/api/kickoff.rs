@@ -246,7 +246,7 @@ backend_test! {
         let expected = |since: Option<time::OffsetDateTime>, mbis: Vec<String>, resource_type| {
             let db = app.db().clone();
             async move {
-                let query = bcda::claims::ResourceQuery { version: bcda::domain::ApiVersion::V1, resource_type, since, until, claims_through: None };
+                let query = bcda::claims::ResourceQuery { version: bcda::domain::ApiVersion::V1, resource_type, since, until, claims_through: None, eob_filter: None };
                 crate::harness::source_ids(&db, "A9994", &mbis, query).await
             }
         };

@@ -212,6 +212,7 @@ async fn a_killed_worker_loses_and_duplicates_nothing() {
         since: None,
         until,
         claims_through: None,
+        eob_filter: None,
     };
     let expected = source_ids(&db, "A9994", &members, query).await;
     assert_eq!(unique, expected, "exactly the resources of the source");

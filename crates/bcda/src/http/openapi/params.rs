@@ -53,7 +53,7 @@ fn comma_list_pattern(names: &[&str]) -> String {
 /// The schema of a `_type` list (query string or POST body) on `version`.
 pub fn type_list(version: ApiVersion) -> ObjectBuilder {
     let examples: &[&str] = match version {
-        ApiVersion::V1 => &["Coverage", "Patient,Coverage,ExplanationOfBenefit"],
+        ApiVersion::V1 | ApiVersion::V3 => &["Coverage", "Patient,Coverage,ExplanationOfBenefit"],
         ApiVersion::V2 => &[
             "Coverage",
             "Patient,Coverage,ExplanationOfBenefit",
@@ -74,6 +74,11 @@ pub fn type_description(version: ApiVersion) -> String {
         ApiVersion::V1 => format!(
             "Resource types requested, comma-separated, each at most once: any of {names}, \
              e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type."
+        ),
+        ApiVersion::V3 => format!(
+            "Resource types requested, comma-separated, each at most once: any of {names}, \
+             e.g. `Coverage` or `Patient,ExplanationOfBenefit`. Leave empty for every type. \
+             Partially adjudicated claims come as ExplanationOfBenefits on v3 (see `_typeFilter`)."
         ),
         ApiVersion::V2 => format!(
             "Resource types requested, comma-separated, each at most once: any of {names}, \

@@ -1,4 +1,5 @@
-//! `GET /api/v1/metadata` and `GET /api/v2/metadata`: the CapabilityStatements.
+//! `GET /api/v1/metadata`, `/api/v2/metadata` and `/api/v3/metadata`: the
+//! CapabilityStatements.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -71,6 +72,39 @@ pub async fn v2(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     render(ApiVersion::V2, &state, &base, &headers)
+}
+
+/// The API's CapabilityStatement (FHIR R4, API v3)
+///
+/// What this server can do on API v3, as a FHIR R4 CapabilityStatement:
+/// the export operations with `_since`, `_type` and `_typeFilter`, and the
+/// ExplanationOfBenefit search parameters `_typeFilter` takes. No token
+/// needed.
+#[utoipa::path(
+    get,
+    path = "/metadata",
+    operation_id = "getMetadata",
+    tag = "Metadata",
+    responses(
+        (status = 200, description = "The CapabilityStatement. `application/json` unless the \
+            request accepts only `application/fhir+json`.",
+            content(
+                (crate::http::openapi::schemas::CapabilityStatement = "application/json"),
+                (crate::http::openapi::schemas::CapabilityStatement = "application/fhir+json"),
+            )),
+        (status = 400, description = "No usable `Host` header (or, behind a trusted proxy, \
+            `X-Forwarded-Proto`/`X-Forwarded-Host`): absolute URLs cannot be built.",
+            body = crate::http::openapi::schemas::OperationOutcome,
+            content_type = "application/fhir+json"),
+        (status = 500, response = crate::http::openapi::responses::InternalError),
+    ),
+)]
+pub async fn v3(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    render(ApiVersion::V3, &state, &base, &headers)
 }
 
 fn render(

@@ -308,7 +308,7 @@ pub(crate) fn adjudication(w: &mut JsonWriter<'_>, v: ApiVersion, a: &Amount, ce
         })
     });
     w.begin_object();
-    w.raw_member(&category[usize::from(v == ApiVersion::V2)]);
+    w.raw_member(&category[usize::from(v.is_r4())]);
     money(w, v, "amount", cents);
     w.end_object();
 }
@@ -317,7 +317,7 @@ pub(crate) fn adjudication(w: &mut JsonWriter<'_>, v: ApiVersion, a: &Amount, ce
 fn adjudication_category(w: &mut JsonWriter<'_>, v: ApiVersion, a: &Amount) {
     w.object("category");
     w.array("coding");
-    if v == ApiVersion::V2 {
+    if v.is_r4() {
         coding(w, a.carin_system, a.carin_code, None);
     }
     w.begin_object();

@@ -20,7 +20,7 @@ pub(crate) fn coverage(
 ) {
     let mut writer = JsonWriter::new(out);
     let w = &mut writer;
-    let v2 = v == ApiVersion::V2;
+    let v2 = v.is_r4();
     let (start, label) = match part {
         'a' => (Some(bene.part_a_start), "Part A"),
         'b' => (bene.part_b_start, "Part B"),

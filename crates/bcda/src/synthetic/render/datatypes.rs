@@ -113,7 +113,7 @@ pub(crate) fn money(w: &mut JsonWriter<'_>, v: ApiVersion, key: &str, cents: i64
             w.const_field("system", "urn:iso:std:iso:4217");
             w.str_field("code", "USD");
         }
-        ApiVersion::V2 => w.str_field("currency", "USD"),
+        ApiVersion::V2 | ApiVersion::V3 => w.str_field("currency", "USD"),
     }
     w.end_object();
 }

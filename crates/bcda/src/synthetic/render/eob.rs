@@ -175,7 +175,7 @@ fn extensions(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
     }
     let t = &c.totals;
     w.array("extension");
-    if v == ApiVersion::V2 {
+    if v.is_r4() {
         ext_coding(w, "nch_near_line_rec_ident_cd", c.kind.near_line());
     }
     match c.kind.family() {
@@ -252,7 +252,7 @@ fn identifiers(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
     .enumerate()
     {
         w.begin_object();
-        if v == ApiVersion::V2 {
+        if v.is_r4() {
             concept(w, "type", C4BB_ID, "uc", Some("Unique Claim ID"));
         }
         w.key("system");
@@ -267,7 +267,7 @@ fn identifiers(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
     }
     if let Some(rx) = &c.rx {
         w.begin_object();
-        if v == ApiVersion::V2 {
+        if v.is_r4() {
             concept(w, "type", C4BB_ID, "uc", Some("Unique Claim ID"));
         }
         w.key("system");
@@ -307,7 +307,7 @@ fn claim_type(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
                 var_coding(w, "nch_near_line_rec_ident_cd", c.kind.near_line());
             }
         }
-        ApiVersion::V2 => coding(
+        ApiVersion::V2 | ApiVersion::V3 => coding(
             w,
             "http://terminology.hl7.org/CodeSystem/claim-type",
             fhir_type,
@@ -321,7 +321,7 @@ fn claim_type(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
 /// An NPI identifier: STU3 with the NPI system, R4 CARIN-typed.
 fn npi_identifier(w: &mut JsonWriter<'_>, v: ApiVersion, npi: u64) {
     w.object("identifier");
-    if v == ApiVersion::V2 {
+    if v.is_r4() {
         concept(
             w,
             "type",
@@ -478,7 +478,7 @@ fn care_team(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim, team: &[(Practiti
 fn info_category(w: &mut JsonWriter<'_>, v: ApiVersion, carin: Option<&str>, var: &str) {
     w.object("category");
     w.array("coding");
-    if v == ApiVersion::V2 {
+    if v.is_r4() {
         match carin {
             Some(code) => coding(w, CAREIN_INFO, code, None),
             None => coding(
@@ -545,7 +545,7 @@ fn information(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
             info_code(w, var, code, None);
             w.end_object();
         }
-        if v == ApiVersion::V2 {
+        if v.is_r4() {
             for (carin, var, value) in [
                 ("dayssupply", "days_suply_num", rx.days_supply),
                 ("refillnum", "fill_num", rx.fill_number),
@@ -565,7 +565,7 @@ fn information(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
     info_category(w, v, Some("clmrecvddate"), "nch_wkly_proc_dt");
     w.date_field("timingDate", c.processed);
     w.end_object();
-    if v == ApiVersion::V2 && !c.type_of_bill.is_empty() {
+    if v.is_r4() && !c.type_of_bill.is_empty() {
         next(w);
         info_category(w, v, Some("typeofbill"), "clm_freq_cd");
         concept(
@@ -578,7 +578,7 @@ fn information(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
         w.end_object();
     }
     if let Some(stay) = c.stay {
-        if v == ApiVersion::V2 {
+        if v.is_r4() {
             next(w);
             info_category(w, v, Some("admissionperiod"), "clm_admsn_dt");
             w.object("timingPeriod");
@@ -621,7 +621,7 @@ fn diagnoses(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
         w.int_field("sequence", i as i64 + 1);
         w.object("diagnosisCodeableConcept");
         w.array("coding");
-        if v == ApiVersion::V2 {
+        if v.is_r4() {
             coding(
                 w,
                 "http://hl7.org/fhir/sid/icd-10-cm",
@@ -655,13 +655,13 @@ fn diagnoses(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
                 "other",
                 Some("A diagnosis that is not the principal one."),
             ),
-            (ApiVersion::V2, true) => coding(
+            (ApiVersion::V2 | ApiVersion::V3, true) => coding(
                 w,
                 "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
                 "principal",
                 Some("Principal Diagnosis"),
             ),
-            (ApiVersion::V2, false) => coding(
+            (ApiVersion::V2 | ApiVersion::V3, false) => coding(
                 w,
                 "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimDiagnosisType",
                 "other",
@@ -671,7 +671,7 @@ fn diagnoses(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
         w.end_array();
         w.end_object();
         w.end_array();
-        if v == ApiVersion::V2 && c.kind == ClaimKind::Inpatient {
+        if v.is_r4() && c.kind == ClaimKind::Inpatient {
             concept(
                 w,
                 "onAdmission",
@@ -736,7 +736,7 @@ fn insurance(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim, bene: &Beneficiar
         coverage_reference(w, c.kind.part(), bene.bene_id);
     }
     w.end_object();
-    if v == ApiVersion::V2 {
+    if v.is_r4() {
         w.end_array();
     }
 }
@@ -922,7 +922,7 @@ fn institutional_line(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim, line: &L
     w.object("revenue");
     w.array("coding");
     var_coding(w, "rev_cntr", line.revenue.unwrap_or("0001"));
-    if v == ApiVersion::V2 {
+    if v.is_r4() {
         coding(
             w,
             "https://www.nubc.org/CodeSystem/RevenueCodes",
@@ -932,7 +932,7 @@ fn institutional_line(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim, line: &L
     }
     w.end_array();
     w.end_object();
-    if v == ApiVersion::V2 || line.hcpcs.is_some() {
+    if v.is_r4() || line.hcpcs.is_some() {
         hcpcs(w, v, line);
     }
     w.date_field("servicedDate", line.from);
@@ -1023,7 +1023,7 @@ fn benefit_balance(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
             "medical",
             Some("Medical Health Coverage"),
         ),
-        ApiVersion::V2 => concept(
+        ApiVersion::V2 | ApiVersion::V3 => concept(
             w,
             "category",
             "http://terminology.hl7.org/CodeSystem/ex-benefitcategory",

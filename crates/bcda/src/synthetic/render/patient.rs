@@ -29,7 +29,7 @@ fn race(code: u8) -> (&'static str, Option<(&'static str, &'static str)>) {
 pub(crate) fn patient(out: &mut Vec<u8>, v: ApiVersion, bene: &Beneficiary, rv: RecordVersion) {
     let mut writer = JsonWriter::new(out);
     let w = &mut writer;
-    let v2 = v == ApiVersion::V2;
+    let v2 = v.is_r4();
     w.begin_object();
     w.str_field("resourceType", "Patient");
     w.key("id");
@@ -181,7 +181,7 @@ fn mbi_identifier(
     w.begin_object();
     match v {
         ApiVersion::V1 => currency(w),
-        ApiVersion::V2 => {
+        ApiVersion::V2 | ApiVersion::V3 => {
             w.object("type");
             w.array("coding");
             w.begin_object();
