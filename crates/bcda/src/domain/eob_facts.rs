@@ -342,8 +342,11 @@ mod tests {
             service_from: Some(date!(2024 - 01 - 15)),
             service_through: None,
         };
-        let json = serde_json::to_string(&f).unwrap();
+        let json = serde_json::to_string(&f).expect("serialize");
         assert_eq!(json, r#"{"facts":255,"service_from":"2024-01-15"}"#);
-        assert_eq!(serde_json::from_str::<EobFilter>(&json).unwrap(), f);
+        assert_eq!(
+            serde_json::from_str::<EobFilter>(&json).expect("deserialize"),
+            f
+        );
     }
 }

@@ -258,6 +258,7 @@ mod tests {
             kind: RequestKind::GroupAll,
             resource_types: types.map_or(ResourceType::ADJUDICATED.to_vec(), <[_]>::to_vec),
             since: None,
+            type_filter: None,
         }
     }
 

@@ -4,6 +4,8 @@
 //! * [`request`] validates a kick-off (`Patient/$export`,
 //!   `Group/{all,runout}/$export`, GET with query parameters or POST with a
 //!   FHIR `Parameters` body) into an [`request::ExportRequest`].
+//! * [`type_filter`] parses API v3's `_typeFilter` into the filter an export
+//!   applies to ExplanationOfBenefits, with BCDA's defaults and refusals.
 //! * [`status_filter`] parses the jobs list's `_status`.
 //! * [`rejection`] is why either refused a request, with BCDA's exact
 //!   diagnostics; [`query`] and [`list_param`] read query strings and
@@ -23,3 +25,4 @@ pub mod query;
 pub mod rejection;
 pub mod request;
 pub mod status_filter;
+pub mod type_filter;

@@ -121,4 +121,15 @@ pub enum Rejection {
     /// A POST parameter that must be a `valueString` is not.
     #[error("Invalid parameter: {0} must be given as a valueString")]
     NotValueString(String),
+    /// An API v3 `_typeFilter` BCDA refuses; the text is its parser's, word
+    /// for word (`export::type_filter`).
+    #[error("{0}")]
+    TypeFilter(String),
+    /// An API v3 `_typeFilter` asks for SharedSystem (partially adjudicated)
+    /// claims and the ACO is not entitled to them (BCDA's text).
+    #[error("Model entities in {model} are not eligible to access SharedSystem data.")]
+    SharedSystemNotEligible {
+        /// The ACO's model, as the kick-off names it.
+        model: String,
+    },
 }

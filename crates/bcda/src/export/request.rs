@@ -14,7 +14,8 @@
 //!    start with `?`, `_since`, then `_type` (more than
 //!    [`MAX_LIST_ITEMS`] items, counted over every POST entry, is a 400
 //!    naming `_type`; then repeats over the whole list, then unknown names;
-//!    all linear in the request's size);
+//!    all linear in the request's size), then on API v3 `_typeFilter`
+//!    ([`super::type_filter`]);
 //! 4. the headers, as BCDA's `ValidateRequestHeaders`: `Accept`, then
 //!    `Prefer`.
 //!
@@ -42,9 +43,10 @@
 //! `_outputFormat=application/fhir+ndjson` sent without `%2B` are accepted
 //! (BCDA answers 400 to both). No request BCDA accepts changes meaning.
 //!
-//! Every other query parameter (`patient`, `_typeFilter`,
-//! `includeAssociatedData`, unknown names) is ignored on GET, as BCDA
-//! ignores them on v1 and v2.
+//! On API v3 every `_typeFilter` value counts (more than one is BCDA's 400);
+//! on v1 and v2 `_typeFilter` is ignored, as BCDA ignores it there. Every
+//! other query parameter (`patient`, `includeAssociatedData`, unknown names)
+//! is ignored on GET, as BCDA ignores them.
 //!
 //! # POST kick-off (Bulk Data IG 2.0)
 //!
@@ -54,8 +56,10 @@
 //! the IG requires), `_since` (`valueInstant`, `valueDateTime` or
 //! `valueString`, parsed as a FHIR instant), `_outputFormat`
 //! (`valueString`), `_elements` and `patient` (both 400: unsupported),
-//! `_typeFilter` and unknown names (ignored, as on GET). Repeated `_since` or
-//! `_outputFormat` entries: the first counts, as on GET.
+//! `_typeFilter` (`valueString`; on API v3 every entry counts, as every
+//! value on GET; ignored on v1 and v2), unknown names (ignored, as on GET).
+//! Repeated `_since` or `_outputFormat` entries: the first counts, as on
+//! GET.
 //!
 //! The IG puts POST parameters in the body only, so an export parameter in
 //! the query string of a POST is rejected instead of being silently
@@ -70,6 +74,7 @@ use time::format_description::well_known::Rfc3339;
 use super::list_param::{MAX_LIST_ITEMS, first_repeat};
 use super::query::{first_value, query_pairs, restore_plus};
 use super::rejection::{OUTPUT_FORMATS, Rejection};
+use super::type_filter::{TypeFilter, parse_type_filter};
 use crate::domain::{ApiVersion, RequestKind, ResourceType};
 
 /// A validated kick-off.
@@ -86,6 +91,11 @@ pub struct ExportRequest {
     pub resource_types: Vec<ResourceType>,
     /// `_since`, if given (never in the future).
     pub since: Option<OffsetDateTime>,
+    /// The client's `_typeFilter` (API v3 only; `None` when it gave none and
+    /// on v1 and v2, which ignore it). The default System-Type tags and the
+    /// ACO's entitlement are applied at kick-off
+    /// (`export::type_filter::effective_eob_filter`).
+    pub type_filter: Option<TypeFilter>,
 }
 
 /// The export parameters this parser knows; on a POST they belong in the
@@ -120,22 +130,23 @@ pub fn parse_kickoff(
     let kind = request_kind(group)?;
     let pairs = query_pairs(query.unwrap_or(""));
     let raw = if *method == Method::GET {
-        RawParams::from_query(&pairs)
+        RawParams::from_query(&pairs, version)
     } else if *method == Method::POST {
         reject_query_export_parameters(&pairs)?;
         check_content_type(headers)?;
-        RawParams::from_body(body)?
+        RawParams::from_body(body, version)?
     } else {
         return Err(Rejection::MethodNotAllowed);
     };
-    let (resource_types, since) = raw.validate(&pairs, version, now)?;
+    let params = raw.validate(&pairs, version, now)?;
     check_accept(headers)?;
     check_prefer(headers)?;
     Ok(ExportRequest {
         version,
         kind,
-        resource_types,
-        since,
+        resource_types: params.resource_types,
+        since: params.since,
+        type_filter: params.type_filter,
     })
 }
 
@@ -188,17 +199,37 @@ struct RawParams {
     types: Option<Vec<String>>,
     /// Whether `_type` had more items than that (reported in `_type`'s turn).
     too_many_types: bool,
+    /// Every `_typeFilter` value, in order (API v3 only; empty otherwise).
+    type_filters: Vec<String>,
+}
+
+/// The validated parameters.
+struct ValidParams {
+    resource_types: Vec<ResourceType>,
+    since: Option<OffsetDateTime>,
+    type_filter: Option<TypeFilter>,
 }
 
 impl RawParams {
-    /// The parameters of a GET: first occurrences only, as BCDA.
-    fn from_query(pairs: &[(String, String)]) -> Self {
+    /// The parameters of a GET: first occurrences only, as BCDA, except
+    /// `_typeFilter` (every value, on API v3 only).
+    fn from_query(pairs: &[(String, String)], version: ApiVersion) -> Self {
+        let type_filters = if version == ApiVersion::V3 {
+            pairs
+                .iter()
+                .filter(|(key, _)| key == "_typeFilter")
+                .map(|(_, value)| value.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
         RawParams {
             output_format: first_value(pairs, "_outputFormat").map(restore_plus),
             elements: first_value(pairs, "_elements").is_some(),
             // BCDA ignores `patient` on GET; the IG defines it for POST only.
             patient: false,
             since: first_value(pairs, "_since").map(restore_plus),
+            type_filters,
             ..RawParams::default()
         }
         .with_types(first_value(pairs, "_type"))
@@ -220,7 +251,7 @@ impl RawParams {
     }
 
     /// The parameters of a POST body.
-    fn from_body(body: Option<&[u8]>) -> Result<Self, Rejection> {
+    fn from_body(body: Option<&[u8]>, version: ApiVersion) -> Result<Self, Rejection> {
         let body = body
             .filter(|b| !b.iter().all(u8::is_ascii_whitespace))
             .ok_or(Rejection::BodyMissing)?;
@@ -230,13 +261,18 @@ impl RawParams {
         }
         let mut raw = RawParams::default();
         for (name, entry) in parameter_entries(&json)? {
-            raw.add_body_parameter(name, entry)?;
+            raw.add_body_parameter(name, entry, version)?;
         }
         Ok(raw)
     }
 
     /// Records one `Parameters.parameter` entry.
-    fn add_body_parameter(&mut self, name: &str, entry: &Value) -> Result<(), Rejection> {
+    fn add_body_parameter(
+        &mut self,
+        name: &str,
+        entry: &Value,
+        version: ApiVersion,
+    ) -> Result<(), Rejection> {
         match name {
             "_outputFormat" if self.output_format.is_none() => {
                 self.output_format = Some(value_string(entry, name)?.to_owned());
@@ -255,20 +291,23 @@ impl RawParams {
             }
             "_elements" => self.elements = true,
             "patient" => self.patient = true,
+            "_typeFilter" if version == ApiVersion::V3 => {
+                self.type_filters
+                    .push(value_string(entry, name)?.to_owned());
+            }
             // `_typeFilter` is ignored on v1/v2, as BCDA; unknown names too.
             _ => {}
         }
         Ok(())
     }
 
-    /// Checks every parameter in BCDA's order; returns the types and
-    /// `_since`.
+    /// Checks every parameter in BCDA's order.
     fn validate(
         self,
         pairs: &[(String, String)],
         version: ApiVersion,
         now: OffsetDateTime,
-    ) -> Result<(Vec<ResourceType>, Option<OffsetDateTime>), Rejection> {
+    ) -> Result<ValidParams, Rejection> {
         check_output_format(self.output_format.as_deref())?;
         if self.elements {
             return Err(Rejection::ElementsUnsupported);
@@ -293,7 +332,13 @@ impl RawParams {
             // The ACO's defaults, resolved at kick-off (`export::entitlement`).
             None => Vec::new(),
         };
-        Ok((types, since))
+        let type_filters: Vec<&str> = self.type_filters.iter().map(String::as_str).collect();
+        let type_filter = parse_type_filter(&type_filters)?;
+        Ok(ValidParams {
+            resource_types: types,
+            since,
+            type_filter,
+        })
     }
 }
 
@@ -835,6 +880,7 @@ mod tests {
                     // None given: the ACO's defaults, resolved at kick-off.
                     resource_types: Vec::new(),
                     since: None,
+                    type_filter: None,
                 })
             );
         }
@@ -966,6 +1012,176 @@ mod tests {
         let query = "patient=Patient/1&_typeFilter=ExplanationOfBenefit%3Fservice-date%3Dgt2001&includeAssociatedData=x&foo=bar&=x";
         let types = types_of(get(None, query));
         assert!(types.is_empty(), "no _type: the ACO's defaults");
+    }
+
+    const SHARED_SYSTEM_TAG: &str =
+        "https://bluebutton.cms.gov/fhir/CodeSystem/System-Type|SharedSystem";
+
+    fn get_version(version: ApiVersion, query: &str) -> Result<ExportRequest, Rejection> {
+        parse_kickoff(
+            version,
+            None,
+            &Method::GET,
+            Some(query),
+            &good_headers(),
+            None,
+            NOW,
+        )
+    }
+
+    fn post_version(version: ApiVersion, body: &str) -> Result<ExportRequest, Rejection> {
+        parse_kickoff(
+            version,
+            Some("all"),
+            &Method::POST,
+            None,
+            &post_headers(),
+            Some(body.as_bytes()),
+            NOW,
+        )
+    }
+
+    fn type_filter_of(result: Result<ExportRequest, Rejection>) -> Option<TypeFilter> {
+        match result {
+            Ok(request) => request.type_filter,
+            Err(e) => panic!("expected success, got {e:?}"),
+        }
+    }
+
+    /// The `_typeFilter` a client means, parsed on its own.
+    fn expected_filter(value: &str) -> Option<TypeFilter> {
+        parse_type_filter(&[value]).expect("a valid _typeFilter")
+    }
+
+    #[test]
+    fn v3_get_reads_type_filter() {
+        // Encoded once, as a browser or curl --data-urlencode sends it.
+        let query = "_type=ExplanationOfBenefit&_typeFilter=ExplanationOfBenefit%3F_tag%3Dhttps%3A%2F%2Fbluebutton.cms.gov%2Ffhir%2FCodeSystem%2FSystem-Type%7CSharedSystem%26service-date%3Dge2024";
+        let filter = type_filter_of(get_version(ApiVersion::V3, query));
+        let want = format!("ExplanationOfBenefit?_tag={SHARED_SYSTEM_TAG}&service-date=ge2024");
+        assert_eq!(filter, expected_filter(&want));
+        let filter = filter.expect("a filter");
+        assert!(filter.asks_shared_system && filter.names_system_type);
+        // Encoded twice: `%252C` is a comma once both decodings are done.
+        let query = "_typeFilter=ExplanationOfBenefit%3Foutcome%3Dcomplete%252Cpartial";
+        assert_eq!(
+            type_filter_of(get_version(ApiVersion::V3, query)),
+            expected_filter("ExplanationOfBenefit?outcome=complete,partial")
+        );
+        assert_eq!(
+            type_filter_of(get_version(ApiVersion::V3, "_type=Patient")),
+            None
+        );
+    }
+
+    #[test]
+    fn v3_get_type_filter_refusals_in_turn() {
+        let cases = [
+            (
+                "_typeFilter=ExplanationOfBenefit%3Foutcome%3Dcomplete&_typeFilter=ExplanationOfBenefit%3Foutcome%3Dpartial",
+                "failed to process request given more that one _typeFilter parameter",
+            ),
+            (
+                "_typeFilter=Patient%3Factive%3Dtrue",
+                "invalid _typeFilter Resource Type (Only EOBs valid): Patient",
+            ),
+            (
+                "_typeFilter=ExplanationOfBenefit%3Fstatus%3Dactive",
+                "invalid _typeFilter subquery parameter: status",
+            ),
+            // An invalid escape the first decoding kept is refused by the second.
+            (
+                "_typeFilter=ExplanationOfBenefit%3Foutcome%3D%zz",
+                "failed to unescape ExplanationOfBenefit?outcome=%zz",
+            ),
+            // `_since` and `_type` speak first.
+            ("_since=bad&_typeFilter=x", SINCE_FORMAT),
+            (
+                "_typeFilter=x&_type=Claim",
+                "invalid resource type Claim. Supported types [Patient Coverage ExplanationOfBenefit]",
+            ),
+        ];
+        for (query, want) in cases {
+            assert_eq!(message(get_version(ApiVersion::V3, query)), want, "{query}");
+        }
+        // `_typeFilter` is checked before the headers.
+        let result = parse_kickoff(
+            ApiVersion::V3,
+            None,
+            &Method::GET,
+            Some("_typeFilter=x"),
+            &HeaderMap::new(),
+            None,
+            NOW,
+        );
+        assert_eq!(
+            message(result),
+            "_typeFilter parameter missing question mark x"
+        );
+    }
+
+    #[test]
+    fn v3_post_reads_type_filter() {
+        let value = format!("ExplanationOfBenefit?_tag={SHARED_SYSTEM_TAG}");
+        let body = parameters(&format!(
+            r#"{{"name":"_typeFilter","valueString":"{value}"}}"#
+        ));
+        assert_eq!(
+            type_filter_of(post_version(ApiVersion::V3, &body)),
+            expected_filter(&value)
+        );
+        let cases = [
+            (
+                parameters(
+                    r#"{"name":"_typeFilter","valueString":"ExplanationOfBenefit?outcome=complete"},
+                       {"name":"_typeFilter","valueString":"ExplanationOfBenefit?outcome=partial"}"#,
+                ),
+                "failed to process request given more that one _typeFilter parameter",
+            ),
+            (
+                parameters(r#"{"name":"_typeFilter","valueCode":"x"}"#),
+                "Invalid parameter: _typeFilter must be given as a valueString",
+            ),
+            (
+                parameters(
+                    r#"{"name":"_typeFilter","valueString":"ExplanationOfBenefit?service-date=ge2024,2025"}"#,
+                ),
+                "invalid service-date parameter value: comma-separated values are not supported",
+            ),
+            (
+                parameters(
+                    r#"{"name":"_typeFilter","valueString":"x"},{"name":"_type","valueString":"Claim"}"#,
+                ),
+                "invalid resource type Claim. Supported types [Patient Coverage ExplanationOfBenefit]",
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(message(post_version(ApiVersion::V3, &body)), want, "{body}");
+        }
+        assert_eq!(
+            type_filter_of(post_version(ApiVersion::V3, &parameters(""))),
+            None
+        );
+    }
+
+    #[test]
+    fn v1_and_v2_ignore_type_filter() {
+        let query = "_typeFilter=x&_typeFilter=Patient%3Fy%3D%zz";
+        let body = parameters(
+            r#"{"name":"_typeFilter","valueString":"x"},{"name":"_typeFilter","valueCode":"y"}"#,
+        );
+        for version in [ApiVersion::V1, ApiVersion::V2] {
+            assert_eq!(
+                type_filter_of(get_version(version, query)),
+                None,
+                "{version:?}"
+            );
+            assert_eq!(
+                type_filter_of(post_version(version, &body)),
+                None,
+                "{version:?}"
+            );
+        }
     }
 
     #[test]
@@ -1227,6 +1443,7 @@ mod tests {
                 kind: RequestKind::GroupAll,
                 resource_types: types,
                 since,
+                type_filter: None,
             };
             assert_eq!(request.ok(), Some(want), "body {body}");
         }

@@ -62,6 +62,7 @@ fn v1_patient_request() -> ExportRequest {
         kind: RequestKind::Patient,
         resource_types: vec![ResourceType::Patient],
         since: None,
+        type_filter: None,
     }
 }
 
@@ -100,6 +101,7 @@ backend_test! {
                 kind: RequestKind::Patient,
                 resource_types: vec![ResourceType::Patient, ResourceType::Coverage],
                 since: None,
+                type_filter: None,
             },
             "http://bcda.test/api/v2/Patient/$export?_type=Patient,Coverage",
         )
@@ -405,6 +407,7 @@ backend_test! {
                 kind: RequestKind::GroupRunout,
                 resource_types: vec![ResourceType::ExplanationOfBenefit],
                 since: None,
+                type_filter: None,
             },
             "http://bcda.test/api/v2/Group/runout/$export?_type=ExplanationOfBenefit",
         )
