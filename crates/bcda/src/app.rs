@@ -18,7 +18,7 @@ use crate::jobs::env::{OpenError, WorkerEnv};
 use crate::store::Db;
 
 /// How the HTTP layer builds the absolute URLs it returns (job
-/// `Content-Location`, manifest file URLs).
+/// `Content-Location`, manifest file URLs), and who may use API v3.
 #[derive(Debug, Clone, Default)]
 pub struct HttpSettings {
     /// Build absolute URLs from `X-Forwarded-Proto` / `X-Forwarded-Host`
@@ -27,6 +27,8 @@ pub struct HttpSettings {
     /// A fixed public base URL (e.g. `https://bcda.example.org`) for every
     /// absolute URL, overriding the request's host.
     pub public_base_url: Option<String>,
+    /// The ACOs that may use API v3 (default: every ACO).
+    pub v3_access: crate::export::version_access::V3Access,
 }
 
 /// Everything needed to open the application.

@@ -6,7 +6,11 @@ use super::Context;
 use super::serve::{ServeArgs, serve};
 use crate::sandbox::{self, SANDBOX_ACOS};
 
-pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
+pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()> {
+    // The sandbox is where clients try API v3: open to every ACO, as BCDA's.
+    if args.v3_acos.take().is_some() {
+        tracing::warn!("--v3-acos is ignored by the sandbox: API v3 is open to every sandbox ACO");
+    }
     let app = args.open_app(ctx).await?;
     let credentials = sandbox::prepare(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
     let base = args

@@ -13,6 +13,7 @@ use crate::app::{App, HttpSettings};
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
 use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
+use crate::export::version_access::V3Access;
 use crate::http::server::{ConnectionSettings, default_max_connections};
 use crate::jobs::JobSettings;
 use crate::jobs::env::WorkerEnv;
@@ -32,6 +33,11 @@ pub struct ServeArgs {
     /// overriding the request's Host.
     #[arg(long, env = "BCDA_PUBLIC_URL", value_parser = parse_public_url, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Only these ACOs (comma-separated CMS IDs) may use API v3; others get
+    /// 403 "V3 access not enabled for this ACO" (default: every ACO;
+    /// `bcda sandbox` always opens v3 to every ACO).
+    #[arg(long = "v3-acos", env = "BCDA_V3_ACOS", value_parser = V3Access::parse, value_name = "CMS_IDS")]
+    pub v3_acos: Option<V3Access>,
     /// Tokens one ACO may obtain per window.
     #[arg(long, env = "BCDA_TOKEN_RATE_LIMIT", default_value = "100", value_parser = parse_positive, value_name = "N")]
     pub token_rate_limit: u64,
@@ -244,6 +250,7 @@ impl ServeArgs {
         HttpSettings {
             trust_forwarded_headers: self.trust_forwarded_headers,
             public_base_url: self.public_url.clone(),
+            v3_access: self.v3_acos.clone().unwrap_or_default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! them, the HTTP layer parses them), so none of those layers has to import
 //! another for them. Nothing here does I/O or knows about any layer.
 
+pub mod aco_model;
 pub mod api;
 pub mod attribution_kind;
 pub mod data_sets;

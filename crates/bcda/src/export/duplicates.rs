@@ -239,6 +239,8 @@ mod tests {
             created_at: NOW - age,
             updated_at: NOW - age,
             completed_at: None,
+            eob_filter: None,
+            eob_filter_defaulted: false,
         }
     }
 

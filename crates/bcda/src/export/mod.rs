@@ -13,6 +13,7 @@
 //! * [`duplicates`] applies the 429 rule: an ACO may not start an export that
 //!   overlaps, type for type, a Pending or In Progress job of the same API
 //!   version that is less than a day old.
+//! * [`version_access`] says which ACOs may use API v3 (`--v3-acos`).
 //!
 //! The export engine (`jobs::kickoff`) and the HTTP layer call these; the
 //! HTTP layer turns a [`rejection::Rejection`] into a response in one place
@@ -26,3 +27,4 @@ pub mod rejection;
 pub mod request;
 pub mod status_filter;
 pub mod type_filter;
+pub mod version_access;

@@ -6,11 +6,14 @@ use super::attribution_selection::{self, SelectionError};
 use super::env::WorkerEnv;
 use crate::auth::tokens::Principal;
 use crate::claims::{ClaimsSource, SourceError};
+use crate::domain::aco_model::model_of;
 use crate::domain::task::PlanPayload;
+use crate::domain::{ApiVersion, DataSet, ResourceType};
 use crate::export::duplicates::{Duplicate, duplicate_of};
 use crate::export::entitlement::export_types;
 use crate::export::rejection::Rejection;
 use crate::export::request::ExportRequest;
+use crate::export::type_filter::{check_shared_system, effective_eob_filter};
 use crate::store::StoreError;
 use crate::store::acos;
 use crate::store::jobs::{self, NewJob};
@@ -59,7 +62,24 @@ pub async fn start(
     let aco = acos::find_by_id(&app.db, principal.aco_id)
         .await?
         .ok_or_else(|| StoreError::Corrupt("a token's ACO is not in the acos table".to_owned()))?;
+    let entitled = aco.data_sets.contains(DataSet::PartiallyAdjudicated);
+    // v3: SharedSystem is refused before the types are resolved, as BCDA.
+    if request.version == ApiVersion::V3 {
+        let model = model_of(&principal.cms_id).unwrap_or(&principal.cms_id);
+        check_shared_system(request.type_filter.as_ref(), entitled, model)?;
+    }
     let resource_types = export_types(&request.resource_types, request.version, aco.data_sets)?;
+    // v3 with ExplanationOfBenefit: the client's `_typeFilter`, or BCDA's
+    // default System-Type tags (and a warning file), never SharedSystem
+    // for an ACO not entitled to it.
+    let (eob_filter, eob_filter_defaulted) = if request.version == ApiVersion::V3
+        && resource_types.contains(&ResourceType::ExplanationOfBenefit)
+    {
+        let (filter, defaulted) = effective_eob_filter(request.type_filter.as_ref(), entitled);
+        (Some(filter), defaulted)
+    } else {
+        (None, false)
+    };
     let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
     let files = source.attribution_files().await?;
     attribution_selection::select(&files, request.kind, request.since, now, &principal.cms_id)?;
@@ -88,6 +108,8 @@ pub async fn start(
             resource_types: &resource_types,
             since: request.since,
             now,
+            eob_filter,
+            eob_filter_defaulted,
         },
     )
     .await?;

@@ -20,6 +20,7 @@ pub mod ndjson;
 pub mod pipeline;
 pub mod plan;
 pub mod task_end;
+pub mod warnings;
 pub mod worker;
 
 use std::time::Duration;

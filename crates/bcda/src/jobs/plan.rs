@@ -9,10 +9,13 @@ use super::TaskError;
 use super::attribution_selection;
 use super::env::WorkerEnv;
 use super::task_end::{self, TaskEnd};
+use super::warnings::{self, WARNINGS_FILE};
 use crate::claims::{BeneficiaryKey, ClaimsSource};
 use crate::domain::task::{Cohort, ExportPayload};
-use crate::domain::{DataSet, JobStatus, RequestKind};
+use crate::domain::{DataSet, JobStatus, RequestKind, ResourceType};
+use crate::export::type_filter::DEFAULT_SYSTEM_TYPE_WARNING;
 use crate::store::acos;
+use crate::store::job_files::{self, NewJobFile};
 use crate::store::jobs;
 use crate::store::task_signal;
 use crate::store::tasks::{self, ClaimedTask};
@@ -108,7 +111,11 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
                     // job's creation, not its transaction time.
                     until: (resource_type.data_set() == DataSet::PartiallyAdjudicated)
                         .then_some(job.created_at),
-                    eob_filter: None,
+                    // v3: the job's `_typeFilter` (or its default), applied
+                    // while reading, before anything is rendered.
+                    eob_filter: job
+                        .eob_filter
+                        .filter(|_| *resource_type == ResourceType::ExplanationOfBenefit),
                     beneficiaries: batch
                         .iter()
                         .map(|mbi| (mbi.clone(), keys.get(mbi).copied().flatten().map(|k| k.0)))
@@ -118,8 +125,38 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
         }
     }
 
+    // v3 without a System-Type `_tag`: BCDA tells the client only NCH and
+    // DDPS claims were exported, in a file listed under `error`.
+    let warnings = if job.eob_filter_defaulted
+        && job
+            .resource_types
+            .contains(&ResourceType::ExplanationOfBenefit)
+    {
+        Some(warnings::write(env, task, &[DEFAULT_SYSTEM_TYPE_WARNING]).await?)
+    } else {
+        None
+    };
+
     task_end::record(env, task, TaskEnd::Done, async |tx, now| {
         jobs::set_plan(tx, job.id, transaction_time, payloads.len() as i64, now).await?;
+        if let Some(written) = &warnings {
+            job_files::insert(
+                tx,
+                &NewJobFile {
+                    job_id: job.id,
+                    task_id: Some(task.id),
+                    name: WARNINGS_FILE,
+                    resource_type: "OperationOutcome",
+                    is_error: true,
+                    resource_count: written.lines as i64,
+                    ndjson_bytes: written.ndjson_bytes as i64,
+                    stored_bytes: written.stored_bytes as i64,
+                    sha256: &written.sha256,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
         for payload in &payloads {
             tasks::enqueue(tx, job.id, payload, now).await?;
         }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::acos::parse_uuid;
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
-use crate::domain::{ApiVersion, JobStatus, RequestKind, ResourceType};
+use crate::domain::{ApiVersion, EobFilter, JobStatus, RequestKind, ResourceType};
 
 /// One row of the `jobs` table, decoded (columns in `migrations/*/0003_exports.sql`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,11 @@ pub struct JobRecord {
     pub updated_at: OffsetDateTime,
     /// When the job reached Completed; the download window counts from it. `None` before that.
     pub completed_at: Option<OffsetDateTime>,
+    /// API v3, ExplanationOfBenefit: which claims the job exports (migration 0009).
+    pub eob_filter: Option<EobFilter>,
+    /// Whether `eob_filter` holds the default System-Type tags (the export
+    /// then lists BCDA's warnings-and-info file).
+    pub eob_filter_defaulted: bool,
 }
 
 fn decode_err(message: String) -> sqlx::Error {
@@ -98,6 +103,12 @@ impl_from_row!(JobRecord, |row| {
         completed_at: row
             .try_get::<Option<i64>, _>("completed_at")?
             .map(from_epoch_ms),
+        eob_filter: row
+            .try_get::<Option<String>, _>("eob_filter")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| decode_err(format!("unreadable eob_filter: {e}")))?,
+        eob_filter_defaulted: row.try_get("eob_filter_defaulted")?,
     })
 });
 
@@ -106,7 +117,8 @@ macro_rules! select {
     ($tail:literal) => {
         concat!(
             "SELECT id, aco_id, api_version, request_url, request_kind, resource_types, since, status, \
-             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at FROM jobs ",
+             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at, eob_filter, \
+             eob_filter_defaulted FROM jobs ",
             $tail
         )
     };
@@ -129,6 +141,10 @@ pub struct NewJob<'a> {
     pub since: Option<OffsetDateTime>,
     /// Stored as both `created_at` and `updated_at`.
     pub now: OffsetDateTime,
+    /// API v3, ExplanationOfBenefit: which claims to export.
+    pub eob_filter: Option<EobFilter>,
+    /// Whether `eob_filter` holds the default System-Type tags.
+    pub eob_filter_defaulted: bool,
 }
 
 /// Inserts a Pending job (inside the caller's transaction, which also
@@ -137,8 +153,9 @@ pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
     Ok(with_tx!(tx, |conn| {
         sqlx::query_scalar(
             "INSERT INTO jobs (aco_id, api_version, request_url, request_kind, resource_types, since, status, \
-             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'Pending', NULL, 0, 0, $7, $7, NULL) RETURNING id",
+             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at, eob_filter, \
+             eob_filter_defaulted) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'Pending', NULL, 0, 0, $7, $7, NULL, $8, $9) RETURNING id",
         )
         .bind(job.aco_id.to_string())
         .bind(crate::store::resources::version_code(job.api_version))
@@ -147,6 +164,11 @@ pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
         .bind(types_to_text(job.resource_types))
         .bind(job.since.map(to_epoch_ms))
         .bind(to_epoch_ms(job.now))
+        .bind(
+            job.eob_filter
+                .map(|f| serde_json::to_string(&f).expect("an EobFilter always serializes")),
+        )
+        .bind(job.eob_filter_defaulted)
         .fetch_one(conn)
         .await?
     }))

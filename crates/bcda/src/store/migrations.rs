@@ -59,6 +59,11 @@ const SQLITE: &[Embedded] = &[
         "samhsa",
         include_str!("../../migrations/sqlite/0008_samhsa.sql"),
     ),
+    (
+        9,
+        "job eob filter",
+        include_str!("../../migrations/sqlite/0009_job_eob_filter.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -101,6 +106,11 @@ const POSTGRES: &[Embedded] = &[
         8,
         "samhsa",
         include_str!("../../migrations/postgres/0008_samhsa.sql"),
+    ),
+    (
+        9,
+        "job eob filter",
+        include_str!("../../migrations/postgres/0009_job_eob_filter.sql"),
     ),
 ];
 

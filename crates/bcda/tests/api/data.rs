@@ -118,6 +118,8 @@ async fn create_job(app: &TestApp, cms_id: &str, statuses: &[JobStatus]) -> i64 
             resource_types: &[ResourceType::Patient],
             since: None,
             now: START,
+            eob_filter: None,
+            eob_filter_defaulted: false,
         },
     )
     .await

@@ -31,3 +31,4 @@ mod sandbox;
 mod scale_out;
 mod token;
 mod token_abuse;
+mod v3;

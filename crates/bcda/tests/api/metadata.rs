@@ -1,4 +1,4 @@
-//! `/api/v1/metadata`, `/api/v2/metadata`, `/_version`, `/_auth`.
+//! `/api/v1/metadata`, `/api/v2/metadata`, `/api/v3/metadata`, `/_version`, `/_auth`.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -9,7 +9,9 @@ use crate::harness::{TestApp, backend_test};
 backend_test! {
     async fn capability_statements(backend) {
         let app = TestApp::new(backend).await;
-        for (path, fhir_version) in [("/api/v1/metadata", "3.0.1"), ("/api/v2/metadata", "4.0.1")] {
+        for (name, fhir_version) in [("v1", "3.0.1"), ("v2", "4.0.1"), ("v3", "4.0.1")] {
+            let path = format!("/api/{name}/metadata");
+            let path = path.as_str();
             let response = app.get(path).await;
             assert_eq!(response.status, StatusCode::OK);
             assert_eq!(response.header("content-type"), Some("application/json"));
@@ -21,7 +23,6 @@ backend_test! {
                 "http://bcda.test/auth/token"
             );
             assert_eq!(body["implementation"]["url"], "http://bcda.test");
-            let name = if fhir_version == "3.0.1" { "v1" } else { "v2" };
             insta::assert_json_snapshot!(format!("capability_statement_{name}"), body, {
                 ".date" => "[now]",
                 ".software.releaseDate" => "[started]",
@@ -64,7 +65,7 @@ backend_test! {
         assert_eq!(body["implementation"]["url"], "http://10.0.0.5:3000");
 
         let trusting = TestApp::builder(backend)
-            .http(HttpSettings { trust_forwarded_headers: true, public_base_url: None })
+            .http(HttpSettings { trust_forwarded_headers: true, public_base_url: None, ..Default::default() })
             .build()
             .await;
         let body = trusting.send(forwarded()).await.json();
@@ -74,6 +75,7 @@ backend_test! {
             .http(HttpSettings {
                 trust_forwarded_headers: false,
                 public_base_url: Some("https://bcda.example.gov".into()),
+                ..Default::default()
             })
             .build()
             .await;
@@ -102,9 +104,9 @@ backend_test! {
     }
 }
 
-/// Both CapabilityStatements are valid FHIR of their version (PyPI
-/// `fhir.resources` 8.3.0: STU3 for v1, R4B for v2), the types v2 lists
-/// included.
+/// Every CapabilityStatement is valid FHIR of its version (PyPI
+/// `fhir.resources` 8.3.0: STU3 for v1, R4B for v2 and v3), the types v2
+/// lists and v3's search parameters included.
 #[tokio::test]
 async fn capability_statements_validate_as_fhir() {
     let python = std::env::var("BCDA_TEST_PYTHON").unwrap_or_else(|_| {
@@ -114,7 +116,7 @@ async fn capability_statements_validate_as_fhir() {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fhir_validate.py");
     let out = tempfile::tempdir().expect("tempdir");
-    for (version, flag) in [("v1", "stu3"), ("v2", "r4b")] {
+    for (version, flag) in [("v1", "stu3"), ("v2", "r4b"), ("v3", "r4b")] {
         let statement = app.get(&format!("/api/{version}/metadata")).await;
         assert_eq!(statement.status, StatusCode::OK);
         let path = out.path().join(format!("{version}.ndjson"));

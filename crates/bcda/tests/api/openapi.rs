@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::harness::{Backend, TestApp, TestResponse};
 
-const VERSIONS: [&str; 2] = ["v1", "v2"];
+const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
 
 /// Every operation of a version's document, as the contract lists them
 /// (docs/REFERENCES.md, "Routes", plus `/auth/welcome`). `{v}` is the version.
@@ -380,6 +380,39 @@ async fn swagger_ui_is_served_from_the_binary() {
             );
             assert!(!response.body.is_empty(), "{asset}");
         }
+    }
+}
+
+/// v3's kick-offs take `_typeFilter` (query and POST body); v1's and v2's
+/// do not list it (they ignore it, as BCDA).
+#[tokio::test]
+async fn only_v3_documents_type_filter() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    for version in VERSIONS {
+        let doc = document(&app, version).await;
+        for path in [
+            "/api/{v}/Patient/$export",
+            "/api/{v}/Group/{groupId}/$export",
+        ] {
+            let path = path.replace("{v}", version);
+            let names: Vec<&str> = operation(&doc, "get", &path)["parameters"]
+                .as_array()
+                .expect("parameters")
+                .iter()
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            assert_eq!(
+                names.contains(&"_typeFilter"),
+                version == "v3",
+                "{version} {path}: {names:?}"
+            );
+        }
+        let body = doc["components"]["schemas"]["ExportParameters"].to_string();
+        assert_eq!(
+            body.contains("_typeFilter"),
+            version == "v3",
+            "{version} ExportParameters"
+        );
     }
 }
 

@@ -131,7 +131,7 @@ backend_test! {
     async fn behind_a_trusted_proxy_the_last_forwarded_address_counts(backend) {
         let app = TestApp::builder(backend)
             .tokens(settings(1000, 2))
-            .http(HttpSettings { trust_forwarded_headers: true, public_base_url: None })
+            .http(HttpSettings { trust_forwarded_headers: true, public_base_url: None, ..Default::default() })
             .build()
             .await;
         let proxy = Some("10.0.0.1:50000");

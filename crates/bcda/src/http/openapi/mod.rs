@@ -120,8 +120,10 @@ pub fn document(version: ApiVersion, paths: OpenApiDoc) -> OpenApiDoc {
 }
 
 /// Makes the kick-offs' `_type` (query parameter and POST body entry) take
-/// `version`'s resource types. The handlers are shared by the versions, so
-/// their annotations describe v1's; v2 adds the partially adjudicated types.
+/// `version`'s resource types, and adds v3's `_typeFilter`. The handlers
+/// are shared by the versions, so their annotations describe v1's; v2 adds
+/// the partially adjudicated types, v3 the type filter. The one place a
+/// version's document differs from another's parameters.
 fn types_of_version(doc: &mut OpenApiDoc, version: ApiVersion) {
     if let Some(schema) = doc
         .components
@@ -135,13 +137,21 @@ fn types_of_version(doc: &mut OpenApiDoc, version: ApiVersion) {
             .into_iter()
             .flatten()
         {
+            let mut is_kickoff = false;
             for parameter in operation.parameters.iter_mut().flatten() {
                 if let RefOr::T(p) = parameter
                     && p.name == "_type"
                 {
                     p.description = Some(params::type_description(version));
                     p.schema = Some(params::type_list(version).into());
+                    is_kickoff = true;
                 }
+            }
+            if is_kickoff && version == ApiVersion::V3 {
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(RefOr::T(params::type_filter_parameter()));
             }
         }
     }

@@ -91,6 +91,39 @@ pub fn type_description(version: ApiVersion) -> String {
     }
 }
 
+/// The description of v3's `_typeFilter` (query string or POST body).
+pub const TYPE_FILTER_DESCRIPTION: &str = "API v3 only. One ExplanationOfBenefit search that selects \
+    which claims are exported: `ExplanationOfBenefit?` followed by `_tag`, `outcome` and `service-date` \
+    parameters joined with `&`. `_tag` takes `system|code` tokens: \
+    `https://bluebutton.cms.gov/fhir/CodeSystem/System-Type|` `NationalClaimsHistory`, `DDPS` or \
+    `SharedSystem` (partially adjudicated claims; ACOs entitled to them only), and \
+    `https://bluebutton.cms.gov/fhir/CodeSystem/Final-Action|` `FinalAction` or `NotFinalAction`. \
+    `outcome` is `complete` or `partial`. `service-date` is the claim's last day of service, with an \
+    optional prefix `eq`, `lt`, `gt`, `le` or `ge` and a year, month, date or dateTime, e.g. \
+    `ge2024-01-01`. Commas separate alternatives (any may match); repeated parameters must all match. \
+    Without a System-Type `_tag`, ExplanationOfBenefits are limited to NationalClaimsHistory and DDPS \
+    and the manifest's `error` array lists a `warnings-and-info` file saying so.";
+
+/// The schema of v3's `_typeFilter` value.
+pub fn type_filter_value() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^ExplanationOfBenefit\?.+$"))
+        .examples([
+            "ExplanationOfBenefit?_tag=https://bluebutton.cms.gov/fhir/CodeSystem/System-Type|SharedSystem",
+            "ExplanationOfBenefit?service-date=ge2024-01-01&outcome=complete",
+        ])
+}
+
+/// v3's `_typeFilter` query parameter (added to v3's kick-offs by
+/// `openapi::document`).
+pub fn type_filter_parameter() -> Parameter {
+    param("_typeFilter", ParameterIn::Query, false)
+        .description(Some(TYPE_FILTER_DESCRIPTION))
+        .schema(Some(type_filter_value()))
+        .build()
+}
+
 /// The schema of a `_since` instant (query string or POST body).
 pub fn fhir_instant() -> ObjectBuilder {
     ObjectBuilder::new()

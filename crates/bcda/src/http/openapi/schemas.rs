@@ -150,12 +150,27 @@ impl ExportParameters {
                     .schema_type(Type::String)
                     .enum_values(Some(OUTPUT_FORMATS)),
             ));
-        ObjectBuilder::new()
-            .description(Some(
+        let (entries, description) = if version == ApiVersion::V3 {
+            (
+                entries.item(entry(
+                    "_typeFilter",
+                    "valueString",
+                    super::params::type_filter_value(),
+                )),
+                "A FHIR Parameters resource with the export parameters, one entry each: \
+                 `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat` \
+                 (`valueString`), `_typeFilter` (`valueString`).",
+            )
+        } else {
+            (
+                entries,
                 "A FHIR Parameters resource with the export parameters, one entry each: \
                  `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat` \
                  (`valueString`).",
-            ))
+            )
+        };
+        ObjectBuilder::new()
+            .description(Some(description))
             .property("resourceType", only("Parameters"))
             .required("resourceType")
             .property("parameter", ArrayBuilder::new().items(entries))

@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::domain::ApiVersion;
 use crate::export::request::{ExportRequest, parse_kickoff};
 use crate::http::ApiError;
-use crate::http::auth::Authenticated;
+use crate::http::auth::VersionAuthorized;
 use crate::http::base_url::BaseUrl;
 use crate::http::error::retry_after_value;
 use crate::http::openapi::params::{GroupId, KickoffHeaders, KickoffQuery};
@@ -102,7 +102,7 @@ impl FromRequest<AppState> for Kickoff {
 )]
 pub async fn patient(
     state: State<AppState>,
-    auth: Authenticated,
+    auth: VersionAuthorized,
     kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
     kick_off(state, auth, kickoff).await
@@ -124,7 +124,7 @@ pub async fn patient(
 )]
 pub async fn patient_post(
     state: State<AppState>,
-    auth: Authenticated,
+    auth: VersionAuthorized,
     kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
     kick_off(state, auth, kickoff).await
@@ -148,7 +148,7 @@ pub async fn patient_post(
 )]
 pub async fn group(
     state: State<AppState>,
-    auth: Authenticated,
+    auth: VersionAuthorized,
     kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
     kick_off(state, auth, kickoff).await
@@ -170,7 +170,7 @@ pub async fn group(
 )]
 pub async fn group_post(
     state: State<AppState>,
-    auth: Authenticated,
+    auth: VersionAuthorized,
     kickoff: Kickoff,
 ) -> Result<Response, ApiError> {
     kick_off(state, auth, kickoff).await
@@ -179,7 +179,7 @@ pub async fn group_post(
 /// Starts the job and answers 202 with where to follow it.
 async fn kick_off(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    VersionAuthorized(principal): VersionAuthorized,
     Kickoff {
         request,
         request_url,

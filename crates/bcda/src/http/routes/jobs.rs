@@ -17,7 +17,7 @@ use crate::export::status_filter::parse_status_filter;
 use crate::fhir::task::{JobTask, jobs_bundle};
 use crate::fhir::time_format::fhir_instant;
 use crate::http::ApiError;
-use crate::http::auth::Authenticated;
+use crate::http::auth::{Authenticated, VersionAuthorized};
 use crate::http::base_url::BaseUrl;
 use crate::http::error::retry_after_value;
 use crate::http::openapi::params::{JobId, StatusFilter};
@@ -135,7 +135,7 @@ fn parse_job_id(raw_id: &str) -> Result<i64, ApiError> {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    VersionAuthorized(principal): VersionAuthorized,
     base: BaseUrl,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
 ) -> Result<Response, ApiError> {
