@@ -59,6 +59,11 @@ const SQLITE: &[Embedded] = &[
         "samhsa",
         include_str!("../../migrations/sqlite/0008_samhsa.sql"),
     ),
+    (
+        10,
+        "eob facts",
+        include_str!("../../migrations/sqlite/0010_eob_facts.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -101,6 +106,11 @@ const POSTGRES: &[Embedded] = &[
         8,
         "samhsa",
         include_str!("../../migrations/postgres/0008_samhsa.sql"),
+    ),
+    (
+        10,
+        "eob facts",
+        include_str!("../../migrations/postgres/0010_eob_facts.sql"),
     ),
 ];
 
