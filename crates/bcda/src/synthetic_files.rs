@@ -45,7 +45,7 @@ pub struct Written {
     pub attribution_files: Vec<PathBuf>,
     /// One 1-800-MEDICARE file per month of preferences, under `opt-outs/`.
     pub opt_out_files: Vec<PathBuf>,
-    /// `fhir/{stu3,r4}/<Type>.ndjson`: one per version and resource type.
+    /// `fhir/{stu3,r4,r4-v3}/<Type>.ndjson`: one per version and resource type.
     pub fhir_files: Vec<PathBuf>,
     /// Resources written, all files together.
     pub resources: u64,
@@ -53,7 +53,9 @@ pub struct Written {
     pub ndjson_bytes: u64,
 }
 
-/// The folder of a version under `fhir/`: `stu3` for v1, `r4` for v2.
+/// The folder of a version under `fhir/`: `stu3` for v1, `r4` for v2,
+/// `r4-v3` for v3 (`bcda import resources --fhir-version` takes the same
+/// names).
 pub fn version_dir(version: ApiVersion) -> &'static str {
     match version {
         ApiVersion::V1 => "stu3",
@@ -64,11 +66,12 @@ pub fn version_dir(version: ApiVersion) -> &'static str {
 
 /// Writes everything known about `aco` as of `as_of` under `out`:
 /// `attribution/` (one CCLF zip per attribution file), `opt-outs/` (one
-/// file per month of preferences), `fhir/{stu3,r4}/<Type>.ndjson` (every
-/// beneficiary the claims source knows, current and former members; every
-/// type of the version, so r4 also has Claim and ClaimResponse; claims that
-/// are 42 CFR Part 2 data included, as BFD holds them: the importer flags
-/// them and no export sends them).
+/// file per month of preferences), `fhir/{stu3,r4,r4-v3}/<Type>.ndjson`
+/// (every beneficiary the claims source knows, current and former members;
+/// every type of the version, so r4 also has Claim and ClaimResponse, and
+/// r4-v3's ExplanationOfBenefits include the partially adjudicated claims
+/// tagged SharedSystem; claims that are 42 CFR Part 2 data included, as BFD
+/// holds them: the importer flags them and no export sends them).
 pub fn write_all(
     aco: &SyntheticAco,
     out: &Path,
@@ -77,10 +80,11 @@ pub fn write_all(
     let mut written = Written::default();
     write_attribution(aco, &out.join("attribution"), as_of, &mut written)?;
     write_opt_outs(aco, &out.join("opt-outs"), as_of, &mut written)?;
-    for version in [ApiVersion::V1, ApiVersion::V2] {
+    for version in ApiVersion::ALL {
         let dir = out.join("fhir").join(version_dir(version));
         create_dir(&dir)?;
-        // v2 adds the partially adjudicated Claim and ClaimResponse.
+        // v2 adds the partially adjudicated Claim and ClaimResponse (v3
+        // serves those claims as ExplanationOfBenefits).
         for &resource_type in ResourceType::of_version(version) {
             let path = dir.join(format!("{}.ndjson", resource_type.as_str()));
             write_resources(aco, version, resource_type, as_of, &path, &mut written)?;

@@ -166,7 +166,7 @@ async fn write_and_import(
         tokio::task::spawn_blocking(move || synthetic_files::write_all(&aco, &dir, as_of))
             .await??;
     eprintln!(
-        "bench: wrote {} resources ({:.1} MB of NDJSON, both FHIR versions); importing",
+        "bench: wrote {} resources ({:.1} MB of NDJSON, every FHIR version); importing",
         written.resources,
         written.ndjson_bytes as f64 / 1e6
     );

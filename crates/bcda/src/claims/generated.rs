@@ -14,7 +14,7 @@ use super::{
 };
 use crate::store::synthetic_acos::SyntheticAcoRecord;
 use crate::store::{Db, opt_outs};
-use crate::synthetic::{OptOutPreference, ResourceCursor, SyntheticAco};
+use crate::synthetic::{OptOutPreference, ResourceCursor, Selection, SyntheticAco};
 
 /// Serves one synthetic ACO: attribution, opt-outs and resources computed from its seed and
 /// parameters.
@@ -181,17 +181,22 @@ impl GeneratedCursor {
                         continue;
                     };
                     let q = &self.query;
+                    let selection = Selection {
+                        since: q.since,
+                        until: q.until,
+                        claims_through: q.claims_through,
+                        eob_filter: q.eob_filter,
+                        // BCDA asks BFD for every type with
+                        // `excludeSAMHSA=true` (v3: `_security:not=42CFRPart2`):
+                        // Part 2 claims are never exported (a store of the
+                        // same world keeps them).
+                        exclude_samhsa: true,
+                    };
                     self.current.insert(self.aco.cursor(
                         index,
                         q.version,
                         q.resource_type,
-                        q.since,
-                        q.until,
-                        q.claims_through,
-                        // BCDA asks BFD for every type with
-                        // `excludeSAMHSA=true`: Part 2 claims are never
-                        // exported (a store of the same world keeps them).
-                        true,
+                        &selection,
                     ))
                 }
             };

@@ -132,6 +132,7 @@ impl StoredCursor {
                     until: self.query.until,
                     after,
                     claims_through: self.query.claims_through,
+                    eob_filter: self.query.eob_filter,
                     limit: PAGE_SIZE,
                 },
             )

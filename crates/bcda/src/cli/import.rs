@@ -26,9 +26,13 @@ pub enum ImportCommand {
     },
     /// FHIR NDJSON of Patient, Coverage and ExplanationOfBenefit resources,
     /// and with `--fhir-version r4` the partially adjudicated Claim and
-    /// ClaimResponse (linked to their Patient by MBI).
+    /// ClaimResponse (linked to their Patient by MBI). With `r4-v3` every
+    /// ExplanationOfBenefit carries BFD v3's System-Type and Final-Action
+    /// tags and an outcome (partially adjudicated claims are EOBs tagged
+    /// SharedSystem there).
     Resources {
-        /// The FHIR version of the files: stu3 (served by API v1) or r4 (v2).
+        /// The FHIR version of the files: stu3 (served by API v1), r4 (v2)
+        /// or r4-v3 (R4 as BFD's v3 server gives it: v3).
         #[arg(long, value_enum)]
         fhir_version: FhirVersionArg,
         /// The files (Patient files are imported first).
@@ -44,6 +48,9 @@ pub enum FhirVersionArg {
     Stu3,
     /// FHIR R4 (4.0.1), API v2.
     R4,
+    /// FHIR R4 (4.0.1) as BFD's v3 server gives it, API v3.
+    #[value(name = "r4-v3")]
+    R4V3,
 }
 
 impl From<FhirVersionArg> for ApiVersion {
@@ -51,6 +58,7 @@ impl From<FhirVersionArg> for ApiVersion {
         match value {
             FhirVersionArg::Stu3 => ApiVersion::V1,
             FhirVersionArg::R4 => ApiVersion::V2,
+            FhirVersionArg::R4V3 => ApiVersion::V3,
         }
     }
 }

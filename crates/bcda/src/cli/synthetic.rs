@@ -119,5 +119,9 @@ pub(super) async fn run(ctx: &Context, args: SyntheticArgs) -> anyhow::Result<()
         "  bcda import resources --fhir-version r4 {}/fhir/r4/*.ndjson",
         args.out.display()
     );
+    println!(
+        "  bcda import resources --fhir-version r4-v3 {}/fhir/r4-v3/*.ndjson",
+        args.out.display()
+    );
     Ok(())
 }

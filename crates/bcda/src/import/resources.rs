@@ -1,7 +1,10 @@
 //! `bcda import resources`: FHIR NDJSON (Patient, Coverage,
 //! ExplanationOfBenefit, and on v2 the partially adjudicated Claim and
 //! ClaimResponse, as the Beneficiary FHIR Data server emits them) into the
-//! resource store.
+//! resource store. On v3 (`r4-v3`) each ExplanationOfBenefit's System-Type
+//! and Final-Action tags and outcome are stored as one number
+//! (`EobFacts::index`) for `_typeFilter`; one without them, or with codes
+//! API v3 does not know, refuses the file.
 //!
 //! Each line is stored byte for byte as it arrived (minus surrounding
 //! whitespace), linked to its beneficiary: a Patient by its MBI identifier
@@ -32,8 +35,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::progress::{Progress, Unit};
 use super::{FileOutcome, ImportError};
+use crate::domain::eob_facts::{FINAL_ACTION_SYSTEM, SYSTEM_TYPE_SYSTEM};
 use crate::domain::part2::{PART2_SECURITY_CODE, is_part2_diagnosis, is_part2_drg};
-use crate::domain::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, ClaimOutcome, EobFacts, FinalAction, ResourceType, SystemType};
 use crate::formats::ndjson::NdjsonLines;
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
 use crate::store::{Db, Tx};
@@ -74,6 +78,10 @@ struct Head<'a> {
     /// STU3 ExplanationOfBenefit: where the DRG is.
     #[serde(default, borrow)]
     information: Vec<Information<'a>>,
+    /// API v3 ExplanationOfBenefit: `complete`, or `partial` for a
+    /// partially adjudicated claim.
+    #[serde(borrow)]
+    outcome: Option<std::borrow::Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +144,9 @@ struct Meta<'a> {
     last_updated: Option<&'a str>,
     #[serde(default, borrow)]
     security: Vec<Coding<'a>>,
+    /// API v3 ExplanationOfBenefit: the System-Type and Final-Action tags.
+    #[serde(default, borrow)]
+    tag: Vec<Coding<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,7 +171,48 @@ struct Reference<'a> {
     identifier: Option<Identifier<'a>>,
 }
 
+/// Why an API v3 ExplanationOfBenefit's tags or outcome cannot be read:
+/// the field, and what is wrong (never the line's content).
+type FactsError = (&'static str, String);
+
 impl Head<'_> {
+    /// An API v3 ExplanationOfBenefit's tags and outcome: exactly one
+    /// System-Type tag and one Final-Action tag with known codes, and an
+    /// outcome of `complete` or `partial`.
+    fn eob_facts(&self) -> Result<EobFacts, FactsError> {
+        let tags = self.meta.as_ref().map_or(&[][..], |m| &m.tag[..]);
+        let system_type = one_tag(tags, SYSTEM_TYPE_SYSTEM, "System-Type")?;
+        let system_type = SystemType::parse(system_type).ok_or_else(|| {
+            (
+                "meta.tag",
+                "the System-Type tag's code is not NationalClaimsHistory, DDPS or SharedSystem"
+                    .to_owned(),
+            )
+        })?;
+        let final_action = one_tag(tags, FINAL_ACTION_SYSTEM, "Final-Action")?;
+        let final_action = FinalAction::parse(final_action).ok_or_else(|| {
+            (
+                "meta.tag",
+                "the Final-Action tag's code is not FinalAction or NotFinalAction".to_owned(),
+            )
+        })?;
+        let outcome = self
+            .outcome
+            .as_deref()
+            .ok_or(("outcome", "missing".to_owned()))?;
+        let outcome = ClaimOutcome::parse(outcome).ok_or_else(|| {
+            (
+                "outcome",
+                "not complete or partial (the outcomes API v3 exports)".to_owned(),
+            )
+        })?;
+        Ok(EobFacts {
+            system_type,
+            final_action,
+            outcome,
+        })
+    }
+
     /// Whether the resource is a 42 CFR Part 2 claim by its own content: a
     /// substance use disorder diagnosis or DRG, or BFD's security label.
     /// (A ClaimResponse has neither diagnoses nor DRG: its Claim decides
@@ -216,6 +268,23 @@ impl Head<'_> {
             .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
             .find_map(|i| i.value.as_deref())
     }
+}
+
+/// The code of the one tag of `system` (`name` in messages).
+fn one_tag<'t>(tags: &'t [Coding<'_>], system: &str, name: &str) -> Result<&'t str, FactsError> {
+    let mut of_system = tags.iter().filter(|c| c.system.as_deref() == Some(system));
+    let tag = of_system.next().ok_or_else(|| {
+        (
+            "meta.tag",
+            format!("an API v3 ExplanationOfBenefit needs a {name} tag ({system})"),
+        )
+    })?;
+    if of_system.next().is_some() {
+        return Err(("meta.tag", format!("more than one {name} tag")));
+    }
+    tag.code
+        .as_deref()
+        .ok_or_else(|| ("meta.tag", format!("the {name} tag has no code")))
 }
 
 impl Identifier<'_> {
@@ -315,11 +384,17 @@ impl FileImporter<'_> {
             )
         })?;
         if !ResourceType::of_version(self.version).contains(&resource_type) {
-            // Partially adjudicated claims exist in FHIR R4 (API v2) only.
+            // Partially adjudicated claims are Claims and ClaimResponses in
+            // API v2 (FHIR R4) only; v3 has them as ExplanationOfBenefits.
+            let v3 = if self.version == ApiVersion::V3 {
+                " (r4-v3 has partially adjudicated claims as ExplanationOfBenefits tagged SharedSystem)"
+            } else {
+                ""
+            };
             return Err(fail(
                 Some("resourceType"),
                 format!(
-                    "{type_name} is a v2 (FHIR R4) resource only; import it with --fhir-version r4"
+                    "{type_name} is a v2 (FHIR R4) resource only; import it with --fhir-version r4{v3}"
                 ),
             ));
         }
@@ -430,6 +505,14 @@ impl FileImporter<'_> {
                 })?
             }
         };
+        // What API v3's `_typeFilter` selects on.
+        let eob_facts = match (self.version, resource_type) {
+            (ApiVersion::V3, ResourceType::ExplanationOfBenefit) => Some(
+                head.eob_facts()
+                    .map_err(|(field, message)| fail(Some(field), message))?,
+            ),
+            _ => None,
+        };
         // A claim's service end, for Group/runout's claims-through cap (a
         // ClaimResponse takes its Claim's in the store).
         let service_end = match (
@@ -459,6 +542,7 @@ impl FileImporter<'_> {
                 | ResourceType::Claim
                 | ResourceType::ClaimResponse => head.is_part2(),
             },
+            eob_facts,
             body: bytes.to_vec(),
         });
         self.count += 1;

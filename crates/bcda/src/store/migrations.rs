@@ -64,6 +64,11 @@ const SQLITE: &[Embedded] = &[
         "job eob filter",
         include_str!("../../migrations/sqlite/0009_job_eob_filter.sql"),
     ),
+    (
+        10,
+        "eob facts",
+        include_str!("../../migrations/sqlite/0010_eob_facts.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -111,6 +116,11 @@ const POSTGRES: &[Embedded] = &[
         9,
         "job eob filter",
         include_str!("../../migrations/postgres/0009_job_eob_filter.sql"),
+    ),
+    (
+        10,
+        "eob facts",
+        include_str!("../../migrations/postgres/0010_eob_facts.sql"),
     ),
 ];
 

@@ -6,14 +6,16 @@
 //! `(lastUpdated, id)` order — is one index range, read in keyset pages so
 //! memory never depends on how many resources a beneficiary has. Claims
 //! that are 42 CFR Part 2 data (`samhsa`) are stored but never scanned: BCDA
-//! never exports them (migration 0008).
+//! never exports them (migration 0008). API v3 ExplanationOfBenefits keep
+//! their tags and outcome as one small number (`eob_facts`, migration
+//! 0010), so `_typeFilter` is a bit test in the scan.
 
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
-use crate::domain::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, EobFacts, EobFilter, FactSet, ResourceType};
 
 /// The code the `fhir_version` (and `jobs.api_version`) column stores: 1 for STU3 (API v1), 2 for
 /// R4 (API v2), 3 for R4 as BFD's v3 server gives it (API v3).
@@ -154,6 +156,9 @@ pub struct NewResource {
     /// A claim carrying 42 CFR Part 2 (substance use disorder) data: stored,
     /// never exported ([`scan`] skips it).
     pub samhsa: bool,
+    /// An API v3 ExplanationOfBenefit's tags and outcome (what `_typeFilter`
+    /// selects on, [`ScanPage::eob_filter`]); `None` for everything else.
+    pub eob_facts: Option<EobFacts>,
     /// The resource as serialized JSON, copied into export files unchanged.
     pub body: Vec<u8>,
 }
@@ -165,7 +170,7 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
     for chunk in resources.chunks(200) {
         with_tx!(tx, |conn| {
             let mut query = QueryBuilder::new(
-                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, service_end, samhsa, body) ",
+                "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, service_end, samhsa, eob_facts, body) ",
             );
             query.push_values(chunk, |mut row, r| {
                 row.push_bind(r.beneficiary_id)
@@ -175,15 +180,18 @@ pub async fn upsert(tx: &mut Tx, resources: &[NewResource]) -> Result<(), StoreE
                     .push_bind(to_epoch_ms(r.last_updated))
                     .push_bind(r.service_end.map(date_ms))
                     .push_bind(r.samhsa)
+                    .push_bind(r.eob_facts.map(|f| i16::from(f.index())))
                     .push_bind(&r.body);
             });
             query.push(
                 " ON CONFLICT (fhir_version, resource_type, resource_id) DO UPDATE SET \
                  beneficiary_id = excluded.beneficiary_id, last_updated = excluded.last_updated, \
-                 service_end = excluded.service_end, samhsa = excluded.samhsa, body = excluded.body \
+                 service_end = excluded.service_end, samhsa = excluded.samhsa, \
+                 eob_facts = excluded.eob_facts, body = excluded.body \
                  WHERE resources.body <> excluded.body OR resources.beneficiary_id <> excluded.beneficiary_id \
                  OR resources.service_end IS DISTINCT FROM excluded.service_end \
-                 OR resources.samhsa <> excluded.samhsa",
+                 OR resources.samhsa <> excluded.samhsa \
+                 OR resources.eob_facts IS DISTINCT FROM excluded.eob_facts",
             );
             query.build().execute(conn).await?;
         });
@@ -228,19 +236,33 @@ pub struct ScanPage<'a> {
     /// Inclusive upper bound on a claim's service end (Group/runout), if
     /// any; resources without one are never excluded by it.
     pub claims_through: Option<time::Date>,
+    /// API v3 ExplanationOfBenefits (ignored for other versions and types):
+    /// only rows whose `eob_facts` the filter allows and whose service end
+    /// lies within its bounds. `None`: every row.
+    pub eob_filter: Option<EobFilter>,
     /// At most this many rows are returned; a shorter page is the last.
     pub limit: i64,
 }
 
 /// Reads one page of a beneficiary's resources in `(lastUpdated, id)` order,
 /// never a 42 CFR Part 2 claim (`samhsa`: the index puts the flag ahead of
-/// `lastUpdated`, so this stays one index range).
+/// `lastUpdated`, so this stays one index range). An EOB filter is tested on
+/// the rows of that range: bit `eob_facts` of the filter's mask, and the
+/// service end within its bounds.
 pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, StoreError> {
     // i64::MIN stands for "no bound" so the statement stays one static text.
     let since = page.since.map_or(i64::MIN, to_epoch_ms);
     let (after_time, after_id) = page
         .after
         .map_or((i64::MIN, ""), |(t, id)| (to_epoch_ms(t), id));
+    let eob_filter = page.eob_filter.filter(|_| {
+        page.version == ApiVersion::V3 && page.resource_type == ResourceType::ExplanationOfBenefit
+    });
+    // No filter: `$11` skips the test (rows of other types and versions have
+    // no facts). A service bound is tested only when given.
+    let mask = eob_filter.map_or(FactSet::ALL, |f| f.facts).bits();
+    let service_from = eob_filter.and_then(|f| f.service_from).map(date_ms);
+    let service_through = eob_filter.and_then(|f| f.service_through).map(date_ms);
     Ok(with_pool!(db, |pool| {
         sqlx::query_as(
             "SELECT resource_id, last_updated, body FROM resources \
@@ -248,6 +270,9 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
                AND samhsa = $10 AND last_updated > $4 AND last_updated <= $5 \
                AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
                AND (service_end IS NULL OR service_end <= $9) \
+               AND ($11 OR ((($12 >> eob_facts) & 1) = 1 \
+                    AND ($13 IS NULL OR service_end >= $13) \
+                    AND ($14 IS NULL OR service_end <= $14))) \
              ORDER BY last_updated, resource_id LIMIT $8",
         )
         .bind(page.beneficiary_id)
@@ -260,6 +285,10 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
         .bind(page.limit)
         .bind(page.claims_through.map_or(i64::MAX, date_ms))
         .bind(false)
+        .bind(eob_filter.is_none())
+        .bind(i64::from(mask))
+        .bind(service_from)
+        .bind(service_through)
         .fetch_all(pool)
         .await?
     }))

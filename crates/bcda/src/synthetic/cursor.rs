@@ -33,6 +33,9 @@ pub(super) enum Body {
     PacClaim(PacClaim),
     /// A partially adjudicated claim as a `ClaimResponse` (R4 only).
     PacResponse(PacClaim),
+    /// A partially adjudicated claim as an ExplanationOfBenefit (API v3
+    /// only).
+    PacEob(PacClaim),
 }
 
 /// One resource not yet rendered.
@@ -120,6 +123,7 @@ impl ResourceCursor {
             Body::Eob(claim) => render::eob::eob(out, self.version, claim, bene),
             Body::PacClaim(p) => render::claim::claim(out, p, bene),
             Body::PacResponse(p) => render::claim_response::claim_response(out, p, bene),
+            Body::PacEob(p) => render::pac_eob::eob(out, p, bene),
         }
         Some((item.last_updated, &item.id))
     }

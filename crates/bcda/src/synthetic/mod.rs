@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 
 use time::{Date, OffsetDateTime};
 
-use crate::domain::{ApiVersion, ResourceType};
+use crate::domain::{ApiVersion, EobFacts, EobFilter, ResourceType};
 
 pub use crate::domain::part2::is_part2_diagnosis;
 pub use attribution_history::AttributionFile;
@@ -101,6 +101,59 @@ pub struct PacSummary {
     /// Carries a 42 CFR Part 2 substance use disorder diagnosis: BCDA never
     /// exports it (BFD's `excludeSAMHSA=true`); a store keeps it.
     pub samhsa: bool,
+}
+
+/// Which of a beneficiary's resources a cursor ([`SyntheticAco::cursor`])
+/// yields: the bounds of one export query, every one applied before a
+/// resource is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    /// Only resources with `meta.lastUpdated` after this (`_since`).
+    pub since: Option<OffsetDateTime>,
+    /// Only resources with `meta.lastUpdated` at or before this.
+    pub until: OffsetDateTime,
+    /// Claims only (EOB, Claim, ClaimResponse): those whose billable period
+    /// ended on or before this day (Group/runout's cap).
+    pub claims_through: Option<Date>,
+    /// API v3 ExplanationOfBenefits only (ignored elsewhere): the tags,
+    /// outcome and service dates kept. `None`: every one.
+    pub eob_filter: Option<EobFilter>,
+    /// Leave out claims that are 42 CFR Part 2 data: what every BCDA export
+    /// asks BFD for (`excludeSAMHSA=true`, v3's `_security:not=42CFRPart2`).
+    pub exclude_samhsa: bool,
+}
+
+impl Selection {
+    /// Every resource loaded by `until`, 42 CFR Part 2 claims included:
+    /// what a store of the world holds.
+    pub fn everything(until: OffsetDateTime) -> Self {
+        Selection {
+            since: None,
+            until,
+            claims_through: None,
+            eob_filter: None,
+            exclude_samhsa: false,
+        }
+    }
+
+    /// Whether a claim loaded at `last_updated` (at or before `until`; the
+    /// caller has checked), whose service ended on `service_end`, flagged
+    /// `part2` and, as an API v3 ExplanationOfBenefit, with `v3_facts`, is
+    /// selected. (`since` is applied to every resource by the cursor.)
+    fn keeps_claim(&self, v3_facts: Option<EobFacts>, service_end: Date, part2: bool) -> bool {
+        self.claims_through.is_none_or(|cap| service_end <= cap)
+            && !(self.exclude_samhsa && part2)
+            && match (self.eob_filter, v3_facts) {
+                (Some(filter), Some(facts)) => filter.matches(facts, service_end),
+                _ => true,
+            }
+    }
+
+    /// Whether an API v3 ExplanationOfBenefit with `facts` can be selected
+    /// at all (so claims of that kind need not even be generated).
+    fn may_keep(&self, facts: EobFacts) -> bool {
+        self.eob_filter.is_none_or(|f| f.facts.contains(facts))
+    }
 }
 
 /// One synthetic ACO: its beneficiary pool, attribution history, opt-outs
@@ -285,7 +338,8 @@ impl SyntheticAco {
     /// `meta.lastUpdated <= until`, sorted by (last_updated, id) ascending
     /// (byte order of id breaks ties). Empty if `!has_claims_record`. What
     /// a store holds: claims with a 42 CFR Part 2 diagnosis included (an
-    /// export leaves them out: [`SyntheticAco::cursor`]).
+    /// export leaves them out: [`SyntheticAco::cursor`]); on API v3 the
+    /// ExplanationOfBenefits of partially adjudicated claims too.
     pub fn resources(
         &self,
         index: u32,
@@ -293,29 +347,31 @@ impl SyntheticAco {
         resource_type: ResourceType,
         until: OffsetDateTime,
     ) -> Vec<SyntheticResource> {
-        self.cursor(index, version, resource_type, None, until, None, false)
+        self.cursor(index, version, resource_type, &Selection::everything(until))
             .collect()
     }
 
-    /// The same resources as [`SyntheticAco::resources`], only those with
-    /// `meta.lastUpdated` after `since` (if given), for claims (EOB, Claim,
-    /// ClaimResponse) whose service ended by `claims_through` (if given)
-    /// and, with `exclude_samhsa` (what every BCDA export asks BFD for:
-    /// `excludeSAMHSA=true`), that carry no 42 CFR Part 2 diagnosis or DRG;
+    /// The resources of [`SyntheticAco::resources`] that `selection` keeps
+    /// (`lastUpdated` in `(since, until]`, claims ended by `claims_through`,
+    /// on v3 the ExplanationOfBenefits `eob_filter` allows, and with
+    /// `exclude_samhsa` no claim carrying a 42 CFR Part 2 diagnosis or DRG),
     /// not yet rendered: the cursor renders them on demand, so a
     /// beneficiary with thousands of claims never has all of their JSON in
     /// memory at once, and an excluded claim is never rendered.
-    #[allow(clippy::too_many_arguments)] // the bounds of one export query, as `pac_cursor`
+    ///
+    /// On API v3 the ExplanationOfBenefits are the adjudicated claims
+    /// (tagged NationalClaimsHistory, or DDPS for Part D events) and the
+    /// partially adjudicated ones of [`Self::pac_claims`] (SharedSystem),
+    /// in one `(lastUpdated, id)` order; Claim and ClaimResponse exist on
+    /// v2 only.
     pub fn cursor(
         &self,
         index: u32,
         version: ApiVersion,
         resource_type: ResourceType,
-        since: Option<OffsetDateTime>,
-        until: OffsetDateTime,
-        claims_through: Option<Date>,
-        exclude_samhsa: bool,
+        selection: &Selection,
     ) -> ResourceCursor {
+        let Selection { since, until, .. } = *selection;
         let pac = match resource_type {
             ResourceType::Claim => Some(PacResource::Claim),
             ResourceType::ClaimResponse => Some(PacResource::ClaimResponse),
@@ -324,14 +380,7 @@ impl SyntheticAco {
         if let Some(resource) = pac {
             // Partially adjudicated data exists on v2 only.
             return match version {
-                ApiVersion::V2 => self.pac_cursor(
-                    index,
-                    resource,
-                    since,
-                    until,
-                    claims_through,
-                    exclude_samhsa,
-                ),
+                ApiVersion::V2 => self.pac_cursor(index, resource, selection),
                 ApiVersion::V1 | ApiVersion::V3 => ResourceCursor::empty(version),
             };
         }
@@ -383,18 +432,47 @@ impl SyntheticAco {
                 }
             }
             ResourceType::ExplanationOfBenefit => {
-                pending = self
-                    .claims_until(&p, until)
-                    .into_iter()
-                    // The billable period's end, as rendered.
-                    .filter(|(_, _, claim)| claims_through.is_none_or(|cap| claim.thru <= cap))
-                    .filter(|(_, _, claim)| !(exclude_samhsa && claim.is_part2()))
-                    .map(|(last_updated, id, claim)| Pending {
-                        last_updated,
-                        id,
-                        body: Body::Eob(claim),
-                    })
-                    .collect();
+                let v3 = version == ApiVersion::V3;
+                // A v3 export of SharedSystem claims only never builds the
+                // years of adjudicated claims.
+                if !v3 || selection.may_keep(EobFacts::NCH) || selection.may_keep(EobFacts::DDPS) {
+                    pending.extend(
+                        self.claims_until(&p, until)
+                            .into_iter()
+                            // The billable period's end, as rendered.
+                            .filter(|(_, _, claim)| {
+                                selection.keeps_claim(
+                                    v3.then(|| claim.eob_facts()),
+                                    claim.thru,
+                                    claim.is_part2(),
+                                )
+                            })
+                            .map(|(last_updated, id, claim)| Pending {
+                                last_updated,
+                                id,
+                                body: Body::Eob(claim),
+                            }),
+                    );
+                }
+                if v3 && selection.may_keep(EobFacts::SHARED_SYSTEM) {
+                    pending.extend(
+                        pac::window_claims(self.ns, &p, self.anchor, self.claims_density)
+                            .into_iter()
+                            .filter(|c| {
+                                c.last_updated <= until
+                                    && selection.keeps_claim(
+                                        Some(c.eob_facts()),
+                                        c.claim.thru,
+                                        c.samhsa,
+                                    )
+                            })
+                            .map(|c| Pending {
+                                last_updated: c.last_updated,
+                                id: c.id(),
+                                body: Body::PacEob(c),
+                            }),
+                    );
+                }
             }
         }
         // `_since` is applied before rendering: what it excludes costs
@@ -439,7 +517,7 @@ impl SyntheticAco {
         resource: PacResource,
         until: OffsetDateTime,
     ) -> Vec<SyntheticResource> {
-        self.pac_cursor(index, resource, None, until, None, false)
+        self.pac_cursor(index, resource, &Selection::everything(until))
             .collect()
     }
 
@@ -448,16 +526,21 @@ impl SyntheticAco {
     /// `(since, until]`, the billable period ended by `claims_through` (the
     /// runout cap) if given, and, with `exclude_samhsa` (what every BCDA
     /// export asks for), no claim carrying a 42 CFR Part 2 diagnosis;
-    /// excluded claims are never rendered.
+    /// excluded claims are never rendered. (`eob_filter` is v3's, which
+    /// serves these claims as ExplanationOfBenefits instead.)
     pub fn pac_cursor(
         &self,
         index: u32,
         resource: PacResource,
-        since: Option<OffsetDateTime>,
-        until: OffsetDateTime,
-        claims_through: Option<Date>,
-        exclude_samhsa: bool,
+        selection: &Selection,
     ) -> ResourceCursor {
+        let Selection {
+            since,
+            until,
+            claims_through,
+            exclude_samhsa,
+            ..
+        } = *selection;
         if !self.has_claims_record(index) {
             return ResourceCursor::empty(ApiVersion::V2);
         }

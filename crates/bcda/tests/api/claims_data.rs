@@ -18,7 +18,7 @@ use time::macros::datetime;
 
 use crate::harness::{START, TestApp, backend_test, read_all};
 
-const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
+pub(crate) const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
     seed: 7,
     beneficiaries: 12,
     first_service_year: 2025,
@@ -33,7 +33,7 @@ const SANDBOX_DENSITY_SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
     ..SPEC
 };
 
-fn synthetic(spec: &SyntheticAcoRecord) -> SyntheticAco {
+pub(crate) fn synthetic(spec: &SyntheticAcoRecord) -> SyntheticAco {
     SyntheticAco::new(
         "A0001",
         spec.seed,
@@ -54,7 +54,9 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
+/// Imports everything `bcda synthetic` wrote under `out`: attribution,
+/// opt-outs, and the FHIR files of every version.
+pub(crate) async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
     let mut outcomes = Vec::new();
     for input in
         import::attribution::group_inputs(&files_in(&out.join("attribution"))).expect("group")
@@ -72,8 +74,8 @@ async fn import_everything(app: &TestApp, out: &Path) -> Vec<FileOutcome> {
                 .expect("opt-outs"),
         );
     }
-    for (version, dir) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4")] {
-        let mut files = files_in(&out.join("fhir").join(dir));
+    for version in ApiVersion::ALL {
+        let mut files = files_in(&out.join("fhir").join(synthetic_files::version_dir(version)));
         import::resources::patient_files_first(&mut files);
         for file in files {
             outcomes.push(
@@ -216,13 +218,14 @@ async fn read_back_exactly_as_generated(
         (ApiVersion::V2, ResourceType::ExplanationOfBenefit),
         (ApiVersion::V2, ResourceType::Claim),
         (ApiVersion::V2, ResourceType::ClaimResponse),
+        (ApiVersion::V3, ResourceType::ExplanationOfBenefit),
     ] {
         assert!(
             !full_density || count_of(&held_samhsa, version, resource_type) > 0,
             "the store holds SAMHSA {version:?} {resource_type:?}: {held_samhsa:?}"
         );
     }
-    for version in [ApiVersion::V1, ApiVersion::V2] {
+    for version in ApiVersion::ALL {
         for &resource_type in ResourceType::of_version(version) {
             // Partially adjudicated claims are of the 90 days before the
             // anchor day: bounds inside that window split them.
@@ -291,7 +294,11 @@ async fn read_back_exactly_as_generated(
 }
 
 /// The count of `(version, type)` in a `counts`-style list.
-fn count_of(counts: &[(i64, i64, i64)], version: ApiVersion, resource_type: ResourceType) -> i64 {
+pub(crate) fn count_of(
+    counts: &[(i64, i64, i64)],
+    version: ApiVersion,
+    resource_type: ResourceType,
+) -> i64 {
     let key = (
         bcda::store::resources::version_code(version),
         bcda::store::resources::type_code(resource_type),
@@ -301,7 +308,7 @@ fn count_of(counts: &[(i64, i64, i64)], version: ApiVersion, resource_type: Reso
 
 /// Whether an exported line is 42 CFR Part 2 data: a substance use disorder
 /// diagnosis coding, or BFD's `42CFRPart2` security label.
-fn is_part2_line(line: &[u8]) -> bool {
+pub(crate) fn is_part2_line(line: &[u8]) -> bool {
     let value: serde_json::Value = serde_json::from_slice(line).expect("json");
     let labelled = value["meta"]["security"]
         .as_array()
@@ -344,6 +351,7 @@ async fn store_beneficiary(db: &bcda::store::Db, n: usize, eobs: usize) -> Vec<V
             last_updated: datetime!(2025-01-01 0:00 UTC) + time::Duration::minutes(minute),
             service_end: None,
             samhsa: false,
+            eob_facts: None,
             body: body.into_bytes(),
         }
     };
@@ -669,6 +677,7 @@ backend_test! {
                 last_updated: START,
                 service_end: None,
                 samhsa: false,
+                eob_facts: None,
                 body: body.clone().into_bytes(),
             })
             .collect();

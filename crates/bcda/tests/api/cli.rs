@@ -398,12 +398,18 @@ fn synthetic_files_import_with_the_cli() {
             listed("fhir/stu3"),
         );
         let r = import("resources", &["--fhir-version", "r4"], listed("fhir/r4"));
+        let v3 = import(
+            "resources",
+            &["--fhir-version", "r4-v3"],
+            listed("fhir/r4-v3"),
+        );
         assert!(
             a.lines()
                 .all(|l| l.contains("imported") || l.contains("already imported")),
             "{a}"
         );
         assert!(!o.is_empty() && !s.is_empty() && !r.is_empty());
+        assert_eq!(v3.lines().count(), 3, "Patient, Coverage, EOB: {v3}");
     }
     let again = import("attribution", &[], listed("attribution"));
     assert!(

@@ -11,6 +11,7 @@ mod attribution_status;
 mod bearer;
 mod bench;
 mod claims_data;
+mod claims_data_v3;
 mod cli;
 mod connections;
 mod data;

@@ -50,7 +50,7 @@ fn a_full_export_of_a9994_fits_every_file_under_60_mb() {
         .expect("A9994");
     let aco = sandbox_aco(spec.cms_id, spec.beneficiaries);
     // 50 members: one file per type and version.
-    for v in [ApiVersion::V1, ApiVersion::V2] {
+    for v in ApiVersion::ALL {
         for rt in ResourceType::ADJUDICATED {
             let bytes: usize = (0..aco.beneficiaries())
                 .map(|i| bytes_of(&aco, i, v, rt))

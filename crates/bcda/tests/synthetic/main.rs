@@ -12,12 +12,29 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bcda::domain::{ApiVersion, ResourceType};
-use bcda::synthetic::{PacResource, PacSource, SyntheticAco};
+use bcda::synthetic::{PacResource, PacSource, Selection, SyntheticAco};
 use time::macros::{date, datetime};
 use time::{Date, OffsetDateTime};
 
 const ANCHOR: Date = date!(2025 - 06 - 18);
 const UNTIL: OffsetDateTime = datetime!(2025-06-18 23:59:59.999 UTC);
+
+/// The export bounds `lastUpdated` in `(since, until]`, the runout cap
+/// `claims_through`, Part 2 claims left out or not; no v3 filter.
+fn selection(
+    since: Option<OffsetDateTime>,
+    until: OffsetDateTime,
+    claims_through: Option<Date>,
+    exclude_samhsa: bool,
+) -> Selection {
+    Selection {
+        since,
+        until,
+        claims_through,
+        eob_filter: None,
+        exclude_samhsa,
+    }
+}
 
 fn dev_aco() -> SyntheticAco {
     SyntheticAco::new("A9994", 1, 50, 2019, ANCHOR, false)
@@ -321,17 +338,26 @@ fn fhir_validation_of_a_whole_aco() {
     let until = datetime!(2025-06-18 23:59:59.999 UTC);
     let dir = tempfile::tempdir().expect("temp dir");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/fhir_validate.py");
-    for (v, flag) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4b")] {
+    for (v, flag) in [
+        (ApiVersion::V1, "stu3"),
+        (ApiVersion::V2, "r4b"),
+        (ApiVersion::V3, "r4b"),
+    ] {
         let mut files = Vec::new();
         let mut count = 0;
+        let mut shared = 0;
         for rt in ResourceType::ADJUDICATED {
-            let path = dir.path().join(format!("{}_{}.ndjson", flag, rt.as_str()));
+            let path = dir
+                .path()
+                .join(format!("{}_{}.ndjson", v.segment(), rt.as_str()));
             let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
             for i in 0..aco.pool_size() {
                 for r in aco.resources(i, v, rt, until) {
                     f.write_all(&r.json).expect("write");
                     f.write_all(b"\n").expect("write");
                     count += 1;
+                    // v3: partially adjudicated claims among the EOBs.
+                    shared += usize::from(r.id.starts_with("f-") || r.id.starts_with("m-"));
                 }
             }
             f.flush().expect("flush");
@@ -340,7 +366,9 @@ fn fhir_validation_of_a_whole_aco() {
         if v == ApiVersion::V2 {
             // Partially adjudicated claims, SAMHSA-flagged ones included.
             for pr in PacResource::ALL {
-                let path = dir.path().join(format!("{}_{}.ndjson", flag, pr.as_str()));
+                let path = dir
+                    .path()
+                    .join(format!("{}_{}.ndjson", v.segment(), pr.as_str()));
                 let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
                 for i in 0..aco.pool_size() {
                     for r in aco.pac_resources(i, pr, until) {
@@ -361,10 +389,12 @@ fn fhir_validation_of_a_whole_aco() {
             .output()
             .expect("run the FHIR validator");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        println!("{flag}: {count} resources: {stdout}");
+        println!("{} ({flag}): {count} resources: {stdout}", v.segment());
+        assert_eq!(shared > 0, v == ApiVersion::V3, "{shared}");
         assert!(
             out.status.success(),
-            "{flag} validation failed:\n{stdout}\n{}",
+            "{} ({flag}) validation failed:\n{stdout}\n{}",
+            v.segment(),
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
@@ -420,13 +450,13 @@ fn cursor_renders_the_same_resources_in_pieces() {
     let a = dev_aco();
     let since = datetime!(2024-03-01 0:00 UTC);
     for index in [0, 2, 7] {
-        for v in [ApiVersion::V1, ApiVersion::V2] {
+        for v in ApiVersion::ALL {
             for rt in ResourceType::ADJUDICATED {
                 let whole = a.resources(index, v, rt, UNTIL);
                 // Tiny limits force one resource per call: the cursor must
                 // resume exactly where it stopped.
                 for limit in [1, 20_000, usize::MAX] {
-                    let mut cursor = a.cursor(index, v, rt, None, UNTIL, None, false);
+                    let mut cursor = a.cursor(index, v, rt, &selection(None, UNTIL, None, false));
                     assert_eq!(cursor.remaining(), whole.len());
                     let mut out = Vec::new();
                     let mut lines = 0;
@@ -447,7 +477,7 @@ fn cursor_renders_the_same_resources_in_pieces() {
                     .cloned()
                     .collect();
                 let filtered: Vec<_> = a
-                    .cursor(index, v, rt, Some(since), UNTIL, None, false)
+                    .cursor(index, v, rt, &selection(Some(since), UNTIL, None, false))
                     .collect();
                 assert_eq!(filtered, after);
             }
@@ -593,7 +623,11 @@ fn pac_claims_are_deterministic_and_anchored() {
         all.iter().filter(|c| c.last_updated <= mid).count()
     );
     let after: Vec<_> = a
-        .pac_cursor(index, PacResource::Claim, Some(mid), PAC_UNTIL, None, false)
+        .pac_cursor(
+            index,
+            PacResource::Claim,
+            &selection(Some(mid), PAC_UNTIL, None, false),
+        )
         .collect();
     assert_eq!(upto.len() + after.len(), all.len());
     let cap = all[0].service_end;
@@ -601,16 +635,13 @@ fn pac_claims_are_deterministic_and_anchored() {
         .pac_cursor(
             index,
             PacResource::ClaimResponse,
-            None,
-            PAC_UNTIL,
-            Some(cap),
-            false,
+            &selection(None, PAC_UNTIL, Some(cap), false),
         )
         .count();
     assert_eq!(capped, all.iter().filter(|c| c.service_end <= cap).count());
     // Rendered a line at a time, the cursor gives the same bytes.
     for pr in PacResource::ALL {
-        let mut cursor = a.pac_cursor(index, pr, None, PAC_UNTIL, None, false);
+        let mut cursor = a.pac_cursor(index, pr, &selection(None, PAC_UNTIL, None, false));
         let mut out = Vec::new();
         while !cursor.is_done() {
             let start = out.len();
@@ -631,7 +662,7 @@ fn pac_samhsa_claims_are_flagged_and_excluded_on_request() {
         for pr in PacResource::ALL {
             let all = aco.pac_resources(index, pr, PAC_UNTIL);
             let kept: Vec<_> = aco
-                .pac_cursor(index, pr, None, PAC_UNTIL, None, true)
+                .pac_cursor(index, pr, &selection(None, PAC_UNTIL, None, true))
                 .collect();
             assert_eq!(kept.len(), summaries.iter().filter(|s| !s.samhsa).count());
             for (s, r) in summaries.iter().zip(&all) {
@@ -703,6 +734,7 @@ fn pac_volumes_follow_bfd_proportions() {
 }
 
 mod density;
+mod v3;
 
 /// Whether a rendered claim lists a 42 CFR Part 2 diagnosis.
 fn has_part2_diagnosis(json: &[u8]) -> bool {
@@ -729,14 +761,16 @@ fn export_cursors_exclude_part2_claims_that_resources_keep() {
     let mut excluded = 0;
     // 37: the SAMHSA edge case; 0 and 2: ordinary beneficiaries.
     for index in [0, 2, 37] {
-        for v in [ApiVersion::V1, ApiVersion::V2] {
+        for v in ApiVersion::ALL {
             for (rt, until) in [
                 (ResourceType::ExplanationOfBenefit, UNTIL),
                 (ResourceType::Claim, PAC_UNTIL),
                 (ResourceType::ClaimResponse, PAC_UNTIL),
             ] {
                 let held = a.resources(index, v, rt, until);
-                let exported: Vec<_> = a.cursor(index, v, rt, None, until, None, true).collect();
+                let exported: Vec<_> = a
+                    .cursor(index, v, rt, &selection(None, until, None, true))
+                    .collect();
                 // A ClaimResponse has no diagnoses: its Claim's decide.
                 let claims = match rt {
                     ResourceType::ClaimResponse => {

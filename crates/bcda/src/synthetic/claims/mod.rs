@@ -21,7 +21,7 @@ use super::population::Profile;
 use super::providers::{Organization, Practitioner};
 use super::rng::Rng;
 use super::timeline::{load_time, part_b_deductible};
-use crate::domain::part2;
+use crate::domain::{EobFacts, part2};
 
 /// The eight adjudicated claim types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -248,6 +248,17 @@ impl Claim {
     /// The EOB id, `<type>-<clm_id>`.
     pub(crate) fn id(&self) -> String {
         format!("{}-{}", self.kind.prefix(), self.clm_id)
+    }
+
+    /// Its tags and outcome on API v3: a Part D event comes from the Drug
+    /// Data Processing System, every other claim from the National Claims
+    /// History; all are final.
+    pub(crate) fn eob_facts(&self) -> EobFacts {
+        if self.kind == ClaimKind::Pde {
+            EobFacts::DDPS
+        } else {
+            EobFacts::NCH
+        }
     }
 
     /// Whether the claim is 42 CFR Part 2 data: a substance use disorder

@@ -21,6 +21,7 @@ use super::codes::{CHRONIC, DRG_EVENTS};
 use super::ids::Namespace;
 use super::population::{Profile, Special};
 use super::timeline::{add_days, load_time};
+use crate::domain::EobFacts;
 use crate::domain::part2 as samhsa;
 
 /// Days before the anchor (inclusive of the anchor day) whose receipts are
@@ -117,6 +118,12 @@ impl PacClaim {
     /// `f-<number>` / `m-<number>`, as BFD's ids.
     pub(crate) fn id(&self) -> String {
         format!("{}-{}", self.source.prefix(), self.number)
+    }
+
+    /// Its tags and outcome as an API v3 ExplanationOfBenefit: from the
+    /// shared systems, not final, partially processed.
+    pub(crate) fn eob_facts(&self) -> EobFacts {
+        EobFacts::SHARED_SYSTEM
     }
 }
 

@@ -4,9 +4,10 @@
 //! adjudicated claims"): an `insurance` on MCS claims and a
 //! `productOrService` on every FISS revenue line.
 //!
-//! The pieces both PAC resources share (the contained patient, the security
-//! labels, the claim identifier, the claim type) live here too; the
-//! ClaimResponse renderer uses them.
+//! The pieces the PAC resources share (the contained patient and provider,
+//! the security labels, the claim identifier and type, diagnoses and
+//! lines) live here too; the ClaimResponse and API v3's ExplanationOfBenefit
+//! renderers (`claim_response.rs`, `pac_eob.rs`) use them.
 
 use time::UtcOffset;
 
@@ -46,12 +47,7 @@ pub(crate) fn claim(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary) {
     w.end_array();
     if fiss {
         w.array("extension");
-        ext_coding(
-            w,
-            FISS_VAR,
-            "serv-typ-cd",
-            c.type_of_bill.get(1..2).unwrap_or(""),
-        );
+        service_type_extension(w, p);
         w.end_array();
     }
     identifier(w, p);
@@ -76,17 +72,7 @@ pub(crate) fn claim(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary) {
         supporting_info(w, p);
     }
     diagnoses(w, p);
-    if fiss && !c.procedures.is_empty() {
-        w.array("procedure");
-        for (i, (code, _, day)) in c.procedures.iter().enumerate() {
-            w.begin_object();
-            w.int_field("sequence", i as i64 + 1);
-            w.date_time_field("date", day.midnight().assume_utc());
-            concept(w, "procedureCodeableConcept", ICD10_PCS, code, None);
-            w.end_object();
-        }
-        w.end_array();
-    }
+    procedures(w, p);
     insurance(w, p.source);
     items(w, p);
     w.object("total");
@@ -94,6 +80,34 @@ pub(crate) fn claim(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary) {
     w.str_field("currency", "USD");
     w.end_object();
     w.end_object();
+}
+
+/// FISS: the service classification (the type of bill's second digit), an
+/// element of `extension`.
+pub(crate) fn service_type_extension(w: &mut JsonWriter<'_>, p: &PacClaim) {
+    ext_coding(
+        w,
+        FISS_VAR,
+        "serv-typ-cd",
+        p.claim.type_of_bill.get(1..2).unwrap_or(""),
+    );
+}
+
+/// FISS: the ICD-10-PCS procedures, if any (MCS claims carry none).
+pub(crate) fn procedures(w: &mut JsonWriter<'_>, p: &PacClaim) {
+    let c = &p.claim;
+    if p.source != PacSource::Fiss || c.procedures.is_empty() {
+        return;
+    }
+    w.array("procedure");
+    for (i, (code, _, day)) in c.procedures.iter().enumerate() {
+        w.begin_object();
+        w.int_field("sequence", i as i64 + 1);
+        w.date_time_field("date", day.midnight().assume_utc());
+        concept(w, "procedureCodeableConcept", ICD10_PCS, code, None);
+        w.end_object();
+    }
+    w.end_array();
 }
 
 /// `"id":"f-<number>"`.
@@ -130,6 +144,12 @@ fn number_bytes(n: u64) -> [u8; 20] {
 /// claims: `N` (normal), or `R` (restricted) with the 42 CFR Part 2 act
 /// code for substance use disorder claims.
 pub(crate) fn meta(w: &mut JsonWriter<'_>, p: &PacClaim) {
+    open_meta(w, p);
+    w.end_object();
+}
+
+/// [`meta`] left open for what follows `security` (an API v3 EOB's `tag`).
+pub(crate) fn open_meta(w: &mut JsonWriter<'_>, p: &PacClaim) {
     w.object("meta");
     w.instant_field("lastUpdated", p.last_updated);
     w.array("security");
@@ -140,7 +160,6 @@ pub(crate) fn meta(w: &mut JsonWriter<'_>, p: &PacClaim) {
         coding(w, CONFIDENTIALITY, "N", Some("Normal"));
     }
     w.end_array();
-    w.end_object();
 }
 
 /// The claim's unique identifier: FISS `dcn` or MCS `icn`.
@@ -308,7 +327,7 @@ pub(crate) fn contained_patient(w: &mut JsonWriter<'_>, source: PacSource, bene:
 /// tax id, NPI) for FISS, the practitioner's billing group (specialty, tax
 /// id, NPI) for MCS. Tax ids are included because BCDA asks BFD for them
 /// (`includeTaxNumbers=true`).
-fn contained_provider(w: &mut JsonWriter<'_>, p: &PacClaim) {
+pub(crate) fn contained_provider(w: &mut JsonWriter<'_>, p: &PacClaim) {
     let c = &p.claim;
     w.begin_object();
     w.str_field("resourceType", "Organization");
@@ -366,7 +385,7 @@ fn contained_provider(w: &mut JsonWriter<'_>, p: &PacClaim) {
 
 /// FISS: the claim frequency (the type of bill's third digit) and, for
 /// inpatient stays, the DRG.
-fn supporting_info(w: &mut JsonWriter<'_>, p: &PacClaim) {
+pub(crate) fn supporting_info(w: &mut JsonWriter<'_>, p: &PacClaim) {
     let c = &p.claim;
     w.array("supportingInfo");
     w.begin_object();
@@ -419,7 +438,9 @@ fn supporting_info(w: &mut JsonWriter<'_>, p: &PacClaim) {
     w.end_array();
 }
 
-fn diagnoses(w: &mut JsonWriter<'_>, p: &PacClaim) {
+/// The diagnoses, principal first (FISS types it, and gives an inpatient
+/// stay's present-on-admission indicator).
+pub(crate) fn diagnoses(w: &mut JsonWriter<'_>, p: &PacClaim) {
     let c = &p.claim;
     let inpatient = c.stay.is_some() && p.source == PacSource::Fiss;
     w.array("diagnosis");
@@ -478,7 +499,10 @@ fn insurance(w: &mut JsonWriter<'_>, source: PacSource) {
     w.end_array();
 }
 
-fn items(w: &mut JsonWriter<'_>, p: &PacClaim) {
+/// The service lines: FISS revenue lines with their service day, MCS
+/// lines with their service period (elements a Claim and an
+/// ExplanationOfBenefit item share).
+pub(crate) fn items(w: &mut JsonWriter<'_>, p: &PacClaim) {
     let c = &p.claim;
     w.array("item");
     for (i, line) in c.lines.iter().enumerate() {

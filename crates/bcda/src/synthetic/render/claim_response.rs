@@ -26,18 +26,7 @@ pub(crate) fn claim_response(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary
     contained_patient(w, p.source, bene);
     w.end_array();
     w.array("extension");
-    match p.source {
-        PacSource::Fiss => {
-            ext_coding(w, FISS_VAR, "curr-status", p.status.code);
-            ext_date(w, FISS_VAR, "recd-dt-cymd", p.received);
-            ext_date(w, FISS_VAR, "curr-tran-dt-cymd", p.status_date);
-        }
-        PacSource::Mcs => {
-            ext_coding(w, MCS_VAR, "status-code", p.status.code);
-            ext_date(w, MCS_VAR, "claim-receipt-date", p.received);
-            ext_date(w, MCS_VAR, "status-date", p.status_date);
-        }
-    }
+    status_extensions(w, p);
     w.end_array();
     identifier(w, p);
     w.str_field("status", "active");
@@ -58,4 +47,21 @@ pub(crate) fn claim_response(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary
     w.end_object();
     w.str_field("outcome", p.status.outcome);
     w.end_object();
+}
+
+/// The shared system's status code, receipt date and status date: elements
+/// of `extension`.
+pub(crate) fn status_extensions(w: &mut JsonWriter<'_>, p: &PacClaim) {
+    match p.source {
+        PacSource::Fiss => {
+            ext_coding(w, FISS_VAR, "curr-status", p.status.code);
+            ext_date(w, FISS_VAR, "recd-dt-cymd", p.received);
+            ext_date(w, FISS_VAR, "curr-tran-dt-cymd", p.status_date);
+        }
+        PacSource::Mcs => {
+            ext_coding(w, MCS_VAR, "status-code", p.status.code);
+            ext_date(w, MCS_VAR, "claim-receipt-date", p.received);
+            ext_date(w, MCS_VAR, "status-date", p.status_date);
+        }
+    }
 }

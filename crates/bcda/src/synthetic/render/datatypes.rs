@@ -4,6 +4,7 @@
 use super::json::JsonWriter;
 use super::systems::{BB_VAR, C4BB_SD};
 use crate::domain::ApiVersion;
+use crate::domain::eob_facts::{EobFacts, FINAL_ACTION_SYSTEM, SYSTEM_TYPE_SYSTEM};
 
 /// Writes a string that is the concatenation of `a` and `b` (URLs made of
 /// a prefix and a variable name), without allocating.
@@ -124,6 +125,17 @@ pub(crate) fn meta(
     last_updated: time::OffsetDateTime,
     profile: Option<&str>,
 ) {
+    open_meta(w, last_updated, profile);
+    w.end_object();
+}
+
+/// `"meta":{"lastUpdated":..[,"profile":[..]]`, left open for the members
+/// that follow in FHIR's order (`security`, `tag`).
+pub(crate) fn open_meta(
+    w: &mut JsonWriter<'_>,
+    last_updated: time::OffsetDateTime,
+    profile: Option<&str>,
+) {
     w.object("meta");
     w.instant_field("lastUpdated", last_updated);
     if let Some(p) = profile {
@@ -131,5 +143,14 @@ pub(crate) fn meta(
         concat(w, C4BB_SD, p);
         w.end_array();
     }
-    w.end_object();
+}
+
+/// `"tag":[..]` of an API v3 ExplanationOfBenefit (inside `meta`): where
+/// the claim came from and whether it is final, as BFD's v3 server tags
+/// them. (Its `outcome` is written where FHIR puts it.)
+pub(crate) fn eob_tags(w: &mut JsonWriter<'_>, facts: EobFacts) {
+    w.array("tag");
+    coding(w, SYSTEM_TYPE_SYSTEM, facts.system_type.code(), None);
+    coding(w, FINAL_ACTION_SYSTEM, facts.final_action.code(), None);
+    w.end_array();
 }

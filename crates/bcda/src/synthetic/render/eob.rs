@@ -8,6 +8,10 @@
 //! required `use`, `created`, `insurer`, `provider`, `outcome`). Keeping
 //! both in one walk is what guarantees v1 and v2 carry the same facts.
 //!
+//! API v3 is the v2 rendering with BFD v3's `meta.tag`s (System-Type and
+//! Final-Action); its `outcome` is v2's `complete`. (Partially adjudicated
+//! claims, v3's other ExplanationOfBenefits, are `pac_eob.rs`.)
+//!
 //! The output is spec-valid in both versions, unlike BFD's own v1 output
 //! (docs/REFERENCES.md, "BFD v1 validity"): the DRG sits in `information`
 //! rather than in a code-less `diagnosis`, and no contained ReferralRequest
@@ -38,7 +42,11 @@ pub(crate) fn eob(out: &mut Vec<u8>, v: ApiVersion, c: &Claim, bene: &Beneficiar
     w.str_field("resourceType", "ExplanationOfBenefit");
     w.key("id");
     w.ascii(c.id().as_bytes());
-    meta(w, c.last_updated, (!v1).then(|| profile(c.kind)));
+    open_meta(w, c.last_updated, (!v1).then(|| profile(c.kind)));
+    if v == ApiVersion::V3 {
+        eob_tags(w, c.eob_facts());
+    }
+    w.end_object();
     if !v1 && family == Family::Institutional {
         contained_provider(w, c);
     }

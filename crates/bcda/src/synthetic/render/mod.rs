@@ -8,6 +8,7 @@ pub(crate) mod coverage;
 pub(crate) mod datatypes;
 pub(crate) mod eob;
 pub(crate) mod json;
+pub(crate) mod pac_eob;
 pub(crate) mod patient;
 pub(crate) mod references;
 pub(crate) mod systems;

@@ -1,0 +1,11 @@
+-- API v3 ExplanationOfBenefits: which combination of BFD v3's System-Type and
+-- Final-Action tags and outcome each carries (domain::EobFacts::index, 0..12),
+-- read from the resource by the importer. An export's `_typeFilter` (or its
+-- default, NationalClaimsHistory and DDPS) becomes a 12-bit mask of allowed
+-- combinations that the export scan tests against this column. NULL for every
+-- other row (v1 and v2 resources, Patient, Coverage).
+--
+-- No index: the scan (resources_scan) is one range of a beneficiary's rows of
+-- one version and type in (lastUpdated, id) order; the tags and service dates
+-- are tested on the rows of that range, as the runout cap's service_end is.
+ALTER TABLE resources ADD COLUMN eob_facts INTEGER;  -- small integer
