@@ -33,3 +33,4 @@ mod scale_out;
 mod token;
 mod token_abuse;
 mod v3;
+mod v3_type_filter;
