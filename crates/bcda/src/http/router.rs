@@ -63,15 +63,10 @@ fn shared_routes() -> OpenApiRouter<AppState> {
 }
 
 /// The routes under `/api/{v}`: the same handlers for every version (they
-/// read the version from the request path), except the CapabilityStatement.
-fn versioned_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
-    let metadata = match version {
-        ApiVersion::V1 => routes!(metadata::v1),
-        ApiVersion::V2 => routes!(metadata::v2),
-        ApiVersion::V3 => routes!(metadata::v3),
-    };
+/// read the version from the request path).
+fn versioned_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(metadata)
+        .routes(routes!(metadata::capability))
         .routes(routes!(attribution_status::status))
         .routes(routes!(export::patient, export::patient_post))
         .routes(routes!(export::group, export::group_post))
@@ -83,7 +78,7 @@ fn versioned_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
 /// whichever version's document lists them) and that version's own.
 fn version_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
     let shared = shared_routes();
-    let own = OpenApiRouter::new().nest(version.prefix(), versioned_routes(version));
+    let own = OpenApiRouter::new().nest(version.prefix(), versioned_routes());
     match version {
         ApiVersion::V1 => shared.merge(own),
         // The shared routes are already in the router (v1's); keep only

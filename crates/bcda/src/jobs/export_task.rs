@@ -12,7 +12,7 @@ use crate::claims::{BeneficiaryKey, ClaimsSource, ResourceQuery};
 use crate::domain::task::{ExportPayload, TaskPayload};
 use crate::domain::{JobStatus, ResourceType};
 use crate::store::acos;
-use crate::store::job_files::{self, NewJobFile};
+use crate::store::job_files;
 use crate::store::jobs;
 use crate::store::tasks::ClaimedTask;
 
@@ -257,18 +257,7 @@ async fn finish(
         for (resource_type, name, written, is_error) in files {
             job_files::insert(
                 tx,
-                &NewJobFile {
-                    job_id: task.job_id,
-                    task_id: Some(task.id),
-                    name,
-                    resource_type,
-                    is_error,
-                    resource_count: written.lines as i64,
-                    ndjson_bytes: written.ndjson_bytes as i64,
-                    stored_bytes: written.stored_bytes as i64,
-                    sha256: &written.sha256,
-                    created_at: now,
-                },
+                &written.job_file(task, name, resource_type, is_error, now),
             )
             .await?;
         }

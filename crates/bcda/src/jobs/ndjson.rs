@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::store::job_files::NewJobFile;
+use crate::store::tasks::ClaimedTask;
 
 /// The buffer between the compressor and the file. gzip output is about a
 /// tenth of its input, so 128 KiB gathers over a megabyte of NDJSON per
@@ -44,6 +48,33 @@ pub struct WrittenFile {
     pub stored_bytes: u64,
     /// SHA-256 of the uncompressed bytes, hex.
     pub sha256: String,
+}
+
+impl WrittenFile {
+    /// The `job_files` row recording this file as `name` of the task's
+    /// job: listed under the manifest's `output` as `resource_type`, or
+    /// under `error` (`OperationOutcome`).
+    pub fn job_file<'a>(
+        &'a self,
+        task: &ClaimedTask,
+        name: &'a str,
+        resource_type: &'a str,
+        is_error: bool,
+        now: OffsetDateTime,
+    ) -> NewJobFile<'a> {
+        NewJobFile {
+            job_id: task.job_id,
+            task_id: Some(task.id),
+            name,
+            resource_type,
+            is_error,
+            resource_count: i64::try_from(self.lines).unwrap_or(i64::MAX),
+            ndjson_bytes: i64::try_from(self.ndjson_bytes).unwrap_or(i64::MAX),
+            stored_bytes: i64::try_from(self.stored_bytes).unwrap_or(i64::MAX),
+            sha256: &self.sha256,
+            created_at: now,
+        }
+    }
 }
 
 impl NdjsonWriter {

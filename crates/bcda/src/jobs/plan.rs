@@ -15,7 +15,7 @@ use crate::domain::task::{Cohort, ExportPayload};
 use crate::domain::{DataSet, JobStatus, RequestKind, ResourceType};
 use crate::export::type_filter::DEFAULT_SYSTEM_TYPE_WARNING;
 use crate::store::acos;
-use crate::store::job_files::{self, NewJobFile};
+use crate::store::job_files;
 use crate::store::jobs;
 use crate::store::task_signal;
 use crate::store::tasks::{self, ClaimedTask};
@@ -142,18 +142,7 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
         if let Some(written) = &warnings {
             job_files::insert(
                 tx,
-                &NewJobFile {
-                    job_id: job.id,
-                    task_id: Some(task.id),
-                    name: WARNINGS_FILE,
-                    resource_type: "OperationOutcome",
-                    is_error: true,
-                    resource_count: written.lines as i64,
-                    ndjson_bytes: written.ndjson_bytes as i64,
-                    stored_bytes: written.stored_bytes as i64,
-                    sha256: &written.sha256,
-                    created_at: now,
-                },
+                &written.job_file(task, WARNINGS_FILE, "OperationOutcome", true, now),
             )
             .await?;
         }

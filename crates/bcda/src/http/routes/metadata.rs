@@ -1,7 +1,7 @@
 //! `GET /api/v1/metadata`, `/api/v2/metadata` and `/api/v3/metadata`: the
 //! CapabilityStatements.
 
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
@@ -12,10 +12,11 @@ use crate::fhir::capability::{CapabilityContext, capability_statement};
 use crate::http::ApiError;
 use crate::http::base_url::BaseUrl;
 
-/// The API's CapabilityStatement (FHIR STU3)
+/// The API's CapabilityStatement
 ///
-/// What this server can do, as a FHIR STU3 CapabilityStatement. No token
-/// needed.
+/// What this server can do, as a FHIR CapabilityStatement: STU3 on v1, R4
+/// on v2 and v3 (v3's also lists `_typeFilter` and the ExplanationOfBenefit
+/// search parameters it takes). No token needed.
 #[utoipa::path(
     get,
     path = "/metadata",
@@ -35,76 +36,14 @@ use crate::http::base_url::BaseUrl;
         (status = 500, response = crate::http::openapi::responses::InternalError),
     ),
 )]
-pub async fn v1(
+pub async fn capability(
     State(state): State<AppState>,
     base: BaseUrl,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    render(ApiVersion::V1, &state, &base, &headers)
-}
-
-/// The API's CapabilityStatement (FHIR R4)
-///
-/// What this server can do, as a FHIR R4 CapabilityStatement. No token
-/// needed.
-#[utoipa::path(
-    get,
-    path = "/metadata",
-    operation_id = "getMetadata",
-    tag = "Metadata",
-    responses(
-        (status = 200, description = "The CapabilityStatement. `application/json` unless the \
-            request accepts only `application/fhir+json`.",
-            content(
-                (crate::http::openapi::schemas::CapabilityStatement = "application/json"),
-                (crate::http::openapi::schemas::CapabilityStatement = "application/fhir+json"),
-            )),
-        (status = 400, description = "No usable `Host` header (or, behind a trusted proxy, \
-            `X-Forwarded-Proto`/`X-Forwarded-Host`): absolute URLs cannot be built.",
-            body = crate::http::openapi::schemas::OperationOutcome,
-            content_type = "application/fhir+json"),
-        (status = 500, response = crate::http::openapi::responses::InternalError),
-    ),
-)]
-pub async fn v2(
-    State(state): State<AppState>,
-    base: BaseUrl,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    render(ApiVersion::V2, &state, &base, &headers)
-}
-
-/// The API's CapabilityStatement (FHIR R4, API v3)
-///
-/// What this server can do on API v3, as a FHIR R4 CapabilityStatement:
-/// the export operations with `_since`, `_type` and `_typeFilter`, and the
-/// ExplanationOfBenefit search parameters `_typeFilter` takes. No token
-/// needed.
-#[utoipa::path(
-    get,
-    path = "/metadata",
-    operation_id = "getMetadata",
-    tag = "Metadata",
-    responses(
-        (status = 200, description = "The CapabilityStatement. `application/json` unless the \
-            request accepts only `application/fhir+json`.",
-            content(
-                (crate::http::openapi::schemas::CapabilityStatement = "application/json"),
-                (crate::http::openapi::schemas::CapabilityStatement = "application/fhir+json"),
-            )),
-        (status = 400, description = "No usable `Host` header (or, behind a trusted proxy, \
-            `X-Forwarded-Proto`/`X-Forwarded-Host`): absolute URLs cannot be built.",
-            body = crate::http::openapi::schemas::OperationOutcome,
-            content_type = "application/fhir+json"),
-        (status = 500, response = crate::http::openapi::responses::InternalError),
-    ),
-)]
-pub async fn v3(
-    State(state): State<AppState>,
-    base: BaseUrl,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    render(ApiVersion::V3, &state, &base, &headers)
+    // The same handler serves every version; the path says which.
+    render(ApiVersion::from_path(uri.path()), &state, &base, &headers)
 }
 
 fn render(

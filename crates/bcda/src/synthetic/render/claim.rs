@@ -50,10 +50,7 @@ pub(crate) fn claim(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary) {
         service_type_extension(w, p);
         w.end_array();
     }
-    identifier(w, p);
-    w.str_field("status", "active");
-    claim_type(w, p.source);
-    w.str_field("use", "claim");
+    pac_header(w, p);
     contained_reference(w, "patient", "#patient");
     w.object("billablePeriod");
     w.date_field("start", c.from);
@@ -178,6 +175,16 @@ pub(crate) fn identifier(w: &mut JsonWriter<'_>, p: &PacClaim) {
     w.ascii(&buf[2..n]);
     w.end_object();
     w.end_array();
+}
+
+/// What every rendering of a partially adjudicated claim (Claim,
+/// ClaimResponse, v3 ExplanationOfBenefit) writes after its extensions:
+/// identifier, `status` active, type, `use` claim.
+pub(crate) fn pac_header(w: &mut JsonWriter<'_>, p: &PacClaim) {
+    identifier(w, p);
+    w.str_field("status", "active");
+    claim_type(w, p.source);
+    w.str_field("use", "claim");
 }
 
 /// `"type"`: institutional (FISS) or professional (MCS).

@@ -7,8 +7,8 @@
 use time::UtcOffset;
 
 use super::claim::{
-    FISS_VAR, MCS_VAR, claim_type, contained_patient, contained_reference, ext_coding, ext_date,
-    id_field, identifier, meta, pac_id_bytes,
+    FISS_VAR, MCS_VAR, contained_patient, contained_reference, ext_coding, ext_date, id_field,
+    meta, pac_header, pac_id_bytes,
 };
 use super::json::JsonWriter;
 use crate::synthetic::pac::{PacClaim, PacSource};
@@ -28,10 +28,7 @@ pub(crate) fn claim_response(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary
     w.array("extension");
     status_extensions(w, p);
     w.end_array();
-    identifier(w, p);
-    w.str_field("status", "active");
-    claim_type(w, p.source);
-    w.str_field("use", "claim");
+    pac_header(w, p);
     contained_reference(w, "patient", "#patient");
     w.date_time_field("created", p.last_updated.to_offset(UtcOffset::UTC));
     w.object("insurer");

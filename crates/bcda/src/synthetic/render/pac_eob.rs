@@ -15,8 +15,8 @@
 use time::UtcOffset;
 
 use super::claim::{
-    claim_type, contained_provider, contained_reference, diagnoses, id_field, identifier, items,
-    open_meta, procedures, service_type_extension, supporting_info,
+    contained_provider, contained_reference, diagnoses, id_field, items, open_meta, pac_header,
+    procedures, service_type_extension, supporting_info,
 };
 use super::claim_response::status_extensions;
 use super::datatypes::{concept, eob_tags};
@@ -47,10 +47,7 @@ pub(crate) fn eob(out: &mut Vec<u8>, p: &PacClaim, bene: &Beneficiary) {
     }
     status_extensions(w, p);
     w.end_array();
-    identifier(w, p);
-    w.str_field("status", "active");
-    claim_type(w, p.source);
-    w.str_field("use", "claim");
+    pac_header(w, p);
     patient_reference(w, "patient", bene.bene_id);
     w.object("billablePeriod");
     w.date_field("start", c.from);
