@@ -13,8 +13,8 @@ use time::UtcOffset;
 
 use super::datatypes::{coding, concept};
 use super::json::JsonWriter;
-use super::references::npi_bytes;
-use super::systems::{C4BB_ID, NPI, US_MBI};
+use super::references::npi_identifier_fields;
+use super::systems::{C4BB_ID, US_MBI};
 use crate::synthetic::pac::{PacClaim, PacSource};
 use crate::synthetic::population::Beneficiary;
 
@@ -375,16 +375,7 @@ pub(crate) fn contained_provider(w: &mut JsonWriter<'_>, p: &PacClaim) {
     w.ascii(&number_bytes(u64::from(tin))[11..]);
     w.end_object();
     w.begin_object();
-    concept(
-        w,
-        "type",
-        C4BB_ID,
-        "npi",
-        Some("National Provider Identifier"),
-    );
-    w.str_field("system", NPI);
-    w.key("value");
-    w.ascii(&npi_bytes(npi));
+    npi_identifier_fields(w, true, npi);
     w.end_object();
     w.end_array();
     w.end_object();

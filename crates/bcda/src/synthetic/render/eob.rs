@@ -159,16 +159,7 @@ fn contained_provider(w: &mut JsonWriter<'_>, c: &Claim) {
     w.ascii(&org.ccn());
     w.end_object();
     w.begin_object();
-    concept(
-        w,
-        "type",
-        C4BB_ID,
-        "npi",
-        Some("National Provider Identifier"),
-    );
-    w.str_field("system", NPI);
-    w.key("value");
-    w.ascii(&npi_bytes(org.npi));
+    npi_identifier_fields(w, true, org.npi);
     w.end_object();
     w.end_array();
     w.bool_field("active", true);
@@ -329,18 +320,7 @@ fn claim_type(w: &mut JsonWriter<'_>, v: ApiVersion, c: &Claim) {
 /// An NPI identifier: STU3 with the NPI system, R4 CARIN-typed.
 fn npi_identifier(w: &mut JsonWriter<'_>, v: ApiVersion, npi: u64) {
     w.object("identifier");
-    if v.is_r4() {
-        concept(
-            w,
-            "type",
-            C4BB_ID,
-            "npi",
-            Some("National Provider Identifier"),
-        );
-    }
-    w.str_field("system", NPI);
-    w.key("value");
-    w.ascii(&npi_bytes(npi));
+    npi_identifier_fields(w, v.is_r4(), npi);
     w.end_object();
 }
 

@@ -43,3 +43,20 @@ pub(crate) fn npi_bytes(npi: u64) -> [u8; 10] {
     }
     out
 }
+
+/// The fields of an NPI identifier inside an open object: R4's C4BB `npi`
+/// type (STU3 has none), the NPI system and the ten digits.
+pub(crate) fn npi_identifier_fields(w: &mut JsonWriter<'_>, r4: bool, npi: u64) {
+    if r4 {
+        super::datatypes::concept(
+            w,
+            "type",
+            super::systems::C4BB_ID,
+            "npi",
+            Some("National Provider Identifier"),
+        );
+    }
+    w.str_field("system", super::systems::NPI);
+    w.key("value");
+    w.ascii(&npi_bytes(npi));
+}
