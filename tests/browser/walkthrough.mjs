@@ -5,7 +5,8 @@
 // read /_auth, start a Coverage export, poll its job, download its file.
 // Then, on the v2 page, the same for partially adjudicated claims: sign in
 // as TEST001 (entitled to them), export `_type=Claim`, poll, download the
-// file and check it holds Claim lines.
+// file and check it holds Claim lines. Then on the v3 page: TEST001's
+// SharedSystem EOBs through `_typeFilter`, and the default's warning file.
 // Asserts on what the page shows; saves a screenshot of each step.
 //
 // Environment: BCDA_URL (e.g. http://127.0.0.1:3000), BCDA_CREDENTIALS (the
@@ -248,7 +249,53 @@ try {
     assert.equal(JSON.parse(line).resourceType, 'Claim');
   }
   await shot('v2-claim-download');
-  console.log(`walkthrough passed: v1 Coverage job ${jobId} (${coverageLines.length} lines), v2 Claim job ${claimJobId} (${claims.length} Claims)`);
+
+  // API v3 on its own page: TEST001's partially adjudicated claims as
+  // ExplanationOfBenefits, selected with _typeFilter; then the default
+  // (no System-Type tag), which lists the warnings-and-info file.
+  await page.goto(`${base}/api/v3/swagger/`);
+  await page.locator('.swagger-ui .info .title').waitFor();
+  await authorizeBasic(reach.clientId, reach.clientSecret);
+  const v3TokenOp = operation('post', '/auth/token');
+  await tryOut(v3TokenOp);
+  const v3Token = await execute(v3TokenOp);
+  assert.equal(v3Token.status, '200', `TEST001 token on v3: ${v3Token.body}`);
+  await authorizeBearer(`Bearer ${JSON.parse(v3Token.body).access_token}`);
+  await shot('v3-authorized-test001');
+
+  const systemType = 'https://bluebutton.cms.gov/fhir/CodeSystem/System-Type';
+  const v3ExportOp = operation('get', '/api/v3/Patient/$export');
+  await tryOut(v3ExportOp, {
+    _type: 'ExplanationOfBenefit',
+    _typeFilter: `ExplanationOfBenefit?_tag=${systemType}|SharedSystem`,
+  });
+  const v3Kickoff = await execute(v3ExportOp);
+  assert.equal(v3Kickoff.status, '202', `v3 kick-off: ${v3Kickoff.body} ${v3Kickoff.headers}`);
+  const v3JobId = v3Kickoff.headers.match(/content-location:\s*(\S+)/i)[1].split('/').pop();
+  await shot('v3-kickoff-202');
+  const v3Manifest = await pollToManifest('v3', v3JobId);
+  assert.deepEqual([...new Set(v3Manifest.output.map((o) => o.type))], ['ExplanationOfBenefit'], 'only EOB files');
+  assert.ok(!v3Manifest.error.some((e) => e.url.endsWith('/warnings-and-info.ndjson')), 'a System-Type tag: no warning');
+  await shot('v3-manifest');
+  const v3File = v3Manifest.output[0];
+  const eobs = (await downloadFile(v3JobId, v3File.url.split('/').pop())).split('\n').filter((l) => l.trim());
+  assert.equal(eobs.length, v3File.count, 'every EOB of the manifest is in the file');
+  for (const line of eobs) {
+    const eob = JSON.parse(line);
+    assert.equal(eob.resourceType, 'ExplanationOfBenefit');
+    assert.deepEqual(eob.meta.tag.filter((t) => t.system === systemType).map((t) => t.code), ['SharedSystem']);
+    assert.equal(eob.outcome, 'partial');
+  }
+  await shot('v3-download');
+
+  await tryOut(v3ExportOp, { _type: 'ExplanationOfBenefit', _typeFilter: '' });
+  const v3Default = await execute(v3ExportOp);
+  assert.equal(v3Default.status, '202', `v3 default kick-off: ${v3Default.body} ${v3Default.headers}`);
+  const v3DefaultId = v3Default.headers.match(/content-location:\s*(\S+)/i)[1].split('/').pop();
+  const defaultManifest = await pollToManifest('v3', v3DefaultId);
+  assert.ok(defaultManifest.error.some((e) => e.url.endsWith('/warnings-and-info.ndjson')), 'the default lists the warning file');
+  await shot('v3-default-manifest');
+  console.log(`walkthrough passed: v1 Coverage job ${jobId} (${coverageLines.length} lines), v2 Claim job ${claimJobId} (${claims.length} Claims), v3 SharedSystem job ${v3JobId} (${eobs.length} EOBs)`);
 } catch (error) {
   await shot('failure').catch(() => {});
   console.error(error);

@@ -1,7 +1,8 @@
-//! Every line of every file of full v1 and v2 exports of the sandbox's
-//! A9994, and of a full v2 export of TEST001 (all five types, Claim and
-//! ClaimResponse among them), validates against the FHIR models of its
-//! version (PyPI `fhir.resources` 8.3.0: STU3 for v1, R4B for v2).
+//! Every line of every file of full v1, v2 and v3 exports of the sandbox's
+//! A9994, and of full v2 and v3 exports of TEST001 (v2: all five types,
+//! Claim and ClaimResponse among them; v3: EOBs of every System-Type),
+//! validates against the FHIR models of its version (PyPI `fhir.resources`
+//! 8.3.0: STU3 for v1, R4B for v2 and v3).
 
 use std::io::Read;
 use std::path::Path;
@@ -66,7 +67,12 @@ async fn full_a9994_exports_validate_as_fhir() {
         token_id: String::new(),
     };
     let out = tempfile::tempdir().expect("tempdir");
-    for (version, flag) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4b")] {
+    // v3 with no _typeFilter: NCH and DDPS EOBs and the warnings file.
+    for (version, flag) in [
+        (ApiVersion::V1, "stu3"),
+        (ApiVersion::V2, "r4b"),
+        (ApiVersion::V3, "r4b"),
+    ] {
         let job_id = kickoff::start(
             &app.state,
             &principal,
@@ -109,11 +115,18 @@ async fn full_a9994_exports_validate_as_fhir() {
 }
 
 /// The sandbox's TEST001 exactly as `bcda sandbox` sets it up (both data
-/// sets, sandbox density), its default v2 Patient export driven through
-/// the HTTP API (token, kick-off, status, downloads): all five types, and
-/// every line of every file valid R4B.
-#[tokio::test]
-async fn full_test001_v2_export_validates_as_fhir() {
+/// sets, sandbox density), one export of `kickoff` (its version's path)
+/// driven through the HTTP API (token, kick-off, status, downloads). Every
+/// line of every file (outputs and error files) must be valid R4B. Returns
+/// the lines per output type, and every output file's text.
+async fn test001_export_validates(
+    version: &str,
+    kickoff: &str,
+) -> (
+    std::collections::BTreeMap<String, usize>,
+    String,
+    serde_json::Value,
+) {
     let python = python();
     let started = std::time::Instant::now();
     let app = TestApp::new(Backend::Sqlite).await;
@@ -129,10 +142,10 @@ async fn full_test001_v2_export_validates_as_fhir() {
         .as_str()
         .expect("token")
         .to_owned();
-    let job = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export").await);
+    let job = job_id(&kick_ok(&app, &token, kickoff).await);
     run_until_idle(&app.state.env).await.expect("worker");
     let done = app
-        .get_with_token(&format!("/api/v2/jobs/{job}"), &token)
+        .get_with_token(&format!("/api/{version}/jobs/{job}"), &token)
         .await;
     assert_eq!(done.status, axum::http::StatusCode::OK, "{}", done.text());
     let manifest = done.json();
@@ -142,13 +155,13 @@ async fn full_test001_v2_export_validates_as_fhir() {
     let mut paths = Vec::new();
     let mut lines = 0;
     let mut types = std::collections::BTreeMap::<String, usize>::new();
-    let (mut fiss, mut mcs) = (false, false);
-    for (n, entry) in manifest["output"]
+    let mut all_text = String::new();
+    let entries = manifest["output"]
         .as_array()
         .expect("output")
         .iter()
-        .enumerate()
-    {
+        .chain(manifest["error"].as_array().expect("error"));
+    for (n, entry) in entries.enumerate() {
         let resource_type = entry["type"].as_str().expect("type");
         let url = entry["url"].as_str().expect("url");
         let path = url.trim_start_matches("http://bcda.test");
@@ -162,27 +175,71 @@ async fn full_test001_v2_export_validates_as_fhir() {
                 .all(|l| l.contains(&format!("\"resourceType\":\"{resource_type}\""))),
             "{url} holds {resource_type} lines only"
         );
-        if resource_type == "Claim" {
-            // Both shared systems' shapes are validated: FISS and MCS.
-            fiss |= text.contains("\"id\":\"f-");
-            mcs |= text.contains("\"id\":\"m-");
-        }
         lines += count;
-        *types.entry(resource_type.to_owned()).or_default() += count;
+        if resource_type != "OperationOutcome" {
+            *types.entry(resource_type.to_owned()).or_default() += count;
+            all_text.push_str(&text);
+        }
         let local = out.path().join(format!("{n}-{resource_type}.ndjson"));
         std::fs::write(&local, text).expect("write");
         paths.push(local);
     }
+    assert!(types.values().all(|&n| n > 0), "{types:?}");
+    validate(&python, "r4b", &paths, lines);
+    println!(
+        "TEST001 {version}: {lines} lines ({types:?}); set-up and export {:.1?}, download and validation {:.1?}",
+        exported - started,
+        exported.elapsed()
+    );
+    (types, all_text, manifest)
+}
+
+/// A default v2 export of TEST001: all five types, FISS and MCS claims.
+#[tokio::test]
+async fn full_test001_v2_export_validates_as_fhir() {
+    let (types, text, manifest) = test001_export_validates("v2", "/api/v2/Patient/$export").await;
     let names: Vec<&str> = types.keys().map(String::as_str).collect();
     let mut expected: Vec<&str> = ResourceType::ALL.iter().map(|t| t.as_str()).collect();
     expected.sort_unstable();
     assert_eq!(names, expected, "{manifest}");
-    assert!(types.values().all(|&n| n > 0), "{types:?}");
-    assert!(fiss && mcs, "FISS and MCS claims: {fiss} {mcs}");
-    validate(&python, "r4b", &paths, lines);
-    println!(
-        "TEST001 v2: {lines} lines ({types:?}); set-up and export {:.1?}, download and validation {:.1?}",
-        exported - started,
-        exported.elapsed()
+    // Both shared systems' shapes are validated: FISS and MCS.
+    assert!(text.contains("\"id\":\"f-"), "FISS claims");
+    assert!(text.contains("\"id\":\"m-"), "MCS claims");
+}
+
+/// A full v3 export of TEST001 with every System-Type asked: Patient,
+/// Coverage and ExplanationOfBenefit, adjudicated (NCH, DDPS) and partially
+/// adjudicated (SharedSystem, FISS and MCS) EOBs all valid R4B.
+#[tokio::test]
+async fn full_test001_v3_export_validates_as_fhir() {
+    let st = "https://bluebutton.cms.gov/fhir/CodeSystem/System-Type";
+    let filter =
+        format!("ExplanationOfBenefit?_tag={st}|NationalClaimsHistory,{st}|DDPS,{st}|SharedSystem")
+            .replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace('|', "%7C")
+            .replace(',', "%2C");
+    let (types, text, manifest) = test001_export_validates(
+        "v3",
+        &format!("/api/v3/Patient/$export?_typeFilter={filter}"),
+    )
+    .await;
+    let names: Vec<&str> = types.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["Coverage", "ExplanationOfBenefit", "Patient"],
+        "{manifest}"
+    );
+    for code in ["NationalClaimsHistory", "DDPS", "SharedSystem"] {
+        assert!(
+            text.contains(&format!("\"code\":\"{code}\"")),
+            "{code} EOBs"
+        );
+    }
+    assert!(
+        text.contains("\"id\":\"f-") && text.contains("\"id\":\"m-"),
+        "FISS and MCS EOBs"
     );
 }
