@@ -5,8 +5,12 @@
 // read /_auth, start a Coverage export, poll its job, download its file.
 // Then, on the v2 page, the same for partially adjudicated claims: sign in
 // as TEST001 (entitled to them), export `_type=Claim`, poll, download the
-// file and check it holds Claim lines. Then on the v3 page: TEST001's
-// SharedSystem EOBs through `_typeFilter`, and the default's warning file.
+// file and check it holds Claim lines. Then on the v3 page, as TEST001:
+// export `_type=ExplanationOfBenefit` with a `_typeFilter` typed in the
+// page's field asking for SharedSystem claims, poll, download a file and
+// check its lines are EOBs tagged SharedSystem; then the same export without
+// a `_typeFilter`, whose manifest lists the warnings-and-info file (the
+// default System-Type warning) under `error`, downloaded and checked too.
 // Asserts on what the page shows; saves a screenshot of each step.
 //
 // Environment: BCDA_URL (e.g. http://127.0.0.1:3000), BCDA_CREDENTIALS (the
@@ -65,9 +69,16 @@ async function tryOut(op, params = {}) {
 /** Presses Execute and returns the status code and body text the page shows. */
 async function execute(op) {
   const responses = op.locator('.live-responses-table');
+  // Clear the previous execution's result first, so that what is read
+  // below is this execution's (an operation executed again, e.g. a status
+  // poll or a second kick-off, would otherwise show the old one meanwhile).
+  const clear = op.locator('.btn-clear');
+  if ((await clear.count()) > 0) {
+    await clear.first().click();
+    await responses.waitFor({ state: 'detached' });
+  }
   await op.locator('.btn.execute').click();
   await responses.waitFor();
-  // Wait for this execution's result (the table is replaced each time).
   await page.waitForTimeout(300);
   const row = responses.locator('tr.response').first();
   // Bring the result into view so the step's screenshot shows it.
@@ -142,6 +153,38 @@ async function downloadFile(jobId, filename) {
     return page.evaluate(async (url) => (await fetch(url)).text(), href);
   }
   return file.body;
+}
+
+/** The System-Type tag codes of an ExplanationOfBenefit (v3). */
+const SYSTEM_TYPE = 'https://bluebutton.cms.gov/fhir/CodeSystem/System-Type';
+function systemTypes(eob) {
+  return (eob.meta?.tag ?? []).filter((t) => t.system === SYSTEM_TYPE).map((t) => t.code);
+}
+
+/** Signs in on the current page as `cmsId`: Basic, token, Bearer. */
+async function signIn(cmsId) {
+  const { clientId: id, clientSecret: secret } = credentialsOf(cmsId);
+  await authorizeBasic(id, secret);
+  const op = operation('post', '/auth/token');
+  await tryOut(op);
+  const result = await execute(op);
+  assert.equal(result.status, '200', `${cmsId} token: ${result.body}`);
+  await authorizeBearer(`Bearer ${JSON.parse(result.body).access_token}`);
+}
+
+/** Executes a kick-off and returns the job id its content-location names. */
+async function kickOff(op, params) {
+  await tryOut(op, params);
+  const result = await execute(op);
+  assert.equal(result.status, '202', `kick-off ${JSON.stringify(params)}: ${result.body} ${result.headers}`);
+  const location = result.headers.match(/content-location:\s*(\S+)/i);
+  assert.ok(location, `a content-location header is shown: ${result.headers}`);
+  return location[1].split('/').pop();
+}
+
+/** The file name of a manifest entry. */
+function fileName(entry) {
+  return entry.url.split('/').pop();
 }
 
 async function logoutAll() {
@@ -250,52 +293,64 @@ try {
   }
   await shot('v2-claim-download');
 
-  // API v3 on its own page: TEST001's partially adjudicated claims as
-  // ExplanationOfBenefits, selected with _typeFilter; then the default
-  // (no System-Type tag), which lists the warnings-and-info file.
+  // API v3, as TEST001: partially adjudicated claims come as
+  // ExplanationOfBenefits tagged SharedSystem, asked for by `_typeFilter`.
   await page.goto(`${base}/api/v3/swagger/`);
   await page.locator('.swagger-ui .info .title').waitFor();
-  await authorizeBasic(reach.clientId, reach.clientSecret);
-  const v3TokenOp = operation('post', '/auth/token');
-  await tryOut(v3TokenOp);
-  const v3Token = await execute(v3TokenOp);
-  assert.equal(v3Token.status, '200', `TEST001 token on v3: ${v3Token.body}`);
-  await authorizeBearer(`Bearer ${JSON.parse(v3Token.body).access_token}`);
+  await signIn('TEST001');
   await shot('v3-authorized-test001');
 
-  const systemType = 'https://bluebutton.cms.gov/fhir/CodeSystem/System-Type';
   const v3ExportOp = operation('get', '/api/v3/Patient/$export');
-  await tryOut(v3ExportOp, {
+  const sharedJobId = await kickOff(v3ExportOp, {
     _type: 'ExplanationOfBenefit',
-    _typeFilter: `ExplanationOfBenefit?_tag=${systemType}|SharedSystem`,
+    _typeFilter: `ExplanationOfBenefit?_tag=${SYSTEM_TYPE}|SharedSystem`,
   });
-  const v3Kickoff = await execute(v3ExportOp);
-  assert.equal(v3Kickoff.status, '202', `v3 kick-off: ${v3Kickoff.body} ${v3Kickoff.headers}`);
-  const v3JobId = v3Kickoff.headers.match(/content-location:\s*(\S+)/i)[1].split('/').pop();
-  await shot('v3-kickoff-202');
-  const v3Manifest = await pollToManifest('v3', v3JobId);
-  assert.deepEqual([...new Set(v3Manifest.output.map((o) => o.type))], ['ExplanationOfBenefit'], 'only EOB files');
-  assert.ok(!v3Manifest.error.some((e) => e.url.endsWith('/warnings-and-info.ndjson')), 'a System-Type tag: no warning');
-  await shot('v3-manifest');
-  const v3File = v3Manifest.output[0];
-  const eobs = (await downloadFile(v3JobId, v3File.url.split('/').pop())).split('\n').filter((l) => l.trim());
-  assert.equal(eobs.length, v3File.count, 'every EOB of the manifest is in the file');
-  for (const line of eobs) {
+  await shot('v3-shared-kickoff-202');
+
+  const sharedManifest = await pollToManifest('v3', sharedJobId);
+  assert.ok(sharedManifest.output.length > 0, 'SharedSystem EOB files');
+  assert.deepEqual([...new Set(sharedManifest.output.map((o) => o.type))], ['ExplanationOfBenefit'], 'only EOB files');
+  assert.ok(!sharedManifest.error.some((e) => fileName(e) === 'warnings-and-info.ndjson'),
+    'a System-Type was named: no default warning');
+  await shot('v3-shared-manifest');
+
+  const sharedEntry = sharedManifest.output[0];
+  const sharedEobs = (await downloadFile(sharedJobId, fileName(sharedEntry))).split('\n').filter((l) => l.trim());
+  assert.equal(sharedEobs.length, sharedEntry.count, 'every EOB of the manifest entry is in the file');
+  for (const line of sharedEobs) {
     const eob = JSON.parse(line);
     assert.equal(eob.resourceType, 'ExplanationOfBenefit');
-    assert.deepEqual(eob.meta.tag.filter((t) => t.system === systemType).map((t) => t.code), ['SharedSystem']);
-    assert.equal(eob.outcome, 'partial');
+    assert.deepEqual(systemTypes(eob), ['SharedSystem'], `EOB ${eob.id} is tagged SharedSystem`);
   }
-  await shot('v3-download');
+  await shot('v3-shared-download');
 
-  await tryOut(v3ExportOp, { _type: 'ExplanationOfBenefit', _typeFilter: '' });
-  const v3Default = await execute(v3ExportOp);
-  assert.equal(v3Default.status, '202', `v3 default kick-off: ${v3Default.body} ${v3Default.headers}`);
-  const v3DefaultId = v3Default.headers.match(/content-location:\s*(\S+)/i)[1].split('/').pop();
-  const defaultManifest = await pollToManifest('v3', v3DefaultId);
-  assert.ok(defaultManifest.error.some((e) => e.url.endsWith('/warnings-and-info.ndjson')), 'the default lists the warning file');
+  // The same export without `_typeFilter`: the default System-Types
+  // (NationalClaimsHistory, DDPS) and the warnings-and-info file saying so.
+  const defaultJobId = await kickOff(v3ExportOp, { _type: 'ExplanationOfBenefit', _typeFilter: '' });
+  const defaultManifest = await pollToManifest('v3', defaultJobId);
+  assert.match(defaultManifest.request, /_type=ExplanationOfBenefit$/, 'no _typeFilter was sent');
+  const warningEntry = defaultManifest.error.find((e) => fileName(e) === 'warnings-and-info.ndjson');
+  assert.ok(warningEntry, `the manifest lists warnings-and-info under error: ${JSON.stringify(defaultManifest.error)}`);
+  assert.equal(warningEntry.type, 'OperationOutcome');
   await shot('v3-default-manifest');
-  console.log(`walkthrough passed: v1 Coverage job ${jobId} (${coverageLines.length} lines), v2 Claim job ${claimJobId} (${claims.length} Claims), v3 SharedSystem job ${v3JobId} (${eobs.length} EOBs)`);
+
+  const warnings = (await downloadFile(defaultJobId, 'warnings-and-info.ndjson')).split('\n').filter((l) => l.trim());
+  assert.equal(warnings.length, warningEntry.count);
+  const warning = JSON.parse(warnings[0]);
+  assert.equal(warning.resourceType, 'OperationOutcome');
+  assert.equal(warning.issue[0].severity, 'warning');
+  assert.match(warning.issue[0].details.text, /Default System-Type behavior includes only claims from NCH and DDPS/);
+  const defaultEntry = defaultManifest.output.find((o) => o.type === 'ExplanationOfBenefit');
+  assert.ok(defaultEntry, 'an EOB file in the default export');
+  const defaultEobs = (await downloadFile(defaultJobId, fileName(defaultEntry))).split('\n').filter((l) => l.trim());
+  assert.equal(defaultEobs.length, defaultEntry.count);
+  for (const line of defaultEobs) {
+    const tags = systemTypes(JSON.parse(line));
+    assert.ok(tags.length === 1 && ['NationalClaimsHistory', 'DDPS'].includes(tags[0]), `default System-Type: ${tags}`);
+  }
+  await shot('v3-default-download');
+  console.log(`walkthrough passed: v1 Coverage job ${jobId} (${coverageLines.length} lines), v2 Claim job ${claimJobId} (${claims.length} Claims), `
+    + `v3 SharedSystem job ${sharedJobId} (${sharedEobs.length} EOBs), v3 default job ${defaultJobId} (warning and ${defaultEobs.length} EOBs)`);
 } catch (error) {
   await shot('failure').catch(() => {});
   console.error(error);
