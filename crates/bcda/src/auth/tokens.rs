@@ -14,6 +14,7 @@ use super::throttle::{FailureThrottle, ThrottleSettings};
 use super::verifier::{Busy, SecretVerifier, VerifierSettings, VerifierStats};
 use super::{AuthError, TOKEN_LIFETIME};
 use crate::clock::SharedClock;
+use crate::domain::Scopes;
 use crate::store::access_tokens::{self, NewAccessToken};
 use crate::store::{Db, Tx, credentials};
 
@@ -96,6 +97,11 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// The SMART scopes granted (space-separated), for a token obtained
+    /// with SMART Backend Services; absent on Basic-auth tokens, which
+    /// have full access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// A freshly issued token.
@@ -121,6 +127,8 @@ pub struct Principal {
     pub client_id: String,
     /// The token's id (JWT `jti`): what revocation names.
     pub token_id: String,
+    /// The resource types the token may export (full for Basic-auth tokens).
+    pub scopes: Scopes,
 }
 
 /// Issues and verifies tokens.
@@ -217,6 +225,7 @@ impl TokenService {
             jti: jti.clone(),
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
+            scope: None,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
@@ -322,6 +331,7 @@ impl TokenService {
             aco_id: standing.aco_id,
             cms_id: standing.cms_id,
             client_id: standing.client_id,
+            scopes: Scopes::from_claim(claims.scope.as_deref()),
             token_id: claims.jti,
         })
     }

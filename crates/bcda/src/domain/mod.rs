@@ -10,6 +10,7 @@ pub mod data_sets;
 pub mod eob_facts;
 pub mod job;
 pub mod part2;
+pub mod scopes;
 pub mod task;
 
 pub use api::{ApiVersion, ResourceType};
@@ -17,3 +18,4 @@ pub use attribution_kind::AttributionKind;
 pub use data_sets::{DataSet, DataSets};
 pub use eob_facts::{ClaimOutcome, EobFacts, EobFilter, FactSet, FinalAction, SystemType};
 pub use job::{JobStatus, RequestKind};
+pub use scopes::Scopes;

@@ -51,6 +51,7 @@ async fn sandbox_in(app: TestApp) -> (TestApp, Principal, String) {
         cms_id: aco.cms_id,
         client_id: a9994.client_id.clone(),
         token_id: String::new(),
+        scopes: bcda::domain::Scopes::full(),
     };
     (app, principal, token)
 }

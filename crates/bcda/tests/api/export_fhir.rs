@@ -69,6 +69,7 @@ async fn full_a9994_exports_validate_as_fhir() {
         cms_id: aco.cms_id,
         client_id: String::new(),
         token_id: String::new(),
+        scopes: bcda::domain::Scopes::full(),
     };
     let out = tempfile::tempdir().expect("tempdir");
     for (version, flag) in [(ApiVersion::V1, "stu3"), (ApiVersion::V2, "r4b")] {
