@@ -16,6 +16,7 @@ use super::{AuthError, TOKEN_LIFETIME};
 use crate::clock::SharedClock;
 use crate::domain::Scopes;
 use crate::store::access_tokens::{self, NewAccessToken};
+use crate::store::credentials::CredentialRecord;
 use crate::store::{Db, Tx, credentials};
 
 /// The `iss` of every token this server issues.
@@ -109,7 +110,7 @@ pub struct Claims {
 pub struct IssuedToken {
     /// The signed JWT, for the `Authorization: Bearer` header.
     pub access_token: String,
-    /// Seconds until it expires: the fixed token lifetime (`TOKEN_LIFETIME`).
+    /// Seconds until it expires: the lifetime it was minted with.
     pub expires_in: u64,
     /// Its id (the JWT `jti`, a random UUID), as recorded in `access_tokens`.
     pub jti: String,
@@ -215,8 +216,23 @@ impl TokenService {
         if now >= credential.expires_at {
             return Err(AuthError::SecretExpired.into());
         }
+        self.mint(&credential, &Scopes::full(), TOKEN_LIFETIME)
+            .await
+    }
+
+    /// Signs and records a token for a credential that has authenticated
+    /// (by secret or by a signed assertion), with the scopes granted and a
+    /// lifetime: what every token-issuing flow ends in. The ACO's token
+    /// rate limit is counted here, so it holds across flows.
+    pub async fn mint(
+        &self,
+        credential: &CredentialRecord,
+        scopes: &Scopes,
+        lifetime: Duration,
+    ) -> Result<IssuedToken, IssueError> {
+        let now = self.clock.now();
         let key = self.keyring.signing_key().await?;
-        let expires_at = now + TOKEN_LIFETIME;
+        let expires_at = now + lifetime;
         let jti = Uuid::new_v4().to_string();
         let claims = Claims {
             iss: ISSUER.to_owned(),
@@ -225,7 +241,7 @@ impl TokenService {
             jti: jti.clone(),
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
-            scope: None,
+            scope: (!scopes.is_full()).then(|| scopes.as_str().to_owned()),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
@@ -248,7 +264,7 @@ impl TokenService {
             // End the transaction (and its lock) now (see Tx::rollback).
             tx.rollback().await?;
             return Err(AuthError::RateLimited {
-                cms_id: credential.cms_id,
+                cms_id: credential.cms_id.clone(),
                 retry_after,
             }
             .into());
@@ -268,7 +284,7 @@ impl TokenService {
         tx.commit().await?;
         Ok(IssuedToken {
             access_token,
-            expires_in: TOKEN_LIFETIME.as_secs(),
+            expires_in: lifetime.as_secs(),
             jti,
         })
     }

@@ -341,6 +341,24 @@ impl TestApp {
         self.token(&creds).await
     }
 
+    /// A token limited to SMART `scope` for new credentials of the
+    /// (existing) ACO `cms_id`, minted directly: what the SMART Backend
+    /// Services flow ends in, for tests of what scopes allow.
+    pub async fn scoped_token(&self, cms_id: &str, scope: &str) -> String {
+        let creds = self.create_credentials(cms_id).await;
+        let record = bcda::store::credentials::find(self.db(), &creds.client_id)
+            .await
+            .expect("find credentials")
+            .expect("credentials exist");
+        let scopes = bcda::domain::Scopes::grant(scope).expect("a grantable scope");
+        self.state
+            .tokens
+            .mint(&record, &scopes, bcda::auth::TOKEN_LIFETIME)
+            .await
+            .expect("mint")
+            .access_token
+    }
+
     /// A fresh token for existing credentials.
     pub async fn token(&self, creds: &NewCredentials) -> String {
         let response = self
