@@ -1,15 +1,20 @@
 //! The sandbox: BCDA's synthetic ACOs, served from the generator, with
-//! credentials kept in the data directory so every start reuses them.
+//! credentials kept in the data directory so every start reuses them; and,
+//! for A9994, a SMART Backend Services client with a ready-made key pair.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::acos::{self, AcoError};
+use crate::auth::client_key_pair::ClientKeyPair;
 use crate::auth::credentials::{self, CredentialsError, DEFAULT_SECRET_LIFETIME};
+use crate::auth::jwks::KeySet;
+use crate::auth::keys::KeyError;
 use crate::auth::secrets;
 use crate::clock::Clock;
 use crate::domain::DataSets;
+use crate::store::credentials::ClientKeys;
 use crate::store::synthetic_acos::{self, SyntheticAcoRecord};
 use crate::store::{Db, StoreError, acos as aco_store, credentials as credential_store};
 
@@ -165,10 +170,14 @@ pub enum SandboxError {
     /// Credentials could not be made.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// The key pair could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// The credentials file is unreadable or unwritable.
     #[error("{path}: {message}")]
     File {
-        /// The credentials file (`sandbox-credentials.json` in the data directory).
+        /// The credentials file (`sandbox-credentials.json` in the data
+        /// directory) or a key-pair file.
         path: PathBuf,
         /// What reading, parsing or writing it reported.
         message: String,
@@ -254,6 +263,101 @@ pub async fn prepare(
     Ok(out)
 }
 
+/// The sandbox ACO whose SMART Backend Services client gets a key pair.
+pub const KEY_CLIENT_ACO: &str = "A9994";
+
+/// The sandbox's SMART Backend Services client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxKeyClient {
+    /// CMS ID of its ACO ([`KEY_CLIENT_ACO`]).
+    pub cms_id: String,
+    /// Its client id: the `iss` and `sub` of its assertions.
+    pub client_id: String,
+    /// The id of its key.
+    pub kid: String,
+    /// The JWKS file holding the private key (owner-only).
+    pub key_file: PathBuf,
+    /// The same private key as PKCS#8 PEM (owner-only).
+    pub pem_file: PathBuf,
+}
+
+/// The key-pair file in a data directory: a JWKS with the private JWK.
+pub fn key_file_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("sandbox-smart-key.json")
+}
+
+/// The PEM form of the same private key.
+pub fn key_pem_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("sandbox-smart-key.pem")
+}
+
+/// Makes sure A9994 has a SMART Backend Services client with the key pair
+/// of the data directory's key file: the file is made once (mode 0600) and
+/// reused; the client registered under its public key is reused while it
+/// is not revoked (an expired one is renewed), and registered anew
+/// otherwise. Call after [`prepare`], which creates the ACO.
+pub async fn prepare_key_client(
+    db: &Db,
+    clock: &dyn Clock,
+    data_dir: &Path,
+) -> Result<SandboxKeyClient, SandboxError> {
+    let key_file = key_file_path(data_dir);
+    let pem_file = key_pem_path(data_dir);
+    let pair = match std::fs::read_to_string(&key_file) {
+        Ok(text) => {
+            ClientKeyPair::from_private_jwks(&text).map_err(|problem| SandboxError::File {
+                path: key_file.clone(),
+                message: format!(
+                    "not a sandbox key-pair file ({problem}); move it away to start afresh"
+                ),
+            })?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let pair = ClientKeyPair::generate()?;
+            write_private(&key_file, pair.private_jwks().as_bytes())?;
+            pair
+        }
+        Err(e) => {
+            return Err(SandboxError::File {
+                path: key_file,
+                message: e.to_string(),
+            });
+        }
+    };
+    if !pem_file.exists() {
+        write_private(&pem_file, pair.private_key_pem()?.as_bytes())?;
+    }
+    let registered = credential_store::list(db, Some(KEY_CLIENT_ACO))
+        .await?
+        .into_iter()
+        .find(|c| {
+            c.revoked_at.is_none()
+                && matches!(&c.keys, Some(ClientKeys::Inline(jwks))
+                    if KeySet::parse(jwks).is_ok_and(|set| set.has_kid(pair.kid())))
+        });
+    let keys = ClientKeys::Inline(pair.public_jwks());
+    let client_id = match registered {
+        Some(c) if c.expires_at > clock.now() => c.client_id,
+        Some(c) => {
+            credentials::replace_keys(db, clock, &c.client_id, keys, DEFAULT_SECRET_LIFETIME)
+                .await?
+                .client_id
+        }
+        None => {
+            credentials::create_key_client(db, clock, KEY_CLIENT_ACO, keys, DEFAULT_SECRET_LIFETIME)
+                .await?
+                .client_id
+        }
+    };
+    Ok(SandboxKeyClient {
+        cms_id: KEY_CLIENT_ACO.to_owned(),
+        client_id,
+        kid: pair.kid().to_owned(),
+        key_file,
+        pem_file,
+    })
+}
+
 /// Whether saved credentials still obtain tokens for `aco_id`.
 async fn still_works(
     db: &Db,
@@ -290,29 +394,35 @@ fn read_credentials(path: &Path) -> Result<Vec<SandboxCredential>, SandboxError>
     }
 }
 
-/// Writes the file whole or not at all (temporary file, then rename),
-/// readable by its owner only: it holds secrets.
+/// Writes the file whole or not at all, readable by its owner only: it
+/// holds secrets.
 fn write_credentials(path: &Path, credentials: &[SandboxCredential]) -> Result<(), SandboxError> {
+    let mut json = serde_json::to_vec_pretty(credentials).map_err(|e| SandboxError::File {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    json.push(b'\n');
+    write_private(path, &json)
+}
+
+/// Writes `contents` to `path` whole or not at all (a temporary file, then
+/// a rename), mode 0600.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), SandboxError> {
     use std::io::Write;
     let fail = |e: std::io::Error| SandboxError::File {
         path: path.to_owned(),
         message: e.to_string(),
     };
-    let tmp = path.with_extension("json.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    // A leftover of an interrupted write may have another mode.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+        _ => {}
     }
-    let mut file = options.open(&tmp).map_err(fail)?;
-    let json = serde_json::to_vec_pretty(credentials).map_err(|e| SandboxError::File {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
-    file.write_all(&json).map_err(fail)?;
-    file.write_all(b"\n").map_err(fail)?;
+    let mut file = crate::files::private::create_file(&tmp).map_err(fail)?;
+    file.write_all(contents).map_err(fail)?;
     file.sync_all().map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)
 }

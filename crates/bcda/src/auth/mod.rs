@@ -1,12 +1,19 @@
 //! Authentication: client credentials, signing keys, access tokens.
 //!
 //! A client trades its id and secret for a short-lived JWT signed by the
-//! server's own key ([`tokens::TokenService::issue`]); every later request is
+//! server's own key ([`tokens::TokenService::issue`]), or, with SMART
+//! Backend Services, a client assertion signed with a key it registered
+//! ([`tokens::TokenService::issue_for_assertion`]); every later request is
 //! verified locally ([`tokens::TokenService::verify`]): signature, expiry,
 //! and one indexed query for revocation and the ACO's deny-list state. No
 //! request calls another service.
 
+pub mod assertion;
+pub mod backend_services;
+pub mod client_key_pair;
 pub mod credentials;
+pub mod jwks;
+pub mod jwks_cache;
 pub mod keys;
 pub mod secrets;
 pub mod throttle;

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::backend_services::{
+    AssertionGrant, BackendServices, BackendServicesSettings, SMART_TOKEN_LIFETIME, SmartTokenError,
+};
 use super::keys::Keyring;
 use super::throttle::{FailureThrottle, ThrottleSettings};
 use super::verifier::{Busy, SecretVerifier, VerifierSettings, VerifierStats};
@@ -33,6 +36,8 @@ pub struct TokenSettings {
     pub verifier: VerifierSettings,
     /// The throttle on failed attempts per client id and address.
     pub throttle: ThrottleSettings,
+    /// SMART Backend Services: clock skew, JWKS URL fetching.
+    pub backend_services: BackendServicesSettings,
 }
 
 impl Default for TokenSettings {
@@ -42,6 +47,7 @@ impl Default for TokenSettings {
             rate_window: Duration::from_secs(5 * 60),
             verifier: VerifierSettings::default(),
             throttle: ThrottleSettings::default(),
+            backend_services: BackendServicesSettings::default(),
         }
     }
 }
@@ -140,6 +146,7 @@ pub struct TokenService {
     settings: TokenSettings,
     verifier: SecretVerifier,
     throttle: FailureThrottle,
+    backend_services: BackendServices,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -153,12 +160,14 @@ impl std::fmt::Debug for TokenService {
 impl TokenService {
     /// A token service over `db`'s credentials and `keyring`'s keys.
     pub fn new(db: Db, clock: SharedClock, keyring: Arc<Keyring>, settings: TokenSettings) -> Self {
+        let clock_for_jwks = clock.clone();
         Self {
             db,
             clock,
             keyring,
             verifier: SecretVerifier::new(settings.verifier),
             throttle: FailureThrottle::new(settings.throttle),
+            backend_services: BackendServices::new(settings.backend_services, clock_for_jwks),
             settings,
         }
     }
@@ -196,7 +205,12 @@ impl TokenService {
     ) -> Result<IssuedToken, IssueError> {
         self.check_throttle(client_id, address)?;
         let credential = credentials::find(&self.db, client_id).await?;
-        let hash = credential.as_ref().map(|c| c.secret_hash.clone());
+        // A key client has no secret: its id is checked against the decoy,
+        // as an unknown id is, and never succeeds here.
+        let hash = credential
+            .as_ref()
+            .filter(|c| c.keys.is_none())
+            .map(|c| c.secret_hash.clone());
         let secret_ok = self
             .verifier
             .verify_when(secret.to_owned(), hash, || {
@@ -218,6 +232,69 @@ impl TokenService {
         }
         self.mint(&credential, &Scopes::full(), TOKEN_LIFETIME)
             .await
+    }
+
+    /// Trades a client assertion (SMART Backend Services) for a token
+    /// limited to the scopes granted of those requested, lasting
+    /// [`SMART_TOKEN_LIFETIME`]. `token_url` is this server's token URL as
+    /// the client reached it (the assertion's `aud`); `address` is the
+    /// client's, for the failure throttle.
+    ///
+    /// In order: the throttle, keyed by the client id the assertion claims
+    /// (no lookup or fetch for an id or address with too many recent
+    /// failures); the assertion ([`BackendServices::authenticate`]), whose
+    /// failure counts against the id and address as a wrong secret does;
+    /// the scopes; then the token, under the ACO's rate limit.
+    pub async fn issue_for_assertion(
+        &self,
+        grant: &AssertionGrant,
+        token_url: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(IssuedToken, Scopes), SmartTokenError> {
+        let claimed = super::assertion::claimed_issuer(&grant.client_assertion);
+        self.throttle
+            .check(&claimed, address, self.clock.now())
+            .map_err(|retry_after| SmartTokenError::Throttled { retry_after })?;
+        let credential = match self
+            .backend_services
+            .authenticate(&self.db, self.clock.now(), grant, token_url)
+            .await
+        {
+            Ok(credential) => credential,
+            Err(e) => {
+                if e.is_authentication_failure() {
+                    self.throttle
+                        .record_failure(&claimed, address, self.clock.now());
+                }
+                return Err(e);
+            }
+        };
+        self.throttle.record_success(&credential.client_id);
+        let scopes = Scopes::grant(&grant.scope).ok_or_else(|| {
+            SmartTokenError::InvalidScope(
+                "None of the requested scopes can be granted: ask for system/*.read (or \
+                 system/*.rs), or system/<type>.read for the types you need."
+                    .to_owned(),
+            )
+        })?;
+        let token = self
+            .mint(&credential, &scopes, SMART_TOKEN_LIFETIME)
+            .await
+            .map_err(|e| match e {
+                IssueError::Auth(AuthError::RateLimited {
+                    cms_id,
+                    retry_after,
+                }) => SmartTokenError::RateLimited {
+                    cms_id,
+                    retry_after,
+                },
+                IssueError::Auth(AuthError::Store(e)) => SmartTokenError::Store(e),
+                IssueError::Auth(AuthError::Key(e)) => SmartTokenError::Key(e),
+                // `mint` neither throttles, waits for a verifier nor
+                // checks tokens: nothing else comes out of it today.
+                other => SmartTokenError::Internal(other.to_string()),
+            })?;
+        Ok((token, scopes))
     }
 
     /// Signs and records a token for a credential that has authenticated

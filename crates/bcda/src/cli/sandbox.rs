@@ -13,6 +13,8 @@ pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()
     }
     let app = args.open_app(ctx).await?;
     let credentials = sandbox::prepare(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
+    let key_client =
+        sandbox::prepare_key_client(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
     let base = args
         .public_url
         .clone()
@@ -56,5 +58,18 @@ pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()
         println!("or open {base}/api/v1/swagger/ in a browser and follow the guide there.");
         println!();
     }
+    println!(
+        "SMART Backend Services client of {}: {} (ES384 key {})",
+        key_client.cms_id, key_client.client_id, key_client.kid
+    );
+    println!(
+        "  key pair: {} (JWKS with the private key; PEM: {})",
+        key_client.key_file.display(),
+        key_client.pem_file.display()
+    );
+    println!(
+        "  token endpoint: {base}/auth/token (discovery: {base}/api/v2/.well-known/smart-configuration)"
+    );
+    println!();
     serve(Arc::new(app), args.listen_on(), args.worker_count()).await
 }

@@ -10,6 +10,8 @@ use clap::Args;
 
 use super::Context;
 use crate::app::{App, HttpSettings};
+use crate::auth::backend_services::BackendServicesSettings;
+use crate::auth::jwks_cache::JwksFetchSettings;
 use crate::auth::tokens::TokenSettings;
 use crate::config::{parse_listen, parse_positive};
 use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
@@ -55,6 +57,35 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub token_abuse: TokenAbuseArgs,
     // --- end /auth/token abuse limits ---
+    #[command(flatten)]
+    pub backend_services: BackendServicesArgs,
+}
+
+/// SMART Backend Services at `/auth/token` (client assertions).
+#[derive(Debug, Clone, Args)]
+pub struct BackendServicesArgs {
+    /// Seconds of clock difference tolerated when checking a client
+    /// assertion's exp, iat and nbf (0 to 300).
+    #[arg(long, env = "BCDA_ASSERTION_CLOCK_SKEW_SECONDS", default_value = "60", value_parser = clap::value_parser!(u64).range(0..=300), value_name = "SECONDS")]
+    pub assertion_clock_skew_seconds: u64,
+    /// Seconds allowed for fetching a client's JWKS URL (connecting, and
+    /// the whole request); a slower or failing URL makes the client's
+    /// token request fail with invalid_client.
+    #[arg(long, env = "BCDA_JWKS_FETCH_TIMEOUT_SECONDS", default_value = "5", value_parser = clap::value_parser!(u64).range(1..=60), value_name = "SECONDS")]
+    pub jwks_fetch_timeout_seconds: u64,
+}
+
+impl BackendServicesArgs {
+    /// The settings these flags describe.
+    pub fn settings(&self) -> BackendServicesSettings {
+        BackendServicesSettings {
+            clock_skew: Duration::from_secs(self.assertion_clock_skew_seconds),
+            jwks: JwksFetchSettings {
+                timeout: Duration::from_secs(self.jwks_fetch_timeout_seconds),
+                ..JwksFetchSettings::default()
+            },
+        }
+    }
 }
 
 /// Client connection limits.
@@ -242,6 +273,7 @@ impl ServeArgs {
             rate_window: Duration::from_secs(self.token_rate_window_seconds),
             verifier: self.token_abuse.verifier_settings(),
             throttle: self.token_abuse.throttle_settings(),
+            backend_services: self.backend_services.settings(),
         }
     }
 

@@ -6,6 +6,11 @@
 //! the API version) writes the OperationOutcome body. Internal details are
 //! logged once, inside the request's span (which carries the request id),
 //! and never sent.
+//!
+//! The one exception is a SMART Backend Services token request (a
+//! `client_assertion` at `/auth/token`): OAuth clients expect RFC 6749
+//! errors, so its refusals are `http::oauth_error::OAuthError`, JSON that
+//! [`render_errors`] leaves alone.
 
 use std::time::Duration;
 

@@ -1,12 +1,16 @@
-//! The HTTP API: routes, extractors, middleware, and the one mapping of
-//! errors to OperationOutcome. No SQL here: handlers call the layers below.
+//! The HTTP API: routes, extractors, middleware, the one mapping of errors
+//! to OperationOutcome (`error`) and, for SMART token requests only, to
+//! OAuth errors (`oauth_error`). No SQL here: handlers call the layers
+//! below.
 
 pub mod auth;
 pub mod base_url;
 pub mod error;
+pub mod form;
 pub mod http_date;
 pub mod limits;
 pub mod middleware;
+pub mod oauth_error;
 pub mod openapi;
 pub mod router;
 pub mod routes;

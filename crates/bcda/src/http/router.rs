@@ -18,7 +18,9 @@ use super::error::{not_found, panic_response, render_errors};
 use super::limits::{MAX_BODY_BYTES, limit_request_head};
 use super::middleware::{REQUEST_ID_HEADER, drop_unloggable_request_id, trace_layer};
 use super::openapi;
-use super::routes::{attribution_status, data, export, jobs, meta, metadata, token};
+use super::routes::{
+    attribution_status, data, export, jobs, meta, metadata, smart_configuration, token,
+};
 use crate::app::AppState;
 use crate::domain::ApiVersion;
 
@@ -50,12 +52,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The routes every version's document lists: tokens, server facts and
-/// file downloads.
+/// The routes every version's document lists: tokens and their discovery,
+/// server facts and file downloads.
 fn shared_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(token::issue))
         .routes(routes!(token::welcome))
+        .routes(routes!(smart_configuration::root))
         .routes(routes!(meta::version))
         .routes(routes!(meta::auth_provider))
         .routes(routes!(meta::health))
@@ -67,6 +70,7 @@ fn shared_routes() -> OpenApiRouter<AppState> {
 fn versioned_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(metadata::capability))
+        .routes(routes!(smart_configuration::versioned))
         .routes(routes!(attribution_status::status))
         .routes(routes!(export::patient, export::patient_post))
         .routes(routes!(export::group, export::group_post))

@@ -69,6 +69,11 @@ const SQLITE: &[Embedded] = &[
         "eob facts",
         include_str!("../../migrations/sqlite/0010_eob_facts.sql"),
     ),
+    (
+        11,
+        "client keys",
+        include_str!("../../migrations/sqlite/0011_client_keys.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -121,6 +126,11 @@ const POSTGRES: &[Embedded] = &[
         10,
         "eob facts",
         include_str!("../../migrations/postgres/0010_eob_facts.sql"),
+    ),
+    (
+        11,
+        "client keys",
+        include_str!("../../migrations/postgres/0011_client_keys.sql"),
     ),
 ];
 

@@ -10,6 +10,7 @@
 pub mod access_tokens;
 pub mod acos;
 pub mod attribution_files;
+pub mod client_assertion_ids;
 pub mod credentials;
 pub mod job_files;
 pub mod jobs;

@@ -302,12 +302,32 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
             .expect("send");
         assert_eq!(response.status(), 200, "{}", entry["cms_id"]);
     }
+    // The SMART Backend Services client of A9994 and its key-pair files.
+    let key_file = dir.path().join("sandbox-smart-key.json");
+    let smart_line = printed
+        .lines()
+        .find(|l| l.starts_with("SMART Backend Services client of A9994: "))
+        .unwrap_or_else(|| panic!("{printed}"))
+        .to_owned();
+    assert!(
+        printed.contains(&format!(
+            "  key pair: {} (JWKS with the private key; PEM: {})",
+            key_file.display(),
+            dir.path().join("sandbox-smart-key.pem").display()
+        )),
+        "{printed}"
+    );
+    assert!(key_file.exists());
     server.terminate();
 
-    let (again, _) = Server::start_as(bcda(dir.path(), None), "sandbox");
+    let (again, printed_again) = Server::start_as(bcda(dir.path(), None), "sandbox");
     let reread: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("json");
     assert_eq!(saved, reread, "the second start reuses the credentials");
+    assert!(
+        printed_again.contains(&smart_line),
+        "the second start reuses the key client: {printed_again}"
+    );
     again.terminate();
 }
 

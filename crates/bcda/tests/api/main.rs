@@ -30,6 +30,8 @@ mod openapi;
 mod private_files_and_full_disk;
 mod sandbox;
 mod scale_out;
+mod smart_auth;
+mod smart_cli;
 mod token;
 mod token_abuse;
 mod v3;

@@ -18,10 +18,13 @@ use crate::harness::{Backend, TestApp, TestResponse};
 const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
 
 /// Every operation of a version's document, as the contract lists them
-/// (docs/REFERENCES.md, "Routes", plus `/auth/welcome`). `{v}` is the version.
-const OPERATIONS: [(&str, &str); 15] = [
+/// (docs/REFERENCES.md, "Routes", plus `/auth/welcome` and SMART
+/// discovery). `{v}` is the version.
+const OPERATIONS: [(&str, &str); 17] = [
     ("POST", "/auth/token"),
     ("GET", "/auth/welcome"),
+    ("GET", "/.well-known/smart-configuration"),
+    ("GET", "/api/{v}/.well-known/smart-configuration"),
     ("GET", "/_version"),
     ("GET", "/_auth"),
     ("GET", "/_health"),
@@ -38,7 +41,14 @@ const OPERATIONS: [(&str, &str); 15] = [
 ];
 
 /// The operations that need no credentials at all.
-const PUBLIC: [&str; 4] = ["/_version", "/_auth", "/_health", "/api/{v}/metadata"];
+const PUBLIC: [&str; 6] = [
+    "/_version",
+    "/_auth",
+    "/_health",
+    "/api/{v}/metadata",
+    "/.well-known/smart-configuration",
+    "/api/{v}/.well-known/smart-configuration",
+];
 
 async fn document(app: &TestApp, version: &str) -> Value {
     let response = app.get(&format!("/api/{version}/openapi.json")).await;
@@ -209,8 +219,10 @@ async fn security_schemes_are_basic_for_the_token_and_an_authorization_api_key()
         );
         for (method, path) in operations(&doc) {
             let security = &operation(&doc, &method, &path)["security"];
+            // The token route takes HTTP Basic, or no credentials at all
+            // with a SMART client assertion in the body.
             let expected = if path == "/auth/token" {
-                serde_json::json!([{ "BasicAuth": [] }])
+                serde_json::json!([{ "BasicAuth": [] }, {}])
             } else if PUBLIC.contains(&path.replace(version, "{v}").as_str()) {
                 Value::Null
             } else {

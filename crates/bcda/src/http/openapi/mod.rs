@@ -116,7 +116,25 @@ pub fn document(version: ApiVersion, paths: OpenApiDoc) -> OpenApiDoc {
     doc.servers = Some(vec![Server::new("/")]);
     doc.merge(paths);
     types_of_version(&mut doc, version);
+    token_form_is_optional(&mut doc);
     doc
+}
+
+/// Marks `/auth/token`'s body optional: HTTP Basic sends none, a SMART
+/// client the assertion form. (utoipa makes a body optional only by an
+/// `Option` type, which it documents as `oneOf` the form or `null`; Swagger
+/// UI cannot render that as form fields.)
+fn token_form_is_optional(doc: &mut OpenApiDoc) {
+    if let Some(body) = doc
+        .paths
+        .paths
+        .get_mut("/auth/token")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|operation| operation.request_body.as_mut())
+        && let RefOr::T(body) = body
+    {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
 }
 
 /// Makes the kick-offs' `_type` (query parameter and POST body entry) take

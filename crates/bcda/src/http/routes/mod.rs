@@ -6,4 +6,5 @@ pub mod export;
 pub mod jobs;
 pub mod meta;
 pub mod metadata;
+pub mod smart_configuration;
 pub mod token;

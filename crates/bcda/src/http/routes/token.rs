@@ -1,9 +1,16 @@
 //! `POST /auth/token` (client credentials for a bearer token) and the
 //! authenticated probe `GET /auth/welcome`.
+//!
+//! The token route speaks two protocols. A URL-encoded body carrying a
+//! `client_assertion` (or a `client_assertion_type`) is a SMART Backend
+//! Services request: checked by `auth::backend_services`, answered with
+//! OAuth 2.0 JSON (`http::oauth_error`). Everything else is BCDA's HTTP
+//! Basic flow, exactly as before (the body ignored, OperationOutcome
+//! errors, `expires_in` a string).
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -12,9 +19,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::auth::backend_services::{AssertionGrant, SmartTokenError};
 use crate::auth::tokens::IssueError;
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
+use crate::http::base_url::BaseUrl;
+use crate::http::form;
+use crate::http::limits::MAX_BODY_BYTES;
+use crate::http::oauth_error::{OAuthError, OAuthErrorBody};
 use crate::http::openapi::schemas::OperationOutcome;
 
 /// The token response, field for field as BCDA sends it (`expires_in` is a
@@ -32,32 +44,127 @@ pub struct TokenResponse {
     pub token_type: &'static str,
 }
 
+/// The token response of SMART Backend Services (RFC 6749 §5.1):
+/// `expires_in` a number, and the scopes granted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssertionTokenResponse {
+    /// The access token (a JWT). Send it as `Authorization: Bearer <token>`.
+    #[schema(example = "eyJhbGciOiJFZERTQSIsImtpZCI6IjEifQ.eyJzdWIiOiJBOTk5NCJ9.c2lnbmF0dXJl")]
+    pub access_token: String,
+    /// Always `bearer`.
+    #[schema(example = "bearer")]
+    pub token_type: &'static str,
+    /// Seconds until expiry: 300.
+    #[schema(example = 300)]
+    pub expires_in: u64,
+    /// The scopes granted (space-separated): those requested that this
+    /// server can grant.
+    #[schema(example = "system/*.read")]
+    pub scope: String,
+}
+
+/// Either token response (documentation only): BCDA's for HTTP Basic, the
+/// OAuth one for a client assertion.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum AnyTokenResponse {
+    /// HTTP Basic (BCDA).
+    Basic(TokenResponse),
+    /// A client assertion (SMART Backend Services).
+    Assertion(AssertionTokenResponse),
+}
+
+/// The form of a SMART Backend Services token request (documentation
+/// only; the handler reads the form itself). Leave it empty for HTTP
+/// Basic. No field has an example or default: Swagger UI would fill them
+/// in and turn a Basic request into an assertion request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AssertionTokenRequest {
+    /// `client_credentials`.
+    #[schema(required = false)]
+    grant_type: String,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    #[schema(required = false)]
+    client_assertion_type: String,
+    /// A JWT signed (RS384 or ES384) with a key the client registered: header
+    /// `kid` (and `typ` `JWT`); claims `iss` and `sub` the client id, `aud`
+    /// this server's token URL, `exp` at most 5 minutes ahead, a unique `jti`.
+    #[schema(required = false)]
+    client_assertion: String,
+    /// The scopes asked for, space-separated: `system/*.read`, `system/*.rs`,
+    /// or `system/<Type>.read` / `.rs` for Patient, Coverage,
+    /// ExplanationOfBenefit, Claim, ClaimResponse.
+    #[schema(required = false)]
+    scope: String,
+}
+
 /// Get an access token
 ///
 /// Trades your client id and secret (HTTP Basic) for an access token that
 /// lasts 20 minutes. The request body is ignored. Repeated failures from
 /// one client id or address are refused for a while (429 with
 /// `Retry-After`) without checking the secret.
+///
+/// SMART Backend Services clients (registered with public keys) instead
+/// post the form `grant_type=client_credentials`,
+/// `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+/// `client_assertion=<signed JWT>` and `scope=system/*.read` (or narrower),
+/// with no Authorization header, and get a token lasting 5 minutes limited
+/// to the scopes granted. Their errors are OAuth 2.0 JSON
+/// (`{"error","error_description"}` in `application/json`): `invalid_request`,
+/// `unsupported_grant_type` or `invalid_scope` (400), `invalid_client` (401).
+/// Discovery: `/.well-known/smart-configuration`.
 #[utoipa::path(
     post,
     path = "/auth/token",
     operation_id = "postToken",
     tag = "auth",
-    security(("BasicAuth" = [])),
+    security(("BasicAuth" = []), ()),
+    // Optional (see `openapi::document`): empty for HTTP Basic.
+    request_body(content = AssertionTokenRequest,
+        content_type = "application/x-www-form-urlencoded",
+        description = "Empty for HTTP Basic; the SMART Backend Services form otherwise."),
     responses(
-        (status = 200, description = "The access token.", body = TokenResponse,
+        (status = 200, description = "The access token: BCDA's shape for HTTP Basic \
+            (`expires_in` a string), the OAuth shape for a client assertion (`expires_in` a \
+            number, `scope`).", body = AnyTokenResponse,
             headers(
                 ("Cache-Control" = String, description = "`no-store`"),
                 ("Pragma" = String, description = "`no-cache`"),
             )),
-        (status = 400, description = "No HTTP Basic credentials were sent.",
-            body = OperationOutcome, content_type = "application/fhir+json"),
-        (status = 401, description = "Wrong client id or secret, or the secret has expired.",
-            body = OperationOutcome, content_type = "application/fhir+json"),
-        (status = 429, response = crate::http::openapi::responses::TooManyRequests),
-        (status = 503, description = "Too many secret checks are running at once; try again \
-            after `Retry-After` seconds.", body = OperationOutcome,
-            content_type = "application/fhir+json",
+        (status = 400, description = "No HTTP Basic credentials were sent; or, for a client \
+            assertion, a missing or repeated parameter, a grant type other than \
+            `client_credentials`, Basic credentials beside the assertion (`invalid_request`, \
+            `unsupported_grant_type`), or no grantable scope (`invalid_scope`).",
+            content(
+                (OperationOutcome = "application/fhir+json"),
+                (OAuthErrorBody = "application/json"),
+            )),
+        (status = 401, description = "Wrong client id or secret, or the secret has expired; \
+            or a client assertion that does not authenticate a client (`invalid_client`: \
+            signature, algorithm, `aud`, `exp`, a reused `jti`, an unknown `kid` or client, \
+            an unreachable JWKS URL).",
+            content(
+                (OperationOutcome = "application/fhir+json"),
+                (OAuthErrorBody = "application/json"),
+            )),
+        (status = 429, description = "Too many failed attempts from this client id or \
+            address, or the ACO's token rate limit (an OAuth error, \
+            `temporarily_unavailable`, for a client assertion). Wait as long as \
+            `Retry-After` says.",
+            content(
+                (OperationOutcome = "application/fhir+json"),
+                (OAuthErrorBody = "application/json"),
+            ),
+            headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
+        (status = 503, description = "Too many secret checks are running at once, or the \
+            database is unavailable; try again after `Retry-After` seconds.",
+            content(
+                (OperationOutcome = "application/fhir+json"),
+                (OAuthErrorBody = "application/json"),
+            ),
             headers(("Retry-After" = String, description = "Seconds to wait before trying again."))),
         (status = 500, response = crate::http::openapi::responses::InternalError),
     ),
@@ -65,7 +172,42 @@ pub struct TokenResponse {
 pub async fn issue(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
+    base: Result<BaseUrl, ApiError>,
+    request: Request,
+) -> Response {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    // Only a form is read (the Basic flow ignores the body, whatever it
+    // is); one that cannot be read or parsed is left to the Basic flow.
+    let assertion_params = if form::is_form(&headers) {
+        axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .ok()
+            .and_then(|bytes| form::parse(&bytes).ok())
+            .filter(|params| {
+                params
+                    .iter()
+                    .any(|(name, _)| name == "client_assertion" || name == "client_assertion_type")
+            })
+    } else {
+        None
+    };
+    match assertion_params {
+        Some(params) => issue_for_assertion(&state, peer, base, &headers, &params)
+            .await
+            .unwrap_or_else(|e| e.into_response()),
+        None => issue_for_secret(&state, peer, &headers)
+            .await
+            .unwrap_or_else(|e| e.into_response()),
+    }
+}
+
+/// BCDA's flow: HTTP Basic client id and secret.
+async fn issue_for_secret(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (client_id, secret) = headers
         .get(header::AUTHORIZATION)
@@ -76,22 +218,54 @@ pub async fn issue(
                 "HTTP Basic authentication with your client id and secret is required".to_owned(),
             )
         })?;
-    let address = client_address(
-        &headers,
-        peer.map(|Extension(ConnectInfo(addr))| addr),
-        state.http.trust_forwarded_headers,
-    );
+    let address = client_address(headers, peer, state.http.trust_forwarded_headers);
     let token = state.tokens.issue(&client_id, &secret, address).await?;
     let body = TokenResponse {
         access_token: token.access_token,
         expires_in: token.expires_in.to_string(),
         token_type: "bearer",
     };
-    let mut response = Json(body).into_response();
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// SMART Backend Services: a client assertion.
+async fn issue_for_assertion(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    base: Result<BaseUrl, ApiError>,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Result<Response, OAuthError> {
+    let basic_too = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    let grant = AssertionGrant::from_params(params, basic_too)?;
+    // The assertion's `aud` must be the token URL as this client reached
+    // it (the base honours --public-url and trusted forwarded headers).
+    let base = base.map_err(|e| SmartTokenError::InvalidRequest(e.to_string()))?;
+    let token_url = format!("{}/auth/token", base.0);
+    let address = client_address(headers, peer, state.http.trust_forwarded_headers);
+    let (token, scopes) = state
+        .tokens
+        .issue_for_assertion(&grant, &token_url, address)
+        .await?;
+    let body = AssertionTokenResponse {
+        access_token: token.access_token,
+        token_type: "bearer",
+        expires_in: token.expires_in,
+        scope: scopes.as_str().to_owned(),
+    };
+    Ok(no_store(Json(body).into_response()))
+}
+
+/// A token answer must not be cached (RFC 6749 §5.1).
+fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    response
 }
 
 impl From<IssueError> for ApiError {
