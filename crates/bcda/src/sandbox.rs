@@ -283,7 +283,7 @@ pub struct SandboxKeyClient {
 
 /// The key-pair file in a data directory: a JWKS with the private JWK.
 pub fn key_file_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("sandbox-smart-key.json")
+    data_dir.join("sandbox-smart-key.jwks")
 }
 
 /// The PEM form of the same private key.

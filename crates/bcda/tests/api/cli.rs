@@ -303,7 +303,7 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
         assert_eq!(response.status(), 200, "{}", entry["cms_id"]);
     }
     // The SMART Backend Services client of A9994 and its key-pair files.
-    let key_file = dir.path().join("sandbox-smart-key.json");
+    let key_file = dir.path().join("sandbox-smart-key.jwks");
     let smart_line = printed
         .lines()
         .find(|l| l.starts_with("SMART Backend Services client of A9994: "))

@@ -718,7 +718,7 @@ backend_test! {
         bcda::sandbox::prepare(app.db(), &app.clock, &data_dir).await.expect("sandbox");
         let first = bcda::sandbox::prepare_key_client(app.db(), &app.clock, &data_dir).await.expect("key client");
         assert_eq!(first.cms_id, "A9994");
-        assert_eq!(first.key_file, data_dir.join("sandbox-smart-key.json"));
+        assert_eq!(first.key_file, data_dir.join("sandbox-smart-key.jwks"));
         for file in [&first.key_file, &first.pem_file] {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(file).expect("file").permissions().mode() & 0o777;
