@@ -15,7 +15,7 @@ without a client secret:
   5. download every file of the manifest and check its line count and
      SHA-256 against the manifest.
 
-Needs only Python 3.9+ (standard library) and the `openssl` command. Against
+Needs only Python 3.10+ (standard library) and the `openssl` command. Against
 the sandbox (`cargo run -q -- sandbox` in another terminal, from the
 repository root):
 
