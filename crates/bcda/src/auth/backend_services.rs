@@ -129,13 +129,10 @@ impl AssertionGrant {
     /// Checks the form parameters of a token request that carries a client
     /// assertion: `grant_type=client_credentials`, the JWT-bearer
     /// `client_assertion_type`, a `client_assertion` and a `scope`, none
-    /// repeated (RFC 6749 §3.2), and no HTTP Basic credentials beside them
-    /// (`basic_too`: one authentication method per request, §2.3). Other
-    /// parameters are ignored, as RFC 6749 asks.
-    pub fn from_params(
-        params: &[(String, String)],
-        basic_too: bool,
-    ) -> Result<Self, SmartTokenError> {
+    /// repeated (RFC 6749 §3.2). Other parameters are ignored, as RFC 6749
+    /// asks. (A request with HTTP Basic credentials never comes here: BCDA's
+    /// flow answers it and ignores the body.)
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, SmartTokenError> {
         let invalid = |message: &str| SmartTokenError::InvalidRequest(message.to_owned());
         let one = |name: &str| -> Result<Option<&str>, SmartTokenError> {
             let mut values = params.iter().filter(|(n, _)| n == name);
@@ -150,11 +147,6 @@ impl AssertionGrant {
         let client_assertion = one("client_assertion")?;
         let scope = one("scope")?;
         let client_id = one("client_id")?;
-        if basic_too {
-            return Err(invalid(
-                "Authenticate with either HTTP Basic credentials or a client assertion, not both.",
-            ));
-        }
         match grant_type {
             None | Some("") => return Err(invalid("The grant_type parameter is required.")),
             Some(CLIENT_CREDENTIALS) => {}
@@ -323,8 +315,8 @@ mod tests {
         ]
     }
 
-    fn error(pairs: &[(&str, &str)], basic: bool) -> (String, String) {
-        match AssertionGrant::from_params(&params(pairs), basic) {
+    fn error(pairs: &[(&str, &str)]) -> (String, String) {
+        match AssertionGrant::from_params(&params(pairs)) {
             Ok(_) => panic!("accepted {pairs:?}"),
             Err(e) => (
                 format!("{e:?}")
@@ -342,7 +334,7 @@ mod tests {
         let mut pairs = good();
         pairs.push(("unknown", "ignored"));
         pairs.push(("client_id", "c1"));
-        let grant = AssertionGrant::from_params(&params(&pairs), false).expect("accepted");
+        let grant = AssertionGrant::from_params(&params(&pairs)).expect("accepted");
         assert_eq!(grant.client_assertion, "a.b.c");
         assert_eq!(grant.scope, "system/*.read");
         assert_eq!(grant.client_id.as_deref(), Some("c1"));
@@ -352,7 +344,7 @@ mod tests {
         );
         let mut empty_scope = good();
         empty_scope[3] = ("scope", "");
-        assert!(AssertionGrant::from_params(&params(&empty_scope), false).is_ok());
+        assert!(AssertionGrant::from_params(&params(&empty_scope)).is_ok());
     }
 
     #[test]
@@ -371,56 +363,43 @@ mod tests {
         let cases = [
             (
                 without("grant_type"),
-                false,
                 "InvalidRequest",
                 "The grant_type parameter is required.",
             ),
             (
                 replaced("grant_type", "password"),
-                false,
                 "UnsupportedGrantType",
                 "Only the client_credentials grant is supported.",
             ),
             (
                 without("client_assertion_type"),
-                false,
                 "InvalidRequest",
                 "The client_assertion_type parameter must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
             ),
             (
                 replaced("client_assertion_type", "x"),
-                false,
                 "InvalidRequest",
                 "The client_assertion_type parameter must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
             ),
             (
                 replaced("client_assertion", ""),
-                false,
                 "InvalidRequest",
                 "The client_assertion parameter is required.",
             ),
             (
                 without("scope"),
-                false,
                 "InvalidRequest",
                 "The scope parameter is required (for example system/*.read).",
             ),
             (
                 repeated,
-                false,
                 "InvalidRequest",
                 "The scope parameter is repeated.",
             ),
-            (
-                good(),
-                true,
-                "InvalidRequest",
-                "Authenticate with either HTTP Basic credentials or a client assertion, not both.",
-            ),
         ];
-        for (pairs, basic, kind, message) in cases {
+        for (pairs, kind, message) in cases {
             assert_eq!(
-                error(&pairs, basic),
+                error(&pairs),
                 (kind.to_owned(), message.to_owned()),
                 "{pairs:?}"
             );

@@ -178,9 +178,13 @@ pub async fn issue(
     let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    // Only a form is read (the Basic flow ignores the body, whatever it
-    // is); one that cannot be read or parsed is left to the Basic flow.
-    let assertion_params = if form::is_form(&headers) {
+    // HTTP Basic credentials mean BCDA's flow, whose body is ignored
+    // whatever it holds (CONTRACT §2): Swagger UI, for one, sends this
+    // operation's documented form fields filled with placeholders beside
+    // the Basic header. Otherwise only a form is read; one that cannot be
+    // read or parsed, or names no assertion, is left to the Basic flow
+    // (whose answer says Basic credentials are required).
+    let assertion_params = if !has_basic_credentials(&headers) && form::is_form(&headers) {
         axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
             .ok()
@@ -236,12 +240,7 @@ async fn issue_for_assertion(
     headers: &HeaderMap,
     params: &[(String, String)],
 ) -> Result<Response, OAuthError> {
-    let basic_too = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
-    let grant = AssertionGrant::from_params(params, basic_too)?;
+    let grant = AssertionGrant::from_params(params)?;
     // The assertion's `aud` must be the token URL as this client reached
     // it (the base honours --public-url and trusted forwarded headers).
     let base = base.map_err(|e| SmartTokenError::InvalidRequest(e.to_string()))?;
@@ -310,6 +309,16 @@ fn parse_forwarded_address(value: &str) -> Option<IpAddr> {
         .parse::<IpAddr>()
         .ok()
         .or_else(|| value.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// Whether the request carries an `Authorization: Basic` header (well
+/// formed or not: either way it is BCDA's flow that answers).
+fn has_basic_credentials(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
 }
 
 /// The id and secret of an `Authorization: Basic base64(id:secret)` value.
