@@ -69,6 +69,11 @@ const SQLITE: &[Embedded] = &[
         "eob facts",
         include_str!("../../migrations/sqlite/0010_eob_facts.sql"),
     ),
+    (
+        12,
+        "job until and patients",
+        include_str!("../../migrations/sqlite/0012_job_until_and_patients.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -121,6 +126,11 @@ const POSTGRES: &[Embedded] = &[
         10,
         "eob facts",
         include_str!("../../migrations/postgres/0010_eob_facts.sql"),
+    ),
+    (
+        12,
+        "job until and patients",
+        include_str!("../../migrations/postgres/0012_job_until_and_patients.sql"),
     ),
 ];
 
