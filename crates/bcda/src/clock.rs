@@ -84,10 +84,40 @@ pub fn from_epoch_ms(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The last whole millisecond strictly before `t`: an exclusive upper
+/// bound (the Bulk Data IG's `_until`) as an inclusive one at the
+/// database's resolution, where every `lastUpdated` is a whole millisecond.
+pub fn last_ms_before(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.unix_timestamp_nanos();
+    let floor = nanos.div_euclid(1_000_000);
+    let last = if nanos.rem_euclid(1_000_000) == 0 {
+        floor - 1
+    } else {
+        floor
+    };
+    from_epoch_ms(last as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn the_last_millisecond_before_an_instant() {
+        assert_eq!(
+            last_ms_before(datetime!(2024-01-01 0:00 UTC)),
+            datetime!(2023-12-31 23:59:59.999 UTC)
+        );
+        assert_eq!(
+            last_ms_before(datetime!(2024-01-01 0:00:00.0005 UTC)),
+            datetime!(2024-01-01 0:00 UTC)
+        );
+        assert_eq!(
+            last_ms_before(datetime!(2024-01-01 0:00:00.001 UTC)),
+            datetime!(2024-01-01 0:00 UTC)
+        );
+    }
 
     #[test]
     fn epoch_ms_round_trips() {

@@ -140,6 +140,35 @@ impl GeneratedSource {
         .await
     }
 
+    pub(super) async fn attributed_patients(
+        &self,
+        file: &AttributionFile,
+        patient_ids: &[String],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Option<String>>, SourceError> {
+        let aco = self.aco.clone();
+        let ids = patient_ids.to_vec();
+        let key = file.key;
+        blocking(move || {
+            let files = aco.attribution_files();
+            let Some(file) = usize::try_from(key).ok().and_then(|k| files.get(k)) else {
+                return vec![None; ids.len()];
+            };
+            ids.iter()
+                .map(|id| {
+                    // A Patient's id is its bene id's decimal text, exactly:
+                    // `007` or `+7` name no Patient.
+                    let bene_id = id.parse::<i64>().ok().filter(|b| b.to_string() == *id)?;
+                    let index = aco.index_of_bene_id(bene_id)?;
+                    (aco.has_patient_at(index, as_of) && aco.is_attribution_member(file, index))
+                        .then(|| aco.beneficiary(index).map(|b| b.mbi))
+                        .flatten()
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// A cursor over the resources of `beneficiaries`, before the first.
     pub(super) fn cursor(
         &self,
@@ -184,6 +213,7 @@ impl GeneratedCursor {
                     let selection = Selection {
                         since: q.since,
                         until: q.until,
+                        as_of: q.as_of,
                         claims_through: q.claims_through,
                         eob_filter: q.eob_filter,
                         // BCDA asks BFD for every type with

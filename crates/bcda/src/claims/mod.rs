@@ -63,8 +63,16 @@ pub struct ResourceQuery {
     pub resource_type: ResourceType,
     /// Only resources with `lastUpdated` after this (`_since`).
     pub since: Option<OffsetDateTime>,
-    /// Only resources with `lastUpdated` at or before this (transaction time).
+    /// Only resources with `lastUpdated` at or before this: the job's
+    /// transaction time, or an earlier bound (`_until`; partially
+    /// adjudicated claims: the job's creation).
     pub until: OffsetDateTime,
+    /// The moment whose data is read: the job's transaction time (at or
+    /// after `until`). A store holds one version of each resource, the
+    /// newest loaded; the generator, which knows every version, renders a
+    /// Patient or Coverage as its newest version loaded by `as_of` and
+    /// then applies `until` to it, so both sources answer alike.
+    pub as_of: OffsetDateTime,
     /// ExplanationOfBenefit only: claims whose service ended (billable
     /// period end) on or before this date (Group/runout's cap).
     pub claims_through: Option<time::Date>,
@@ -147,6 +155,24 @@ impl ClaimsSource {
         match self {
             ClaimsSource::Stored(s) => s.resolve(mbis, as_of).await,
             ClaimsSource::Generated(s) => s.resolve(mbis, as_of).await,
+        }
+    }
+
+    /// For each Patient id (the `id` of the Patient resources this source
+    /// exports), the beneficiary's MBI if the source holds that Patient as
+    /// of `as_of` and the beneficiary is a member of `file`; `None`
+    /// otherwise, whatever the reason (unknown id, another ACO's
+    /// beneficiary, not in this file): the kick-off's `patient` check,
+    /// which must not tell those apart.
+    pub async fn attributed_patients(
+        &self,
+        file: &AttributionFile,
+        patient_ids: &[String],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Option<String>>, SourceError> {
+        match self {
+            ClaimsSource::Stored(s) => s.attributed_patients(file, patient_ids, as_of).await,
+            ClaimsSource::Generated(s) => s.attributed_patients(file, patient_ids, as_of).await,
         }
     }
 

@@ -67,6 +67,15 @@ impl StoredSource {
             .collect())
     }
 
+    pub(super) async fn attributed_patients(
+        &self,
+        file: &AttributionFile,
+        patient_ids: &[String],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Option<String>>, SourceError> {
+        Ok(resources::attributed_patients(&self.db, file.key, patient_ids, as_of).await?)
+    }
+
     /// A cursor over the resources of `beneficiaries`, before the first.
     pub(super) fn cursor(
         &self,

@@ -106,6 +106,15 @@ pub(super) async fn run(ctx: &Context, command: JobsCommand) -> anyhow::Result<(
                 job.since.map_or("-".to_owned(), fhir_date_time)
             );
             println!(
+                "  until:            {}",
+                job.until
+                    .map_or("-".to_owned(), crate::fhir::time_format::fhir_instant)
+            );
+            if !job.patient_mbis.is_empty() {
+                // How many, never which: MBIs stay out of output and logs.
+                println!("  patients:         {} chosen", job.patient_mbis.len());
+            }
+            println!(
                 "  transaction time: {}",
                 job.transaction_time
                     .map_or("-".to_owned(), crate::fhir::time_format::fhir_instant)

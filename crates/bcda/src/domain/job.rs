@@ -92,26 +92,46 @@ pub enum RequestKind {
     GroupAll,
     /// `Group/runout/$export`.
     GroupRunout,
+    /// System-level `$export`: the ACO's whole current attribution, as
+    /// Group/all but with `_since` applied to every beneficiary alike.
+    System,
 }
 
 impl RequestKind {
-    /// The name stored in `jobs.request_kind`: `patient`, `group_all` or `group_runout`.
+    /// Every kind, in route order.
+    pub const ALL: [RequestKind; 4] = [
+        RequestKind::Patient,
+        RequestKind::GroupAll,
+        RequestKind::GroupRunout,
+        RequestKind::System,
+    ];
+
+    /// The name stored in `jobs.request_kind`: `patient`, `group_all`,
+    /// `group_runout` or `system`.
     pub fn as_str(self) -> &'static str {
         match self {
             RequestKind::Patient => "patient",
             RequestKind::GroupAll => "group_all",
             RequestKind::GroupRunout => "group_runout",
+            RequestKind::System => "system",
         }
     }
 
     /// Parses a name stored in `jobs.request_kind` (exact).
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            RequestKind::Patient,
-            RequestKind::GroupAll,
-            RequestKind::GroupRunout,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_kinds_round_trip_through_their_stored_names() {
+        for kind in RequestKind::ALL {
+            assert_eq!(RequestKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(RequestKind::parse("System"), None);
     }
 }

@@ -102,9 +102,11 @@ pub struct ExportPayload {
         skip_serializing_if = "Option::is_none"
     )]
     pub claims_through: Option<Date>,
-    /// Upper bound on `lastUpdated` when it is not the job's transaction
-    /// time: the job's creation time for partially adjudicated types, as
-    /// BCDA queries them (stored as epoch milliseconds).
+    /// Upper bound on `lastUpdated` (inclusive) when it is earlier than the
+    /// job's transaction time: the job's `_until` bound, and for partially
+    /// adjudicated types at most the job's creation time, as BCDA queries
+    /// them (stored as epoch milliseconds; absent: the transaction time,
+    /// which is all payloads stored before `_until` existed need).
     #[serde(
         rename = "until_ms",
         with = "epoch_ms",

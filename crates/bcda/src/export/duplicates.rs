@@ -4,7 +4,11 @@
 //! has a Pending or In Progress job on the same API version, created less
 //! than `ARCHIVE_THRESHOLD_HR` (24 h) ago, that overlaps the new request.
 //! The endpoint (Patient, Group/all, Group/runout) is not considered, and we
-//! keep that. BCDA's overlap test compares the old job's raw `_type` string
+//! keep that (the system-level `$export` included). Nor are `patient`
+//! subsets, `_since` or `_until`: two jobs of the same version sharing a
+//! type conflict even when their patients are disjoint. The rule guards the
+//! service, not the data; comparing subsets would let a client split one
+//! export into many parallel ones, which is what it exists to prevent. BCDA's overlap test compares the old job's raw `_type` string
 //! with each new type, so an old `_type=Patient,Coverage` blocks only a
 //! request without `_type` or with the same URL; **we compare type sets**:
 //! the request is a duplicate when any of its types is being exported by
@@ -232,6 +236,8 @@ mod tests {
             request_kind: RequestKind::Patient,
             resource_types: types.to_vec(),
             since: None,
+            until: None,
+            patient_mbis: Vec::new(),
             status,
             transaction_time: None,
             tasks_total: 0,
@@ -260,6 +266,8 @@ mod tests {
             kind: RequestKind::GroupAll,
             resource_types: types.map_or(ResourceType::ADJUDICATED.to_vec(), <[_]>::to_vec),
             since: None,
+            until: None,
+            patients: Vec::new(),
             type_filter: None,
         }
     }

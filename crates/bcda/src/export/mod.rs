@@ -2,8 +2,11 @@
 //! is involved.
 //!
 //! * [`request`] validates a kick-off (`Patient/$export`,
-//!   `Group/{all,runout}/$export`, GET with query parameters or POST with a
-//!   FHIR `Parameters` body) into an [`request::ExportRequest`].
+//!   `Group/{all,runout}/$export`, the system-level `$export`, GET with
+//!   query parameters or POST with a FHIR `Parameters` body) into an
+//!   [`request::ExportRequest`].
+//! * [`scopes`] is what a token's SMART scopes allow: which types a
+//!   kick-off exports, and which jobs the token may follow (403 otherwise).
 //! * [`type_filter`] parses API v3's `_typeFilter` into the filter an export
 //!   applies to ExplanationOfBenefits, with BCDA's defaults and refusals.
 //! * [`status_filter`] parses the jobs list's `_status`.
@@ -25,6 +28,7 @@ pub mod list_param;
 pub mod query;
 pub mod rejection;
 pub mod request;
+pub mod scopes;
 pub mod status_filter;
 pub mod type_filter;
 pub mod version_access;

@@ -24,9 +24,28 @@ pub enum Rejection {
     /// `_elements` (BCDA does not support it).
     #[error("Invalid parameter: this server does not support the _elements parameter.")]
     ElementsUnsupported,
-    /// `patient` in a POST body.
-    #[error("Invalid parameter: this server does not support the patient parameter.")]
-    PatientUnsupported,
+    /// A `patient` entry without a `valueReference` holding a `reference`.
+    #[error("Invalid parameter: patient must be given as a valueReference with a reference")]
+    PatientNotReference,
+    /// A `patient` reference that is not `Patient/<id>` (a FHIR id).
+    #[error("Invalid parameter: patient reference {0:?} is not of the form Patient/<id>")]
+    PatientReferenceForm(String),
+    /// `patient` on the system-level `$export`, where the IG does not
+    /// define it.
+    #[error(
+        "Invalid parameter: patient is not applicable to a system-level export; use Patient/$export or Group/all/$export"
+    )]
+    PatientOnSystemExport,
+    /// `patient` references that are not members of the attribution the
+    /// export reads (the same answer for an id that exists nowhere and one
+    /// attributed to another ACO). `references` lists them, comma-separated.
+    #[error("Invalid parameter: not in this ACO's {attribution} attribution: {references}")]
+    PatientsNotAttributed {
+        /// `Patient/<id>, Patient/<id>`, in the client's order.
+        references: String,
+        /// `current` (Patient/$export, Group/all) or `runout`.
+        attribution: &'static str,
+    },
     /// `_since` is not a FHIR instant. (Two spaces after the first full
     /// stop: BCDA's text, asserted by its Postman suite.)
     #[error(
@@ -38,15 +57,26 @@ pub enum Rejection {
         "Invalid date format supplied in _since parameter. Date must be a date that has already passed"
     )]
     SinceInFuture,
+    /// `_until` is not a FHIR instant (`_since`'s text, double space
+    /// included).
+    #[error(
+        "Invalid date format supplied in _until parameter.  Date must be in FHIR Instant format."
+    )]
+    UntilFormat,
+    /// `_until` is before `_since`.
+    #[error(
+        "Invalid date format supplied in _until parameter. Date must not be before the _since date"
+    )]
+    UntilBeforeSince,
     /// `_outputFormat` is not one of [`OUTPUT_FORMATS`] (Go's `%v` of a
     /// string slice: `[a b c]`).
     #[error("_outputFormat parameter must be one of [{}]", OUTPUT_FORMATS.join(" "))]
     OutputFormat,
     /// A list parameter with more items than the most allowed
-    /// (`list_param::MAX_LIST_ITEMS`).
+    /// (`list_param::MAX_LIST_ITEMS`; `patient`: `request::MAX_PATIENTS`).
     #[error("Invalid parameter: {parameter} lists more than {max} items")]
     TooManyItems {
-        /// `_type` or `_status`.
+        /// `_type`, `_status` or `patient`.
         parameter: &'static str,
         /// The most items allowed (`MAX_LIST_ITEMS`).
         max: usize,

@@ -10,8 +10,9 @@
 //! 2. for a POST: export parameters in the query string, the
 //!    `Content-Type`, and the `Parameters` body itself;
 //! 3. the parameters, in the order of BCDA's `ValidateRequestURL`:
-//!    `_outputFormat`, `_elements`, (POST only: `patient`), query keys that
-//!    start with `?`, `_since`, then `_type` (more than
+//!    `_outputFormat`, `_elements`, (POST only: `patient`, see below), query
+//!    keys that start with `?`, `_since`, (API v2 and later: `_until`), then
+//!    `_type` (more than
 //!    [`MAX_LIST_ITEMS`] items, counted over every POST entry, is a 400
 //!    naming `_type`; then repeats over the whole list, then unknown names;
 //!    all linear in the request's size), then on API v3 `_typeFilter`
@@ -48,23 +49,48 @@
 //! other query parameter (`patient`, `includeAssociatedData`, unknown names)
 //! is ignored on GET, as BCDA ignores them.
 //!
+//! # `_until` (Bulk Data IG STU3)
+//!
+//! API v2 and v3 read `_until` (a FHIR instant, parsed exactly as `_since`):
+//! only resources whose `meta.lastUpdated` is **earlier** than it, as the
+//! IG words it ("changed before the supplied time"). It may not be before
+//! `_since` (400); it may be in the future, which exports what exists at
+//! the transaction time (AB2D, CMS's other bulk API, does the same: a
+//! future bound cannot widen an export, so refusing it would only break
+//! clients that send "now" from a clock a little ahead of ours). API v1
+//! ignores `_until` like any parameter it does not know, as BCDA's v1 does.
+//!
+//! # `patient` (Bulk Data IG 2.0, POST only)
+//!
+//! Entries `{"name":"patient","valueReference":{"reference":"Patient/<id>"}}`
+//! restrict an export to those beneficiaries; `<id>` is a FHIR id (the
+//! Patient resource id our exports write). Here only the form is checked:
+//! a missing `valueReference`, or a reference that is not `Patient/<id>`,
+//! is a 400 naming it; repeats collapse; at most [`MAX_PATIENTS`] entries.
+//! On the system-level `$export` the IG does not define `patient`, so any
+//! entry is a 400. Whether each is attributed to the ACO is checked at
+//! kick-off (`jobs::kickoff`), which alone knows the ACO's data.
+//!
 //! # POST kick-off (Bulk Data IG 2.0)
 //!
 //! The body is a FHIR `Parameters` resource (`Content-Type`
 //! `application/fhir+json` or `application/json`). Its `parameter` entries:
 //! `_type` (`valueString`; repeated entries and comma lists are joined, as
 //! the IG requires), `_since` (`valueInstant`, `valueDateTime` or
-//! `valueString`, parsed as a FHIR instant), `_outputFormat`
-//! (`valueString`), `_elements` and `patient` (both 400: unsupported),
-//! `_typeFilter` (`valueString`; on API v3 every entry counts, as every
-//! value on GET; ignored on v1 and v2), unknown names (ignored, as on GET).
-//! Repeated `_since` or `_outputFormat` entries: the first counts, as on
+//! `valueString`, parsed as a FHIR instant), `_until` (API v2 and later;
+//! as `_since`), `_outputFormat` (`valueString`), `_elements` (400:
+//! unsupported), `patient` (`valueReference`, see below), `_typeFilter`
+//! (`valueString`; on API v3 every entry counts, as every value on GET;
+//! ignored on v1 and v2), unknown names (ignored, as on GET). Repeated
+//! `_since`, `_until` or `_outputFormat` entries: the first counts, as on
 //! GET.
 //!
 //! The IG puts POST parameters in the body only, so an export parameter in
 //! the query string of a POST is rejected instead of being silently
 //! overridden by (or merged with) the body: either choice could export
 //! something other than what the client meant. A GET body is ignored.
+
+use std::collections::HashSet;
 
 use axum::http::{HeaderMap, Method, header};
 use serde_json::Value;
@@ -77,12 +103,31 @@ use super::rejection::{OUTPUT_FORMATS, Rejection};
 use super::type_filter::{TypeFilter, parse_type_filter};
 use crate::domain::{ApiVersion, RequestKind, ResourceType};
 
+/// The most `patient` entries a POST kick-off may hold. The Group
+/// membership pattern of the IG sends a group's new members, a few hundred
+/// for a large ACO in a month; the 64 KiB body limit allows about a
+/// thousand compact entries anyway, and this cap gives that a clear 400
+/// (and bounds the lookups behind one kick-off).
+pub const MAX_PATIENTS: usize = 1000;
+
+/// The kick-off route a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickoffRoute<'a> {
+    /// `[base]/$export` (system level).
+    System,
+    /// `[base]/Patient/$export`.
+    Patient,
+    /// `[base]/Group/{groupId}/$export`, with the raw `groupId` segment.
+    Group(&'a str),
+}
+
 /// A validated kick-off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportRequest {
     /// The API version of the route (`/api/v1` or `/api/v2`), which fixes the FHIR version.
     pub version: ApiVersion,
-    /// Which kick-off route: `Patient/$export`, `Group/all/$export` or `Group/runout/$export`.
+    /// Which kick-off route: `Patient/$export`, `Group/all/$export`,
+    /// `Group/runout/$export` or the system-level `$export`.
     pub kind: RequestKind,
     /// The types the client gave (`_type`), in its order; empty when it gave
     /// none (never from a given `_type`: an empty name is refused), meaning
@@ -91,6 +136,14 @@ pub struct ExportRequest {
     pub resource_types: Vec<ResourceType>,
     /// `_since`, if given (never in the future).
     pub since: Option<OffsetDateTime>,
+    /// `_until` as given (API v2 and later; `None` on v1, which ignores
+    /// it): resources last updated **before** it. Never before `_since`;
+    /// it may be in the future.
+    pub until: Option<OffsetDateTime>,
+    /// The `patient` references' ids (`Patient/<id>` without `Patient/`),
+    /// each once, in the client's order; empty when it gave none (every
+    /// beneficiary). POST only; never on the system-level export.
+    pub patients: Vec<String>,
     /// The client's `_typeFilter` (API v3 only; `None` when it gave none and
     /// on v1 and v2, which ignore it). The default System-Type tags and the
     /// ACO's entitlement are applied at kick-off
@@ -100,19 +153,20 @@ pub struct ExportRequest {
 
 /// The export parameters this parser knows; on a POST they belong in the
 /// body, never the query string.
-const EXPORT_PARAMETERS: [&str; 6] = [
+const EXPORT_PARAMETERS: [&str; 7] = [
     "_outputFormat",
     "_elements",
     "patient",
     "_since",
+    "_until",
     "_type",
     "_typeFilter",
 ];
 
 /// Validates a kick-off.
 ///
-/// `group` is `None` for `Patient/$export` and the raw path segment for
-/// `Group/{group}/$export`; `query` is the raw query string (without `?`);
+/// `route` is the kick-off route (with the raw `groupId` path segment of
+/// `Group/{groupId}/$export`); `query` is the raw query string (without `?`);
 /// `body` is the request body (read only for POST). `now` bounds `_since`.
 /// See the module documentation for the order of the checks and every
 /// decision beyond BCDA. Every refusal is a [`Rejection`] whose text is
@@ -120,14 +174,14 @@ const EXPORT_PARAMETERS: [&str; 6] = [
 /// ([`Rejection::MethodNotAllowed`]; the router should not route one here).
 pub fn parse_kickoff(
     version: ApiVersion,
-    group: Option<&str>,
+    route: KickoffRoute<'_>,
     method: &Method,
     query: Option<&str>,
     headers: &HeaderMap,
     body: Option<&[u8]>,
     now: OffsetDateTime,
 ) -> Result<ExportRequest, Rejection> {
-    let kind = request_kind(group)?;
+    let kind = request_kind(route)?;
     let pairs = query_pairs(query.unwrap_or(""));
     let raw = if *method == Method::GET {
         RawParams::from_query(&pairs, version)
@@ -138,7 +192,7 @@ pub fn parse_kickoff(
     } else {
         return Err(Rejection::MethodNotAllowed);
     };
-    let params = raw.validate(&pairs, version, now)?;
+    let params = raw.validate(&pairs, version, kind, now)?;
     check_accept(headers)?;
     check_prefer(headers)?;
     Ok(ExportRequest {
@@ -146,19 +200,22 @@ pub fn parse_kickoff(
         kind,
         resource_types: params.resource_types,
         since: params.since,
+        until: params.until,
+        patients: params.patients,
         type_filter: params.type_filter,
     })
 }
 
-/// The kick-off route from the group segment. Runout is always enabled (BCDA:
-/// `BCDA_ENABLE_RUNOUT`, default true); any other id, `new` included, is
-/// BCDA's 400.
-fn request_kind(group: Option<&str>) -> Result<RequestKind, Rejection> {
-    match group {
-        None => Ok(RequestKind::Patient),
-        Some("all") => Ok(RequestKind::GroupAll),
-        Some("runout") => Ok(RequestKind::GroupRunout),
-        Some(_) => Err(Rejection::InvalidGroup),
+/// The kind of job a route makes. Runout is always enabled (BCDA:
+/// `BCDA_ENABLE_RUNOUT`, default true); any other group id, `new`
+/// included, is BCDA's 400.
+fn request_kind(route: KickoffRoute<'_>) -> Result<RequestKind, Rejection> {
+    match route {
+        KickoffRoute::System => Ok(RequestKind::System),
+        KickoffRoute::Patient => Ok(RequestKind::Patient),
+        KickoffRoute::Group("all") => Ok(RequestKind::GroupAll),
+        KickoffRoute::Group("runout") => Ok(RequestKind::GroupRunout),
+        KickoffRoute::Group(_) => Err(Rejection::InvalidGroup),
     }
 }
 
@@ -192,8 +249,10 @@ fn reject_query_export_parameters(pairs: &[(String, String)]) -> Result<(), Reje
 struct RawParams {
     output_format: Option<String>,
     elements: bool,
-    patient: bool,
+    patient: PatientEntries,
     since: Option<String>,
+    /// `_until` (API v2 and later only; `None` otherwise).
+    until: Option<String>,
     /// The `_type` items, already split on commas (at most
     /// [`MAX_LIST_ITEMS`]).
     types: Option<Vec<String>>,
@@ -203,10 +262,91 @@ struct RawParams {
     type_filters: Vec<String>,
 }
 
+/// The `patient` entries of a POST body, as read.
+#[derive(Debug, Default)]
+struct PatientEntries {
+    /// How many entries there were (reported in turn when any is not
+    /// allowed, or more than [`MAX_PATIENTS`]).
+    count: usize,
+    /// The ids of the well-formed entries, each once, in order (read up to
+    /// [`MAX_PATIENTS`] entries).
+    ids: Vec<String>,
+    /// The ids seen, to drop repeats in linear time.
+    seen: HashSet<String>,
+    /// The first malformed entry's refusal.
+    malformed: Option<Rejection>,
+}
+
+impl PatientEntries {
+    /// Records one entry.
+    fn add(&mut self, entry: &Value) {
+        self.count += 1;
+        if self.count > MAX_PATIENTS || self.malformed.is_some() {
+            return;
+        }
+        match patient_id(entry) {
+            Ok(id) => {
+                if self.seen.insert(id.clone()) {
+                    self.ids.push(id);
+                }
+            }
+            Err(rejection) => self.malformed = Some(rejection),
+        }
+    }
+
+    /// The ids, or why the entries are refused on a kick-off of `kind`.
+    fn validate(self, kind: RequestKind) -> Result<Vec<String>, Rejection> {
+        if self.count == 0 {
+            return Ok(Vec::new());
+        }
+        if kind == RequestKind::System {
+            return Err(Rejection::PatientOnSystemExport);
+        }
+        if self.count > MAX_PATIENTS {
+            return Err(Rejection::TooManyItems {
+                parameter: "patient",
+                max: MAX_PATIENTS,
+            });
+        }
+        match self.malformed {
+            Some(rejection) => Err(rejection),
+            None => Ok(self.ids),
+        }
+    }
+}
+
+/// The id of a `patient` entry: its `valueReference.reference` must be
+/// `Patient/<id>` with `<id>` a FHIR id (1 to 64 letters, digits, `-` and
+/// `.`), the form our Patient resources' ids take.
+fn patient_id(entry: &Value) -> Result<String, Rejection> {
+    let reference = entry
+        .get("valueReference")
+        .filter(|v| v.is_object())
+        .ok_or(Rejection::PatientNotReference)?
+        .get("reference")
+        .and_then(Value::as_str)
+        .ok_or(Rejection::PatientNotReference)?;
+    let id = reference
+        .strip_prefix("Patient/")
+        .filter(|id| is_fhir_id(id))
+        .ok_or_else(|| Rejection::PatientReferenceForm(reference.to_owned()))?;
+    Ok(id.to_owned())
+}
+
+/// FHIR's `id`: `[A-Za-z0-9\-\.]{1,64}`.
+fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 /// The validated parameters.
 struct ValidParams {
     resource_types: Vec<ResourceType>,
     since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+    patients: Vec<String>,
     type_filter: Option<TypeFilter>,
 }
 
@@ -227,8 +367,12 @@ impl RawParams {
             output_format: first_value(pairs, "_outputFormat").map(restore_plus),
             elements: first_value(pairs, "_elements").is_some(),
             // BCDA ignores `patient` on GET; the IG defines it for POST only.
-            patient: false,
+            patient: PatientEntries::default(),
             since: first_value(pairs, "_since").map(restore_plus),
+            // v1 ignores `_until`, as BCDA's v1 ignores what it does not know.
+            until: first_value(pairs, "_until")
+                .filter(|_| reads_until(version))
+                .map(restore_plus),
             type_filters,
             ..RawParams::default()
         }
@@ -278,11 +422,12 @@ impl RawParams {
                 self.output_format = Some(value_string(entry, name)?.to_owned());
             }
             "_since" if self.since.is_none() => {
-                let since = ["valueInstant", "valueDateTime", "valueString"]
-                    .iter()
-                    .find_map(|field| entry.get(*field).and_then(Value::as_str))
-                    .ok_or(Rejection::SinceFormat)?;
+                let since = instant_value(entry).ok_or(Rejection::SinceFormat)?;
                 self.since = Some(since.to_owned());
+            }
+            "_until" if self.until.is_none() && reads_until(version) => {
+                let until = instant_value(entry).ok_or(Rejection::UntilFormat)?;
+                self.until = Some(until.to_owned());
             }
             // The IG: repeated `_type` entries are joined like a comma list.
             "_type" => {
@@ -290,7 +435,7 @@ impl RawParams {
                 *self = std::mem::take(self).with_types(Some(value));
             }
             "_elements" => self.elements = true,
-            "patient" => self.patient = true,
+            "patient" => self.patient.add(entry),
             "_typeFilter" if version == ApiVersion::V3 => {
                 self.type_filters
                     .push(value_string(entry, name)?.to_owned());
@@ -306,20 +451,24 @@ impl RawParams {
         self,
         pairs: &[(String, String)],
         version: ApiVersion,
+        kind: RequestKind,
         now: OffsetDateTime,
     ) -> Result<ValidParams, Rejection> {
         check_output_format(self.output_format.as_deref())?;
         if self.elements {
             return Err(Rejection::ElementsUnsupported);
         }
-        if self.patient {
-            return Err(Rejection::PatientUnsupported);
-        }
+        let patients = self.patient.validate(kind)?;
         check_question_mark_keys(pairs)?;
         let since = self
             .since
             .as_deref()
             .map(|s| parse_since(s, now))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|u| parse_until(u, since))
             .transpose()?;
         let types = match self.types {
             Some(_) if self.too_many_types => {
@@ -337,6 +486,8 @@ impl RawParams {
         Ok(ValidParams {
             resource_types: types,
             since,
+            until,
+            patients,
             type_filter,
         })
     }
@@ -376,20 +527,49 @@ fn check_output_format(format: Option<&str>) -> Result<(), Rejection> {
     }
 }
 
-/// `_since`: an RFC 3339 date-time with a required offset, optional
+/// Whether `version` reads `_until` (the IG's STU3 parameter; BCDA's v1
+/// knows nothing of it, so v1 ignores it as any unknown parameter).
+fn reads_until(version: ApiVersion) -> bool {
+    version != ApiVersion::V1
+}
+
+/// A POST entry's instant, as `_since` and `_until` take it:
+/// `valueInstant`, `valueDateTime` or `valueString`.
+fn instant_value(entry: &Value) -> Option<&str> {
+    ["valueInstant", "valueDateTime", "valueString"]
+        .iter()
+        .find_map(|field| entry.get(*field).and_then(Value::as_str))
+}
+
+/// A FHIR instant: an RFC 3339 date-time with a required offset, optional
 /// fraction, upper-case `T` and `Z` (Go's `time.RFC3339Nano`, which BCDA
-/// uses, and the FHIR `instant` grammar), not after `now`.
-fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
+/// uses for `_since`, and the FHIR `instant` grammar).
+fn parse_instant(value: &str) -> Option<OffsetDateTime> {
     // The `time` crate's RFC 3339 parser takes any date-time separator and
     // lower-case letters; Go's layout and FHIR take only `T` and `Z`.
     if value.as_bytes().get(10) != Some(&b'T') || value.contains(['t', 'z']) {
-        return Err(Rejection::SinceFormat);
+        return None;
     }
-    let since = OffsetDateTime::parse(value, &Rfc3339).map_err(|_| Rejection::SinceFormat)?;
+    OffsetDateTime::parse(value, &Rfc3339).ok()
+}
+
+/// `_since`: a FHIR instant ([`parse_instant`]) not after `now`.
+fn parse_since(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
+    let since = parse_instant(value).ok_or(Rejection::SinceFormat)?;
     if since > now {
         return Err(Rejection::SinceInFuture);
     }
     Ok(since)
+}
+
+/// `_until`: a FHIR instant ([`parse_instant`]) not before `since`. (An
+/// `_until` equal to `_since` is allowed, and exports nothing.)
+fn parse_until(value: &str, since: Option<OffsetDateTime>) -> Result<OffsetDateTime, Rejection> {
+    let until = parse_instant(value).ok_or(Rejection::UntilFormat)?;
+    if since.is_some_and(|since| until < since) {
+        return Err(Rejection::UntilBeforeSince);
+    }
+    Ok(until)
 }
 
 /// `_type` items: repeats are checked over the whole list before names (as
@@ -513,8 +693,6 @@ mod tests {
     const QUESTION_MARK_KEY: &str = "Invalid parameter: query parameters cannot start with ?";
     const ELEMENTS_UNSUPPORTED: &str =
         "Invalid parameter: this server does not support the _elements parameter.";
-    const PATIENT_UNSUPPORTED: &str =
-        "Invalid parameter: this server does not support the patient parameter.";
     const SINCE_FORMAT: &str =
         "Invalid date format supplied in _since parameter.  Date must be in FHIR Instant format.";
     const SINCE_FUTURE: &str = "Invalid date format supplied in _since parameter. Date must be a date that has already passed";
@@ -560,7 +738,7 @@ mod tests {
     fn get(group: Option<&str>, query: &str) -> Result<ExportRequest, Rejection> {
         parse_kickoff(
             ApiVersion::V2,
-            group,
+            group.map_or(KickoffRoute::Patient, KickoffRoute::Group),
             &Method::GET,
             Some(query),
             &good_headers(),
@@ -572,7 +750,7 @@ mod tests {
     fn post(query: &str, body: &str) -> Result<ExportRequest, Rejection> {
         parse_kickoff(
             ApiVersion::V1,
-            Some("all"),
+            KickoffRoute::Group("all"),
             &Method::POST,
             Some(query),
             &post_headers(),
@@ -774,7 +952,7 @@ mod tests {
         for (given, want) in cases {
             let result = parse_kickoff(
                 ApiVersion::V1,
-                None,
+                KickoffRoute::Patient,
                 &Method::GET,
                 None,
                 &headers(given),
@@ -789,7 +967,7 @@ mod tests {
     fn parameters_are_checked_before_headers() {
         let result = parse_kickoff(
             ApiVersion::V1,
-            Some("all"),
+            KickoffRoute::Group("all"),
             &Method::GET,
             Some("_type=Foo"),
             &HeaderMap::new(),
@@ -799,7 +977,7 @@ mod tests {
         assert!(message(result).starts_with("invalid resource type Foo"));
         let result = parse_kickoff(
             ApiVersion::V1,
-            Some("x"),
+            KickoffRoute::Group("x"),
             &Method::GET,
             None,
             &HeaderMap::new(),
@@ -841,7 +1019,7 @@ mod tests {
         for given in cases {
             let result = parse_kickoff(
                 ApiVersion::V1,
-                None,
+                KickoffRoute::Patient,
                 &Method::GET,
                 None,
                 &headers(given),
@@ -858,6 +1036,277 @@ mod tests {
         assert_eq!(kind(None), Some(RequestKind::Patient));
         assert_eq!(kind(Some("all")), Some(RequestKind::GroupAll));
         assert_eq!(kind(Some("runout")), Some(RequestKind::GroupRunout));
+        let system = on_route(ApiVersion::V2, KickoffRoute::System, &Method::GET, "");
+        assert_eq!(system.map(|r| r.kind).ok(), Some(RequestKind::System));
+    }
+
+    /// A kick-off of `version` on `route`: a GET with `query` as its query
+    /// string, or a POST with `query` as its body.
+    fn on_route(
+        version: ApiVersion,
+        route: KickoffRoute<'_>,
+        method: &Method,
+        query_or_body: &str,
+    ) -> Result<ExportRequest, Rejection> {
+        let is_post = *method == Method::POST;
+        parse_kickoff(
+            version,
+            route,
+            method,
+            (!is_post).then_some(query_or_body),
+            &post_headers(),
+            is_post.then_some(query_or_body.as_bytes()),
+            NOW,
+        )
+    }
+
+    fn patient_entry(reference: &str) -> String {
+        format!(r#"{{"name":"patient","valueReference":{{"reference":"{reference}"}}}}"#)
+    }
+
+    #[test]
+    fn patient_entries_are_read_once_each_in_order() {
+        let body = parameters(
+            &[
+                patient_entry("Patient/-10000000000002"),
+                patient_entry("Patient/a-b.C9"),
+                patient_entry("Patient/-10000000000002"),
+                r#"{"name":"_type","valueString":"Coverage"}"#.to_owned(),
+            ]
+            .join(","),
+        );
+        for route in [
+            KickoffRoute::Patient,
+            KickoffRoute::Group("all"),
+            KickoffRoute::Group("runout"),
+        ] {
+            let request = on_route(ApiVersion::V1, route, &Method::POST, &body).expect("valid");
+            assert_eq!(request.patients, ["-10000000000002", "a-b.C9"], "{route:?}");
+            assert_eq!(request.resource_types, [ResourceType::Coverage]);
+        }
+        let none = on_route(
+            ApiVersion::V2,
+            KickoffRoute::Patient,
+            &Method::POST,
+            &parameters(""),
+        );
+        assert_eq!(none.expect("valid").patients, Vec::<String>::new());
+        // A GET ignores `patient`, as BCDA does.
+        let get = get(None, "patient=Patient%2F1&patient=junk").expect("valid");
+        assert!(get.patients.is_empty());
+    }
+
+    #[test]
+    fn patient_refusals_in_turn() {
+        let not_reference =
+            "Invalid parameter: patient must be given as a valueReference with a reference";
+        let form = |r: &str| {
+            format!("Invalid parameter: patient reference {r:?} is not of the form Patient/<id>")
+        };
+        let long_id = format!("Patient/{}", "1".repeat(65));
+        let cases: Vec<(String, String)> = vec![
+            (
+                r#"{"name":"patient","valueString":"Patient/1"}"#.into(),
+                not_reference.into(),
+            ),
+            (
+                r#"{"name":"patient","valueReference":"Patient/1"}"#.into(),
+                not_reference.into(),
+            ),
+            (
+                r#"{"name":"patient","valueReference":{"display":"x"}}"#.into(),
+                not_reference.into(),
+            ),
+            (
+                r#"{"name":"patient","valueReference":{"reference":7}}"#.into(),
+                not_reference.into(),
+            ),
+            (patient_entry("Practitioner/1"), form("Practitioner/1")),
+            (patient_entry("Patient/"), form("Patient/")),
+            (patient_entry("patient/1"), form("patient/1")),
+            (patient_entry("Patient/a b"), form("Patient/a b")),
+            (
+                patient_entry("Patient/1/_history/2"),
+                form("Patient/1/_history/2"),
+            ),
+            (
+                patient_entry("https://x.test/Patient/1"),
+                form("https://x.test/Patient/1"),
+            ),
+            (patient_entry(&long_id), form(&long_id)),
+            // The first malformed entry is named.
+            (
+                [
+                    patient_entry("Patient/1"),
+                    patient_entry("Group/2"),
+                    patient_entry("x"),
+                ]
+                .join(","),
+                form("Group/2"),
+            ),
+            // `_elements` speaks first; `patient` before `_since` and `_type`.
+            (
+                [
+                    patient_entry("x"),
+                    r#"{"name":"_elements","valueString":"id"}"#.into(),
+                ]
+                .join(","),
+                ELEMENTS_UNSUPPORTED.into(),
+            ),
+            (
+                [
+                    patient_entry("x"),
+                    r#"{"name":"_since","valueInstant":"bad"}"#.into(),
+                ]
+                .join(","),
+                form("x"),
+            ),
+            (
+                [
+                    patient_entry("Patient/1"),
+                    r#"{"name":"_since","valueInstant":"bad"}"#.into(),
+                ]
+                .join(","),
+                SINCE_FORMAT.into(),
+            ),
+        ];
+        for (entries, want) in cases {
+            let body = parameters(&entries);
+            let result = on_route(
+                ApiVersion::V2,
+                KickoffRoute::Group("all"),
+                &Method::POST,
+                &body,
+            );
+            assert_eq!(message(result), want, "{body}");
+        }
+        // More entries than the cap, however they repeat.
+        let many = vec![patient_entry("Patient/1"); MAX_PATIENTS + 1].join(",");
+        let result = on_route(
+            ApiVersion::V2,
+            KickoffRoute::Patient,
+            &Method::POST,
+            &parameters(&many),
+        );
+        assert_eq!(
+            message(result),
+            "Invalid parameter: patient lists more than 1000 items"
+        );
+        let most = vec![patient_entry("Patient/1"); MAX_PATIENTS].join(",");
+        let result = on_route(
+            ApiVersion::V2,
+            KickoffRoute::Patient,
+            &Method::POST,
+            &parameters(&most),
+        );
+        assert_eq!(result.expect("at the cap").patients, ["1"]);
+        // The system-level export does not take `patient`, well-formed or not.
+        let system = "Invalid parameter: patient is not applicable to a system-level export; \
+                      use Patient/$export or Group/all/$export";
+        for entry in [patient_entry("Patient/1"), patient_entry("junk")] {
+            let result = on_route(
+                ApiVersion::V3,
+                KickoffRoute::System,
+                &Method::POST,
+                &parameters(&entry),
+            );
+            assert_eq!(message(result), system);
+        }
+        // `patient` in the query string of a POST.
+        let result = parse_kickoff(
+            ApiVersion::V2,
+            KickoffRoute::Patient,
+            &Method::POST,
+            Some("patient=Patient%2F1"),
+            &post_headers(),
+            Some(parameters("").as_bytes()),
+            NOW,
+        );
+        assert!(matches!(result, Err(Rejection::ParameterInPostQuery(p)) if p == "patient"));
+    }
+
+    const UNTIL_FORMAT: &str =
+        "Invalid date format supplied in _until parameter.  Date must be in FHIR Instant format.";
+    const UNTIL_BEFORE_SINCE: &str =
+        "Invalid date format supplied in _until parameter. Date must not be before the _since date";
+
+    fn until_of(result: Result<ExportRequest, Rejection>) -> Option<OffsetDateTime> {
+        match result {
+            Ok(request) => request.until,
+            Err(e) => panic!("expected success, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn until_is_read_on_v2_and_later_only() {
+        let query = "_until=2024-01-01T00:00:00.000-05:00";
+        for version in [ApiVersion::V2, ApiVersion::V3] {
+            assert_eq!(
+                until_of(get_version(version, query)),
+                Some(datetime!(2024-01-01 5:00 UTC))
+            );
+            let body = parameters(
+                r#"{"name":"_until","valueInstant":"2024-01-01T00:00:00Z"},{"name":"_until","valueString":"bad"}"#,
+            );
+            assert_eq!(
+                until_of(post_version(version, &body)),
+                Some(datetime!(2024-01-01 0:00 UTC)),
+                "the first entry counts"
+            );
+        }
+        // v1 ignores it, however malformed.
+        assert_eq!(until_of(get_version(ApiVersion::V1, "_until=junk")), None);
+        let body = parameters(r#"{"name":"_until","valueCode":"junk"}"#);
+        assert_eq!(until_of(post_version(ApiVersion::V1, &body)), None);
+        // A future `_until` is taken (it exports what exists at the time).
+        assert_eq!(
+            until_of(get_version(ApiVersion::V2, "_until=2099-01-01T00:00:00Z")),
+            Some(datetime!(2099-01-01 0:00 UTC))
+        );
+        // Equal to `_since`: allowed (an empty window).
+        let equal = "_since=2024-01-01T00:00:00Z&_until=2024-01-01T00:00:00Z";
+        assert!(until_of(get_version(ApiVersion::V2, equal)).is_some());
+        // A `+` sent unencoded reads back as `+`, as for `_since`.
+        assert_eq!(
+            until_of(get_version(
+                ApiVersion::V2,
+                "_until=2024-01-01T08:00:00+05:00"
+            )),
+            Some(datetime!(2024-01-01 3:00 UTC))
+        );
+    }
+
+    #[test]
+    fn until_refusals_in_turn() {
+        let cases = [
+            ("_until=2024-01-01", UNTIL_FORMAT),
+            ("_until=2024-01-01T00:00:00", UNTIL_FORMAT),
+            ("_until=2024-01-01t00:00:00z", UNTIL_FORMAT),
+            ("_until=", UNTIL_FORMAT),
+            (
+                "_since=2024-01-02T00:00:00Z&_until=2024-01-01T23:59:59.999Z",
+                UNTIL_BEFORE_SINCE,
+            ),
+            // `_since` speaks first, `_type` after.
+            ("_since=bad&_until=bad", SINCE_FORMAT),
+            ("_until=bad&_type=Observation", UNTIL_FORMAT),
+        ];
+        for (query, want) in cases {
+            assert_eq!(message(get_version(ApiVersion::V2, query)), want, "{query}");
+        }
+        let body = parameters(r#"{"name":"_until","valueDate":"2024-01-01"}"#);
+        assert_eq!(message(post_version(ApiVersion::V3, &body)), UNTIL_FORMAT);
+        // In the query string of a POST, on any version.
+        let result = parse_kickoff(
+            ApiVersion::V1,
+            KickoffRoute::Patient,
+            &Method::POST,
+            Some("_until=2024-01-01T00:00:00Z"),
+            &post_headers(),
+            Some(parameters("").as_bytes()),
+            NOW,
+        );
+        assert!(matches!(result, Err(Rejection::ParameterInPostQuery(p)) if p == "_until"));
     }
 
     #[test]
@@ -865,7 +1314,7 @@ mod tests {
         for query in [None, Some(""), Some("&&")] {
             let result = parse_kickoff(
                 ApiVersion::V1,
-                None,
+                KickoffRoute::Patient,
                 &Method::GET,
                 query,
                 &good_headers(),
@@ -880,6 +1329,8 @@ mod tests {
                     // None given: the ACO's defaults, resolved at kick-off.
                     resource_types: Vec::new(),
                     since: None,
+                    until: None,
+                    patients: Vec::new(),
                     type_filter: None,
                 })
             );
@@ -1020,7 +1471,7 @@ mod tests {
     fn get_version(version: ApiVersion, query: &str) -> Result<ExportRequest, Rejection> {
         parse_kickoff(
             version,
-            None,
+            KickoffRoute::Patient,
             &Method::GET,
             Some(query),
             &good_headers(),
@@ -1032,7 +1483,7 @@ mod tests {
     fn post_version(version: ApiVersion, body: &str) -> Result<ExportRequest, Rejection> {
         parse_kickoff(
             version,
-            Some("all"),
+            KickoffRoute::Group("all"),
             &Method::POST,
             None,
             &post_headers(),
@@ -1107,7 +1558,7 @@ mod tests {
         // `_typeFilter` is checked before the headers.
         let result = parse_kickoff(
             ApiVersion::V3,
-            None,
+            KickoffRoute::Patient,
             &Method::GET,
             Some("_typeFilter=x"),
             &HeaderMap::new(),
@@ -1188,7 +1639,7 @@ mod tests {
     fn other_methods_are_not_allowed() {
         let result = parse_kickoff(
             ApiVersion::V1,
-            None,
+            KickoffRoute::Patient,
             &Method::DELETE,
             None,
             &good_headers(),
@@ -1202,7 +1653,7 @@ mod tests {
     fn get_ignores_a_body() {
         let result = parse_kickoff(
             ApiVersion::V1,
-            None,
+            KickoffRoute::Patient,
             &Method::GET,
             None,
             &good_headers(),
@@ -1263,11 +1714,6 @@ mod tests {
                 "_outputFormat parameter must be one of [ndjson application/fhir+ndjson application/ndjson]".into(),
             ),
             ("", parameters(r#"{"name":"_elements","valueString":"id"}"#), ELEMENTS_UNSUPPORTED.into()),
-            (
-                "",
-                parameters(r#"{"name":"patient","valueReference":{"reference":"Patient/1"}}"#),
-                PATIENT_UNSUPPORTED.into(),
-            ),
             ("", parameters(r#"{"name":"_since","valueInstant":"2020-02-13"}"#), SINCE_FORMAT.into()),
             ("", parameters(r#"{"name":"_since","valueDate":"2020-02-13"}"#), SINCE_FORMAT.into()),
             ("", parameters(r#"{"name":"_since","valueInstant":"2020-02-13T08:00:00 05:00"}"#), SINCE_FORMAT.into()),
@@ -1336,7 +1782,7 @@ mod tests {
             }
             let result = parse_kickoff(
                 ApiVersion::V2,
-                None,
+                KickoffRoute::Patient,
                 &Method::POST,
                 None,
                 &map,
@@ -1363,7 +1809,7 @@ mod tests {
         let body = parameters(r#"{"name":"_since","valueInstant":"bad"}"#);
         let result = parse_kickoff(
             ApiVersion::V2,
-            None,
+            KickoffRoute::Patient,
             &Method::POST,
             None,
             &map,
@@ -1374,7 +1820,7 @@ mod tests {
         let body = parameters("");
         let result = parse_kickoff(
             ApiVersion::V2,
-            None,
+            KickoffRoute::Patient,
             &Method::POST,
             None,
             &map,
@@ -1443,6 +1889,8 @@ mod tests {
                 kind: RequestKind::GroupAll,
                 resource_types: types,
                 since,
+                until: None,
+                patients: Vec::new(),
                 type_filter: None,
             };
             assert_eq!(request.ok(), Some(want), "body {body}");

@@ -10,6 +10,20 @@ use time::OffsetDateTime;
 const BULK_DATA_CAPABILITY: &str = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data";
 const PATIENT_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export";
 const GROUP_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export";
+const SYSTEM_EXPORT: &str = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export";
+const SECURITY_SERVICE: &str = "http://terminology.hl7.org/CodeSystem/restful-security-service";
+
+/// v2's export operations: what they take beyond BCDA's parameters (v2's
+/// statement has no search parameters to list them in).
+const V2_EXPORT_DOCUMENTATION: &str = "Bulk export of the ACO's beneficiaries' data. Parameters: _type, \
+_since, _until (only resources last updated before this FHIR instant; not before _since), _outputFormat; a POST \
+with a Parameters body may also name beneficiaries with patient entries (valueReference Patient/<id>, each \
+attributed to the ACO; not on the system-level export).";
+
+/// What the system-level export is, on every version that documents
+/// operations.
+const SYSTEM_EXPORT_NOTE: &str = " System level ([base]/$export): every beneficiary currently attributed to the \
+ACO, as Group/all, with _since applied to every beneficiary alike.";
 
 const DESCRIPTION: &str = "The Beneficiary Claims Data API (BCDA) enables Accountable Care Organizations (ACOs) \
 participating in the Shared Savings Program to retrieve Medicare Part A, Part B, and Part D claims data for their \
@@ -60,14 +74,22 @@ pub struct CapabilityContext<'a> {
 pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) -> Value {
     let security = json!({
         "cors": true,
-        "service": [{
-            "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                "code": "OAuth",
-                "display": "OAuth"
-            }],
-            "text": "OAuth"
-        }],
+        "service": [
+            {
+                "coding": [{ "system": SECURITY_SERVICE, "code": "OAuth", "display": "OAuth" }],
+                "text": "OAuth"
+            },
+            {
+                "coding": [{
+                    "system": SECURITY_SERVICE,
+                    "code": "SMART-on-FHIR",
+                    "display": "SMART-on-FHIR"
+                }],
+                "text": "SMART Backend Services: a client_credentials grant with a signed JWT \
+                    assertion at the token endpoint, and system scopes (system/*.read, \
+                    system/<Type>.read, system/<Type>.rs)"
+            }
+        ],
         "extension": [{
             "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
             "extension": [{ "url": "token", "valueUri": format!("{}/auth/token", ctx.base_url) }]
@@ -117,7 +139,8 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
                     "interaction": interaction,
                     "operation": [
                         { "name": "patient-export", "definition": { "reference": PATIENT_EXPORT } },
-                        { "name": "group-export", "definition": { "reference": GROUP_EXPORT } }
+                        { "name": "group-export", "definition": { "reference": GROUP_EXPORT } },
+                        { "name": "export", "definition": { "reference": SYSTEM_EXPORT } }
                     ]
                 }]),
             );
@@ -130,11 +153,19 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
                 json!({
                     "type": "Patient",
                     "documentation": exported_type_documentation(ResourceType::Patient),
-                    "operation": [{ "name": "patient-export", "definition": PATIENT_EXPORT }]
+                    "operation": [{
+                        "name": "patient-export",
+                        "definition": PATIENT_EXPORT,
+                        "documentation": V2_EXPORT_DOCUMENTATION
+                    }]
                 }),
                 json!({
                     "type": "Group",
-                    "operation": [{ "name": "group-export", "definition": GROUP_EXPORT }]
+                    "operation": [{
+                        "name": "group-export",
+                        "definition": GROUP_EXPORT,
+                        "documentation": V2_EXPORT_DOCUMENTATION
+                    }]
                 }),
             ];
             resources.extend(
@@ -158,7 +189,12 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
                     "mode": "server",
                     "security": security,
                     "resource": resources,
-                    "interaction": interaction
+                    "interaction": interaction,
+                    "operation": [{
+                        "name": "export",
+                        "definition": SYSTEM_EXPORT,
+                        "documentation": format!("{V2_EXPORT_DOCUMENTATION}{SYSTEM_EXPORT_NOTE}")
+                    }]
                 }]),
             );
         }
@@ -169,7 +205,12 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
                     "mode": "server",
                     "security": security,
                     "resource": v3_resources(),
-                    "interaction": interaction
+                    "interaction": interaction,
+                    "operation": [{
+                        "name": "export",
+                        "definition": SYSTEM_EXPORT,
+                        "documentation": format!("{V3_EXPORT_DOCUMENTATION}{SYSTEM_EXPORT_NOTE}")
+                    }]
                 }]),
             );
         }
@@ -202,9 +243,21 @@ fn v3_export_search_params() -> Value {
             "documentation": "Only resources updated after this FHIR instant."
         },
         {
+            "name": "_until",
+            "type": "date",
+            "documentation": "Only resources updated before this FHIR instant; not before _since."
+        },
+        {
             "name": "_type",
             "type": "string",
             "documentation": "Comma-separated resource types: Patient, Coverage, ExplanationOfBenefit."
+        },
+        {
+            "name": "patient",
+            "type": "reference",
+            "documentation": "POST only (Parameters valueReference entries): Patient/<id> of \
+                beneficiaries attributed to the ACO; only they are exported. Not on the \
+                system-level export."
         },
         {
             "name": "_typeFilter",

@@ -24,6 +24,7 @@ use crate::auth::AuthError;
 use crate::claims::SourceError;
 use crate::domain::ApiVersion;
 use crate::export::rejection::Rejection;
+use crate::export::scopes::OutOfScope;
 use crate::fhir::operation_outcome::{IssueType, OperationOutcome};
 use crate::jobs::kickoff::KickoffError;
 use crate::store::StoreError;
@@ -187,6 +188,7 @@ impl From<KickoffError> for ApiError {
     fn from(error: KickoffError) -> Self {
         match error {
             KickoffError::Rejected(rejection) => ApiError::from(rejection),
+            KickoffError::OutOfScope(refusal) => ApiError::from(refusal),
             KickoffError::Attribution(reason) => ApiError::NotFound(reason.to_string()),
             KickoffError::Duplicate(duplicate) => {
                 let types: Vec<_> = duplicate.overlapping.iter().map(|t| t.as_str()).collect();
@@ -202,6 +204,12 @@ impl From<KickoffError> for ApiError {
             KickoffError::Store(e) => ApiError::from(e),
             KickoffError::Source(e) => ApiError::from(e),
         }
+    }
+}
+
+impl From<OutOfScope> for ApiError {
+    fn from(refusal: OutOfScope) -> Self {
+        ApiError::Forbidden(refusal.to_string())
     }
 }
 

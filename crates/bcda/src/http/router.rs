@@ -74,6 +74,7 @@ fn versioned_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(attribution_status::status))
         .routes(routes!(export::patient, export::patient_post))
         .routes(routes!(export::group, export::group_post))
+        .routes(routes!(export::system, export::system_post))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::status, jobs::cancel))
 }

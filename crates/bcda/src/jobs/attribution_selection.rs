@@ -17,6 +17,8 @@ pub struct Selection {
     pub current: AttributionFile,
     /// For Group/all with `_since`: the newest file dated at or before
     /// `_since`; members of `current` not in it are newly attributed.
+    /// (System-level `$export` has no such rule: `_since` applies to every
+    /// beneficiary, as on Patient/$export.)
     pub previous: Option<AttributionFile>,
 }
 
@@ -49,7 +51,9 @@ pub fn select(
 ) -> Result<Selection, SelectionError> {
     let file_kind = match kind {
         RequestKind::GroupRunout => AttributionKind::Runout,
-        RequestKind::Patient | RequestKind::GroupAll => AttributionKind::Default,
+        RequestKind::Patient | RequestKind::GroupAll | RequestKind::System => {
+            AttributionKind::Default
+        }
     };
     let mut candidates: Vec<&AttributionFile> = files
         .iter()
@@ -67,7 +71,7 @@ pub fn select(
                 return Err(SelectionError::RunoutExpired);
             }
         }
-        RequestKind::Patient | RequestKind::GroupAll => {
+        RequestKind::Patient | RequestKind::GroupAll | RequestKind::System => {
             if current.performance_year != now.year() {
                 return Err(SelectionError::NotUpToDate(cms_id.to_owned()));
             }
@@ -141,6 +145,20 @@ mod tests {
         let s = select(&files(), RequestKind::Patient, None, NOW, "A1").expect("selected");
         assert_eq!(s.current.key, 3);
         assert_eq!(s.previous, None);
+    }
+
+    #[test]
+    fn system_uses_the_newest_default_file_without_the_new_beneficiary_rule() {
+        // Even a `_since` before every file: no older file is looked for.
+        let s = select(
+            &files(),
+            RequestKind::System,
+            Some(datetime!(2025-01-01 0:00 UTC)),
+            NOW,
+            "A1",
+        )
+        .expect("selected");
+        assert_eq!((s.current.key, s.previous), (3, None));
     }
 
     #[test]

@@ -35,10 +35,10 @@ pub async fn run(
     if !job.status.is_active() {
         return finish(env, task, None, None).await;
     }
-    let until = payload
-        .until
-        .or(job.transaction_time)
+    let as_of = job
+        .transaction_time
         .ok_or_else(|| TaskError::Permanent("the job has no transaction time".into()))?;
+    let until = payload.until.unwrap_or(as_of);
     let aco = acos::find_by_id(&env.db, job.aco_id)
         .await?
         .ok_or_else(|| TaskError::Permanent("the job's ACO no longer exists".into()))?;
@@ -48,6 +48,7 @@ pub async fn run(
         resource_type,
         since: payload.since,
         until,
+        as_of,
         claims_through: payload.claims_through,
         eob_filter: payload.eob_filter,
     };

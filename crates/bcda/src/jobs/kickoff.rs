@@ -2,17 +2,21 @@
 //! then the duplicate-job rule, the job and its planning task in one
 //! transaction.
 
+use time::OffsetDateTime;
+
 use super::attribution_selection::{self, SelectionError};
 use super::env::WorkerEnv;
 use crate::auth::tokens::Principal;
-use crate::claims::{ClaimsSource, SourceError};
+use crate::claims::{AttributionFile, ClaimsSource, SourceError};
+use crate::clock::last_ms_before;
 use crate::domain::aco_model::model_of;
 use crate::domain::task::PlanPayload;
-use crate::domain::{ApiVersion, DataSet, ResourceType};
+use crate::domain::{ApiVersion, DataSet, RequestKind, ResourceType};
 use crate::export::duplicates::{Duplicate, duplicate_of};
 use crate::export::entitlement::export_types;
 use crate::export::rejection::Rejection;
 use crate::export::request::ExportRequest;
+use crate::export::scopes::{OutOfScope, kickoff_types};
 use crate::export::type_filter::{check_shared_system, effective_eob_filter};
 use crate::store::StoreError;
 use crate::store::acos;
@@ -24,9 +28,13 @@ use crate::store::tasks;
 #[derive(Debug, thiserror::Error)]
 pub enum KickoffError {
     /// A requested type is outside the ACO's data sets, or it has none on
-    /// the version (a 400).
+    /// the version; a `patient` is not in the attribution (a 400).
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// The token's scopes do not allow a requested type, or any default
+    /// type (a 403).
+    #[error(transparent)]
+    OutOfScope(#[from] OutOfScope),
     /// No usable attribution (a 404).
     #[error(transparent)]
     Attribution(#[from] SelectionError),
@@ -69,6 +77,8 @@ pub async fn start(
         check_shared_system(request.type_filter.as_ref(), entitled, model)?;
     }
     let resource_types = export_types(&request.resource_types, request.version, aco.data_sets)?;
+    // The token's scopes, after BCDA's own `_type` checks (`export::scopes`).
+    let resource_types = kickoff_types(&principal.scopes, &request.resource_types, resource_types)?;
     // v3 with ExplanationOfBenefit: the client's `_typeFilter`, or BCDA's
     // default System-Type tags (and a warning file), never SharedSystem
     // for an ACO not entitled to it.
@@ -82,7 +92,13 @@ pub async fn start(
     };
     let source = ClaimsSource::for_aco(&app.db, principal.aco_id, &principal.cms_id).await?;
     let files = source.attribution_files().await?;
-    attribution_selection::select(&files, request.kind, request.since, now, &principal.cms_id)?;
+    let selection =
+        attribution_selection::select(&files, request.kind, request.since, now, &principal.cms_id)?;
+    let patient_mbis = if request.patients.is_empty() {
+        Vec::new()
+    } else {
+        attributed_mbis(&source, &selection.current, request, now).await?
+    };
     let mut tx = app.db.begin().await?;
     if !app.jobs.duplicate_exempt.exempts(&principal.cms_id) {
         tx.serialize_on(&format!("kickoff:{}", principal.aco_id))
@@ -107,6 +123,9 @@ pub async fn start(
             request_kind: request.kind,
             resource_types: &resource_types,
             since: request.since,
+            // `_until` is exclusive; jobs and queries keep inclusive bounds.
+            until: request.until.map(last_ms_before),
+            patient_mbis: &patient_mbis,
             now,
             eob_filter,
             eob_filter_defaulted,
@@ -119,4 +138,37 @@ pub async fn start(
     app.new_tasks.notify_waiters();
     tracing::info!(job = job_id, aco = %principal.cms_id, "export job accepted");
     Ok(job_id)
+}
+
+/// The MBIs of the request's `patient` ids, each a member of `file` (the
+/// attribution the export reads) whose Patient the source holds; otherwise
+/// a 400 naming every reference that is not, with one message whatever the
+/// reason (an unknown id and another ACO's beneficiary look the same).
+async fn attributed_mbis(
+    source: &ClaimsSource,
+    file: &AttributionFile,
+    request: &ExportRequest,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, KickoffError> {
+    let found = source
+        .attributed_patients(file, &request.patients, now)
+        .await?;
+    let missing: Vec<String> = request
+        .patients
+        .iter()
+        .zip(&found)
+        .filter(|(_, mbi)| mbi.is_none())
+        .map(|(id, _)| format!("Patient/{id}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Rejection::PatientsNotAttributed {
+            references: missing.join(", "),
+            attribution: match request.kind {
+                RequestKind::GroupRunout => "runout",
+                RequestKind::Patient | RequestKind::GroupAll | RequestKind::System => "current",
+            },
+        }
+        .into());
+    }
+    Ok(found.into_iter().flatten().collect())
 }

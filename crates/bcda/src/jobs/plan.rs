@@ -45,15 +45,23 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
     )
     .map_err(|e| TaskError::Permanent(e.to_string()))?;
     let opted_out = source.opted_out(transaction_time).await?;
+    // `patient` (POST kick-off): only the beneficiaries it chose, checked
+    // against this attribution at kick-off; one that left it since is
+    // simply not exported.
+    let chosen: Option<HashSet<&str>> = (!job.patient_mbis.is_empty())
+        .then(|| job.patient_mbis.iter().map(String::as_str).collect());
     let members: Vec<String> = source
         .attribution_members(&selection.current)
         .await?
         .into_iter()
         .filter(|mbi| !opted_out.contains(mbi))
+        .filter(|mbi| chosen.as_ref().is_none_or(|c| c.contains(mbi.as_str())))
         .collect();
 
     // Group/all with _since: beneficiaries new since the older file get
-    // their whole history, in files of their own.
+    // their whole history (up to `_until`, like everyone's), in files of
+    // their own. (The system-level export has no previous file: `_since`
+    // applies to everyone, as on Patient/$export.)
     let cohorts: Vec<(Option<Cohort>, Vec<String>, Option<OffsetDateTime>)> =
         match (&selection.previous, job.request_kind) {
             (Some(previous), RequestKind::GroupAll) => {
@@ -96,8 +104,20 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
             })
         })
         .flatten();
+    // The upper bound on `lastUpdated`: the transaction time, or `_until`'s
+    // when earlier (a future `_until` exports what exists now).
+    let upper = job
+        .until
+        .map_or(transaction_time, |until| until.min(transaction_time));
     let mut payloads = Vec::new();
     for resource_type in &job.resource_types {
+        // BCDA reads partially adjudicated claims as of the job's creation,
+        // not its transaction time.
+        let bound = if resource_type.data_set() == DataSet::PartiallyAdjudicated {
+            upper.min(job.created_at)
+        } else {
+            upper
+        };
         for (cohort, members, since) in &cohorts {
             for batch in members.chunks(env.jobs.batch_size(*resource_type)) {
                 payloads.push(ExportPayload {
@@ -107,10 +127,9 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
                     // The runout cap applies to every claim type, as BCDA's
                     // service-date parameter does.
                     claims_through: runout_cap.filter(|_| resource_type.is_claim()),
-                    // BCDA reads partially adjudicated claims as of the
-                    // job's creation, not its transaction time.
-                    until: (resource_type.data_set() == DataSet::PartiallyAdjudicated)
-                        .then_some(job.created_at),
+                    // Stored only when it is not the transaction time,
+                    // which the export task falls back to.
+                    until: (bound < transaction_time).then_some(bound),
                     // v3: the job's `_typeFilter` (or its default), applied
                     // while reading, before anything is rendered.
                     eob_filter: job

@@ -20,13 +20,20 @@ pub struct JobRecord {
     /// The kick-off URL (base URL, path and query) as received; echoed in the manifest and the
     /// Task.
     pub request_url: String,
-    /// Patient, Group/all or Group/runout: decides how attribution is selected at planning.
+    /// Patient, Group/all, Group/runout or system-level: decides how attribution is selected at
+    /// planning.
     pub request_kind: RequestKind,
     /// The `_type` list, or every type of the version when `_type` was absent; stored
     /// comma-separated.
     pub resource_types: Vec<ResourceType>,
     /// Exclusive lower bound on `lastUpdated` from `_since`; `None` exports all history.
     pub since: Option<OffsetDateTime>,
+    /// Inclusive upper bound on `lastUpdated` from `_until` (migration 0012): the last
+    /// millisecond before the client's `_until`. `None`: up to the transaction time.
+    pub until: Option<OffsetDateTime>,
+    /// The MBIs a POST kick-off's `patient` entries chose (migration 0012); empty: every
+    /// beneficiary of the attribution.
+    pub patient_mbis: Vec<String>,
     /// Moved only by [`transition`], [`set_plan`] and [`task_finished`]; Failed and Cancelled are
     /// final.
     pub status: JobStatus,
@@ -48,6 +55,17 @@ pub struct JobRecord {
     /// Whether `eob_filter` holds the default System-Type tags (the export
     /// then lists BCDA's warnings-and-info file).
     pub eob_filter_defaulted: bool,
+}
+
+impl JobRecord {
+    /// The last `lastUpdated` the export includes: the transaction time, or
+    /// the `_until` bound when that is earlier (`None` before planning).
+    /// What the manifest's `transactionTime` says, so a client that passes
+    /// it as its next `_since` misses nothing and gets nothing twice.
+    pub fn data_through(&self) -> Option<OffsetDateTime> {
+        self.transaction_time
+            .map(|t| self.until.map_or(t, |until| until.min(t)))
+    }
 }
 
 fn decode_err(message: String) -> sqlx::Error {
@@ -91,6 +109,13 @@ impl_from_row!(JobRecord, |row| {
             .ok_or_else(|| decode_err(format!("unknown request kind {kind:?}")))?,
         resource_types: types_from_text(&types)?,
         since: row.try_get::<Option<i64>, _>("since")?.map(from_epoch_ms),
+        until: row.try_get::<Option<i64>, _>("until")?.map(from_epoch_ms),
+        patient_mbis: row
+            .try_get::<Option<String>, _>("patient_mbis")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| decode_err(format!("unreadable patient_mbis: {e}")))?
+            .unwrap_or_default(),
         status: JobStatus::parse(&status)
             .ok_or_else(|| decode_err(format!("unknown job status {status:?}")))?,
         transaction_time: row
@@ -116,9 +141,9 @@ impl_from_row!(JobRecord, |row| {
 macro_rules! select {
     ($tail:literal) => {
         concat!(
-            "SELECT id, aco_id, api_version, request_url, request_kind, resource_types, since, status, \
-             transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at, eob_filter, \
-             eob_filter_defaulted FROM jobs ",
+            "SELECT id, aco_id, api_version, request_url, request_kind, resource_types, since, until, \
+             patient_mbis, status, transaction_time, tasks_total, tasks_done, created_at, updated_at, \
+             completed_at, eob_filter, eob_filter_defaulted FROM jobs ",
             $tail
         )
     };
@@ -133,12 +158,17 @@ pub struct NewJob<'a> {
     pub api_version: ApiVersion,
     /// The kick-off URL (base URL, path and query) as received.
     pub request_url: &'a str,
-    /// Patient, Group/all or Group/runout.
+    /// Patient, Group/all, Group/runout or system-level.
     pub request_kind: RequestKind,
     /// The `_type` list, or every type of the version when `_type` was absent.
     pub resource_types: &'a [ResourceType],
     /// Exclusive lower bound on `lastUpdated` from `_since`, if given.
     pub since: Option<OffsetDateTime>,
+    /// Inclusive upper bound on `lastUpdated` from `_until`, if given
+    /// ([`JobRecord::until`]).
+    pub until: Option<OffsetDateTime>,
+    /// The MBIs `patient` chose; empty for every beneficiary.
+    pub patient_mbis: &'a [String],
     /// Stored as both `created_at` and `updated_at`.
     pub now: OffsetDateTime,
     /// API v3, ExplanationOfBenefit: which claims to export.
@@ -154,8 +184,9 @@ pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO jobs (aco_id, api_version, request_url, request_kind, resource_types, since, status, \
              transaction_time, tasks_total, tasks_done, created_at, updated_at, completed_at, eob_filter, \
-             eob_filter_defaulted) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'Pending', NULL, 0, 0, $7, $7, NULL, $8, $9) RETURNING id",
+             eob_filter_defaulted, until, patient_mbis) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'Pending', NULL, 0, 0, $7, $7, NULL, $8, $9, $10, $11) \
+             RETURNING id",
         )
         .bind(job.aco_id.to_string())
         .bind(crate::store::resources::version_code(job.api_version))
@@ -169,6 +200,10 @@ pub async fn insert(tx: &mut Tx, job: &NewJob<'_>) -> Result<i64, StoreError> {
                 .map(|f| serde_json::to_string(&f).expect("an EobFilter always serializes")),
         )
         .bind(job.eob_filter_defaulted)
+        .bind(job.until.map(to_epoch_ms))
+        .bind((!job.patient_mbis.is_empty()).then(|| {
+            serde_json::to_string(job.patient_mbis).expect("a list of strings always serializes")
+        }))
         .fetch_one(conn)
         .await?
     }))

@@ -74,6 +74,11 @@ const SQLITE: &[Embedded] = &[
         "client keys",
         include_str!("../../migrations/sqlite/0011_client_keys.sql"),
     ),
+    (
+        12,
+        "job until and patients",
+        include_str!("../../migrations/sqlite/0012_job_until_and_patients.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -131,6 +136,11 @@ const POSTGRES: &[Embedded] = &[
         11,
         "client keys",
         include_str!("../../migrations/postgres/0011_client_keys.sql"),
+    ),
+    (
+        12,
+        "job until and patients",
+        include_str!("../../migrations/postgres/0012_job_until_and_patients.sql"),
     ),
 ];
 

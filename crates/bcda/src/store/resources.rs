@@ -137,6 +137,47 @@ pub async fn beneficiaries_by_mbi(
     Ok(mbis.iter().map(|m| found.get(m).copied()).collect())
 }
 
+/// For each Patient id, the MBI of the beneficiary whose Patient (loaded
+/// by `as_of`) has that id, if the beneficiary is a member of attribution
+/// file `file_id`; `None` otherwise, in the same order. (Beneficiaries are
+/// shared by every ACO: membership of the ACO's file is what scopes this.)
+pub async fn attributed_patients(
+    db: &Db,
+    file_id: i64,
+    patient_ids: &[String],
+    as_of: OffsetDateTime,
+) -> Result<Vec<Option<String>>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(patient_ids.len());
+    for chunk in patient_ids.chunks(500) {
+        let rows: Vec<(String, String)> = with_pool!(db, |pool| {
+            let mut query = QueryBuilder::new(
+                "SELECT b.patient_id, b.mbi FROM beneficiaries b \
+                 JOIN attribution_members m ON m.mbi = b.mbi AND m.file_id = ",
+            );
+            query.push_bind(file_id);
+            query.push(
+                " WHERE EXISTS (SELECT 1 FROM resources r \
+                 WHERE r.beneficiary_id = b.id AND r.resource_type = ",
+            );
+            query.push_bind(type_code(ResourceType::Patient));
+            query.push(" AND r.last_updated <= ");
+            query.push_bind(to_epoch_ms(as_of));
+            query.push(") AND b.patient_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await?
+        });
+        found.extend(rows);
+    }
+    Ok(patient_ids
+        .iter()
+        .map(|id| found.get(id).cloned())
+        .collect())
+}
+
 /// A `resources` row for [`upsert`].
 #[derive(Debug, Clone)]
 pub struct NewResource {

@@ -173,23 +173,41 @@ impl Layout {
 
     /// The pool indices in `file`, ascending.
     pub(crate) fn members(&self, file: &AttributionFile) -> Vec<u32> {
-        let position = match file.kind {
+        let Some(position) = self.position(file) else {
+            return Vec::new();
+        };
+        (0..self.pool_size())
+            .filter(|&i| self.member_at(i, position))
+            .collect()
+    }
+
+    /// Whether pool member `index` is in `file`, without computing the
+    /// whole roster.
+    pub(crate) fn contains(&self, file: &AttributionFile, index: u32) -> bool {
+        index < self.pool_size()
+            && self
+                .position(file)
+                .is_some_and(|position| self.member_at(index, position))
+    }
+
+    /// Where `file` sits among the default files (a runout file: the
+    /// default file its roster is), if it is this layout's.
+    fn position(&self, file: &AttributionFile) -> Option<usize> {
+        match file.kind {
             AttributionKind::Default => self.defaults.iter().position(|f| f == file),
             AttributionKind::Runout => self
                 .runouts()
                 .into_iter()
                 .find(|(f, _)| f == file)
                 .map(|(_, p)| p),
-        };
-        let Some(position) = position else {
-            return Vec::new();
-        };
-        (0..self.pool_size())
-            .filter(|&i| {
-                self.tenure(i)
-                    .is_some_and(|t| t.entry <= position && t.exit.is_none_or(|e| position <= e))
-            })
-            .collect()
+        }
+    }
+
+    /// Whether pool member `index` is attributed in the default file at
+    /// `position`.
+    fn member_at(&self, index: u32, position: usize) -> bool {
+        self.tenure(index)
+            .is_some_and(|t| t.entry <= position && t.exit.is_none_or(|e| position <= e))
     }
 }
 
@@ -213,6 +231,7 @@ mod tests {
         assert_eq!(newest.timestamp, datetime!(2025-06-17 0:00 UTC));
         assert_eq!(newest.performance_year, 2025);
         assert_eq!(l.members(newest), (0..50).collect::<Vec<_>>());
+        assert!(l.contains(newest, 49) && !l.contains(newest, 50));
         let first = &files[0];
         assert_eq!(first.timestamp, datetime!(2019-01-17 0:00 UTC));
         let defaults = files

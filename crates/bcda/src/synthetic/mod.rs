@@ -112,6 +112,13 @@ pub struct Selection {
     pub since: Option<OffsetDateTime>,
     /// Only resources with `meta.lastUpdated` at or before this.
     pub until: OffsetDateTime,
+    /// The moment whose world is shown (an export's transaction time):
+    /// Patient and Coverage are their newest versions loaded by then, as a
+    /// store holding only current versions has them, and are then kept
+    /// only if that version's `lastUpdated` is within `until`. Usually
+    /// `until` itself; later when `until` is an earlier bound (`_until`, or
+    /// partially adjudicated claims read as of a job's creation).
+    pub as_of: OffsetDateTime,
     /// Claims only (EOB, Claim, ClaimResponse): those whose billable period
     /// ended on or before this day (Group/runout's cap).
     pub claims_through: Option<Date>,
@@ -130,6 +137,7 @@ impl Selection {
         Selection {
             since: None,
             until,
+            as_of: until,
             claims_through: None,
             eob_filter: None,
             exclude_samhsa: false,
@@ -324,6 +332,12 @@ impl SyntheticAco {
         self.layout.members(file)
     }
 
+    /// Whether pool member `index` is in `file` (cheap: one member's tenure,
+    /// not the roster).
+    pub fn is_attribution_member(&self, file: &AttributionFile, index: u32) -> bool {
+        self.layout.contains(file, index)
+    }
+
     /// Every 1-800-MEDICARE preference event, sorted by (effective date, index).
     pub fn opt_out_events(&self) -> Vec<OptOutEvent> {
         opt_outs::events(
@@ -351,7 +365,8 @@ impl SyntheticAco {
             .collect()
     }
 
-    /// The resources of [`SyntheticAco::resources`] that `selection` keeps
+    /// The resources of [`SyntheticAco::resources`] as of `selection.as_of`
+    /// that `selection` keeps
     /// (`lastUpdated` in `(since, until]`, claims ended by `claims_through`,
     /// on v3 the ExplanationOfBenefits `eob_filter` allows, and with
     /// `exclude_samhsa` no claim carrying a 42 CFR Part 2 diagnosis or DRG),
@@ -371,7 +386,9 @@ impl SyntheticAco {
         resource_type: ResourceType,
         selection: &Selection,
     ) -> ResourceCursor {
-        let Selection { since, until, .. } = *selection;
+        let Selection { since, as_of, .. } = *selection;
+        // Nothing loaded after `as_of` exists in the world shown.
+        let until = selection.until.min(as_of);
         let pac = match resource_type {
             ResourceType::Claim => Some(PacResource::Claim),
             ResourceType::ClaimResponse => Some(PacResource::ClaimResponse),
@@ -402,8 +419,10 @@ impl SyntheticAco {
                     seed,
                     bene.part_a_start,
                     self.first_service_year,
-                    until,
-                ) {
+                    as_of,
+                )
+                .filter(|rv| rv.last_updated <= until)
+                {
                     pending.push(Pending {
                         last_updated: rv.last_updated,
                         id: bene.bene_id.to_string(),
@@ -421,7 +440,8 @@ impl SyntheticAco {
                     let Some(start) = start else { continue };
                     let seed = p.seed.label("record-load").num(u64::from(part));
                     if let Some(rv) =
-                        records::version_at(bene, seed, start, self.first_service_year, until)
+                        records::version_at(bene, seed, start, self.first_service_year, as_of)
+                            .filter(|rv| rv.last_updated <= until)
                     {
                         pending.push(Pending {
                             last_updated: rv.last_updated,
@@ -536,11 +556,11 @@ impl SyntheticAco {
     ) -> ResourceCursor {
         let Selection {
             since,
-            until,
             claims_through,
             exclude_samhsa,
             ..
         } = *selection;
+        let until = selection.until.min(selection.as_of);
         if !self.has_claims_record(index) {
             return ResourceCursor::empty(ApiVersion::V2);
         }

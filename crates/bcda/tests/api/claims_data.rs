@@ -220,6 +220,7 @@ async fn read_back_exactly_as_generated(
             "the store holds SAMHSA {version:?} {resource_type:?}: {held_samhsa:?}"
         );
     }
+    check_until_before_the_newest_loads(&stored, &generated, &mbis).await;
     for version in ApiVersion::ALL {
         for &resource_type in ResourceType::of_version(version) {
             // Partially adjudicated claims are of the 90 days before the
@@ -246,6 +247,7 @@ async fn read_back_exactly_as_generated(
                         resource_type,
                         since,
                         until: START,
+                        as_of: START,
                         claims_through,
                         eob_filter: None,
                     };
@@ -283,6 +285,65 @@ async fn read_back_exactly_as_generated(
                     ),
                     "{resource_type:?} {since:?}"
                 );
+            }
+        }
+    }
+}
+
+/// `_until`'s bound (`ResourceQuery::until`) before the data's newest
+/// loads, read as of a later transaction time (`as_of`): both sources must
+/// agree. The generator knows every version of a Patient or Coverage; it
+/// must render the one a store holds (the newest loaded by `as_of`) and
+/// then apply the bound, not the version current at the bound.
+async fn check_until_before_the_newest_loads(
+    stored: &ClaimsSource,
+    generated: &ClaimsSource,
+    mbis: &[String],
+) {
+    let until = datetime!(2026-01-01 0:00 UTC);
+    for version in ApiVersion::ALL {
+        for &resource_type in ResourceType::of_version(version) {
+            let query = ResourceQuery {
+                version,
+                resource_type,
+                since: None,
+                until,
+                as_of: START,
+                claims_through: None,
+                eob_filter: None,
+            };
+            let from_store = read_all(stored, mbis, query).await;
+            let from_generator = read_all(generated, mbis, query).await;
+            assert!(
+                from_store == from_generator,
+                "{version:?} {resource_type:?} with _until differ"
+            );
+            let everything = read_all(
+                generated,
+                mbis,
+                ResourceQuery {
+                    until: START,
+                    ..query
+                },
+            )
+            .await;
+            assert!(
+                from_generator.len() < everything.len(),
+                "{version:?} {resource_type:?}: the bound leaves something out"
+            );
+            if resource_type == ResourceType::Patient {
+                // The versions current at the bound are not what a store
+                // holds: this year's load replaced them.
+                let at_bound = read_all(
+                    generated,
+                    mbis,
+                    ResourceQuery {
+                        as_of: until,
+                        ..query
+                    },
+                )
+                .await;
+                assert!(at_bound != from_generator, "{version:?}");
             }
         }
     }
@@ -389,6 +450,7 @@ backend_test! {
             resource_type: ResourceType::ExplanationOfBenefit,
             since: None,
             until: START,
+            as_of: START,
             claims_through: None,
             eob_filter: None,
         };
@@ -622,6 +684,7 @@ backend_test! {
             resource_type,
             since: None,
             until: START,
+            as_of: START,
             claims_through: cap,
             eob_filter: None,
         };

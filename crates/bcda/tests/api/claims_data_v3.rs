@@ -89,6 +89,7 @@ backend_test! {
                     resource_type: ResourceType::ExplanationOfBenefit,
                     since,
                     until: START,
+                    as_of: START,
                     claims_through,
                     eob_filter,
                 };
@@ -141,6 +142,7 @@ backend_test! {
                 resource_type,
                 since: None,
                 until: START,
+                as_of: START,
                 claims_through: None,
                 eob_filter,
             };

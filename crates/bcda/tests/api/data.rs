@@ -117,6 +117,8 @@ async fn create_job(app: &TestApp, cms_id: &str, statuses: &[JobStatus]) -> i64 
             request_kind: RequestKind::Patient,
             resource_types: &[ResourceType::Patient],
             since: None,
+            until: None,
+            patient_mbis: &[],
             now: START,
             eob_filter: None,
             eob_filter_defaulted: false,

@@ -78,6 +78,7 @@ async fn source_ids_of(
         resource_type,
         since,
         until,
+        as_of: until,
         claims_through: None,
         eob_filter: None,
     };
@@ -222,7 +223,7 @@ backend_test! {
         let selection = bcda::jobs::attribution_selection::select(&files, RequestKind::GroupRunout, None, until, "A9994").expect("runout file");
         let opted = source.opted_out(until).await.expect("opt-outs");
         let members: Vec<String> = source.attribution_members(&selection.current).await.expect("members").into_iter().filter(|m| !opted.contains(m)).collect();
-        let query = |claims_through| ResourceQuery { version: ApiVersion::V2, resource_type: ResourceType::Claim, since: None, until: job.created_at, claims_through, eob_filter: None };
+        let query = |claims_through| ResourceQuery { version: ApiVersion::V2, resource_type: ResourceType::Claim, since: None, until: job.created_at, as_of: job.created_at, claims_through, eob_filter: None };
         assert_eq!(exported, source_ids(app.db(), "A9994", &members, query(Some(cap))).await);
         assert!(source_ids(app.db(), "A9994", &members, query(None)).await.len() > exported.len(), "the cap left claims out");
     }
@@ -255,7 +256,7 @@ backend_test! {
                     .flat_map(|index| world.resources(index, job.api_version, resource_type, as_of))
                     .map(|r| r.id)
                     .collect();
-                let query = ResourceQuery { version: job.api_version, resource_type, since: None, until: as_of, claims_through: None, eob_filter: None };
+                let query = ResourceQuery { version: job.api_version, resource_type, since: None, until: as_of, as_of, claims_through: None, eob_filter: None };
                 let sent = source_ids(app.db(), "A9994", &members, query).await;
                 let part2: BTreeSet<&String> = held.difference(&sent).collect();
                 let exported = ids_in(&outputs(&app, &token, version, id, resource_type.as_str()).await);

@@ -63,6 +63,8 @@ fn v1_patient_request() -> ExportRequest {
         kind: RequestKind::Patient,
         resource_types: vec![ResourceType::Patient],
         since: None,
+        until: None,
+        patients: Vec::new(),
         type_filter: None,
     }
 }
@@ -85,6 +87,7 @@ async fn expected_ids(
         resource_type,
         since: None,
         until,
+        as_of: until,
         claims_through: None,
         eob_filter: None,
     };
@@ -102,6 +105,8 @@ backend_test! {
                 kind: RequestKind::Patient,
                 resource_types: vec![ResourceType::Patient, ResourceType::Coverage],
                 since: None,
+                until: None,
+                patients: Vec::new(),
                 type_filter: None,
             },
             "http://bcda.test/api/v2/Patient/$export?_type=Patient,Coverage",
@@ -332,6 +337,7 @@ backend_test! {
             resource_type: ResourceType::ExplanationOfBenefit,
             since: None,
             until,
+            as_of: until,
             claims_through: None,
             eob_filter: None,
         };
@@ -408,6 +414,8 @@ backend_test! {
                 kind: RequestKind::GroupRunout,
                 resource_types: vec![ResourceType::ExplanationOfBenefit],
                 since: None,
+                until: None,
+                patients: Vec::new(),
                 type_filter: None,
             },
             "http://bcda.test/api/v2/Group/runout/$export?_type=ExplanationOfBenefit",
@@ -458,6 +466,7 @@ backend_test! {
             resource_type: ResourceType::ExplanationOfBenefit,
             since: None,
             until,
+            as_of: until,
             claims_through,
             eob_filter: None,
         };

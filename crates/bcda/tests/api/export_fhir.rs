@@ -81,6 +81,8 @@ async fn full_a9994_exports_validate_as_fhir() {
                 kind: RequestKind::Patient,
                 resource_types: ResourceType::ADJUDICATED.to_vec(),
                 since: None,
+                until: None,
+                patients: Vec::new(),
                 type_filter: None,
             },
             &format!("http://bcda.test/api/{}/Patient/$export", version.segment()),

@@ -436,15 +436,16 @@ pub async fn source_ids(
 }
 
 /// Every resource a source streams for `mbis` (resolved as of the query's
-/// `until`), in stream order, each as its line of JSON; batches are never
-/// empty and hold whole lines.
+/// `as_of`, as an export resolves them at its transaction time), in stream
+/// order, each as its line of JSON; batches are never empty and hold whole
+/// lines.
 pub async fn read_all(
     source: &bcda::claims::ClaimsSource,
     mbis: &[String],
     query: bcda::claims::ResourceQuery,
 ) -> Vec<Vec<u8>> {
     let keys: Vec<_> = source
-        .resolve(mbis, query.until)
+        .resolve(mbis, query.as_of)
         .await
         .expect("resolve")
         .into_iter()

@@ -118,6 +118,93 @@ pub async fn outputs(
         .collect()
 }
 
+/// A POST kick-off with a FHIR Parameters body.
+pub async fn kick_post(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> TestResponse {
+    let request = Request::post(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("accept", "application/fhir+json")
+        .header("prefer", "respond-async")
+        .header("content-type", "application/fhir+json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    app.send(request).await
+}
+
+/// A Parameters body of `(name, value field, value)` entries.
+pub fn parameters(entries: &[(&str, &str, serde_json::Value)]) -> serde_json::Value {
+    let parameter: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(name, field, value)| serde_json::json!({ "name": name, *field: value }))
+        .collect();
+    serde_json::json!({ "resourceType": "Parameters", "parameter": parameter })
+}
+
+/// Every resource of a finished job, by resource type (the manifest's
+/// `output` files read back), each as its JSON.
+pub async fn exported(
+    app: &TestApp,
+    token: &str,
+    version: &str,
+    id: i64,
+) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let manifest = app
+        .get_with_token(&format!("/api/{version}/jobs/{id}"), token)
+        .await;
+    assert_eq!(manifest.status, StatusCode::OK, "{}", manifest.text());
+    let types: BTreeSet<String> = manifest.json()["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_owned())
+        .collect();
+    let mut all = std::collections::BTreeMap::new();
+    for resource_type in types {
+        let resources = outputs(app, token, version, id, &resource_type)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        all.insert(resource_type, resources);
+    }
+    all
+}
+
+/// The ids of [`exported`]'s resources, by type.
+pub fn ids_by_type(
+    exported: &std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    exported
+        .iter()
+        .map(|(t, resources)| {
+            let ids = resources
+                .iter()
+                .map(|r| r["id"].as_str().expect("id").to_owned())
+                .collect();
+            (t.clone(), ids)
+        })
+        .collect()
+}
+
+/// The id of the Patient a resource belongs to: a Patient's own id, a
+/// Coverage's `beneficiary`, an ExplanationOfBenefit's `patient`.
+pub fn patient_of(resource: &serde_json::Value) -> String {
+    let reference = match resource["resourceType"].as_str() {
+        Some("Patient") => return resource["id"].as_str().expect("id").to_owned(),
+        Some("Coverage") => &resource["beneficiary"]["reference"],
+        _ => &resource["patient"]["reference"],
+    };
+    reference
+        .as_str()
+        .and_then(|r| r.strip_prefix("Patient/"))
+        .unwrap_or_else(|| panic!("no patient reference in {resource}"))
+        .to_owned()
+}
+
 backend_test! {
     async fn header_and_parameter_errors_have_bcda_messages(backend) {
         let (app, token) = sandbox_with_token(backend, "A9994").await;
@@ -246,7 +333,7 @@ backend_test! {
         let expected = |since: Option<time::OffsetDateTime>, mbis: Vec<String>, resource_type| {
             let db = app.db().clone();
             async move {
-                let query = bcda::claims::ResourceQuery { version: bcda::domain::ApiVersion::V1, resource_type, since, until, claims_through: None, eob_filter: None };
+                let query = bcda::claims::ResourceQuery { version: bcda::domain::ApiVersion::V1, resource_type, since, until, as_of: until, claims_through: None, eob_filter: None };
                 crate::harness::source_ids(&db, "A9994", &mbis, query).await
             }
         };

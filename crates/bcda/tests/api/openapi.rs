@@ -18,9 +18,9 @@ use crate::harness::{Backend, TestApp, TestResponse};
 const VERSIONS: [&str; 3] = ["v1", "v2", "v3"];
 
 /// Every operation of a version's document, as the contract lists them
-/// (docs/REFERENCES.md, "Routes", plus `/auth/welcome` and SMART
-/// discovery). `{v}` is the version.
-const OPERATIONS: [(&str, &str); 17] = [
+/// (docs/REFERENCES.md, "Routes", plus `/auth/welcome`, SMART discovery
+/// and the system-level export). `{v}` is the version.
+const OPERATIONS: [(&str, &str); 19] = [
     ("POST", "/auth/token"),
     ("GET", "/auth/welcome"),
     ("GET", "/.well-known/smart-configuration"),
@@ -35,6 +35,8 @@ const OPERATIONS: [(&str, &str); 17] = [
     ("POST", "/api/{v}/Patient/$export"),
     ("GET", "/api/{v}/Group/{groupId}/$export"),
     ("POST", "/api/{v}/Group/{groupId}/$export"),
+    ("GET", "/api/{v}/$export"),
+    ("POST", "/api/{v}/$export"),
     ("GET", "/api/{v}/jobs"),
     ("GET", "/api/{v}/jobs/{jobId}"),
     ("DELETE", "/api/{v}/jobs/{jobId}"),
@@ -424,6 +426,51 @@ async fn only_v3_documents_type_filter() {
             body.contains("_typeFilter"),
             version == "v3",
             "{version} ExportParameters"
+        );
+    }
+}
+
+/// v2's and v3's kick-offs take `_until` (query, right after `_since`, and
+/// POST body); v1's do not list it (it ignores it). Every version's POST
+/// body takes `patient`, and the system-level export is documented on
+/// every version.
+#[tokio::test]
+async fn until_and_patient_are_documented_where_they_are_read() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    for version in VERSIONS {
+        let doc = document(&app, version).await;
+        for path in [
+            "/api/{v}/Patient/$export",
+            "/api/{v}/Group/{groupId}/$export",
+            "/api/{v}/$export",
+        ] {
+            let path = path.replace("{v}", version);
+            let names: Vec<&str> = operation(&doc, "get", &path)["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{version} {path} parameters"))
+                .iter()
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            let expected: &[&str] = if version == "v1" {
+                &["_type", "_since", "_outputFormat"]
+            } else {
+                &["_type", "_since", "_until", "_outputFormat"]
+            };
+            assert_eq!(&names[..expected.len()], expected, "{version} {path}");
+            assert!(
+                operation(&doc, "post", &path)["requestBody"].is_object(),
+                "{version} {path}"
+            );
+        }
+        let body = doc["components"]["schemas"]["ExportParameters"].to_string();
+        assert_eq!(
+            body.contains("_until"),
+            version != "v1",
+            "{version} ExportParameters"
+        );
+        assert!(
+            body.contains("valueReference") && body.contains("Patient/<id>"),
+            "{version}"
         );
     }
 }

@@ -211,6 +211,7 @@ async fn a_killed_worker_loses_and_duplicates_nothing() {
         resource_type: ResourceType::ExplanationOfBenefit,
         since: None,
         until,
+        as_of: until,
         claims_through: None,
         eob_filter: None,
     };

@@ -85,7 +85,7 @@ backend_test! {
             let params: Vec<(&str, &str)> = exporter["searchParam"].as_array().expect("params").iter()
                 .map(|p| (p["name"].as_str().expect("name"), p["type"].as_str().expect("type")))
                 .collect();
-            assert_eq!(params, [("_since", "date"), ("_type", "string"), ("_typeFilter", "string")]);
+            assert_eq!(params, [("_since", "date"), ("_until", "date"), ("_type", "string"), ("patient", "reference"), ("_typeFilter", "string")]);
         }
         let eob_params: Vec<(&str, &str)> = resources[3]["searchParam"].as_array().expect("params").iter()
             .map(|p| (p["name"].as_str().expect("name"), p["type"].as_str().expect("type")))

@@ -30,6 +30,7 @@ fn selection(
     Selection {
         since,
         until,
+        as_of: until,
         claims_through,
         eob_filter: None,
         exclude_samhsa,

@@ -263,6 +263,7 @@ fn v3_filters_apply_before_rendering_as_if_after() {
                 let selection = Selection {
                     since,
                     until: PAC_UNTIL,
+                    as_of: PAC_UNTIL,
                     claims_through,
                     eob_filter: Some(filter),
                     exclude_samhsa,

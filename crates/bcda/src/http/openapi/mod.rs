@@ -138,10 +138,11 @@ fn token_form_is_optional(doc: &mut OpenApiDoc) {
 }
 
 /// Makes the kick-offs' `_type` (query parameter and POST body entry) take
-/// `version`'s resource types, and adds v3's `_typeFilter`. The handlers
-/// are shared by the versions, so their annotations describe v1's; v2 adds
-/// the partially adjudicated types, v3 the type filter. The one place a
-/// version's document differs from another's parameters.
+/// `version`'s resource types, and adds `_until` (v2 and later) and v3's
+/// `_typeFilter`. The handlers are shared by the versions, so their
+/// annotations describe v1's; v2 adds the partially adjudicated types and
+/// `_until`, v3 the type filter. The one place a version's document differs
+/// from another's parameters.
 fn types_of_version(doc: &mut OpenApiDoc, version: ApiVersion) {
     if let Some(schema) = doc
         .components
@@ -165,11 +166,20 @@ fn types_of_version(doc: &mut OpenApiDoc, version: ApiVersion) {
                     is_kickoff = true;
                 }
             }
-            if is_kickoff && version == ApiVersion::V3 {
-                operation
-                    .parameters
-                    .get_or_insert_with(Vec::new)
-                    .push(RefOr::T(params::type_filter_parameter()));
+            if !is_kickoff {
+                continue;
+            }
+            let parameters = operation.parameters.get_or_insert_with(Vec::new);
+            if version != ApiVersion::V1 {
+                // Right after `_since`, its lower-bound partner.
+                let at = parameters
+                    .iter()
+                    .position(|p| matches!(p, RefOr::T(p) if p.name == "_since"))
+                    .map_or(parameters.len(), |i| i + 1);
+                parameters.insert(at, RefOr::T(params::until_parameter()));
+            }
+            if version == ApiVersion::V3 {
+                parameters.push(RefOr::T(params::type_filter_parameter()));
             }
         }
     }

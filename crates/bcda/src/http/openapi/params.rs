@@ -124,6 +124,47 @@ pub fn type_filter_parameter() -> Parameter {
         .build()
 }
 
+/// The description of `_until` (API v2 and later; query string or POST
+/// body).
+pub const UNTIL_DESCRIPTION: &str = "API v2 and later. Only resources last updated before this \
+    time, as a FHIR instant (`YYYY-MM-DDThh:mm:ss.sss+zz:zz`), e.g. `2024-01-01T00:00:00.000-05:00`. \
+    It may not be before `_since`; a time in the future exports everything up to now. With `_until`, \
+    the manifest's `transactionTime` is the last instant before it (when that is earlier than the \
+    export), so it can be the next export's `_since`. On `Group/all` with `_since`, newly attributed \
+    beneficiaries' full history also stops at `_until`.";
+
+/// `_until` as a query parameter (added to v2's and v3's kick-offs by
+/// `openapi::document`; v1 ignores it).
+pub fn until_parameter() -> Parameter {
+    param("_until", ParameterIn::Query, false)
+        .description(Some(UNTIL_DESCRIPTION))
+        .schema(Some(
+            fhir_instant().examples(["2024-01-01T00:00:00.000-05:00"]),
+        ))
+        .build()
+}
+
+/// The description of a POST body's `patient` entries.
+pub const PATIENT_DESCRIPTION: &str = "POST only (a GET ignores `patient`). One entry per \
+    beneficiary, `{\"name\": \"patient\", \"valueReference\": {\"reference\": \"Patient/<id>\"}}`, \
+    where `<id>` is the `id` of the beneficiary's Patient resource in an earlier export: only those \
+    beneficiaries are exported, with every type asked for. Each must be in the ACO's attribution for \
+    the route (the runout attribution for `Group/runout`), else 400 naming it; repeats count once; at \
+    most 1000 entries. Not applicable to the system-level `$export` (400).";
+
+/// The schema of a `patient` entry's `valueReference`.
+pub fn patient_reference() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property(
+            "reference",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^Patient/[A-Za-z0-9\-\.]{1,64}$"))
+                .examples(["Patient/-10000000000001"]),
+        )
+        .required("reference")
+}
+
 /// The schema of a `_since` instant (query string or POST body).
 pub fn fhir_instant() -> ObjectBuilder {
     ObjectBuilder::new()

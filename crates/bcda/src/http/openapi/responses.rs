@@ -59,9 +59,12 @@ outcome_response!(
 );
 
 outcome_response!(
-    /// 403: the ACO is on the deny list.
+    /// 403: the ACO is on the deny list, or the token's scopes do not
+    /// allow the resource types asked for.
     Forbidden,
-    "The ACO is not allowed to use the API: `ACO (CMS_ID: <id>) is unauthorized`."
+    "The ACO is not allowed to use the API (`ACO (CMS_ID: <id>) is unauthorized`), or the \
+     access token's SMART scopes do not allow a resource type the request or job involves \
+     (`The access token's scopes do not allow ExplanationOfBenefit`)."
 );
 
 outcome_response!(
@@ -85,7 +88,8 @@ fn shared<'r, R: ToResponse<'r>>() -> RefOr<Response> {
 }
 
 /// Every answer of an export kick-off (`Patient/$export`,
-/// `Group/{groupId}/$export`, GET and POST alike).
+/// `Group/{groupId}/$export`, the system-level `$export`, GET and POST
+/// alike).
 #[derive(Debug, Clone, Copy)]
 pub struct KickoffResponses;
 
@@ -117,8 +121,12 @@ impl utoipa::IntoResponses for KickoffResponses {
                 outcome(
                     "The request is invalid: a missing or wrong `Accept` or `Prefer` header, \
                      an unknown or repeated `_type`, a `_since` that is not a FHIR instant or \
-                     is in the future, an unsupported `_outputFormat` or `_elements`, an \
-                     unknown `groupId`, or (POST) a body that is not a FHIR Parameters resource.",
+                     is in the future, an `_until` that is not a FHIR instant or is before \
+                     `_since`, an unsupported `_outputFormat` or `_elements`, an unknown \
+                     `groupId`, or (POST) a body that is not a FHIR Parameters resource, a \
+                     `patient` entry that is not a `Patient/<id>` reference or names a \
+                     beneficiary not attributed to the ACO, or `patient` on the system-level \
+                     `$export`.",
                 )
                 .build()
                 .into(),

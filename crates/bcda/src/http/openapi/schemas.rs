@@ -116,8 +116,10 @@ pub struct JobTask {
 
 /// The body of a POST kick-off: a FHIR Parameters resource with the same
 /// parameters the GET kick-off takes in its query string, one entry each:
-/// `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat`
-/// (`valueString`).
+/// `_type` (`valueString`), `_since` (`valueInstant`), `_until`
+/// (`valueInstant`, v2 and later), `_outputFormat` (`valueString`),
+/// `_typeFilter` (`valueString`, v3), and the POST-only `patient`
+/// (`valueReference`), one entry per beneficiary.
 #[derive(Debug)]
 pub struct ExportParameters;
 
@@ -132,7 +134,7 @@ impl ExportParameters {
                 .required(value_field)
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         };
-        let entries = OneOfBuilder::new()
+        let mut entries = OneOfBuilder::new()
             .item(entry(
                 "_type",
                 "valueString",
@@ -142,33 +144,46 @@ impl ExportParameters {
                 "_since",
                 "valueInstant",
                 super::params::fhir_instant(),
-            ))
-            .item(entry(
-                "_outputFormat",
-                "valueString",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(OUTPUT_FORMATS)),
             ));
-        let (entries, description) = if version == ApiVersion::V3 {
-            (
-                entries.item(entry(
-                    "_typeFilter",
-                    "valueString",
-                    super::params::type_filter_value(),
-                )),
-                "A FHIR Parameters resource with the export parameters, one entry each: \
-                 `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat` \
-                 (`valueString`), `_typeFilter` (`valueString`).",
-            )
-        } else {
-            (
-                entries,
-                "A FHIR Parameters resource with the export parameters, one entry each: \
-                 `_type` (`valueString`), `_since` (`valueInstant`), `_outputFormat` \
-                 (`valueString`).",
-            )
-        };
+        let mut listed = vec!["`_type` (`valueString`)", "`_since` (`valueInstant`)"];
+        if version != ApiVersion::V1 {
+            entries = entries.item(entry(
+                "_until",
+                "valueInstant",
+                super::params::fhir_instant()
+                    .description(Some(super::params::UNTIL_DESCRIPTION))
+                    .examples(["2024-01-01T00:00:00.000-05:00"]),
+            ));
+            listed.push("`_until` (`valueInstant`)");
+        }
+        entries = entries.item(entry(
+            "_outputFormat",
+            "valueString",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(OUTPUT_FORMATS)),
+        ));
+        listed.push("`_outputFormat` (`valueString`)");
+        if version == ApiVersion::V3 {
+            entries = entries.item(entry(
+                "_typeFilter",
+                "valueString",
+                super::params::type_filter_value(),
+            ));
+            listed.push("`_typeFilter` (`valueString`)");
+        }
+        entries = entries.item(entry(
+            "patient",
+            "valueReference",
+            super::params::patient_reference()
+                .description(Some(super::params::PATIENT_DESCRIPTION)),
+        ));
+        let description = format!(
+            "A FHIR Parameters resource with the export parameters, one entry each: {}; and \
+             `patient` (`valueReference`), one entry per beneficiary to export (not on the \
+             system-level `$export`).",
+            listed.join(", ")
+        );
         ObjectBuilder::new()
             .description(Some(description))
             .property("resourceType", only("Parameters"))

@@ -26,12 +26,12 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 use self::body::Form;
 use self::conditional::Validators;
 use self::range::{ByteRange, RangeRequest};
 use crate::app::AppState;
+use crate::auth::tokens::Principal;
 use crate::domain::JobStatus;
 use crate::files::FileStore;
 use crate::http::ApiError;
@@ -112,11 +112,11 @@ pub async fn download(
         Ok(Path(segments)) => segments,
         Err(_) => {
             let raw_id = uri.path().split('/').nth(2).unwrap_or_default();
-            downloadable_job(&state, raw_id, principal.aco_id).await?;
+            downloadable_job(&state, raw_id, &principal).await?;
             return Err(file_not_found());
         }
     };
-    let job = downloadable_job(&state, &job_id, principal.aco_id).await?;
+    let job = downloadable_job(&state, &job_id, &principal).await?;
     let record = recorded_file(&state, job.id, &name).await?;
     let file = open_stored(&state.files, &record).await?;
     let representation = Representation::of(&record, encoding::prefers_gzip(&headers))?;
@@ -227,9 +227,9 @@ impl Representation {
 async fn downloadable_job(
     state: &AppState,
     raw_id: &str,
-    aco_id: Uuid,
+    principal: &Principal,
 ) -> Result<JobRecord, ApiError> {
-    let job = super::jobs::owned_job(state, raw_id, aco_id).await?;
+    let job = super::jobs::owned_job(state, raw_id, principal).await?;
     let window = Duration::try_from(state.jobs.download_window).unwrap_or(Duration::DAY);
     match job.status {
         JobStatus::Completed if !window_closed(&job, state.clock.now(), window) => Ok(job),

@@ -1,20 +1,23 @@
-//! The kick-off: `GET|POST /api/{v}/Patient/$export` and
-//! `GET|POST /api/{v}/Group/{groupId}/$export`.
+//! The kick-off: `GET|POST /api/{v}/Patient/$export`,
+//! `GET|POST /api/{v}/Group/{groupId}/$export` and the system-level
+//! `GET|POST /api/{v}/$export`.
 //!
 //! [`Kickoff`] reads and validates the request (`export::request`) into one
-//! typed [`ExportRequest`]; [`kickoff::start`] checks attribution and the
-//! one-job rule and records the job. The four handlers exist only so that
-//! each route is its own documented operation (an operation id is unique,
-//! and only POST has a body); all four run `kick_off`.
+//! typed [`ExportRequest`]; [`kickoff::start`] checks scopes, attribution
+//! and the one-job rule and records the job. The six handlers exist only so
+//! that each route is its own documented operation (an operation id is
+//! unique, and only POST has a body); all six run `kick_off`.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, OriginalUri, RawPathParams, Request, State};
+use axum::extract::{
+    FromRequest, FromRequestParts, MatchedPath, OriginalUri, RawPathParams, Request, State,
+};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::domain::ApiVersion;
-use crate::export::request::{ExportRequest, parse_kickoff};
+use crate::export::request::{ExportRequest, KickoffRoute, parse_kickoff};
 use crate::http::ApiError;
 use crate::http::auth::VersionAuthorized;
 use crate::http::base_url::BaseUrl;
@@ -50,6 +53,12 @@ impl FromRequest<AppState> for Kickoff {
             .iter()
             .find(|(name, _)| *name == "groupId")
             .map(|(_, value)| value.to_owned());
+        // `Patient/$export` and the system-level `$export` have no path
+        // parameter; the route they matched tells them apart.
+        let patient_route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .is_some_and(|matched| matched.as_str().ends_with("/Patient/$export"));
         let uri = parts
             .extensions
             .get::<OriginalUri>()
@@ -61,9 +70,14 @@ impl FromRequest<AppState> for Kickoff {
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(IntoResponse::into_response)?;
+        let route = match group.as_deref() {
+            Some(group) => KickoffRoute::Group(group),
+            None if patient_route => KickoffRoute::Patient,
+            None => KickoffRoute::System,
+        };
         let request = parse_kickoff(
             ApiVersion::from_path(uri.path()),
-            group.as_deref(),
+            route,
             &method,
             uri.query(),
             &headers,
@@ -111,7 +125,9 @@ pub async fn patient(
 /// Start an export of all your beneficiaries' data (parameters in a body)
 ///
 /// As the GET, with the parameters in a FHIR Parameters body instead of the
-/// query string (Bulk Data IG 2.0).
+/// query string (Bulk Data IG 2.0). `patient` entries
+/// (`valueReference` `Patient/<id>`) export only those beneficiaries; each
+/// must be attributed to your ACO.
 #[utoipa::path(
     post,
     path = "/Patient/$export",
@@ -123,6 +139,53 @@ pub async fn patient(
     responses(KickoffResponses),
 )]
 pub async fn patient_post(
+    state: State<AppState>,
+    auth: VersionAuthorized,
+    kickoff: Kickoff,
+) -> Result<Response, ApiError> {
+    kick_off(state, auth, kickoff).await
+}
+
+/// Start an export of your ACO's whole attribution (system level)
+///
+/// The Bulk Data IG's system-level export: every beneficiary currently
+/// attributed to your ACO, as `Group/all` exports them, except that
+/// `_since` applies to everyone alike (no full history for newly attributed
+/// beneficiaries), as on `Patient/$export`. Answers 202 at once; follow the
+/// job at the URL in `Content-Location`.
+#[utoipa::path(
+    get,
+    path = "/$export",
+    operation_id = "systemExport",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    params(KickoffQuery, KickoffHeaders),
+    responses(KickoffResponses),
+)]
+pub async fn system(
+    state: State<AppState>,
+    auth: VersionAuthorized,
+    kickoff: Kickoff,
+) -> Result<Response, ApiError> {
+    kick_off(state, auth, kickoff).await
+}
+
+/// Start an export of your ACO's whole attribution (parameters in a body)
+///
+/// As the GET, with the parameters in a FHIR Parameters body instead of the
+/// query string (Bulk Data IG 2.0). `patient` is not applicable here (400):
+/// use `Patient/$export` or `Group/all/$export` for chosen beneficiaries.
+#[utoipa::path(
+    post,
+    path = "/$export",
+    operation_id = "systemExportPost",
+    tag = "bulkData",
+    security(("BearerToken" = [])),
+    params(KickoffHeaders),
+    request_body(content = ExportParameters, content_type = "application/fhir+json"),
+    responses(KickoffResponses),
+)]
+pub async fn system_post(
     state: State<AppState>,
     auth: VersionAuthorized,
     kickoff: Kickoff,
@@ -157,7 +220,9 @@ pub async fn group(
 /// Start an export for a group of beneficiaries (parameters in a body)
 ///
 /// As the GET, with the parameters in a FHIR Parameters body instead of the
-/// query string (Bulk Data IG 2.0).
+/// query string (Bulk Data IG 2.0). `patient` entries
+/// (`valueReference` `Patient/<id>`) export only those members of the
+/// group; each must be in its attribution.
 #[utoipa::path(
     post,
     path = "/Group/{groupId}/$export",

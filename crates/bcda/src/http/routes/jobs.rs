@@ -11,8 +11,10 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
+use crate::auth::tokens::Principal;
 use crate::domain::{ApiVersion, JobStatus};
 use crate::export::query::{first_value, query_pairs};
+use crate::export::scopes::check_job;
 use crate::export::status_filter::parse_status_filter;
 use crate::fhir::task::{JobTask, jobs_bundle};
 use crate::fhir::time_format::fhir_instant;
@@ -34,7 +36,8 @@ pub const EXT_SHA256: &str = "https://bcda-rs.github.io/fhir/StructureDefinition
 /// Bulk Data IG's per-file `count` and extensions with length and checksum.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Manifest {
-    /// When the export's data was read (FHIR instant).
+    /// When the export's data was read (FHIR instant); with `_until`, the
+    /// last instant before it when that is earlier.
     #[serde(rename = "transactionTime")]
     #[schema(example = "2026-03-02T12:00:00.000+00:00")]
     transaction_time: String,
@@ -74,16 +77,25 @@ pub struct ManifestFile {
 }
 
 /// Loads a job the caller may see: 400 for a non-numeric id, 404 if
-/// unknown, 401 if it belongs to another ACO (as BCDA answers).
-pub async fn owned_job(app: &App, raw_id: &str, aco_id: uuid::Uuid) -> Result<JobRecord, ApiError> {
+/// unknown, 401 if it belongs to another ACO (as BCDA answers), 403 if the
+/// token's scopes do not cover every type the job exports (the Bulk Data
+/// IG: status and file requests need "an access token with scopes that
+/// cover all resources being exported"; `export::scopes`). The one check
+/// of status, manifest, cancel and downloads.
+pub async fn owned_job(
+    app: &App,
+    raw_id: &str,
+    principal: &Principal,
+) -> Result<JobRecord, ApiError> {
     let id = parse_job_id(raw_id)?;
     let job = jobs::find(&app.db, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("Job {id} not found")))?;
-    if job.aco_id != aco_id {
+    if job.aco_id != principal.aco_id {
         // As BCDA: 401 for another ACO's job, saying nothing about the job.
         return Err(ApiError::Unauthorized("Unauthorized".to_owned()));
     }
+    check_job(&principal.scopes, &job.resource_types)?;
     Ok(job)
 }
 
@@ -206,7 +218,7 @@ pub async fn status(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let raw_id = job_id_segment(path, &uri);
-    let job = owned_job(&state, &raw_id, principal.aco_id).await?;
+    let job = owned_job(&state, &raw_id, &principal).await?;
     let now = state.clock.now();
     match job.status {
         JobStatus::Pending | JobStatus::InProgress => {
@@ -270,7 +282,8 @@ pub fn manifest(base: &str, job: &JobRecord, files: &[JobFileRecord]) -> Manifes
         ],
     };
     Manifest {
-        transaction_time: fhir_instant(job.transaction_time.unwrap_or(job.created_at)),
+        // The transaction time, or `_until`'s bound when earlier.
+        transaction_time: fhir_instant(job.data_through().unwrap_or(job.created_at)),
         request: job.request_url.clone(),
         requires_access_token: true,
         output: files.iter().filter(|f| !f.is_error).map(entry).collect(),
@@ -310,7 +323,7 @@ pub async fn cancel(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let raw_id = job_id_segment(path, &uri);
-    let job = owned_job(&state, &raw_id, principal.aco_id).await?;
+    let job = owned_job(&state, &raw_id, &principal).await?;
     if !crate::jobs::cancel::cancel(&state, job.id).await? {
         return Err(ApiError::Gone(
             "job was not cancelled because it is not Pending, In Progress or Completed".to_owned(),
