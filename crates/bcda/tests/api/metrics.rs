@@ -303,3 +303,44 @@ backend_test! {
         assert_eq!(last.value("bcda_store_errors_total", &[("store", "database"), ("during", "request")]), 0.0);
     }
 }
+
+backend_test! {
+    /// A task whose file cannot be written: counted as retried, with a file
+    /// store error met by a task; its second attempt done.
+    async fn a_failed_attempt_counts_a_retry_and_a_store_error(backend) {
+        let (app, token) = crate::kickoff::sandbox_with_token(backend, "A9994").await;
+        let id = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=Patient").await);
+        let worker = bcda::jobs::worker::Worker::new(app.state.env.clone(), "metrics-test");
+        assert!(worker.run_one().await.expect("plan"), "the plan ran");
+        // A file where the job's directory should be: the export task
+        // cannot create its file (even as root).
+        let job_dir = app.state.files.job_dir(id);
+        std::fs::create_dir_all(job_dir.parent().expect("exports")).expect("mkdir");
+        std::fs::write(&job_dir, b"in the way").expect("write");
+        assert!(worker.run_one().await.expect("the attempt is recorded"), "the export ran");
+        let failed = scrape(&app).await;
+        assert_eq!(failed.value("bcda_task_retries_total", &[("kind", "export")]), 1.0);
+        assert_eq!(
+            failed.value("bcda_task_duration_seconds_count", &[("kind", "export"), ("outcome", "retried")]),
+            1.0
+        );
+        assert_eq!(failed.value("bcda_store_errors_total", &[("store", "files"), ("during", "task")]), 1.0);
+        assert_eq!(failed.value("bcda_store_errors_total", &[("store", "database"), ("during", "task")]), 0.0);
+        assert_eq!(failed.value("bcda_task_queue_depth", &[("kind", "export")]), 1.0);
+        // Not yet due: the retry waits out its backoff.
+        assert_eq!(failed.value("bcda_task_queue_oldest_age_seconds", &[]), 0.0);
+
+        std::fs::remove_file(&job_dir).expect("remove");
+        app.clock.advance(time::Duration::seconds(5));
+        let due = scrape(&app).await;
+        assert!(due.value("bcda_task_queue_oldest_age_seconds", &[]) > 0.0);
+        run_until_idle(&app.state.env).await.expect("worker");
+        let done = scrape(&app).await;
+        assert_eq!(
+            done.value("bcda_task_duration_seconds_count", &[("kind", "export"), ("outcome", "done")]),
+            1.0
+        );
+        assert_eq!(done.value("bcda_task_retries_total", &[("kind", "export")]), 1.0);
+        assert_eq!(done.value("bcda_jobs", &[("status", "Completed")]), 1.0);
+    }
+}
