@@ -1,4 +1,7 @@
-//! Logging setup: human-readable or JSON lines on standard error.
+//! Logging setup: human-readable or JSON lines on standard error; and the
+//! process's Prometheus metrics ([`metrics`]).
+
+pub mod metrics;
 
 use std::io::IsTerminal;
 

@@ -20,6 +20,7 @@ use super::keys::KeyError;
 use crate::clock::SharedClock;
 use crate::store::credentials::{self, ClientKeys, CredentialRecord};
 use crate::store::{Db, StoreError, client_assertion_ids};
+use crate::telemetry::metrics::TokenRefusal;
 
 /// Lifetime of a token obtained with an assertion: the IG's recommended
 /// five minutes (it SHOULD NOT exceed 300 seconds).
@@ -96,6 +97,23 @@ pub enum SmartTokenError {
 }
 
 impl SmartTokenError {
+    /// The reason counted in `bcda_tokens_refused_total`
+    /// (`unsupported_grant_type` counts as `invalid_request`).
+    pub fn refusal(&self) -> TokenRefusal {
+        match self {
+            SmartTokenError::InvalidRequest(_) | SmartTokenError::UnsupportedGrantType(_) => {
+                TokenRefusal::InvalidRequest
+            }
+            SmartTokenError::InvalidClient(_) => TokenRefusal::InvalidClient,
+            SmartTokenError::InvalidScope(_) => TokenRefusal::InvalidScope,
+            SmartTokenError::Throttled { .. } => TokenRefusal::Throttled,
+            SmartTokenError::RateLimited { .. } => TokenRefusal::RateLimited,
+            SmartTokenError::Store(_) | SmartTokenError::Key(_) | SmartTokenError::Internal(_) => {
+                TokenRefusal::Other
+            }
+        }
+    }
+
     /// Whether this is a failed authentication, which counts against the
     /// client id and address in the failure throttle.
     pub fn is_authentication_failure(&self) -> bool {

@@ -21,6 +21,7 @@ use crate::domain::Scopes;
 use crate::store::access_tokens::{self, NewAccessToken};
 use crate::store::credentials::CredentialRecord;
 use crate::store::{Db, Tx, credentials};
+use crate::telemetry::metrics::TokenRefusal;
 
 /// The `iss` of every token this server issues.
 pub const ISSUER: &str = "bcda";
@@ -68,6 +69,19 @@ pub enum IssueError {
     /// Credentials refused, ACO rate limit, or a server-side failure.
     #[error(transparent)]
     Auth(#[from] AuthError),
+}
+
+impl IssueError {
+    /// The reason counted in `bcda_tokens_refused_total`.
+    pub fn refusal(&self) -> TokenRefusal {
+        match self {
+            IssueError::Throttled { .. } => TokenRefusal::Throttled,
+            IssueError::Auth(AuthError::InvalidCredentials) => TokenRefusal::InvalidCredentials,
+            IssueError::Auth(AuthError::SecretExpired) => TokenRefusal::ExpiredSecret,
+            IssueError::Auth(AuthError::RateLimited { .. }) => TokenRefusal::RateLimited,
+            IssueError::Busy | IssueError::Auth(_) => TokenRefusal::Other,
+        }
+    }
 }
 
 impl From<crate::store::StoreError> for IssueError {

@@ -52,6 +52,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub connections: ConnectionArgs,
     #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
     pub jobs: JobArgs,
     // --- /auth/token abuse limits (hardening-auth) ---
     #[command(flatten)]
@@ -59,6 +61,16 @@ pub struct ServeArgs {
     // --- end /auth/token abuse limits ---
     #[command(flatten)]
     pub backend_services: BackendServicesArgs,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics at GET /metrics on this address, a
+    /// listener of its own (never the API's port; port 0 picks a free
+    /// port). Off by default.
+    #[arg(long, env = "BCDA_METRICS_LISTEN", value_parser = parse_listen, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// SMART Backend Services at `/auth/token` (client assertions).
@@ -128,6 +140,8 @@ pub struct Listen {
     pub addr: SocketAddr,
     /// Client connection limits.
     pub connections: ConnectionSettings,
+    /// Where to serve `GET /metrics`, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Export engine options.
@@ -293,6 +307,7 @@ impl ServeArgs {
         Listen {
             addr: self.listen,
             connections: self.connections.settings(),
+            metrics: self.metrics.metrics_listen,
         }
     }
 
@@ -339,11 +354,20 @@ pub(super) async fn serve(app: Arc<App>, listen: Listen, workers: usize) -> anyh
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--listen / BCDA_LISTEN): {e}"))?;
     let addr = listener.local_addr()?;
+    let metrics = bind_metrics(listen.metrics).await?;
     let shutdown = ShutdownSignal::register()?;
     let connections = listen.connections;
-    let process = Process::server(app.clone(), listener, connections, workers);
+    let mut process = Process::server(app.clone(), listener, connections, workers);
+    let metrics_addr = match metrics {
+        Some((listener, addr)) => {
+            process = process.metrics(app.env.clone(), listener);
+            Some(addr)
+        }
+        None => None,
+    };
     tracing::info!(
         %addr,
+        metrics = metrics_addr.map(|a| a.to_string()),
         workers,
         database = app.db.backend_name(),
         data_dir = %app.data_dir.root().display(),
@@ -352,7 +376,10 @@ pub(super) async fn serve(app: Arc<App>, listen: Listen, workers: usize) -> anyh
         max_connections = connections.max_connections,
         "bcda started"
     );
-    // A plain line on stdout for people and scripts (tests read the port from it).
+    // Plain lines on stdout for people and scripts (tests read the ports
+    // from them); the metrics line first, so a reader that stops at the
+    // listening line has seen it.
+    print_metrics_line(metrics_addr);
     println!("bcda {} listening on http://{addr}", crate::VERSION);
     let _ = std::io::stdout().flush();
     run_until_signal(process, shutdown, &app.env).await
@@ -360,17 +387,57 @@ pub(super) async fn serve(app: Arc<App>, listen: Listen, workers: usize) -> anyh
 
 /// Runs `workers` export workers and housekeeping, no HTTP, until SIGINT
 /// or SIGTERM (`bcda worker`). On a signal, tasks in progress finish first.
-pub(super) async fn serve_workers(env: Arc<WorkerEnv>, workers: usize) -> anyhow::Result<()> {
+pub(super) async fn serve_workers(
+    env: Arc<WorkerEnv>,
+    workers: usize,
+    metrics: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let metrics = bind_metrics(metrics).await?;
     let shutdown = ShutdownSignal::register()?;
-    let process = Process::workers(env.clone(), workers);
+    let mut process = Process::workers(env.clone(), workers);
+    let metrics_addr = match metrics {
+        Some((listener, addr)) => {
+            process = process.metrics(env.clone(), listener);
+            Some(addr)
+        }
+        None => None,
+    };
     tracing::info!(
         workers,
+        metrics = metrics_addr.map(|a| a.to_string()),
         database = env.db.backend_name(),
         "bcda worker started"
     );
+    print_metrics_line(metrics_addr);
     println!("bcda {} worker running {workers} workers", crate::VERSION);
     let _ = std::io::stdout().flush();
     run_until_signal(process, shutdown, &env).await
+}
+
+/// Binds the `--metrics-listen` address, if one is given; returns the
+/// listener and the address it is bound to (port 0 resolved).
+async fn bind_metrics(
+    addr: Option<SocketAddr>,
+) -> anyhow::Result<Option<(tokio::net::TcpListener, SocketAddr)>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {addr} (--metrics-listen / BCDA_METRICS_LISTEN): {e}")
+    })?;
+    let bound = listener.local_addr()?;
+    Ok(Some((listener, bound)))
+}
+
+/// The stdout line naming the metrics URL, when metrics are served.
+fn print_metrics_line(addr: Option<SocketAddr>) {
+    if let Some(addr) = addr {
+        println!(
+            "bcda {} metrics on http://{addr}{}",
+            crate::VERSION,
+            crate::http::metrics::METRICS_PATH
+        );
+    }
 }
 
 /// Waits for the signal, then stops `process` and closes the database.

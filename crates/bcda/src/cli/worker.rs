@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use super::Context;
-use super::serve::{JobArgs, ServeArgs, serve, serve_workers, worker_count};
+use super::serve::{JobArgs, MetricsArgs, ServeArgs, serve, serve_workers, worker_count};
 use crate::config::parse_positive;
 
 /// Options of `bcda worker`.
@@ -15,6 +15,8 @@ pub struct WorkerArgs {
     /// Export workers in this process (default: two per CPU core).
     #[arg(long, env = "BCDA_WORKERS", value_parser = parse_positive, value_name = "N")]
     pub workers: Option<u64>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub jobs: JobArgs,
 }
@@ -29,5 +31,10 @@ pub(super) async fn run_api(ctx: &Context, args: ServeArgs) -> anyhow::Result<()
 /// the worker environment: no token service, no signing-key file.
 pub(super) async fn run_worker(ctx: &Context, args: WorkerArgs) -> anyhow::Result<()> {
     let env = ctx.worker_env(args.jobs.settings()).await?;
-    serve_workers(Arc::new(env), worker_count(args.workers)).await
+    serve_workers(
+        Arc::new(env),
+        worker_count(args.workers),
+        args.metrics.metrics_listen,
+    )
+    .await
 }

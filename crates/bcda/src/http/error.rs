@@ -28,6 +28,7 @@ use crate::export::scopes::OutOfScope;
 use crate::fhir::operation_outcome::{IssueType, OperationOutcome};
 use crate::jobs::kickoff::KickoffError;
 use crate::store::StoreError;
+use crate::telemetry::metrics::Store;
 
 /// An error answer of the API.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,16 @@ pub enum ApiError {
     /// 500: our fault. The detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database failed: 503 with `Retry-After` when it is unreachable
+    /// or refusing work for now ([`StoreError::is_unavailable`]), else 500.
+    /// The detail is logged, never sent; counted as a store error.
+    #[error("{0}")]
+    Database(StoreError),
+    /// 500: the export file store failed (a recorded file that cannot be
+    /// opened or read as recorded). The detail is logged, never sent;
+    /// counted as a store error.
+    #[error("file store error: {0}")]
+    Files(String),
 }
 
 impl ApiError {
@@ -88,16 +99,30 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, IssueType::Throttled)
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, IssueType::Exception),
-            ApiError::Failure(_) | ApiError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception)
+            ApiError::Database(e) if e.is_unavailable() => {
+                (StatusCode::SERVICE_UNAVAILABLE, IssueType::Exception)
             }
+            ApiError::Failure(_)
+            | ApiError::Internal(_)
+            | ApiError::Database(_)
+            | ApiError::Files(_) => (StatusCode::INTERNAL_SERVER_ERROR, IssueType::Exception),
+        }
+    }
+
+    /// The store whose failure this answer reports, if any.
+    fn failed_store(&self) -> Option<Store> {
+        match self {
+            ApiError::Database(_) => Some(Store::Database),
+            ApiError::Files(_) => Some(Store::Files),
+            _ => None,
         }
     }
 
     /// The message the client sees.
     fn public_message(&self) -> String {
         match self {
-            ApiError::Internal(_) => {
+            ApiError::Database(e) if e.is_unavailable() => DATABASE_UNAVAILABLE.to_owned(),
+            ApiError::Internal(_) | ApiError::Database(_) | ApiError::Files(_) => {
                 "An internal error occurred. Please try again later.".to_owned()
             }
             ApiError::MethodNotAllowed => "Method not allowed for this path.".to_owned(),
@@ -105,6 +130,11 @@ impl ApiError {
         }
     }
 }
+
+/// Marks an answer that reports a failed store (a response extension the
+/// metrics middleware counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreFailure(pub Store);
 
 /// What [`render_errors`] needs to write the body.
 #[derive(Debug, Clone)]
@@ -115,8 +145,15 @@ struct PendingOutcome {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "request failed");
+        // Logged here, once, inside the request span; never sent.
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(error = %detail, "request failed"),
+            ApiError::Database(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+            }
+            ApiError::Database(e) => tracing::error!(error = %e, "request failed"),
+            ApiError::Files(detail) => tracing::error!(error = %detail, "request failed"),
+            _ => {}
         }
         let (status, code) = self.status_and_code();
         let mut response = status.into_response();
@@ -129,6 +166,10 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(store) = self.failed_store() {
+            // For the metrics middleware (`bcda_store_errors_total`).
+            response.extensions_mut().insert(StoreFailure(store));
         }
         response.extensions_mut().insert(PendingOutcome {
             code,
@@ -220,13 +261,7 @@ pub const DATABASE_UNAVAILABLE: &str =
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        if error.is_unavailable() {
-            // Logged here, once, inside the request span; never sent.
-            tracing::warn!(error = %error, "database unavailable");
-            ApiError::Unavailable(DATABASE_UNAVAILABLE.to_owned())
-        } else {
-            ApiError::internal(error)
-        }
+        ApiError::Database(error)
     }
 }
 

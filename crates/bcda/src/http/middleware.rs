@@ -1,18 +1,24 @@
-//! Request ids and the request span.
+//! Request ids, the request span and the request metrics.
 //!
 //! Every request gets an `x-request-id` (the client's, if it sent a short,
 //! plain one; else a fresh UUID) echoed on the response, and a span `request{id, method, route, aco,
 //! status, duration_ms}` closed by one "request completed" event. Headers,
 //! query strings and bodies are never logged: they carry tokens and secrets.
+//! [`record_metrics`] counts every request by method, route template and
+//! status, with its latency (`bcda_http_*`, `telemetry::metrics`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::MatchedPath;
-use axum::http::{Request, Response};
+use axum::extract::{MatchedPath, State};
+use axum::http::{Method, Request, Response};
+use axum::middleware::Next;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
+
+use super::error::StoreFailure;
+use crate::telemetry::metrics::{During, Metrics};
 
 /// The request id header: a client's loggable id is kept, otherwise one is made (a UUID); echoed on
 /// the response.
@@ -73,6 +79,51 @@ impl<B> OnResponse<B> for LogCompletion {
             u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
         );
         tracing::info!("request completed");
+    }
+}
+
+/// The `route` label of a request no route matched (the fallback 404, and
+/// answers of the request limits before routing).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Records the request in `metrics`: method, route template (never the
+/// path: it can carry job ids and file names), status and the latency to
+/// the response's head; and a store error when the answer reports one
+/// (`StoreFailure`, set by `ApiError` and `OAuthError`).
+pub async fn record_metrics(
+    State(metrics): State<Metrics>,
+    request: Request<Body>,
+    next: Next,
+) -> axum::response::Response {
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    metrics.http_request(method, route, response.status().as_u16(), started.elapsed());
+    if let Some(StoreFailure(store)) = response.extensions().get::<StoreFailure>() {
+        metrics.store_error(*store, During::Request);
+    }
+    response
+}
+
+/// The `method` label: the methods HTTP defines, anything else `other` (a
+/// client choosing methods must not choose label values).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::{DATABASE_UNAVAILABLE, retry_after_value};
+use super::error::{DATABASE_UNAVAILABLE, StoreFailure, retry_after_value};
 use crate::auth::backend_services::SmartTokenError;
 
 /// An OAuth 2.0 error body (RFC 6749 §5.2).
@@ -48,6 +48,7 @@ impl From<SmartTokenError> for OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         use SmartTokenError::*;
+        let store_failed = matches!(self.0, Store(_));
         let (status, error, description, retry_after) = match self.0 {
             InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d, None),
             UnsupportedGrantType(d) => (StatusCode::BAD_REQUEST, "unsupported_grant_type", d, None),
@@ -100,6 +101,11 @@ impl IntoResponse for OAuthError {
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(wait) = retry_after {
             headers.insert(header::RETRY_AFTER, wait);
+        }
+        if store_failed {
+            response
+                .extensions_mut()
+                .insert(StoreFailure(crate::telemetry::metrics::Store::Database));
         }
         response
     }

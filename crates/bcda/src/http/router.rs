@@ -16,7 +16,9 @@ use utoipa_axum::routes;
 
 use super::error::{not_found, panic_response, render_errors};
 use super::limits::{MAX_BODY_BYTES, limit_request_head};
-use super::middleware::{REQUEST_ID_HEADER, drop_unloggable_request_id, trace_layer};
+use super::middleware::{
+    REQUEST_ID_HEADER, drop_unloggable_request_id, record_metrics, trace_layer,
+};
 use super::openapi;
 use super::routes::{
     attribution_status, data, export, jobs, meta, metadata, smart_configuration, token,
@@ -43,6 +45,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::middleware::map_request(drop_unloggable_request_id))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(trace_layer())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.env.metrics.clone(),
+                    record_metrics,
+                ))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(axum::middleware::from_fn(render_errors))
                 .layer(axum::middleware::from_fn(limit_request_head))

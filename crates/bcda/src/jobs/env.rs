@@ -14,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::DataDir;
 use crate::files::FileStore;
 use crate::store::{Db, StoreError};
+use crate::telemetry::metrics::Metrics;
 
 /// What the export engine runs with: kick-offs, planning, export tasks,
 /// cancellation, cleanup and housekeeping all take this.
@@ -36,6 +37,9 @@ pub struct WorkerEnv {
     /// at once instead of at their next poll (workers in other processes
     /// hear of them through `store::task_signal`, or by polling).
     pub new_tasks: tokio::sync::Notify,
+    /// This process's metrics (`GET /metrics` on `--metrics-listen`): its
+    /// workers, its API and its scrapes record here.
+    pub metrics: Metrics,
 }
 
 /// Why the worker environment could not be opened.
@@ -80,6 +84,7 @@ impl WorkerEnv {
             jobs,
             batch_buffers: BufferPool::new(BATCH_BUFFERS_KEPT),
             new_tasks: tokio::sync::Notify::new(),
+            metrics: Metrics::new(),
         })
     }
 }

@@ -15,6 +15,7 @@ use crate::store::acos;
 use crate::store::job_files;
 use crate::store::jobs;
 use crate::store::tasks::ClaimedTask;
+use crate::telemetry::metrics::ExportedFile;
 
 /// How often a running task checks whether its job was cancelled.
 const CANCEL_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -265,6 +266,19 @@ async fn finish(
         Ok(jobs::task_finished(tx, task.job_id, now).await?)
     })
     .await?;
+    // Counted once recorded: a file whose record rolled back is removed.
+    let recorded = data
+        .iter()
+        .map(|(t, (_, w))| (t.as_str(), w))
+        .chain(errors.iter().map(|(_, w)| ("OperationOutcome", w)));
+    for (resource_type, written) in recorded {
+        env.metrics.file_exported(ExportedFile {
+            resource_type,
+            resources: written.lines,
+            ndjson_bytes: written.ndjson_bytes,
+            stored_bytes: written.stored_bytes,
+        });
+    }
     if status == Some(JobStatus::Completed) {
         tracing::info!(job = task.job_id, "export job completed");
         // What attempts that died left (a file put in place whose final
@@ -290,6 +304,5 @@ async fn blocking_task<T: Send + 'static>(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, TaskError> {
-    blocking_task(move || work().map_err(|e| TaskError::Retryable(format!("file I/O failed: {e}"))))
-        .await
+    blocking_task(move || work().map_err(|e| TaskError::Files(e.to_string()))).await
 }

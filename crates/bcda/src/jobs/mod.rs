@@ -26,6 +26,7 @@ pub mod worker;
 use std::time::Duration;
 
 use crate::domain::ResourceType;
+use crate::telemetry::metrics::Store;
 
 /// Tunables of the export engine.
 #[derive(Debug, Clone)]
@@ -106,9 +107,16 @@ impl JobSettings {
 /// Why a task did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    /// Worth another attempt (I/O, database, generator hiccups).
+    /// Worth another attempt (a thread that failed, generator hiccups).
     #[error("{0}")]
     Retryable(String),
+    /// The database failed: worth another attempt.
+    #[error("{0}")]
+    Database(String),
+    /// Reading or writing the export file store failed: worth another
+    /// attempt.
+    #[error("file I/O failed: {0}")]
+    Files(String),
     /// Will never work (bad payload, the ACO is gone): the job fails.
     #[error("{0}")]
     Permanent(String),
@@ -121,14 +129,36 @@ pub enum TaskError {
     LostClaim,
 }
 
+impl TaskError {
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            TaskError::Retryable(_) | TaskError::Database(_) | TaskError::Files(_)
+        )
+    }
+
+    /// The store that failed, when one did (for `bcda_store_errors_total`).
+    pub fn store(&self) -> Option<Store> {
+        match self {
+            TaskError::Database(_) => Some(Store::Database),
+            TaskError::Files(_) => Some(Store::Files),
+            _ => None,
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for TaskError {
     fn from(e: crate::store::StoreError) -> Self {
-        TaskError::Retryable(e.to_string())
+        TaskError::Database(e.to_string())
     }
 }
 
 impl From<crate::claims::SourceError> for TaskError {
     fn from(e: crate::claims::SourceError) -> Self {
-        TaskError::Retryable(e.to_string())
+        match e {
+            crate::claims::SourceError::Store(e) => e.into(),
+            other => TaskError::Retryable(other.to_string()),
+        }
     }
 }

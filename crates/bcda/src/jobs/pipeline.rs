@@ -69,7 +69,7 @@ pub fn pump(
                 }
             }
             if let Err(e) = writer.write_ndjson(&batch.ndjson, batch.resources) {
-                consumed = Err(TaskError::Retryable(format!("file I/O failed: {e}")));
+                consumed = Err(TaskError::Files(e.to_string()));
                 break;
             }
             if let Err(mpsc::SendError(buffer)) = empty_tx.send(batch.ndjson) {

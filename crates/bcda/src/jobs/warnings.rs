@@ -39,5 +39,5 @@ pub(super) async fn write(
     })
     .await
     .map_err(|e| TaskError::Retryable(format!("warnings file thread failed: {e}")))?
-    .map_err(|e| TaskError::Retryable(format!("file I/O failed: {e}")))
+    .map_err(|e| TaskError::Files(e.to_string()))
 }

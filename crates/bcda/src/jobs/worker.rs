@@ -12,6 +12,7 @@ use super::{TaskError, export_task, plan};
 use crate::domain::JobStatus;
 use crate::store::jobs;
 use crate::store::tasks::{self, ClaimedTask, TaskKind};
+use crate::telemetry::metrics::{During, TaskOutcome};
 
 /// One worker: runs one task at a time.
 #[derive(Debug, Clone)]
@@ -37,6 +38,10 @@ impl Worker {
         let Some(task) = tasks::claim(&self.env.db, &self.owner, now, now + lease).await? else {
             return Ok(false);
         };
+        // Real elapsed time, not the injected clock: this is a measurement
+        // for `bcda_task_duration_seconds`, which no decision reads.
+        let started = std::time::Instant::now();
+        let kind = task.kind;
         let span = tracing::info_span!(
             "task",
             id = task.id,
@@ -62,12 +67,22 @@ impl Worker {
                     task.last_error.as_deref().unwrap_or("the last attempt did not finish")
                 );
                 tracing::error!(error = %reason, "task failed for good; failing its job");
-                fail_job(&self.env, &task, &reason).await
+                fail_job(&self.env, &task, &reason)
+                    .await
+                    .map(|()| TaskOutcome::Failed)
             } else {
                 self.run_claimed(task).await
             };
+            let ended = match &outcome {
+                Ok(ended) => *ended,
+                Err(TaskError::LostClaim) => TaskOutcome::Lost,
+                Err(_) => TaskOutcome::Unrecorded,
+            };
+            self.env
+                .metrics
+                .task_ended(kind, ended, started.elapsed());
             remove_files_if_ended(&self.env, job_id).await;
-            match outcome {
+            match outcome.map(|_| ()) {
                 // Not this worker's failure: another one has the task now
                 // (or the job was cancelled under it).
                 Err(TaskError::LostClaim) => {
@@ -82,8 +97,9 @@ impl Worker {
         Ok(true)
     }
 
-    /// Runs a claimed task under its lease and records the outcome.
-    async fn run_claimed(&self, task: ClaimedTask) -> Result<(), TaskError> {
+    /// Runs a claimed task under its lease and records the outcome; says
+    /// which it recorded.
+    async fn run_claimed(&self, task: ClaimedTask) -> Result<TaskOutcome, TaskError> {
         let (lost_tx, lost_rx) = watch::channel(false);
         let heartbeat = tokio::spawn(
             keep_lease(self.env.clone(), task.id, task.fence, lost_tx).in_current_span(),
@@ -93,8 +109,14 @@ impl Worker {
             TaskKind::Export => export_task::run(&self.env, &task, lost_rx).await,
         };
         heartbeat.abort();
+        if let Err(e) = &result
+            && let Some(store) = e.store()
+        {
+            self.env.metrics.store_error(store, During::Task);
+        }
         match result {
-            Err(TaskError::Retryable(message)) if task.attempts < self.env.jobs.max_attempts => {
+            Err(e) if e.is_retryable() && task.attempts < self.env.jobs.max_attempts => {
+                let message = e.to_string();
                 let backoff = self.env.jobs.retry_backoff
                     * 2u32.saturating_pow((task.attempts - 1).clamp(0, 16) as u32);
                 tracing::warn!(error = %message, retry_in_ms = backoff.as_millis() as u64, "task failed; will retry");
@@ -106,15 +128,19 @@ impl Worker {
                     error: &message,
                     after: backoff,
                 };
-                task_end::record(&self.env, &task, end, task_end::nothing_else).await
+                task_end::record(&self.env, &task, end, task_end::nothing_else)
+                    .await
+                    .map(|()| TaskOutcome::Retried)
             }
             // Nothing was recorded; `run_one` says so.
             Err(TaskError::LostClaim) => Err(TaskError::LostClaim),
             Err(e) => {
                 tracing::error!(error = %e, "task failed for good; failing its job");
-                fail_job(&self.env, &task, &e.to_string()).await
+                fail_job(&self.env, &task, &e.to_string())
+                    .await
+                    .map(|()| TaskOutcome::Failed)
             }
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(TaskOutcome::Done),
         }
     }
 
@@ -148,6 +174,11 @@ impl Worker {
                     }
                 }
                 Err(e) => {
+                    // Claiming or recording a task failed (the task's own
+                    // errors were counted where it ended).
+                    if let Some(store) = e.store() {
+                        env.metrics.store_error(store, During::Task);
+                    }
                     failures = failures.saturating_add(1);
                     let wait = error_backoff(env.jobs.poll_interval, failures);
                     tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "worker could not claim or record a task");

@@ -393,3 +393,20 @@ pub async fn completed_before(
         .await?
     }))
 }
+
+/// How many jobs are in each status; statuses without jobs are left out.
+/// One scan of the `jobs_by_status` index, for the `bcda_jobs` gauge.
+pub async fn count_by_status(db: &Db) -> Result<Vec<(JobStatus, i64)>, StoreError> {
+    let rows: Vec<(String, i64)> = with_pool!(db, |pool| {
+        sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+            .fetch_all(pool)
+            .await?
+    });
+    rows.into_iter()
+        .map(|(status, count)| {
+            JobStatus::parse(&status)
+                .map(|s| (s, count))
+                .ok_or_else(|| decode_err(format!("unknown job status {status:?}")).into())
+        })
+        .collect()
+}

@@ -243,10 +243,31 @@ impl Db {
         Ok(())
     }
 
+    /// The connection pool's use now: open connections, idle ones, and the
+    /// most it may open (the `bcda_db_pool_*` gauges).
+    pub fn pool_stats(&self) -> PoolStats {
+        with_pool!(self, |pool| PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
+    }
+
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
     }
+}
+
+/// A connection pool's use at one moment ([`Db::pool_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// A transaction on either backend, for writes that must land together

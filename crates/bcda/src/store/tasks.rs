@@ -9,7 +9,7 @@
 use time::OffsetDateTime;
 
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
-use crate::clock::to_epoch_ms;
+use crate::clock::{from_epoch_ms, to_epoch_ms};
 pub use crate::domain::task::TaskKind;
 use crate::domain::task::TaskPayload;
 
@@ -363,4 +363,52 @@ pub async fn failures(db: &Db, job_id: i64) -> Result<Vec<TaskFailure>, StoreErr
         .fetch_all(pool)
         .await?
     }))
+}
+
+/// The queue at one moment (the `bcda_task_queue_*` and `bcda_tasks_running`
+/// gauges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Tasks ready to run (due, or waiting out a retry's backoff), by kind.
+    pub queued: Vec<(TaskKind, i64)>,
+    /// Tasks a worker holds (or held: a lapsed lease counts until it is
+    /// claimed again), by kind.
+    pub running: Vec<(TaskKind, i64)>,
+    /// When the ready task that has waited longest became due (`None`: no
+    /// ready task is due): how far behind the workers are.
+    pub oldest_due: Option<OffsetDateTime>,
+}
+
+/// The queue's depth per kind and its oldest due task at `now`: one
+/// grouped read of the `tasks_claimable` index's ready and running rows,
+/// which are few (finished tasks are never read).
+pub async fn queue_stats(db: &Db, now: OffsetDateTime) -> Result<QueueStats, StoreError> {
+    let rows: Vec<(String, String, i64, i64)> = with_pool!(db, |pool| {
+        sqlx::query_as(
+            "SELECT kind, state, COUNT(*), MIN(run_after) FROM tasks \
+             WHERE state IN ('ready', 'running') GROUP BY kind, state",
+        )
+        .fetch_all(pool)
+        .await?
+    });
+    let mut stats = QueueStats::default();
+    let now_ms = to_epoch_ms(now);
+    for (kind, state, count, earliest) in rows {
+        let kind = TaskKind::parse(&kind).ok_or_else(|| {
+            StoreError::from(sqlx::Error::Decode(
+                format!("unknown task kind {kind:?}").into(),
+            ))
+        })?;
+        if state == "running" {
+            stats.running.push((kind, count));
+            continue;
+        }
+        stats.queued.push((kind, count));
+        // The earliest run_after of a kind's ready tasks is due if any is.
+        if earliest <= now_ms {
+            let due = from_epoch_ms(earliest);
+            stats.oldest_due = Some(stats.oldest_due.map_or(due, |o: OffsetDateTime| o.min(due)));
+        }
+    }
+    Ok(stats)
 }

@@ -525,3 +525,109 @@ backend_test! {
         assert!(!run_ok(cmd(&["aco", "list"])).contains("A9995"));
     }
 }
+
+/// The metrics URL a server printed (`bcda <version> metrics on <url>`).
+fn metrics_url(printed: &str) -> String {
+    printed
+        .lines()
+        .find(|line| line.contains(" metrics on http://"))
+        .and_then(|line| line.trim().rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no metrics line in: {printed}"))
+        .to_owned()
+}
+
+backend_test! {
+    /// `--metrics-listen` (here by its variable, BCDA_METRICS_LISTEN) serves
+    /// `GET /metrics` on a port of its own, printed before the listening
+    /// line; the API's port answers `/metrics` with its usual 404, and the
+    /// metrics port serves nothing of the API.
+    async fn metrics_are_served_on_their_own_port(backend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_schema().await.1),
+        };
+        let mut command = bcda(dir.path(), pg.as_deref());
+        command.env("BCDA_METRICS_LISTEN", "127.0.0.1:0");
+        let (server, printed) = Server::start_as(command, "serve");
+        let metrics = metrics_url(&printed);
+        assert!(metrics.starts_with("http://127.0.0.1:") && metrics.ends_with("/metrics"), "{metrics}");
+        assert!(!metrics.starts_with(&server.base), "a port of its own: {metrics}");
+        let http = reqwest::Client::new();
+        assert_eq!(http.get(format!("{}/_version", server.base)).send().await.expect("send").status(), 200);
+
+        let scraped = http.get(&metrics).send().await.expect("send");
+        assert_eq!(scraped.status(), 200);
+        assert_eq!(
+            scraped.headers().get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        let text = scraped.text().await.expect("text");
+        assert!(
+            text.contains(r#"bcda_http_requests_total{method="GET",route="/_version",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("bcda_database_up 1"), "{text}");
+
+        let on_api = http.get(format!("{}/metrics", server.base)).send().await.expect("send");
+        assert_eq!(on_api.status(), 404);
+        assert_eq!(
+            on_api.headers().get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/fhir+json")
+        );
+        let outcome: serde_json::Value = on_api.json().await.expect("json");
+        assert_eq!(outcome["resourceType"], "OperationOutcome");
+        let metrics_base = metrics.trim_end_matches("/metrics");
+        let api_on_metrics = http.get(format!("{metrics_base}/_version")).send().await.expect("send");
+        assert_eq!(api_on_metrics.status(), 404);
+        server.terminate();
+    }
+}
+
+/// `bcda worker --metrics-listen` serves the worker's metrics: no API, but
+/// its tasks, the queue and the database pool.
+#[tokio::test]
+async fn a_worker_serves_metrics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = bcda(dir.path(), None);
+    command
+        .args([
+            "worker",
+            "--workers",
+            "1",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("spawn bcda");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let worker = Server {
+        child,
+        base: String::new(),
+    };
+    let mut printed = String::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.contains("worker running 1 workers") {
+            break;
+        }
+    }
+    let url = metrics_url(&printed);
+    let text = reqwest::get(&url)
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"bcda_task_queue_depth{kind="export"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"bcda_db_pool_max_connections{backend="sqlite"}"#),
+        "{text}"
+    );
+    worker.terminate();
+}

@@ -15,7 +15,9 @@ use bcda::jobs::JobSettings;
 use bcda::jobs::worker::{Worker, run_until_idle};
 use bcda::store::jobs;
 use bcda::store::{job_files, tasks};
+use http_body_util::BodyExt;
 use tokio::sync::watch;
+use tower::ServiceExt;
 
 use crate::harness::{Backend, TestApp, TestResponse, backend_test};
 use crate::kickoff::{job_id, kick_ok, sandbox_app_with_token};
@@ -240,6 +242,32 @@ async fn postgres_down_answers_503_with_retry_after() {
     let health = app.get("/_health").await;
     assert_unavailable(&health, "/_health");
     assert_ne!(health.json()["database"], "ok");
+    // Each answer above was a database error, counted as one; a scrape
+    // still answers, saying the database is down.
+    let metrics = bcda::http::metrics::router(app.state.env.clone())
+        .oneshot(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = String::from_utf8(
+        metrics
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec(),
+    )
+    .expect("utf-8");
+    assert!(text.contains("\nbcda_database_up 0\n"), "{text}");
+    assert!(
+        text.contains("bcda_store_errors_total{store=\"database\",during=\"request\"} 6\n"),
+        "{text}"
+    );
     // Each answer came within about the configured wait, not a 10 s pool
     // time-out each (a loose bound: this is not a performance test).
     assert!(

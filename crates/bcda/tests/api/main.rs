@@ -25,6 +25,7 @@ mod import_bounds;
 mod kickoff;
 mod list_params;
 mod metadata;
+mod metrics;
 mod one_job_rule;
 mod openapi;
 mod patient_subset;

@@ -36,7 +36,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 
 /// Token settings that never throttle (the refusal tests fail often on
 /// purpose), with the default assertion settings unless given.
-fn settings(backend_services: BackendServicesSettings) -> TokenSettings {
+pub(crate) fn settings(backend_services: BackendServicesSettings) -> TokenSettings {
     TokenSettings {
         throttle: ThrottleSettings {
             per_client: 1000,
@@ -53,14 +53,14 @@ fn builder(backend: Backend) -> TestAppBuilder {
 }
 
 /// A private key the tests sign assertions with.
-struct Signer {
+pub(crate) struct Signer {
     kid: String,
     alg: Algorithm,
     key: EncodingKey,
 }
 
 impl Signer {
-    fn es384(pair: &ClientKeyPair) -> Signer {
+    pub(crate) fn es384(pair: &ClientKeyPair) -> Signer {
         let pem = pair.private_key_pem().expect("pem");
         Signer {
             kid: pair.kid().to_owned(),
@@ -95,7 +95,7 @@ impl Signer {
         header
     }
 
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         self.sign_with(self.header(), claims)
     }
 
@@ -106,7 +106,7 @@ impl Signer {
 
 /// Assertion claims for `client_id` at the app's current time: valid for
 /// four minutes, a fresh jti.
-fn claims(app: &TestApp, client_id: &str) -> Value {
+pub(crate) fn claims(app: &TestApp, client_id: &str) -> Value {
     let now = app.clock.now().unix_timestamp();
     json!({
         "iss": client_id,
@@ -166,7 +166,7 @@ fn assertion_form(assertion: &str, scope: &str) -> String {
     ])
 }
 
-async fn request_token(app: &TestApp, assertion: &str, scope: &str) -> TestResponse {
+pub(crate) async fn request_token(app: &TestApp, assertion: &str, scope: &str) -> TestResponse {
     app.send(token_request(assertion_form(assertion, scope), None))
         .await
 }

@@ -291,19 +291,16 @@ async fn open_stored(files: &FileStore, record: &JobFileRecord) -> Result<File, 
             return Err(file_not_found());
         }
         Err(error) => {
-            return Err(ApiError::internal(format!(
-                "open {}: {error}",
-                path.display()
-            )));
+            return Err(ApiError::Files(format!("open {}: {error}", path.display())));
         }
     };
     let on_disk = file
         .metadata()
         .await
-        .map_err(|e| ApiError::internal(format!("stat {}: {e}", path.display())))?
+        .map_err(|e| ApiError::Files(format!("stat {}: {e}", path.display())))?
         .len();
     if i64::try_from(on_disk).ok() != Some(record.stored_bytes) {
-        return Err(ApiError::internal(format!(
+        return Err(ApiError::Files(format!(
             "{} has {on_disk} bytes, {} recorded",
             path.display(),
             record.stored_bytes

@@ -28,6 +28,7 @@ use crate::http::form;
 use crate::http::limits::MAX_BODY_BYTES;
 use crate::http::oauth_error::{OAuthError, OAuthErrorBody};
 use crate::http::openapi::schemas::OperationOutcome;
+use crate::telemetry::metrics::{TokenFlow, TokenRefusal};
 
 /// The token response, field for field as BCDA sends it (`expires_in` is a
 /// string there, and clients parse it as one).
@@ -197,33 +198,57 @@ pub async fn issue(
     } else {
         None
     };
+    // Every token request ends here, issued or refused: the one place the
+    // token metrics are recorded (reasons from a fixed set; never the
+    // client id).
+    let metrics = &state.env.metrics;
     match assertion_params {
-        Some(params) => issue_for_assertion(&state, peer, base, &headers, &params)
-            .await
-            .unwrap_or_else(|e| e.into_response()),
-        None => issue_for_secret(&state, peer, &headers)
-            .await
-            .unwrap_or_else(|e| e.into_response()),
+        Some(params) => match issue_for_assertion(&state, peer, base, &headers, &params).await {
+            Ok(response) => {
+                metrics.token_issued(TokenFlow::Smart);
+                response
+            }
+            Err(error) => {
+                metrics.token_refused(TokenFlow::Smart, error.refusal());
+                OAuthError(error).into_response()
+            }
+        },
+        None => match issue_for_secret(&state, peer, &headers).await {
+            Ok(response) => {
+                metrics.token_issued(TokenFlow::Basic);
+                response
+            }
+            Err((reason, error)) => {
+                metrics.token_refused(TokenFlow::Basic, reason);
+                error.into_response()
+            }
+        },
     }
 }
 
-/// BCDA's flow: HTTP Basic client id and secret.
+/// BCDA's flow: HTTP Basic client id and secret. A refusal says why, for
+/// the metrics.
 async fn issue_for_secret(
     state: &AppState,
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, (TokenRefusal, ApiError)> {
     let (client_id, secret) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(basic_credentials)
         .ok_or_else(|| {
-            ApiError::BadRequest(
+            let error = ApiError::BadRequest(
                 "HTTP Basic authentication with your client id and secret is required".to_owned(),
-            )
+            );
+            (TokenRefusal::InvalidRequest, error)
         })?;
     let address = client_address(headers, peer, state.http.trust_forwarded_headers);
-    let token = state.tokens.issue(&client_id, &secret, address).await?;
+    let token = state
+        .tokens
+        .issue(&client_id, &secret, address)
+        .await
+        .map_err(|e| (e.refusal(), ApiError::from(e)))?;
     let body = TokenResponse {
         access_token: token.access_token,
         expires_in: token.expires_in.to_string(),
@@ -239,7 +264,7 @@ async fn issue_for_assertion(
     base: Result<BaseUrl, ApiError>,
     headers: &HeaderMap,
     params: &[(String, String)],
-) -> Result<Response, OAuthError> {
+) -> Result<Response, SmartTokenError> {
     let grant = AssertionGrant::from_params(params)?;
     // The assertion's `aud` must be the token URL as this client reached
     // it (the base honours --public-url and trusted forwarded headers).
