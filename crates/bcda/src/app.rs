@@ -37,6 +37,8 @@ pub struct AppConfig {
     /// Where the SQLite file, export files and (by default) the key file
     /// live.
     pub data_dir: DataDir,
+    /// Where export files are stored (`--store`).
+    pub store: crate::files::StoreLocation,
     /// The file whose key seals the signing keys.
     pub key_file: PathBuf,
     /// Token lifetime and the per-ACO issue limit.
@@ -82,7 +84,7 @@ impl App {
     /// worker environment (data directory, migrations), then makes sure a
     /// signing key exists and opens with the key file.
     pub async fn open(db: Db, clock: SharedClock, config: AppConfig) -> Result<Self, StartError> {
-        let env = WorkerEnv::open(db, clock, config.data_dir, config.jobs).await?;
+        let env = WorkerEnv::open(db, clock, config.data_dir, &config.store, config.jobs).await?;
         let sealer = KeySealer::load_or_create(&config.key_file)?;
         let keyring = Arc::new(Keyring::new(env.db.clone(), sealer));
         keyring.ensure_signing_key(env.clock.now()).await?;

@@ -1,158 +1,368 @@
-//! The output file store: where export files live on disk.
+//! The output file store: where export files live, in a directory or in
+//! S3-compatible object storage, through one interface (Apache Arrow's
+//! `object_store`).
 //!
-//! Layout under the data directory: `exports/<job id>/<name>.gz` while a
-//! job's files may be downloaded, `archive/<job id>/<name>.gz` after they
-//! expire, nothing once deleted. `<name>` is always a name the server
-//! generated and recorded in `job_files`; request paths are never joined to
-//! a path here. Every directory and file is owner-only ([`private`]).
+//! Keys: `exports/<job id>/<name>.gz` while a job's files may be
+//! downloaded, `archive/<job id>/<name>.gz` after they expire, nothing once
+//! deleted. `<name>` is always a name the server generated and recorded in
+//! `job_files`; request paths are never joined to a key here.
+//!
+//! Files are written by streaming multipart upload ([`upload`]): nothing is
+//! visible under a key until the whole file is, and a writer that fails or
+//! is abandoned aborts its upload. What a crashed process leaves (S3: an
+//! incomplete multipart upload, removed by the bucket's lifecycle rule; a
+//! directory: a staged `<key>#<n>` file) is never listed as a file, and the
+//! directory's staged files go with their job's directory.
+//!
+//! In a directory, every directory and file is owner-only ([`private`]).
 
+pub mod location;
 pub mod private;
+pub mod upload;
 
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// The name of a temporary file: `.<task>-<fence>.<name>.tmp`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TempName {
-    /// The task writing it.
-    pub task_id: i64,
-    /// The attempt (the task's fence when it was claimed).
-    pub fence: i64,
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use object_store::path::Path as Key;
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt};
+use tokio::runtime::Handle;
+
+pub use self::location::StoreLocation;
+use self::upload::UploadWriter;
+
+/// The top-level prefix of downloadable files.
+const EXPORTS: &str = "exports";
+/// The top-level prefix of archived files.
+const ARCHIVE: &str = "archive";
+
+/// The bytes of a stored file, ready to be read from a position.
+pub enum StoredBody {
+    /// A local file (a directory store), not yet positioned: reading starts
+    /// at `start`.
+    File {
+        /// The open file.
+        file: std::fs::File,
+        /// The first byte to read.
+        start: u64,
+    },
+    /// The requested bytes as a stream (an object store).
+    Stream(BoxStream<'static, object_store::Result<Bytes>>),
 }
 
-impl TempName {
-    /// The file name for the final name `name`.
-    pub fn file_name(self, name: &str) -> String {
-        format!(".{}-{}.{name}.tmp", self.task_id, self.fence)
-    }
-
-    /// The task and attempt of a temporary file's name; `None` for any
-    /// other name.
-    pub fn parse(file_name: &str) -> Option<Self> {
-        let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
-        let (attempt, _) = inner.split_once('.')?;
-        let (task, fence) = attempt.split_once('-')?;
-        Some(Self {
-            task_id: task.parse().ok()?,
-            fence: fence.parse().ok()?,
-        })
+impl std::fmt::Debug for StoredBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File { start, .. } => f.debug_struct("File").field("start", start).finish(),
+            Self::Stream(_) => f.write_str("Stream"),
+        }
     }
 }
 
-/// The file store of one data directory.
-#[derive(Debug, Clone)]
+impl StoredBody {
+    /// A blocking reader of the bytes, from the start of the requested
+    /// range. Call on a thread that may block: a local file seeks; a
+    /// stream's chunks are awaited on `runtime`.
+    pub fn into_reader(self, runtime: Handle) -> std::io::Result<Box<dyn Read + Send>> {
+        match self {
+            Self::File { mut file, start } => {
+                file.seek(SeekFrom::Start(start))?;
+                Ok(Box::new(file))
+            }
+            Self::Stream(stream) => Ok(Box::new(StreamReader {
+                stream,
+                chunk: Bytes::new(),
+                runtime,
+            })),
+        }
+    }
+}
+
+/// A blocking `Read` over a stream of byte chunks.
+struct StreamReader {
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    chunk: Bytes,
+    runtime: Handle,
+}
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.runtime.block_on(self.stream.next()) {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => return Err(io(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
+/// A stored file opened for reading.
+#[derive(Debug)]
+pub struct StoredObject {
+    /// The whole file's size in bytes (whatever range was asked for).
+    pub size: u64,
+    /// Its bytes from the start of the requested range.
+    pub body: StoredBody,
+}
+
+/// The file store of one deployment.
+#[derive(Clone)]
 pub struct FileStore {
-    root: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// The directory of a directory store: for owner-only modes, directory
+    /// renames and staged files (none for an object store).
+    local_root: Option<PathBuf>,
+    /// Where the files are, for logs and messages (`s3://bucket/prefix`, a
+    /// directory).
+    description: String,
+    /// Bytes per uploaded part.
+    part_size: usize,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An object store error as an I/O error (what the callers handle).
+fn io(error: object_store::Error) -> std::io::Error {
+    match error {
+        object_store::Error::NotFound { .. } => {
+            std::io::Error::new(std::io::ErrorKind::NotFound, error.to_string())
+        }
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
+/// Whether a file name is a directory store's staged upload (`<name>#<n>`,
+/// the part of an upload that never completed).
+fn is_staged(file_name: &str) -> bool {
+    file_name
+        .rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl FileStore {
-    /// The store under `data_dir`.
-    pub fn new(data_dir: &Path) -> Self {
+    /// A store over `store` (any `object_store` implementation), described
+    /// as `description` in logs. `local_root` is the directory when the
+    /// store is a `LocalFileSystem` rooted there.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        local_root: Option<PathBuf>,
+        description: String,
+        part_size: usize,
+    ) -> Self {
         Self {
-            root: data_dir.to_owned(),
+            store,
+            local_root,
+            description,
+            part_size,
         }
     }
 
-    /// The directory of a job's downloadable files.
-    pub fn job_dir(&self, job_id: i64) -> PathBuf {
-        self.root.join("exports").join(job_id.to_string())
+    /// Where the files are (`s3://bucket/prefix` or a directory), for
+    /// messages.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
-    /// Where a recorded file's gzip bytes are stored.
-    pub fn path(&self, job_id: i64, name: &str) -> PathBuf {
-        self.job_dir(job_id).join(format!("{name}.gz"))
+    /// The directory of a directory store; `None` for an object store.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
     }
 
-    /// A temporary path for a file being written by the attempt `fence` of
-    /// task `task_id`; it becomes [`FileStore::path`] only when whole. The
-    /// task and fence in the name let a retry, or a sweep, tell a dead
-    /// attempt's leftovers from a live attempt's work ([`TempName`]).
-    pub fn temp_path(&self, job_id: i64, task_id: i64, fence: i64, name: &str) -> PathBuf {
-        self.job_dir(job_id)
-            .join(TempName { task_id, fence }.file_name(name))
+    /// The underlying object store (e.g. for presigned URLs).
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
     }
 
-    /// Removes the temporary files of `task_id`'s attempts other than
-    /// `fence` (the attempt that holds the task now): what an attempt that
-    /// died left behind. Returns how many were removed.
-    pub async fn remove_other_attempts(
+    /// The key of a recorded file's gzip bytes.
+    pub fn key(job_id: i64, name: &str) -> Key {
+        Key::from_iter([EXPORTS, &job_id.to_string(), &format!("{name}.gz")])
+    }
+
+    fn job_prefix(top: &str, job_id: i64) -> Key {
+        Key::from_iter([top, &job_id.to_string()])
+    }
+
+    /// A directory store's directory of a job's downloadable files.
+    pub fn job_dir(&self, job_id: i64) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        Some(root.join(EXPORTS).join(job_id.to_string()))
+    }
+
+    /// A directory store's directory of a job's archived files.
+    pub fn archive_dir(&self, job_id: i64) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        Some(root.join(ARCHIVE).join(job_id.to_string()))
+    }
+
+    /// Where a directory store keeps a recorded file's gzip bytes.
+    pub fn path(&self, job_id: i64, name: &str) -> Option<PathBuf> {
+        Some(self.job_dir(job_id)?.join(format!("{name}.gz")))
+    }
+
+    /// Starts writing the file `name` of a job: its bytes go to the store
+    /// as they are written, and appear under the file's key only when the
+    /// writer finishes ([`UploadWriter::finish`]). Call from async code;
+    /// the writer itself is used on a blocking thread.
+    pub async fn create(&self, job_id: i64, name: &str) -> std::io::Result<UploadWriter> {
+        if let Some(dir) = self.job_dir(job_id) {
+            // Owner-only, before the store makes it with the umask's modes.
+            tokio::task::spawn_blocking(move || private::create_dir_all(&dir))
+                .await
+                .map_err(std::io::Error::other)??;
+        }
+        let key = Self::key(job_id, name);
+        let upload = self.store.put_multipart(&key).await.map_err(io)?;
+        Ok(UploadWriter::new(
+            upload,
+            self.part_size,
+            Handle::current(),
+            self.path(job_id, name),
+        ))
+    }
+
+    /// The size of a recorded file; `None` if it is not there.
+    pub async fn size(&self, job_id: i64, name: &str) -> std::io::Result<Option<u64>> {
+        match self.store.head(&Self::key(job_id, name)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Opens a recorded file for reading `range` of its bytes (all of them
+    /// when `None`); `None` if it is not there. An object store is asked
+    /// for the range only (a ranged GET), so a resumed download does not
+    /// fetch what the client has.
+    pub async fn open(
         &self,
         job_id: i64,
-        task_id: i64,
-        fence: i64,
-    ) -> std::io::Result<usize> {
-        self.remove_matching(job_id, move |name| {
-            TempName::parse(name).is_some_and(|t| t.task_id == task_id && t.fence != fence)
-        })
-        .await
+        name: &str,
+        range: Option<Range<u64>>,
+    ) -> std::io::Result<Option<StoredObject>> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
+        let result = match self.store.get_opts(&Self::key(job_id, name), options).await {
+            Ok(result) => result,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let size = result.meta.size;
+        let start = result.range.start;
+        let body = match result.payload {
+            GetResultPayload::File(file, _) => StoredBody::File { file, start },
+            GetResultPayload::Stream(stream) => StoredBody::Stream(stream),
+        };
+        Ok(Some(StoredObject { size, body }))
     }
 
-    /// Removes the files of a job's download directory for which `doomed`
-    /// (given the file name) is true; returns how many were removed.
+    /// The names of the files under a job's prefix (`<name>.gz`), and in a
+    /// directory store its staged uploads too.
+    async fn names(&self, top: &str, job_id: i64) -> std::io::Result<Vec<String>> {
+        let prefix = Self::job_prefix(top, job_id);
+        let mut listed = self.store.list(Some(&prefix));
+        let mut names = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = meta.map_err(io)?;
+            if let Some(name) = meta.location.filename() {
+                names.push(name.to_owned());
+            }
+        }
+        if let Some(root) = &self.local_root {
+            let dir = root.join(top).join(job_id.to_string());
+            let staged = tokio::task::spawn_blocking(move || staged_files(&dir))
+                .await
+                .map_err(std::io::Error::other)??;
+            names.extend(staged);
+        }
+        Ok(names)
+    }
+
+    /// Removes the files of a job's downloadable files (and staged uploads)
+    /// for which `doomed` (given the file name) is true; returns how many
+    /// were removed.
     pub async fn remove_matching(
         &self,
         job_id: i64,
         doomed: impl Fn(&str) -> bool + Send + 'static,
     ) -> std::io::Result<usize> {
-        let dir = self.job_dir(job_id);
-        tokio::task::spawn_blocking(move || {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-                Err(e) => return Err(e),
-            };
-            let mut removed = 0;
-            for entry in entries {
-                let entry = entry?;
-                let name = entry.file_name();
-                if name.to_str().is_some_and(&doomed) {
-                    match std::fs::remove_file(entry.path()) {
+        let mut removed = 0;
+        for name in self.names(EXPORTS, job_id).await? {
+            if !doomed(&name) {
+                continue;
+            }
+            if is_staged(&name) {
+                if let Some(dir) = self.job_dir(job_id) {
+                    match tokio::fs::remove_file(dir.join(&name)).await {
                         Ok(()) => removed += 1,
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }
+                continue;
             }
-            Ok(removed)
-        })
-        .await?
+            let key = Self::job_prefix(EXPORTS, job_id).join(name.as_str());
+            match self.store.delete(&key).await {
+                Ok(()) => removed += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes one finished file (`name` as recorded), if it exists.
     pub async fn remove(&self, job_id: i64, name: &str) -> std::io::Result<()> {
-        match tokio::fs::remove_file(self.path(job_id, name)).await {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        match self.store.delete(&Self::key(job_id, name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io(e)),
         }
     }
 
-    /// The ids of the jobs that have a directory on disk, downloadable or
+    /// The ids of the jobs that have files in the store, downloadable or
     /// archived (for the sweep that removes what no job should have).
-    pub async fn job_ids_on_disk(&self) -> std::io::Result<Vec<i64>> {
-        let roots = [self.root.join("exports"), self.root.join("archive")];
-        tokio::task::spawn_blocking(move || {
-            let mut ids = Vec::new();
-            for root in roots {
-                let entries = match std::fs::read_dir(&root) {
-                    Ok(entries) => entries,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                };
-                for entry in entries {
-                    if let Some(id) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
-                        ids.push(id);
-                    }
-                }
+    pub async fn job_ids(&self) -> std::io::Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        for top in [EXPORTS, ARCHIVE] {
+            let listed = self
+                .store
+                .list_with_delimiter(Some(&Key::from(top)))
+                .await
+                .map_err(io)?;
+            ids.extend(
+                listed
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|p| p.filename()?.parse::<i64>().ok()),
+            );
+            if let Some(root) = &self.local_root {
+                // A job directory holding only staged uploads lists no
+                // object, so the store does not show it.
+                let dir = root.join(top);
+                let on_disk = tokio::task::spawn_blocking(move || numbered_dirs(&dir))
+                    .await
+                    .map_err(std::io::Error::other)??;
+                ids.extend(on_disk);
             }
-            ids.sort_unstable();
-            ids.dedup();
-            Ok(ids)
-        })
-        .await?
-    }
-
-    /// The directory of a job's archived files.
-    pub fn archive_dir(&self, job_id: i64) -> PathBuf {
-        self.root.join("archive").join(job_id.to_string())
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Whether a file name is a finished file's (`<name>.gz`), and the
@@ -160,31 +370,115 @@ impl FileStore {
     pub fn recorded_name(file_name: &str) -> Option<&str> {
         file_name
             .strip_suffix(".gz")
-            .filter(|n| !n.starts_with('.'))
+            .filter(|n| !n.starts_with('.') && !n.contains('#'))
     }
 
-    /// Moves a job's files to the archive (no longer downloadable).
+    /// Moves a job's files to the archive (no longer downloadable). A
+    /// directory is renamed at once; an object store renames each file.
     pub async fn archive(&self, job_id: i64) -> std::io::Result<()> {
-        let from = self.job_dir(job_id);
-        if !tokio::fs::try_exists(&from).await? {
-            return Ok(());
+        if let (Some(from), Some(to)) = (self.job_dir(job_id), self.archive_dir(job_id)) {
+            if !tokio::fs::try_exists(&from).await? {
+                return Ok(());
+            }
+            let parent = to.parent().map(Path::to_owned);
+            if let Some(parent) = parent {
+                tokio::task::spawn_blocking(move || private::create_dir_all(&parent))
+                    .await
+                    .map_err(std::io::Error::other)??;
+            }
+            return tokio::fs::rename(from, to).await;
         }
-        let archive = self.root.join("archive");
-        tokio::task::spawn_blocking(move || private::create_dir_all(&archive)).await??;
-        tokio::fs::rename(from, self.archive_dir(job_id)).await
-    }
-
-    /// Deletes a job's files, downloadable and archived.
-    pub async fn delete(&self, job_id: i64) -> std::io::Result<()> {
-        for dir in [self.job_dir(job_id), self.archive_dir(job_id)] {
-            match tokio::fs::remove_dir_all(&dir).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+        for name in self.names(EXPORTS, job_id).await? {
+            let from = Self::job_prefix(EXPORTS, job_id).join(name.as_str());
+            let to = Self::job_prefix(ARCHIVE, job_id).join(name.as_str());
+            match self.store.rename(&from, &to).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io(e)),
             }
         }
         Ok(())
     }
+
+    /// Deletes a job's files, downloadable and archived (and a directory
+    /// store's staged uploads and directories).
+    pub async fn delete(&self, job_id: i64) -> std::io::Result<()> {
+        if let (Some(exports), Some(archive)) = (self.job_dir(job_id), self.archive_dir(job_id)) {
+            for dir in [exports, archive] {
+                match tokio::fs::remove_dir_all(&dir).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        }
+        for top in [EXPORTS, ARCHIVE] {
+            for name in self.names(top, job_id).await? {
+                let key = Self::job_prefix(top, job_id).join(name.as_str());
+                match self.store.delete(&key).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(io(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes, reads back and removes a small object: whether the store
+    /// works (`/_health`).
+    pub async fn probe(&self) -> std::io::Result<()> {
+        let key = Key::from_iter([".health", &format!("{}", uuid::Uuid::new_v4().simple())]);
+        if let Some(root) = &self.local_root {
+            let dir = root.join(".health");
+            tokio::task::spawn_blocking(move || private::create_dir_all(&dir))
+                .await
+                .map_err(std::io::Error::other)??;
+        }
+        let written = self.store.put(&key, Bytes::from_static(b"ok").into()).await;
+        // Removed whatever happened: a write that failed half-way may still
+        // have left the object.
+        let removed = self.store.delete(&key).await;
+        written.map_err(io)?;
+        match removed {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io(e)),
+        }
+    }
+}
+
+/// The staged uploads in a directory (none if it does not exist).
+fn staged_files(dir: &Path) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        if let Some(name) = entry?.file_name().to_str()
+            && is_staged(name)
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// The numeric names of the directories in `dir` (none if it does not
+/// exist).
+fn numbered_dirs(dir: &Path) -> std::io::Result<Vec<i64>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut ids = Vec::new();
+    for entry in entries {
+        if let Some(id) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]
@@ -192,24 +486,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temporary_names_carry_task_and_attempt() {
-        let t = TempName {
-            task_id: 12,
-            fence: 3,
-        };
-        let name = t.file_name("0f8f-error.ndjson");
-        assert_eq!(name, ".12-3.0f8f-error.ndjson.tmp");
-        assert_eq!(TempName::parse(&name), Some(t));
-        for other in [
-            "0f8f.ndjson.gz",
-            ".x-3.a.tmp",
-            ".12.a.tmp",
-            "12-3.a.tmp",
-            ".12-3.a",
-        ] {
-            assert_eq!(TempName::parse(other), None, "{other}");
-        }
+    fn names_of_files_and_staged_uploads() {
         assert_eq!(FileStore::recorded_name("a.ndjson.gz"), Some("a.ndjson"));
-        assert_eq!(FileStore::recorded_name(&name), None);
+        assert_eq!(FileStore::recorded_name("a.ndjson.gz#1"), None);
+        assert_eq!(FileStore::recorded_name(".x.tmp"), None);
+        assert!(is_staged("a.ndjson.gz#12"));
+        assert!(!is_staged("a.ndjson.gz"));
+        assert!(!is_staged("a.ndjson.gz#"));
+        assert!(!is_staged("a#b"));
+        assert_eq!(
+            FileStore::key(7, "a.ndjson").as_ref(),
+            "exports/7/a.ndjson.gz"
+        );
     }
 }

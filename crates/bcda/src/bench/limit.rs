@@ -23,6 +23,9 @@ use flate2::write::GzEncoder;
 /// Uncompressed bytes handed to the compressor at a time.
 const CHUNK: usize = 1 << 20;
 
+/// The compressor's output buffer: a directory store's upload part size.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// What the limit run measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limit {
@@ -101,12 +104,10 @@ fn run_thread(
         let mut reader = GzDecoder::new(BufReader::with_capacity(CHUNK, File::open(input)?));
         let name = input.file_name().unwrap_or_default();
         let timed = Instant::now();
-        // The same writer stack as the server's NdjsonWriter.
+        // The server's writer stack in a directory store: the compressor
+        // writing into part-sized buffers that go to the file whole.
         let mut encoder = GzEncoder::new(
-            BufWriter::with_capacity(
-                crate::jobs::ndjson::WRITE_BUFFER,
-                File::create(out_dir.join(name))?,
-            ),
+            BufWriter::with_capacity(WRITE_BUFFER, File::create(out_dir.join(name))?),
             Compression::new(level.min(9)),
         );
         totals.busy += timed.elapsed();

@@ -150,7 +150,7 @@ async fn run_source(
         .files
         .iter()
         .filter_map(|f| f.path.rsplit('/').next())
-        .map(|name| app.files.path(run.job_id, name))
+        .filter_map(|name| app.files.path(run.job_id, name))
         .collect();
     let out_dir = data_dir.join("limit");
     let level = options.jobs.gzip_level;

@@ -85,6 +85,7 @@ pub async fn prepare(
         AppConfig {
             key_file: data.default_key_file(),
             data_dir: data,
+            store: Default::default(),
             tokens: TokenSettings::default(),
             http: Default::default(),
             jobs,

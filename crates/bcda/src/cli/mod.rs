@@ -70,6 +70,14 @@ pub struct GlobalArgs {
     /// write lock before the request is answered 503 (and a task retried).
     #[arg(long, global = true, env = "BCDA_DATABASE_WAIT_SECONDS", default_value = "5", value_parser = crate::config::parse_positive, value_name = "SECONDS")]
     pub database_wait_seconds: u64,
+    /// Where export files are stored: a directory, or an S3 bucket and key
+    /// prefix (s3://bucket/prefix) with the S3 settings from the usual AWS
+    /// environment variables (AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL for S3-compatible servers,
+    /// AWS_ALLOW_HTTP=true for a plain-HTTP endpoint). Default: the data
+    /// directory. Every process of one deployment must use the same store.
+    #[arg(long, global = true, env = "BCDA_STORE", value_parser = crate::files::location::parse_store, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub store: Option<crate::files::StoreLocation>,
     /// The file holding the key that seals token-signing keys; default
     /// DATA_DIR/signing-keys.key. Every process of one deployment must use
     /// the same file.
@@ -244,6 +252,13 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// Where export files are stored (`--store`; default the data
+    /// directory).
+    pub fn store(&self) -> crate::files::StoreLocation {
+        self.global.store.clone().unwrap_or_default()
+    }
+
+    /// The data directory.
     pub fn data_dir(&self) -> DataDir {
         DataDir::new(&self.global.data_dir)
     }
@@ -282,7 +297,7 @@ impl Context {
     /// export settings: all `bcda worker` needs, no signing-key file.
     pub async fn worker_env(&self, jobs: JobSettings) -> anyhow::Result<WorkerEnv> {
         let db = self.db().await?;
-        Ok(WorkerEnv::open(db, self.clock.clone(), self.data_dir(), jobs).await?)
+        Ok(WorkerEnv::open(db, self.clock.clone(), self.data_dir(), &self.store(), jobs).await?)
     }
 
     /// Opens the whole application (database, keys) with these settings.
@@ -309,6 +324,7 @@ impl Context {
             self.clock.clone(),
             AppConfig {
                 data_dir,
+                store: self.store(),
                 key_file,
                 tokens,
                 http,

@@ -41,6 +41,19 @@ pub fn create_file(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// Makes an existing file owner-only (one another library created with
+/// the umask's modes, such as a file the directory store completed).
+pub fn restrict_file(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(FILE_MODE))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Makes sure the data directory exists and only its owner can enter it.
 /// Returns the mode it had when that was wider (and has been narrowed),
 /// so the caller can report it.

@@ -8,9 +8,9 @@ use std::collections::HashSet;
 
 use super::env::WorkerEnv;
 use crate::domain::JobStatus;
-use crate::files::{FileStore, TempName};
+use crate::files::FileStore;
 use crate::store::jobs;
-use crate::store::{StoreError, job_files, tasks};
+use crate::store::{StoreError, job_files};
 
 /// What one cleanup round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,15 +93,17 @@ pub async fn run_once(env: &WorkerEnv) -> Result<CleanupReport, StoreError> {
 /// - every file of a job that is failed, cancelled or expired, or unknown
 ///   (deleting them when the job ended can fail, or race a task that was
 ///   still writing);
-/// - temporary files of attempts that are no longer alive (a worker died,
-///   or its lease lapsed) in a running job;
 /// - files no manifest lists in a completed job (a task whose final
-///   transaction failed after it put its file in place).
+///   transaction failed after it put its file in place), and a directory
+///   store's staged uploads of attempts that died.
+///
+/// A running job's files are left alone: an upload in progress cannot be
+/// told from one whose writer died, and both go when the job ends.
 pub async fn sweep_files(env: &WorkerEnv) -> Result<usize, StoreError> {
-    let ids = match env.files.job_ids_on_disk().await {
+    let ids = match env.files.job_ids().await {
         Ok(ids) => ids,
         Err(e) => {
-            tracing::warn!(error = %e, "could not list the export directories");
+            tracing::warn!(error = %e, "could not list the file store's jobs");
             return Ok(0);
         }
     };
@@ -109,7 +111,7 @@ pub async fn sweep_files(env: &WorkerEnv) -> Result<usize, StoreError> {
     for job_id in ids {
         let status = jobs::find(&env.db, job_id).await?.map(|j| j.status);
         let removed = match status {
-            Some(s) if s.is_active() => remove_dead_attempts(env, job_id).await?,
+            Some(s) if s.is_active() => 0,
             Some(JobStatus::Completed) => remove_unrecorded(env, job_id).await?,
             Some(JobStatus::Archived) => 0,
             _ => match env.files.delete(job_id).await {
@@ -125,24 +127,8 @@ pub async fn sweep_files(env: &WorkerEnv) -> Result<usize, StoreError> {
     Ok(swept)
 }
 
-/// Removes a running job's temporary files whose attempt no longer holds
-/// its task.
-async fn remove_dead_attempts(env: &WorkerEnv, job_id: i64) -> Result<usize, StoreError> {
-    let live: HashSet<(i64, i64)> = tasks::live_claims(&env.db, job_id, env.clock.now())
-        .await?
-        .into_iter()
-        .collect();
-    let doomed = move |name: &str| {
-        TempName::parse(name).is_some_and(|t| !live.contains(&(t.task_id, t.fence)))
-    };
-    Ok(log_removal(
-        job_id,
-        env.files.remove_matching(job_id, doomed).await,
-    ))
-}
-
 /// Removes every file of a completed job that its manifest does not list
-/// (and any temporary file: no task of a completed job runs).
+/// (and any staged upload: no task of a completed job runs).
 pub async fn remove_unrecorded(env: &WorkerEnv, job_id: i64) -> Result<usize, StoreError> {
     let recorded: HashSet<String> = job_files::list(&env.db, job_id)
         .await?

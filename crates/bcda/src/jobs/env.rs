@@ -13,6 +13,7 @@ use super::buffers::BufferPool;
 use crate::clock::SharedClock;
 use crate::config::DataDir;
 use crate::files::FileStore;
+use crate::files::location::{StoreLocation, StoreOpenError};
 use crate::store::{Db, StoreError};
 use crate::telemetry::metrics::Metrics;
 
@@ -27,7 +28,8 @@ pub struct WorkerEnv {
     /// The data directory (the SQLite file, if any, and the file store's
     /// root).
     pub data_dir: DataDir,
-    /// Export and archive files, under the data directory.
+    /// Export and archive files: under the data directory, another
+    /// directory or an S3 prefix (`--store`).
     pub files: FileStore,
     /// The engine's tunables (batch sizes, windows, retries, workers).
     pub jobs: JobSettings,
@@ -53,6 +55,9 @@ pub enum OpenError {
         /// Why it is unusable.
         source: std::io::Error,
     },
+    /// The file store could not be opened.
+    #[error(transparent)]
+    Files(#[from] StoreOpenError),
     /// Migrations could not be applied.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -64,22 +69,25 @@ const BATCH_BUFFERS_KEPT: usize = 16;
 
 impl WorkerEnv {
     /// Opens the environment over an already connected database: creates
-    /// the data directory and applies migrations.
+    /// the data directory, opens the file store at `store` and applies
+    /// migrations.
     pub async fn open(
         db: Db,
         clock: SharedClock,
         data_dir: DataDir,
+        store: &StoreLocation,
         jobs: JobSettings,
     ) -> Result<Self, OpenError> {
         data_dir.ensure().map_err(|source| OpenError::DataDir {
             path: data_dir.root().to_owned(),
             source,
         })?;
+        let files = store.open(data_dir.root())?;
         db.migrate().await?;
         Ok(Self {
             db,
             clock,
-            files: FileStore::new(data_dir.root()),
+            files,
             data_dir,
             jobs,
             batch_buffers: BufferPool::new(BATCH_BUFFERS_KEPT),

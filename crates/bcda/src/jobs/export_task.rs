@@ -54,26 +54,19 @@ pub async fn run(
         eob_filter: payload.eob_filter,
     };
 
-    // What an earlier attempt of this task left when it died (its fence is
-    // older than ours, so it can no longer record anything).
-    match env
-        .files
-        .remove_other_attempts(job.id, task.id, task.fence)
-        .await
-    {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(files = n, "removed an earlier attempt's temporary files"),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not remove an earlier attempt's temporary files")
-        }
-    }
-
+    // Each attempt writes under new names: what an earlier attempt that
+    // died left is an upload that never completed (never visible), or a
+    // whole file no manifest lists (removed when the job completes).
     let name = uuid::Uuid::new_v4().to_string();
     let data_name = format!("{name}.ndjson");
     let error_name = format!("{name}-error.ndjson");
     let level = env.jobs.gzip_level;
-    let data_temp = env.files.temp_path(job.id, task.id, task.fence, &data_name);
-    let mut writer = blocking(move || NdjsonWriter::create(&data_temp, level)).await?;
+    let upload = env
+        .files
+        .create(job.id, &data_name)
+        .await
+        .map_err(|e| TaskError::Files(e.to_string()))?;
+    let mut writer = NdjsonWriter::new(upload, level);
 
     let known: Vec<BeneficiaryKey> = payload
         .beneficiaries
@@ -94,7 +87,9 @@ pub async fn run(
     let runtime = tokio::runtime::Handle::current();
     let db = env.db.clone();
     let job_id = job.id;
-    let (writer, stream, interruption) = blocking_task(move || {
+    // The writer never leaves this blocking thread: finishing or aborting
+    // its upload blocks.
+    let (data, stream, interruption) = blocking_task(move || {
         let mut last_cancel_check = std::time::Instant::now();
         let should_stop = || {
             if *lost.borrow() {
@@ -110,10 +105,19 @@ pub async fn run(
             Ok(None)
         };
         match pipeline::pump(&runtime, &mut stream, &mut writer, should_stop) {
-            Ok(interruption) => Ok((writer, stream, interruption)),
+            // A file without resources is not kept (nor listed).
+            Ok(None) if writer.lines() > 0 => {
+                let written = writer
+                    .finish()
+                    .map_err(|e| TaskError::Files(e.to_string()))?;
+                Ok((Some(written), stream, None))
+            }
+            Ok(interruption) => {
+                writer.discard();
+                Ok((None, stream, interruption))
+            }
             Err(e) => {
-                // No half-written temporary file is left behind for a retry
-                // to trip over (it writes under a new fence anyway).
+                // The upload is aborted: no partial file appears.
                 writer.discard();
                 Err(e)
             }
@@ -122,18 +126,13 @@ pub async fn run(
     .await?;
     env.batch_buffers.give_back(stream.into_buffers());
     if let Some(interruption) = interruption {
-        blocking(move || {
-            writer.discard();
-            Ok(())
-        })
-        .await?;
         return match interruption {
             Interruption::LeaseLost => Err(TaskError::LostClaim),
             Interruption::JobInactive => finish(env, task, None, None).await,
         };
     }
 
-    // Files renamed into place but not yet recorded: if anything below
+    // Files in place but not yet recorded: if anything below
     // fails (the error file, the final transaction, a lost claim), they are
     // removed, since no manifest will ever list them and a retry writes its own.
     let mut placed: Vec<String> = Vec::new();
@@ -142,7 +141,7 @@ pub async fn run(
         task,
         &payload,
         &aco.cms_id,
-        writer,
+        data,
         &unknown,
         (&data_name, &error_name),
         &mut placed,
@@ -158,16 +157,16 @@ pub async fn run(
     result
 }
 
-/// Finishes the data file (or drops it when empty), writes the error file,
-/// and records both with the task's completion. Every file put in place is
-/// named in `placed` first.
+/// Writes the error file and records it and the data file (`data`, already
+/// in place when there is one) with the task's completion. Every file put
+/// in place is named in `placed`.
 #[allow(clippy::too_many_arguments)] // the parts of one task, passed through once
 async fn write_and_record(
     env: &WorkerEnv,
     task: &ClaimedTask,
     payload: &ExportPayload,
     cms_id: &str,
-    writer: NdjsonWriter,
+    data: Option<WrittenFile>,
     unknown: &[&str],
     (data_name, error_name): (&str, &str),
     placed: &mut Vec<String>,
@@ -175,21 +174,10 @@ async fn write_and_record(
     let job_id = task.job_id;
     let resource_type = payload.resource_type;
     let level = env.jobs.gzip_level;
-    let data = if writer.lines() > 0 {
-        let destination = env.files.path(job_id, data_name);
+    let data = data.map(|written| {
         placed.push(data_name.to_owned());
-        Some((
-            data_name.to_owned(),
-            blocking(move || writer.finish(&destination)).await?,
-        ))
-    } else {
-        blocking(move || {
-            writer.discard();
-            Ok(())
-        })
-        .await?;
-        None
-    };
+        (data_name.to_owned(), written)
+    });
     let errors = if unknown.is_empty() {
         None
     } else {
@@ -197,17 +185,23 @@ async fn write_and_record(
             .iter()
             .map(|mbi| error_line(resource_type, mbi, cms_id))
             .collect();
-        let temp = env.files.temp_path(job_id, task.id, task.fence, error_name);
-        let destination = env.files.path(job_id, error_name);
-        placed.push(error_name.to_owned());
+        let upload = env
+            .files
+            .create(job_id, error_name)
+            .await
+            .map_err(|e| TaskError::Files(e.to_string()))?;
         let written = blocking(move || {
-            let mut w = NdjsonWriter::create(&temp, level)?;
+            let mut w = NdjsonWriter::new(upload, level);
             for line in &lines {
-                w.write_line(line)?;
+                if let Err(e) = w.write_line(line) {
+                    w.discard();
+                    return Err(e);
+                }
             }
-            w.finish(&destination)
+            w.finish()
         })
         .await?;
+        placed.push(error_name.to_owned());
         Some((error_name.to_owned(), written))
     };
     // BCDA's rule: a batch in which every beneficiary failed fails the job.

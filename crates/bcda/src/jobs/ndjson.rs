@@ -1,28 +1,21 @@
-//! Writing one output file: NDJSON lines, gzip-compressed, to a temporary
-//! name; counted and hashed on the way; renamed into place only when whole.
+//! Writing one output file: NDJSON lines, gzip-compressed, streamed to the
+//! file store as they are compressed; counted and hashed on the way;
+//! visible under its name only when whole.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::files::upload::UploadWriter;
 use crate::store::job_files::NewJobFile;
 use crate::store::tasks::ClaimedTask;
 
-/// The buffer between the compressor and the file. gzip output is about a
-/// tenth of its input, so 128 KiB gathers over a megabyte of NDJSON per
-/// write; a larger buffer per task only added to the memory the allocator
-/// holds between tasks.
-pub const WRITE_BUFFER: usize = 128 * 1024;
-
 /// A file being written.
 pub struct NdjsonWriter {
-    temp: PathBuf,
-    encoder: GzEncoder<BufWriter<File>>,
+    encoder: GzEncoder<UploadWriter>,
     hasher: Sha256,
     lines: u64,
     bytes: u64,
@@ -31,7 +24,6 @@ pub struct NdjsonWriter {
 impl std::fmt::Debug for NdjsonWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NdjsonWriter")
-            .field("temp", &self.temp)
             .field("lines", &self.lines)
             .finish_non_exhaustive()
     }
@@ -44,7 +36,7 @@ pub struct WrittenFile {
     pub lines: u64,
     /// Uncompressed bytes.
     pub ndjson_bytes: u64,
-    /// Bytes on disk (gzip).
+    /// Bytes stored (gzip).
     pub stored_bytes: u64,
     /// SHA-256 of the uncompressed bytes, hex.
     pub sha256: String,
@@ -78,22 +70,14 @@ impl WrittenFile {
 }
 
 impl NdjsonWriter {
-    /// Starts writing at `temp` (its directory is created).
-    pub fn create(temp: &Path, level: u32) -> std::io::Result<Self> {
-        if let Some(dir) = temp.parent() {
-            crate::files::private::create_dir_all(dir)?;
-        }
-        let file = crate::files::private::create_file(temp)?;
-        Ok(Self {
-            temp: temp.to_owned(),
-            encoder: GzEncoder::new(
-                BufWriter::with_capacity(WRITE_BUFFER, file),
-                Compression::new(level.min(9)),
-            ),
+    /// Starts compressing into `upload` (from [`FileStore::create`](crate::files::FileStore::create)).
+    pub fn new(upload: UploadWriter, level: u32) -> Self {
+        Self {
+            encoder: GzEncoder::new(upload, Compression::new(level.min(9))),
             hasher: Sha256::new(),
             lines: 0,
             bytes: 0,
-        })
+        }
     }
 
     /// Appends one resource (a line without its newline).
@@ -122,15 +106,11 @@ impl NdjsonWriter {
         self.lines
     }
 
-    /// Finishes the gzip stream, syncs, and moves the file to `destination`.
-    pub fn finish(self, destination: &Path) -> std::io::Result<WrittenFile> {
-        let mut buffered = self.encoder.finish()?;
-        buffered.flush()?;
-        let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        let stored_bytes = file.metadata()?.len();
-        drop(file);
-        std::fs::rename(&self.temp, destination)?;
+    /// Finishes the gzip stream and completes the upload: the file is in
+    /// place. Blocks (call on a thread that may).
+    pub fn finish(self) -> std::io::Result<WrittenFile> {
+        let upload = self.encoder.finish()?;
+        let stored_bytes = upload.finish()?;
         Ok(WrittenFile {
             lines: self.lines,
             ndjson_bytes: self.bytes,
@@ -144,31 +124,47 @@ impl NdjsonWriter {
         })
     }
 
-    /// Gives up on the file and removes it.
+    /// Gives up on the file: its upload is aborted, nothing appears.
+    /// Blocks (call on a thread that may).
     pub fn discard(self) {
-        let temp = self.temp.clone();
-        drop(self);
-        let _ = std::fs::remove_file(temp);
+        // The gzip trailer is not wanted; whatever the encoder still holds
+        // goes with the aborted upload.
+        match self.encoder.finish() {
+            Ok(upload) => upload.abort(),
+            Err(e) => tracing::debug!(error = %e, "an abandoned file's upload failed"),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::StoreLocation;
     use std::io::Read;
 
-    #[test]
-    fn writes_counts_hashes_and_renames() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn writes_counts_hashes_and_places() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let temp = dir.path().join("x/.a.tmp");
-        let mut w = NdjsonWriter::create(&temp, 6).expect("create");
-        w.write_line(b"{\"a\":1}").expect("write");
-        w.write_line(b"{\"b\":2}").expect("write");
-        let dest = dir.path().join("x/a.ndjson.gz");
-        let written = w.finish(&dest).expect("finish");
-        assert!(!temp.exists());
+        let store = StoreLocation::Directory(dir.path().to_owned())
+            .open(dir.path())
+            .expect("store");
+        let upload = store.create(1, "a.ndjson").await.expect("create");
+        let dest = store.path(1, "a.ndjson").expect("a directory store");
+        let written = tokio::task::spawn_blocking({
+            let dest = dest.clone();
+            move || {
+                let mut w = NdjsonWriter::new(upload, 6);
+                w.write_line(b"{\"a\":1}")?;
+                w.write_line(b"{\"b\":2}")?;
+                assert!(!dest.exists(), "in place before it is whole");
+                w.finish()
+            }
+        })
+        .await
+        .expect("join")
+        .expect("write");
         let mut text = String::new();
-        flate2::read::GzDecoder::new(File::open(&dest).expect("open"))
+        flate2::read::GzDecoder::new(std::fs::File::open(&dest).expect("open"))
             .read_to_string(&mut text)
             .expect("gunzip");
         assert_eq!(text, "{\"a\":1}\n{\"b\":2}\n");
@@ -183,5 +179,11 @@ mod tests {
             written.stored_bytes,
             std::fs::metadata(&dest).expect("meta").len()
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dest).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 }

@@ -25,17 +25,21 @@ pub(super) async fn write(
         .map(|m| serde_json::to_vec(&OperationOutcome::processing_warning(m)))
         .collect::<Result<_, _>>()
         .map_err(|e| TaskError::Permanent(format!("a warning did not serialize: {e}")))?;
-    let temp = env
+    let upload = env
         .files
-        .temp_path(task.job_id, task.id, task.fence, WARNINGS_FILE);
-    let destination = env.files.path(task.job_id, WARNINGS_FILE);
+        .create(task.job_id, WARNINGS_FILE)
+        .await
+        .map_err(|e| TaskError::Files(e.to_string()))?;
     let level = env.jobs.gzip_level;
     tokio::task::spawn_blocking(move || {
-        let mut writer = NdjsonWriter::create(&temp, level)?;
+        let mut writer = NdjsonWriter::new(upload, level);
         for line in &lines {
-            writer.write_line(line)?;
+            if let Err(e) = writer.write_line(line) {
+                writer.discard();
+                return Err(e);
+            }
         }
-        writer.finish(&destination)
+        writer.finish()
     })
     .await
     .map_err(|e| TaskError::Retryable(format!("warnings file thread failed: {e}")))?

@@ -311,24 +311,6 @@ pub async fn unfinished(db: &Db) -> Result<i64, StoreError> {
     }))
 }
 
-/// The claims of a job's tasks that are alive now (running, lease not yet
-/// lapsed), as (task id, fence): whose temporary files must be left alone.
-pub async fn live_claims(
-    db: &Db,
-    job_id: i64,
-    now: OffsetDateTime,
-) -> Result<Vec<(i64, i64)>, StoreError> {
-    Ok(with_pool!(db, |pool| {
-        sqlx::query_as(
-            "SELECT id, fence FROM tasks WHERE job_id = $1 AND state = 'running' AND lease_expires_at >= $2",
-        )
-        .bind(job_id)
-        .bind(to_epoch_ms(now))
-        .fetch_all(pool)
-        .await?
-    }))
-}
-
 /// A task that gave up, and why (for `bcda jobs show`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFailure {

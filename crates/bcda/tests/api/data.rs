@@ -147,7 +147,11 @@ async fn store_file(app: &TestApp, job_id: i64, name: &str, ndjson: &[u8]) -> (V
     encoder.write_all(ndjson).expect("gzip");
     let gzip = encoder.finish().expect("gzip");
     let sha256 = hex(&Sha256::digest(ndjson));
-    let path = app.state.files.path(job_id, name);
+    let path = app
+        .state
+        .files
+        .path(job_id, name)
+        .expect("a directory store");
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(&path, &gzip).expect("write");
     let mut tx = app.db().begin().await.expect("tx");
@@ -423,7 +427,7 @@ backend_test! {
             .assert_outcome(400, "structure", "Invalid job ID \"%FF\": job IDs are positive whole numbers");
 
         // Recorded, but gone from disk: 404 with no path in it.
-        std::fs::remove_file(f.app.state.files.path(id, FILE)).expect("remove");
+        std::fs::remove_file(f.app.state.files.path(id, FILE).expect("a directory store")).expect("remove");
         f.get(&[]).await.assert_outcome(404, "not-found", "File not found");
     }
 }
@@ -517,7 +521,7 @@ backend_test! {
 
         let f = Fixture::new(backend).await;
         // Same length as recorded, damaged in the middle: gzip's CRC fails.
-        let path = f.app.state.files.path(f.job_id, FILE);
+        let path = f.app.state.files.path(f.job_id, FILE).expect("a directory store");
         let mut damaged = f.gzip.clone();
         let middle = damaged.len() / 2;
         for byte in &mut damaged[middle..middle + 64] {

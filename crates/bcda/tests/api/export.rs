@@ -138,7 +138,7 @@ backend_test! {
                 let url = entry["url"].as_str().expect("url");
                 let name = url.rsplit('/').next().expect("name");
                 assert!(url.starts_with(&format!("http://bcda.test/data/{job_id}/")));
-                let path = app.state.files.path(job_id, name);
+                let path = app.state.files.path(job_id, name).expect("a directory store");
                 let mut text = String::new();
                 flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("file")).read_to_string(&mut text).expect("gunzip");
                 let lines: Vec<&str> = text.lines().collect();
@@ -185,7 +185,7 @@ backend_test! {
         assert_eq!(cancel.status, StatusCode::ACCEPTED);
         run_until_idle(&app.state.env).await.expect("worker");
         app.get_with_token(&url, &token).await.assert_outcome(404, "not-found", "Job has been cancelled.");
-        assert!(!app.state.files.job_dir(job_id).exists());
+        assert!(!app.state.files.job_dir(job_id).expect("a directory store").exists());
         let again = app.send(axum::http::Request::delete(&url).header("authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).expect("req")).await;
         again.assert_outcome(410, "not-found", "job was not cancelled because it is not Pending, In Progress or Completed");
     }
@@ -205,12 +205,12 @@ backend_test! {
         assert_eq!(gone.status, StatusCode::GONE);
         bcda::housekeeping::run_once(&app.state).await;
         assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::domain::JobStatus::Archived);
-        assert!(!app.state.files.job_dir(job_id).exists());
-        assert!(app.state.files.archive_dir(job_id).exists());
+        assert!(!app.state.files.job_dir(job_id).expect("a directory store").exists());
+        assert!(app.state.files.archive_dir(job_id).expect("a directory store").exists());
         app.clock.advance(time::Duration::hours(24) + time::Duration::seconds(1));
         bcda::housekeeping::run_once(&app.state).await;
         assert_eq!(bcda::store::jobs::find(app.db(), job_id).await.expect("db").expect("job").status, bcda::domain::JobStatus::Expired);
-        assert!(!app.state.files.archive_dir(job_id).exists());
+        assert!(!app.state.files.archive_dir(job_id).expect("a directory store").exists());
         let token = a9994_token(&app).await;
         assert_eq!(app.get_with_token(&url, &token).await.status, StatusCode::GONE);
     }
@@ -274,6 +274,7 @@ async fn a_worker_in_another_process_wakes_on_the_databases_notification() {
             app.db().clone(),
             std::sync::Arc::new(app.clock.clone()),
             app.state.data_dir.clone(),
+            &bcda::files::StoreLocation::Given(app.state.files.clone()),
             jobs,
         )
         .await
@@ -351,14 +352,19 @@ backend_test! {
             .collect();
         let keys: Vec<_> = source.resolve(&members, until).await.expect("resolve").into_iter().flatten().collect();
         let dir = tempfile::tempdir().expect("tempdir");
+        let files = bcda::files::StoreLocation::Directory(dir.path().to_owned())
+            .open(dir.path())
+            .expect("store");
         let runtime = tokio::runtime::Handle::current();
 
         // To the end: every resource, in stream order, across many batches.
         let (whole, asked) = {
-            let (source, keys, path) = (source.clone(), keys.clone(), dir.path().join("whole"));
+            let (source, keys) = (source.clone(), keys.clone());
+            let path = files.path(1, "whole").expect("a directory store");
+            let upload = files.create(1, "whole").await.expect("create");
             let runtime = runtime.clone();
             tokio::task::spawn_blocking(move || {
-                let mut writer = NdjsonWriter::create(&path.with_extension("tmp"), 1).expect("create");
+                let mut writer = NdjsonWriter::new(upload, 1);
                 let mut stream = source.stream(keys, query);
                 let mut asked = 0;
                 let stopped = pump(&runtime, &mut stream, &mut writer, || {
@@ -367,7 +373,7 @@ backend_test! {
                 })
                 .expect("pump");
                 assert_eq!(stopped, None);
-                writer.finish(&path).expect("finish");
+                writer.finish().expect("finish");
                 (path, asked)
             })
             .await
@@ -381,9 +387,9 @@ backend_test! {
         assert!(asked > 3, "A9994's EOBs span several batches, asked {asked}");
 
         // Told to stop before the second batch: one batch written, no more.
-        let path = dir.path().join("stopped.tmp");
+        let upload = files.create(1, "stopped").await.expect("create");
         let (stopped, lines) = tokio::task::spawn_blocking(move || {
-            let mut writer = NdjsonWriter::create(&path, 1).expect("create");
+            let mut writer = NdjsonWriter::new(upload, 1);
             let mut stream = source.stream(keys, query);
             let mut asked = 0;
             let stopped = pump(&runtime, &mut stream, &mut writer, || {
@@ -398,6 +404,7 @@ backend_test! {
         .await
         .expect("join");
         assert_eq!(stopped, Some(Interruption::LeaseLost));
+        assert_eq!(files.size(1, "stopped").await.expect("head"), None, "a discarded file appeared");
         let total = expected.iter().filter(|&&b| b == b'\n').count();
         assert!(lines > 0 && (lines as usize) < total, "{lines} of {total} lines written");
     }
@@ -436,7 +443,7 @@ backend_test! {
                 continue;
             }
             let mut text = String::new();
-            flate2::read::GzDecoder::new(std::fs::File::open(app.state.files.path(job_id, &file.name)).expect("file"))
+            flate2::read::GzDecoder::new(std::fs::File::open(app.state.files.path(job_id, &file.name).expect("a directory store")).expect("file"))
                 .read_to_string(&mut text)
                 .expect("gunzip");
             for line in text.lines() {

@@ -103,7 +103,13 @@ async fn full_a9994_exports_validate_as_fhir() {
         for file in &files {
             let mut text = String::new();
             flate2::read::GzDecoder::new(
-                std::fs::File::open(app.state.files.path(job_id, &file.name)).expect("file"),
+                std::fs::File::open(
+                    app.state
+                        .files
+                        .path(job_id, &file.name)
+                        .expect("a directory store"),
+                )
+                .expect("file"),
             )
             .read_to_string(&mut text)
             .expect("gunzip");

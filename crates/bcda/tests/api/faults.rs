@@ -28,7 +28,7 @@ async fn status(app: &TestApp, id: i64) -> jobs::JobRecord {
 
 /// The file names in a job's download directory (empty if it is gone).
 fn on_disk(app: &TestApp, id: i64) -> BTreeSet<String> {
-    match std::fs::read_dir(app.state.files.job_dir(id)) {
+    match std::fs::read_dir(app.state.files.job_dir(id).expect("a directory store")) {
         Ok(entries) => entries
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect(),
@@ -69,19 +69,21 @@ backend_test! {
         let (app, token) = sandbox_app_with_token(TestApp::builder(backend), "A9994").await;
         let id = job_id(&kick_ok(&app, &token, "/api/v2/Patient/$export?_type=Patient").await);
         assert!(Worker::new(app.state.env.clone(), "planner").run_one().await.expect("plan"));
-        // A worker claims the export task and dies mid-task: its temporary
-        // file stays, and so does a whole file it put in place but never
-        // recorded (it died before its final transaction).
+        // A worker claims the export task and dies mid-task: its upload's
+        // staged file stays (the directory store's incomplete upload), and
+        // so does a whole file it put in place but never recorded (it died
+        // before its final transaction).
         let now = app.clock.now();
         let lease = app.state.jobs.task_lease;
         let dead = tasks::claim(app.db(), "dead-worker", now, now + lease)
             .await
             .expect("claim")
             .expect("the export task");
-        let temp = app.state.files.temp_path(id, dead.id, dead.fence, "dead.ndjson");
-        std::fs::create_dir_all(temp.parent().expect("dir")).expect("mkdir");
-        std::fs::write(&temp, b"{\"resourceType\":\"Pat").expect("temp");
-        let orphan = app.state.files.path(id, "unrecorded.ndjson");
+        assert!(dead.fence > 0);
+        let staged = app.state.files.job_dir(id).expect("a directory store").join("dead.ndjson.gz#1");
+        std::fs::create_dir_all(staged.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&staged, b"\x1f\x8b partial gzip").expect("staged");
+        let orphan = app.state.files.path(id, "unrecorded.ndjson").expect("a directory store");
         std::fs::write(&orphan, b"whole but unrecorded").expect("orphan");
         // Its lease lapses; another worker takes the task over and finishes.
         app.clock.advance(time::Duration::try_from(lease).expect("lease") + time::Duration::SECOND);
@@ -109,7 +111,7 @@ backend_test! {
         assert!(worker.run_one().await.expect("plan"));
         let writing = tokio::spawn(async move { worker.run_one().await });
         let mut waited = 0;
-        while !on_disk(&app, id).iter().any(|n| n.ends_with(".tmp")) {
+        while !on_disk(&app, id).iter().any(|n| n.contains('#')) {
             assert!(waited < 600, "the export task never started writing");
             tokio::time::sleep(Duration::from_millis(100)).await;
             waited += 1;
@@ -122,8 +124,8 @@ backend_test! {
         // The task sees the cancellation at its next check and stops.
         writing.await.expect("join").expect("task");
         assert_eq!(status(&app, id).await.status, JobStatus::Cancelled);
-        assert!(!app.state.files.job_dir(id).exists(), "left behind: {:?}", on_disk(&app, id));
-        assert!(!app.state.files.archive_dir(id).exists());
+        assert!(!app.state.files.job_dir(id).expect("a directory store").exists(), "left behind: {:?}", on_disk(&app, id));
+        assert!(!app.state.files.archive_dir(id).expect("a directory store").exists());
     }
 }
 

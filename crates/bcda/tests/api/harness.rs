@@ -91,6 +91,7 @@ pub struct TestAppBuilder {
     http: HttpSettings,
     jobs: JobSettings,
     database_wait: Duration,
+    store: bcda::files::StoreLocation,
     postgres_rewrite: Option<Box<dyn FnOnce(String) -> String + Send>>,
 }
 
@@ -102,6 +103,12 @@ impl TestAppBuilder {
         rewrite: impl FnOnce(String) -> String + Send + 'static,
     ) -> Self {
         self.postgres_rewrite = Some(Box::new(rewrite));
+        self
+    }
+
+    /// Where export files go (default: the data directory).
+    pub fn store(mut self, store: bcda::files::StoreLocation) -> Self {
+        self.store = store;
         self
     }
 
@@ -166,6 +173,7 @@ impl TestAppBuilder {
             AppConfig {
                 key_file: dir.path().join("signing-keys.key"),
                 data_dir,
+                store: self.store,
                 tokens: self.tokens,
                 http: self.http,
                 jobs: self.jobs,
@@ -244,6 +252,7 @@ impl TestApp {
             http: HttpSettings::default(),
             jobs: JobSettings::default(),
             database_wait: bcda::store::DEFAULT_WAIT,
+            store: bcda::files::StoreLocation::DataDir,
             postgres_rewrite: None,
         }
     }

@@ -107,7 +107,8 @@ pub async fn outputs(
                 .to_owned();
             let mut text = String::new();
             flate2::read::GzDecoder::new(
-                std::fs::File::open(app.state.files.path(id, &name)).expect("file"),
+                std::fs::File::open(app.state.files.path(id, &name).expect("a directory store"))
+                    .expect("file"),
             )
             .read_to_string(&mut text)
             .expect("gunzip");

@@ -295,7 +295,7 @@ backend_test! {
         // A recorded file that is not as recorded: a 500, counted as a
         // file store error.
         let broken = &files[0];
-        std::fs::write(app.state.files.path(id, &broken.name), b"short").expect("write");
+        std::fs::write(app.state.files.path(id, &broken.name).expect("a directory store"), b"short").expect("write");
         let download = app.get_with_token(&format!("/data/{id}/{}", broken.name), &token).await;
         assert_eq!(download.status, StatusCode::INTERNAL_SERVER_ERROR);
         let last = scrape(&app).await;
@@ -314,7 +314,7 @@ backend_test! {
         assert!(worker.run_one().await.expect("plan"), "the plan ran");
         // A file where the job's directory should be: the export task
         // cannot create its file (even as root).
-        let job_dir = app.state.files.job_dir(id);
+        let job_dir = app.state.files.job_dir(id).expect("a directory store");
         std::fs::create_dir_all(job_dir.parent().expect("exports")).expect("mkdir");
         std::fs::write(&job_dir, b"in the way").expect("write");
         assert!(worker.run_one().await.expect("the attempt is recorded"), "the export ran");

@@ -497,6 +497,7 @@ backend_test! {
             Arc::new(app.clock.clone()),
             AppConfig {
                 data_dir: DataDir::new(app.state.data_dir.root()),
+                store: Default::default(),
                 key_file: app.dir.path().join("signing-keys.key"),
                 tokens: settings(BackendServicesSettings::default()),
                 http: HttpSettings::default(),

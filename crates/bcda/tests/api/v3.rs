@@ -43,7 +43,8 @@ fn file_text(app: &TestApp, job: i64, name: &str) -> String {
     use std::io::Read;
     let mut text = String::new();
     flate2::read::GzDecoder::new(
-        std::fs::File::open(app.state.files.path(job, name)).expect("file"),
+        std::fs::File::open(app.state.files.path(job, name).expect("a directory store"))
+            .expect("file"),
     )
     .read_to_string(&mut text)
     .expect("gunzip");

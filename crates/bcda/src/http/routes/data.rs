@@ -15,8 +15,6 @@ mod conditional;
 mod encoding;
 mod range;
 
-use std::fs::File;
-
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
@@ -33,7 +31,7 @@ use self::range::{ByteRange, RangeRequest};
 use crate::app::AppState;
 use crate::auth::tokens::Principal;
 use crate::domain::JobStatus;
-use crate::files::FileStore;
+use crate::files::{FileStore, StoredBody};
 use crate::http::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::http_date;
@@ -118,7 +116,6 @@ pub async fn download(
     };
     let job = downloadable_job(&state, &job_id, &principal).await?;
     let record = recorded_file(&state, job.id, &name).await?;
-    let file = open_stored(&state.files, &record).await?;
     let representation = Representation::of(&record, encoding::prefers_gzip(&headers))?;
     tracing::info!(
         job_id = job.id,
@@ -127,35 +124,57 @@ pub async fn download(
         %method,
         "serving export file"
     );
-    respond(file, &representation, &method, &headers, state.clock.now())
+    let now = state.clock.now();
+    respond(
+        &state.files,
+        &record,
+        &representation,
+        &method,
+        &headers,
+        now,
+    )
+    .await
 }
 
-/// The answer about one representation of an existing file: 304 when the
-/// client's copy is current, 416 for a range past its end, else 200 or 206
-/// (RFC 9110 §13.2.2: conditions first, then the range).
-fn respond(
-    file: File,
+/// The answer about one representation of a recorded file: 404 when its
+/// bytes are missing, 304 when the client's copy is current, 416 for a
+/// range past its end, else 200 or 206 (RFC 9110 §13.2.2: conditions first,
+/// then the range). The store is read only for a body to send.
+async fn respond(
+    files: &FileStore,
+    record: &JobFileRecord,
     representation: &Representation,
     method: &Method,
     headers: &HeaderMap,
     now: OffsetDateTime,
 ) -> Result<Response, ApiError> {
-    if conditional::not_modified(headers, representation.validators(), now) {
-        return not_modified(representation);
-    }
+    let not_modified = conditional::not_modified(headers, representation.validators(), now);
     let range = requested_range(method, headers, representation);
     let span = match range {
-        RangeRequest::Unsatisfiable => return range_not_satisfiable(representation),
         RangeRequest::Partial(range) => Some(range),
         // None for an empty file: nothing to read.
-        RangeRequest::Whole => ByteRange::whole(representation.length),
+        _ => ByteRange::whole(representation.length),
     };
-    let body = match span {
-        // HEAD: axum drops the body; do not start reading the file at all.
-        Some(span) if method != Method::HEAD => body::stream(file, representation.form, span),
-        _ => axum::body::Body::empty(),
+    // HEAD: axum drops the body; do not start reading the file at all.
+    let body_span = span.filter(|_| {
+        method != Method::HEAD && !not_modified && range != RangeRequest::Unsatisfiable
+    });
+    let Some(span) = body_span else {
+        check_stored(files, record).await?;
+        if not_modified {
+            return not_modified_response(representation);
+        }
+        if range == RangeRequest::Unsatisfiable {
+            return range_not_satisfiable(representation);
+        }
+        return content_response(representation, range, axum::body::Body::empty());
     };
-    content_response(representation, range, body)
+    let stored = open_stored(files, record, representation.form, span).await?;
+    content_response(
+        representation,
+        range,
+        body::stream(stored, representation.form, span),
+    )
 }
 
 /// The form being served and what describes it.
@@ -274,39 +293,68 @@ async fn recorded_file(
         .ok_or_else(file_not_found)
 }
 
-/// Opens a recorded file's stored bytes and checks they are as recorded (the
-/// Content-Length we promise comes from the record). A missing file is a 404
-/// for the client and an error for the operator: it should not happen.
-async fn open_stored(files: &FileStore, record: &JobFileRecord) -> Result<File, ApiError> {
-    let path = files.path(record.job_id, &record.name);
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            tracing::error!(
-                job_id = record.job_id,
-                file = %record.name,
-                path = %path.display(),
-                "export file is recorded but missing on disk"
-            );
-            return Err(file_not_found());
-        }
-        Err(error) => {
-            return Err(ApiError::Files(format!("open {}: {error}", path.display())));
-        }
-    };
-    let on_disk = file
-        .metadata()
-        .await
-        .map_err(|e| ApiError::Files(format!("stat {}: {e}", path.display())))?
-        .len();
-    if i64::try_from(on_disk).ok() != Some(record.stored_bytes) {
+/// A recorded file whose bytes are missing: a 404 for the client and an
+/// error for the operator (it should not happen).
+fn missing(files: &FileStore, record: &JobFileRecord) -> ApiError {
+    tracing::error!(
+        job_id = record.job_id,
+        file = %record.name,
+        store = files.description(),
+        "export file is recorded but missing from the file store"
+    );
+    file_not_found()
+}
+
+/// Checks a recorded file's stored size is as recorded (the Content-Length
+/// we promise comes from the record).
+fn check_size(record: &JobFileRecord, stored: u64) -> Result<(), ApiError> {
+    if i64::try_from(stored).ok() != Some(record.stored_bytes) {
         return Err(ApiError::Files(format!(
-            "{} has {on_disk} bytes, {} recorded",
-            path.display(),
-            record.stored_bytes
+            "job {} file {} has {stored} bytes stored, {} recorded",
+            record.job_id, record.name, record.stored_bytes
         )));
     }
-    Ok(file.into_std().await)
+    Ok(())
+}
+
+/// Checks a recorded file's bytes are in the store, as recorded, without
+/// reading them.
+async fn check_stored(files: &FileStore, record: &JobFileRecord) -> Result<(), ApiError> {
+    match files.size(record.job_id, &record.name).await {
+        Ok(Some(size)) => check_size(record, size),
+        Ok(None) => Err(missing(files, record)),
+        Err(e) => Err(ApiError::Files(format!(
+            "job {} file {}: {e}",
+            record.job_id, record.name
+        ))),
+    }
+}
+
+/// Opens a recorded file's stored bytes for serving `span` of `form`, and
+/// checks they are as recorded. The gzip form is fetched from the span's
+/// first byte (a ranged read of the store); the NDJSON from the start, as
+/// it is inflated.
+async fn open_stored(
+    files: &FileStore,
+    record: &JobFileRecord,
+    form: Form,
+    span: ByteRange,
+) -> Result<StoredBody, ApiError> {
+    let range = match form {
+        Form::Gzip => Some(span.first..span.last + 1),
+        Form::Identity => None,
+    };
+    match files.open(record.job_id, &record.name, range).await {
+        Ok(Some(stored)) => {
+            check_size(record, stored.size)?;
+            Ok(stored.body)
+        }
+        Ok(None) => Err(missing(files, record)),
+        Err(e) => Err(ApiError::Files(format!(
+            "job {} file {}: {e}",
+            record.job_id, record.name
+        ))),
+    }
 }
 
 /// The range to serve. Range applies to GET only (RFC 9110 §14.2: HEAD
@@ -326,7 +374,7 @@ fn requested_range(
 }
 
 /// 304: the client's copy is current. No body, and no content headers.
-fn not_modified(representation: &Representation) -> Result<Response, ApiError> {
+fn not_modified_response(representation: &Representation) -> Result<Response, ApiError> {
     Ok((
         StatusCode::NOT_MODIFIED,
         representation.validator_headers()?,

@@ -97,35 +97,14 @@ pub struct Health {
 )]
 pub async fn health(State(state): State<AppState>) -> Response {
     let database = check("database", "database ping error", state.db.ping()).await;
-    // A fresh name each time, so concurrent checks never share a file.
-    let probe = state
-        .data_dir
-        .root()
-        .join(format!(".health-{}", uuid::Uuid::new_v4().simple()));
-    let write_probe = {
-        let probe = probe.clone();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                let mut file = crate::files::private::create_file(&probe)?;
-                std::io::Write::write_all(&mut file, b"ok")
-            })
-            .await
-            .map_err(std::io::Error::other)?
-        }
+    // A fresh object each time (so concurrent checks never share one),
+    // written, read and removed in the export file store.
+    let failure = if state.files.local_root().is_some() {
+        "data directory is not writable"
+    } else {
+        "file store is not writable"
     };
-    let storage = check(
-        "data directory",
-        "data directory is not writable",
-        write_probe,
-    )
-    .await;
-    // Removed whatever happened above: a write that failed half-way (disk
-    // full) or timed out may still have created the file.
-    if let Err(e) = tokio::fs::remove_file(&probe).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(error = %e, "could not remove the health check's probe file");
-    }
+    let storage = check("file store", failure, state.files.probe()).await;
     let status = if database == "ok" && storage == "ok" {
         StatusCode::OK
     } else {

@@ -8,8 +8,7 @@
 //! a slow client ties up an idle async task, not a thread. When the client
 //! goes away the receiver is dropped, the next send fails and reading stops.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufReader, Read};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -20,6 +19,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::range::ByteRange;
+use crate::files::StoredBody;
 
 /// Bytes per chunk read and sent.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -40,11 +40,13 @@ pub enum Form {
     Identity,
 }
 
-/// A body carrying `range` of `file` in `form`. Runs inside the caller's
+/// A body carrying `range` of a stored file in `form`: `stored` starts at
+/// `range.first` for the gzip form and at the file's first byte for the
+/// NDJSON (which is inflated from the start). Runs inside the caller's
 /// tracing span, so failures are logged with the request's id.
-pub fn stream(file: File, form: Form, range: ByteRange) -> Body {
+pub fn stream(stored: StoredBody, form: Form, range: ByteRange) -> Body {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-    tokio::spawn(produce(file, form, range, tx).in_current_span());
+    tokio::spawn(produce(stored, form, range, tx).in_current_span());
     Body::from_stream(ChunkStream { rx })
 }
 
@@ -67,8 +69,14 @@ type Reader = Box<dyn Read + Send>;
 /// Feeds `tx` with `range.len()` bytes, then ends. A failure is sent as an
 /// error so the connection is cut: the client sees a truncated transfer
 /// (its Content-Length is not met) rather than a short file that looks whole.
-async fn produce(file: File, form: Form, range: ByteRange, tx: mpsc::Sender<io::Result<Bytes>>) {
-    let mut source = match blocking(move || position(file, form, range.first)).await {
+async fn produce(
+    stored: StoredBody,
+    form: Form,
+    range: ByteRange,
+    tx: mpsc::Sender<io::Result<Bytes>>,
+) {
+    let runtime = tokio::runtime::Handle::current();
+    let mut source = match blocking(move || position(stored, runtime, form, range.first)).await {
         Ok(reader) => Source {
             reader,
             buffer: BytesMut::new(),
@@ -122,15 +130,18 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|join| Err(io::Error::other(join)))
 }
 
-/// Opens the form's reader and moves it to byte `first`: a seek in the
-/// stored bytes; for NDJSON, inflating and discarding what precedes it
-/// (gzip has no random access).
-fn position(mut file: File, form: Form, first: u64) -> io::Result<Reader> {
+/// Opens the form's reader at byte `first`: the stored bytes were opened
+/// there; for NDJSON, inflating from the start and discarding what
+/// precedes it (gzip has no random access).
+fn position(
+    stored: StoredBody,
+    runtime: tokio::runtime::Handle,
+    form: Form,
+    first: u64,
+) -> io::Result<Reader> {
+    let file = stored.into_reader(runtime)?;
     match form {
-        Form::Gzip => {
-            file.seek(SeekFrom::Start(first))?;
-            Ok(Box::new(file))
-        }
+        Form::Gzip => Ok(file),
         Form::Identity => {
             // Multi-member so that files written as concatenated gzip
             // members (one per batch) inflate whole.
