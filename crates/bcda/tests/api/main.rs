@@ -35,6 +35,7 @@ mod scale_out;
 mod scopes;
 mod smart_auth;
 mod smart_cli;
+mod store_failures;
 mod system_export;
 mod token;
 mod token_abuse;
