@@ -29,6 +29,8 @@ pub struct HttpSettings {
     pub public_base_url: Option<String>,
     /// The ACOs that may use API v3 (default: every ACO).
     pub v3_access: crate::export::version_access::V3Access,
+    /// Redirect gzip downloads to presigned URLs of the S3 store.
+    pub download_redirect: bool,
 }
 
 /// Everything needed to open the application.

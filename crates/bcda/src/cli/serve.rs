@@ -40,6 +40,11 @@ pub struct ServeArgs {
     /// `bcda sandbox` always opens v3 to every ACO).
     #[arg(long = "v3-acos", env = "BCDA_V3_ACOS", value_parser = V3Access::parse, value_name = "CMS_IDS")]
     pub v3_acos: Option<V3Access>,
+    /// Answer a download that accepts gzip with a 307 redirect to a
+    /// presigned URL of the S3 store (valid for five minutes) instead of
+    /// streaming the file through this process. Needs `--store s3://...`.
+    #[arg(long, env = "BCDA_DOWNLOAD_REDIRECT")]
+    pub download_redirect: bool,
     /// Tokens one ACO may obtain per window.
     #[arg(long, env = "BCDA_TOKEN_RATE_LIMIT", default_value = "100", value_parser = parse_positive, value_name = "N")]
     pub token_rate_limit: u64,
@@ -297,6 +302,7 @@ impl ServeArgs {
             trust_forwarded_headers: self.trust_forwarded_headers,
             public_base_url: self.public_url.clone(),
             v3_access: self.v3_acos.clone().unwrap_or_default(),
+            download_redirect: self.download_redirect,
         }
     }
 }
@@ -318,12 +324,20 @@ impl ServeArgs {
 
     /// Opens the application with the settings these flags describe.
     pub(super) async fn open_app(&self, ctx: &Context) -> anyhow::Result<App> {
-        ctx.app_with(
-            self.token_settings(),
-            self.http_settings(),
-            self.jobs.settings(),
-        )
-        .await
+        let app = ctx
+            .app_with(
+                self.token_settings(),
+                self.http_settings(),
+                self.jobs.settings(),
+            )
+            .await?;
+        if self.download_redirect && !app.files.can_presign() {
+            anyhow::bail!(
+                "--download-redirect needs an S3 file store (--store s3://bucket/prefix); the files are in {}",
+                app.files.description()
+            );
+        }
+        Ok(app)
     }
 }
 

@@ -30,6 +30,7 @@ mod one_job_rule;
 mod openapi;
 mod patient_subset;
 mod private_files_and_full_disk;
+mod s3_store;
 mod sandbox;
 mod scale_out;
 mod scopes;
