@@ -33,6 +33,7 @@ mod private_files_and_full_disk;
 mod sandbox;
 mod scale_out;
 mod scopes;
+mod sealing_key;
 mod signed_urls;
 mod smart_auth;
 mod smart_cli;
