@@ -116,7 +116,7 @@ pub enum Command {
     /// Manage client credentials.
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
-    /// Manage token-signing keys.
+    /// Manage token- and URL-signing keys; make a sealing key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Manage access tokens.
