@@ -210,7 +210,7 @@ backend_test! {
             .get_with_token(&format!("/data/{theirs}/{}", split(their_url).0.rsplit('/').next().expect("name")), &token)
             .await;
         assert_eq!(theirs_with_my_token.status, StatusCode::UNAUTHORIZED);
-        // Unsigned files are still there for the signed URL of their own.
+        // Each file still opens with its own signed URL.
         assert_eq!(get(&app, a).await.status, StatusCode::OK);
         assert_eq!(get(&app, b).await.status, StatusCode::OK);
     }
