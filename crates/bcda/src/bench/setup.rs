@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use super::Source;
 use crate::app::{App, AppConfig};
 use crate::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
+use crate::auth::keys::SealingKey;
 use crate::auth::tokens::TokenSettings;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::DataDir;
@@ -83,7 +84,7 @@ pub async fn prepare(
         db,
         clock.clone(),
         AppConfig {
-            key_file: data.default_key_file(),
+            sealing_key: SealingKey::File(data.default_key_file()),
             data_dir: data,
             store: Default::default(),
             tokens: TokenSettings::default(),

@@ -34,6 +34,8 @@ mod s3_store;
 mod sandbox;
 mod scale_out;
 mod scopes;
+mod sealing_key;
+mod signed_urls;
 mod smart_auth;
 mod smart_cli;
 mod store_failures;

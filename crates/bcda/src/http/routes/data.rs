@@ -33,7 +33,7 @@ use crate::auth::tokens::Principal;
 use crate::domain::JobStatus;
 use crate::files::{FileStore, StoredBody};
 use crate::http::ApiError;
-use crate::http::auth::Authenticated;
+use crate::http::auth::DownloadAuthorized;
 use crate::http::http_date;
 use crate::http::openapi::params::DataFile;
 use crate::http::openapi::schemas::OperationOutcome;
@@ -97,7 +97,7 @@ const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
 )]
 pub async fn download(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    DownloadAuthorized(principal): DownloadAuthorized,
     method: Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
