@@ -80,6 +80,11 @@ const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
             )),
         (status = 206, description = "One byte range of the file (a `Range` request).",
             content((String = "application/fhir+ndjson"))),
+        (status = 307, description = "Only on a server run with `--download-redirect` (files \
+            in S3): a `GET` that accepts gzip is redirected to a presigned URL of the file's gzip \
+            bytes, valid for five minutes. Follow it without the `Authorization` header (most \
+            clients drop it on a redirect to another host); send `Range` there again to resume.",
+            headers(("Location" = String, description = "The presigned URL."))),
         (status = 304, description = "The client's copy is current (`If-None-Match`, \
             `If-Modified-Since`)."),
         (status = 400, description = "The job id is not a positive whole number.",
