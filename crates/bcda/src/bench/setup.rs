@@ -16,6 +16,7 @@ use crate::auth::tokens::TokenSettings;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::DataDir;
 use crate::domain::{ApiVersion, DataSet, DataSets, ResourceType};
+use crate::files::StoreLocation;
 use crate::import;
 use crate::jobs::JobSettings;
 use crate::store::Db;
@@ -72,6 +73,7 @@ pub async fn prepare(
     spec: AcoSpec,
     data_sets: DataSets,
     data_dir: &Path,
+    store: StoreLocation,
     jobs: JobSettings,
     keep_files: bool,
 ) -> anyhow::Result<Prepared> {
@@ -86,7 +88,7 @@ pub async fn prepare(
         AppConfig {
             sealing_key: SealingKey::File(data.default_key_file()),
             data_dir: data,
-            store: Default::default(),
+            store,
             tokens: TokenSettings::default(),
             http: Default::default(),
             jobs,

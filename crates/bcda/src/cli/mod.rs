@@ -281,7 +281,7 @@ async fn run(cli: Cli, sealing_key: SealingKey) -> anyhow::Result<()> {
         Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Token(cmd) => token::run(&ctx, cmd).await,
-        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Bench(cmd) => bench::run(cmd, ctx.store()).await,
     }
 }
 
