@@ -3,14 +3,15 @@
 //! behind an `Arc`.
 
 use std::ops::Deref;
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::auth::AuthError;
-use crate::auth::keys::{KeySealer, Keyring};
+use crate::auth::keys::{KeySealer, Keyring, SealingKey};
 use crate::auth::tokens::{TokenService, TokenSettings};
+use crate::auth::url_signing::UrlKeys;
 use crate::clock::SharedClock;
 use crate::config::DataDir;
 use crate::jobs::JobSettings;
@@ -29,6 +30,13 @@ pub struct HttpSettings {
     pub public_base_url: Option<String>,
     /// The ACOs that may use API v3 (default: every ACO).
     pub v3_access: crate::export::version_access::V3Access,
+    /// Redirect gzip downloads to presigned URLs of the S3 store.
+    pub download_redirect: bool,
+    /// `--signed-urls`: manifest file URLs carry a signature that works
+    /// without a bearer token for this long (`requiresAccessToken: false`).
+    /// `None` (the default, as BCDA): plain URLs, downloads need a token,
+    /// and signature parameters are ignored.
+    pub signed_urls: Option<Duration>,
 }
 
 /// Everything needed to open the application.
@@ -39,8 +47,8 @@ pub struct AppConfig {
     pub data_dir: DataDir,
     /// Where export files are stored (`--store`).
     pub store: crate::files::StoreLocation,
-    /// The file whose key seals the signing keys.
-    pub key_file: PathBuf,
+    /// The key that seals the signing keys: a key file, or the key itself.
+    pub sealing_key: SealingKey,
     /// Token lifetime and the per-ACO issue limit.
     pub tokens: TokenSettings,
     /// How absolute URLs are built.
@@ -58,7 +66,7 @@ pub enum StartError {
     /// No signing key could be made or opened (in the database).
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The key file could not be read, created or used to open the keys.
+    /// The sealing key could not be read, created or used to open the keys.
     #[error(transparent)]
     Key(#[from] crate::auth::keys::KeyError),
 }
@@ -72,6 +80,8 @@ pub struct App {
     /// Issues and verifies access tokens (`/auth/token`, every bearer
     /// request).
     pub tokens: TokenService,
+    /// Signs and checks download URLs (`--signed-urls`).
+    pub url_keys: UrlKeys,
     /// How absolute URLs are built.
     pub http: HttpSettings,
     /// When this process started, from the injected clock: the
@@ -82,17 +92,23 @@ pub struct App {
 impl App {
     /// Opens the application over an already connected database: opens the
     /// worker environment (data directory, migrations), then makes sure a
-    /// signing key exists and opens with the key file.
+    /// signing key (and with `--signed-urls` a URL-signing key) exists and
+    /// opens with the sealing key.
     pub async fn open(db: Db, clock: SharedClock, config: AppConfig) -> Result<Self, StartError> {
         let env = WorkerEnv::open(db, clock, config.data_dir, &config.store, config.jobs).await?;
-        let sealer = KeySealer::load_or_create(&config.key_file)?;
+        let sealer = KeySealer::from_source(&config.sealing_key)?;
+        let url_keys = UrlKeys::new(env.db.clone(), sealer.clone());
         let keyring = Arc::new(Keyring::new(env.db.clone(), sealer));
         keyring.ensure_signing_key(env.clock.now()).await?;
+        if config.http.signed_urls.is_some() {
+            url_keys.ensure_key(env.clock.now()).await?;
+        }
         let tokens = TokenService::new(env.db.clone(), env.clock.clone(), keyring, config.tokens);
         Ok(Self {
             started_at: env.clock.now(),
             env: Arc::new(env),
             tokens,
+            url_keys,
             http: config.http,
         })
     }

@@ -54,6 +54,32 @@ pub fn parse_positive(value: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses a positive duration: a whole number with a unit, `s`
+/// (seconds), `m` (minutes), `h` (hours) or `d` (days), e.g. `15m`; a bare
+/// number is seconds.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    const EXPECTED: &str =
+        "expected a whole number of seconds, or one with a unit: 90s, 15m, 1h, 1d";
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => value.split_at(at),
+        None => (value, "s"),
+    };
+    let seconds_per_unit: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(EXPECTED.to_owned()),
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n >= 1 => n
+            .checked_mul(seconds_per_unit)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| EXPECTED.to_owned()),
+        _ => Err(EXPECTED.to_owned()),
+    }
+}
+
 /// Parses a calendar date written `YYYY-MM-DD`.
 pub fn parse_date(value: &str) -> Result<time::Date, String> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -139,5 +165,28 @@ mod tests {
         assert_eq!(parse_positive("5"), Ok(5));
         assert!(parse_positive("0").is_err());
         assert!(parse_positive("x").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("900"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        for bad in [
+            "",
+            "0",
+            "0m",
+            "m",
+            "15 m",
+            "15min",
+            "-5",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

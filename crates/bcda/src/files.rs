@@ -29,7 +29,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use object_store::path::Path as Key;
-use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt};
+use object_store::signer::Signer;
+use object_store::{
+    Attribute, Attributes, GetOptions, GetRange, GetResultPayload, ObjectStore, ObjectStoreExt,
+    PutMultipartOptions,
+};
+use reqwest::Method;
 use tokio::runtime::Handle;
 
 pub use self::location::StoreLocation;
@@ -125,6 +130,24 @@ pub struct FileStore {
     description: String,
     /// Bytes per uploaded part.
     part_size: usize,
+    /// An S3 store's signer and key prefix, for presigned download URLs;
+    /// the store then also keeps each file's HTTP headers with it.
+    presigner: Option<Presigner>,
+}
+
+/// What makes presigned URLs for an S3 store's files.
+#[derive(Clone)]
+pub struct Presigner {
+    signer: Arc<dyn Signer>,
+    prefix: Key,
+}
+
+impl Presigner {
+    /// Presigns with `signer` for keys under `prefix` (the store's prefix,
+    /// which the signer does not add itself).
+    pub fn new(signer: Arc<dyn Signer>, prefix: Key) -> Self {
+        Self { signer, prefix }
+    }
 }
 
 impl std::fmt::Debug for FileStore {
@@ -168,7 +191,45 @@ impl FileStore {
             local_root,
             description,
             part_size,
+            presigner: None,
         }
+    }
+
+    /// The store with presigned download URLs (an S3 store).
+    pub fn with_presigner(mut self, presigner: Presigner) -> Self {
+        self.presigner = Some(presigner);
+        self
+    }
+
+    /// Whether [`FileStore::presigned_download`] can make URLs.
+    pub fn can_presign(&self) -> bool {
+        self.presigner.is_some()
+    }
+
+    /// A URL from which the recorded file's stored (gzip) bytes can be
+    /// fetched without credentials until `lifetime` has passed: a presigned
+    /// S3 GET. `None` when the store cannot presign.
+    pub async fn presigned_download(
+        &self,
+        job_id: i64,
+        name: &str,
+        lifetime: std::time::Duration,
+    ) -> std::io::Result<Option<String>> {
+        let Some(presigner) = &self.presigner else {
+            return Ok(None);
+        };
+        let key = Key::from_iter(
+            presigner
+                .prefix
+                .parts()
+                .chain(Self::key(job_id, name).parts()),
+        );
+        let url = presigner
+            .signer
+            .signed_url(Method::GET, &key, lifetime)
+            .await
+            .map_err(io)?;
+        Ok(Some(url.to_string()))
     }
 
     /// Where the files are (`s3://bucket/prefix` or a directory), for
@@ -225,7 +286,25 @@ impl FileStore {
                 .map_err(std::io::Error::other)??;
         }
         let key = Self::key(job_id, name);
-        let upload = self.store.put_multipart(&key).await.map_err(io)?;
+        let mut options = PutMultipartOptions::default();
+        if self.presigner.is_some() {
+            // Served as they are when a download is redirected to the
+            // store: the API's gzip representation's headers.
+            options.attributes = Attributes::from_iter([
+                (Attribute::ContentType, "application/fhir+ndjson".to_owned()),
+                (Attribute::ContentEncoding, "gzip".to_owned()),
+                (Attribute::CacheControl, "private, no-store".to_owned()),
+                (
+                    Attribute::ContentDisposition,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ]);
+        }
+        let upload = self
+            .store
+            .put_multipart_opts(&key, options)
+            .await
+            .map_err(io)?;
         Ok(UploadWriter::new(
             upload,
             self.part_size,

@@ -6,9 +6,11 @@
 //! tokens while tokens signed by older keys stay valid until they expire.
 //!
 //! Private keys are stored in the database sealed with XChaCha20-Poly1305
-//! under a 256-bit key kept in a file (by default in the data directory,
-//! mode 0600), so a database dump alone cannot mint tokens. Every process
-//! that issues tokens must see the same key file.
+//! under a 256-bit sealing key, so a database dump alone cannot mint
+//! tokens. The sealing key is kept in a file (by default in the data
+//! directory, mode 0600) or given in the environment ([`SEALING_KEY_VAR`]),
+//! so hosts can share a secret rather than a file system. Every process
+//! that issues tokens must use the same sealing key.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -23,6 +25,10 @@ use time::OffsetDateTime;
 
 use crate::store::signing_keys::{self, SigningKeyRecord};
 use crate::store::{Db, StoreError};
+
+/// The environment variable that may hold the sealing key itself (64
+/// hexadecimal characters). Never a flag: a flag's value shows in `ps`.
+pub const SEALING_KEY_VAR: &str = "BCDA_SEALING_KEY";
 
 /// The JWS algorithm of every key this server makes.
 pub const ALGORITHM: &str = "EdDSA";
@@ -44,9 +50,9 @@ pub enum KeyError {
         /// What reading or creating it reported.
         message: String,
     },
-    /// A sealed private key does not open with this key file.
+    /// A sealed private key does not open with this sealing key.
     #[error(
-        "signing key {0} cannot be unsealed with this key file; every process must use the key file that sealed it (--key-file / BCDA_KEY_FILE)"
+        "key {0} cannot be unsealed with this sealing key; every process must use the sealing key that sealed it (BCDA_SEALING_KEY, or the key file: --key-file / BCDA_KEY_FILE)"
     )]
     Unseal(String),
     /// A stored key is not usable.
@@ -62,7 +68,46 @@ pub enum KeyError {
     NoSigningKey,
 }
 
-/// Seals and unseals private keys with the key file's key.
+/// Where the key that seals private keys comes from.
+#[derive(Clone)]
+pub enum SealingKey {
+    /// A file holding it as 64 hexadecimal characters (`--key-file` /
+    /// `BCDA_KEY_FILE`, default `DATA_DIR/signing-keys.key`), created with a
+    /// fresh random key when missing.
+    File(PathBuf),
+    /// The key itself, from [`SEALING_KEY_VAR`]: no file is read or made.
+    Given([u8; 32]),
+}
+
+impl std::fmt::Debug for SealingKey {
+    // The key itself never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealingKey::File(path) => f.debug_tuple("File").field(path).finish(),
+            SealingKey::Given(_) => f.write_str("Given(..)"),
+        }
+    }
+}
+
+impl SealingKey {
+    /// A key written as 64 hexadecimal characters (surrounding white space
+    /// ignored), as the key file holds it; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        decode_hex_key(text.trim()).map(SealingKey::Given)
+    }
+}
+
+/// A fresh random sealing key written as 64 hexadecimal characters: the
+/// key file's contents, or a value for [`SEALING_KEY_VAR`].
+pub fn new_sealing_key_hex() -> Result<String, KeyError> {
+    Ok(random_bytes::<32>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Seals and unseals private keys with the sealing key.
+#[derive(Clone)]
 pub struct KeySealer {
     cipher: XChaCha20Poly1305,
 }
@@ -76,6 +121,15 @@ impl std::fmt::Debug for KeySealer {
 const NONCE_LEN: usize = 24;
 
 impl KeySealer {
+    /// A sealer over the key `source` gives: read from (or first made in)
+    /// its file, or as given.
+    pub fn from_source(source: &SealingKey) -> Result<Self, KeyError> {
+        match source {
+            SealingKey::File(path) => Self::load_or_create(path),
+            SealingKey::Given(key) => Ok(Self::from_key(key)),
+        }
+    }
+
     /// Reads the key file at `path`, creating it (mode 0600) with a fresh
     /// random key if it does not exist. Safe when several processes start at
     /// once: the file appears atomically, whole, exactly once.
@@ -85,8 +139,7 @@ impl KeySealer {
             message,
         };
         if !path.exists() {
-            let key = random_bytes::<32>()?;
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = new_sealing_key_hex()?;
             let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
             write_private_file(&tmp, format!("{hex}\n").as_bytes())
                 .map_err(|e| fail(e.to_string()))?;
@@ -235,7 +288,7 @@ impl Keyring {
     }
 
     /// Makes a signing key if there is none, and checks that the current one
-    /// opens with this key file, so a wrong key file fails at start rather
+    /// opens with this sealing key, so a wrong sealing key fails at start rather
     /// than on the first token request.
     pub async fn ensure_signing_key(&self, now: OffsetDateTime) -> Result<(), super::AuthError> {
         if signing_keys::current(&self.db).await?.is_none() {
@@ -355,5 +408,37 @@ mod tests {
         std::fs::write(&path, "nonsense").expect("write");
         let err = KeySealer::load_or_create(&path).expect_err("bad file");
         assert!(err.to_string().contains("64 hexadecimal"));
+    }
+
+    #[test]
+    fn a_given_sealing_key_opens_what_its_file_sealed_and_makes_no_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.key");
+        let from_file = KeySealer::from_source(&SealingKey::File(path.clone())).expect("create");
+        let sealed = from_file.seal("k", b"x").expect("seal");
+        let hex = std::fs::read_to_string(&path).expect("read");
+        let given = SealingKey::from_hex(&hex).expect("the file's text is a key");
+        assert!(
+            !format!("{given:?}").contains(hex.trim()),
+            "Debug hides the key"
+        );
+        std::fs::remove_file(&path).expect("remove");
+        let sealer = KeySealer::from_source(&given).expect("given");
+        assert_eq!(sealer.open("k", &sealed).expect("open"), b"x");
+        assert!(!path.exists(), "a given key reads and makes no file");
+
+        let fresh = new_sealing_key_hex().expect("random");
+        assert_eq!(fresh.len(), 64);
+        assert!(SealingKey::from_hex(&fresh).is_some());
+        assert_ne!(fresh, new_sealing_key_hex().expect("random"));
+        for bad in [
+            "",
+            "abc",
+            &fresh[..63],
+            &format!("{fresh}0"),
+            &"g".repeat(64),
+        ] {
+            assert!(SealingKey::from_hex(bad).is_none(), "{bad:?}");
+        }
     }
 }

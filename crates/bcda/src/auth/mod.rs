@@ -1,4 +1,5 @@
-//! Authentication: client credentials, signing keys, access tokens.
+//! Authentication: client credentials, signing keys, access tokens, signed
+//! download URLs.
 //!
 //! A client trades its id and secret for a short-lived JWT signed by the
 //! server's own key ([`tokens::TokenService::issue`]), or, with SMART
@@ -18,6 +19,7 @@ pub mod keys;
 pub mod secrets;
 pub mod throttle;
 pub mod tokens;
+pub mod url_signing;
 pub mod verifier;
 
 use std::time::Duration;

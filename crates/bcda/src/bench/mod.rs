@@ -26,6 +26,7 @@ use self::client::Client;
 pub use self::report::Report;
 pub use self::setup::AcoSpec;
 use crate::domain::ResourceType;
+use crate::files::StoreLocation;
 use crate::http::server::ConnectionSettings;
 use crate::jobs::JobSettings;
 use crate::runtime::Process;
@@ -67,6 +68,26 @@ pub struct BenchOptions {
     pub keep: Option<PathBuf>,
     /// Export engine settings (the gzip level among them).
     pub jobs: JobSettings,
+    /// Where export files go: the data directory (the default), or each
+    /// source's run under a fresh directory or S3 prefix of its own.
+    pub store: StoreLocation,
+}
+
+/// The store of one source's run: `store` narrowed to a place of its own.
+fn run_store(store: &StoreLocation, run: &str) -> StoreLocation {
+    match store {
+        StoreLocation::Directory(dir) => StoreLocation::Directory(dir.join(run)),
+        StoreLocation::S3 { bucket, prefix } => StoreLocation::S3 {
+            bucket: bucket.clone(),
+            prefix: [prefix.as_str(), run]
+                .iter()
+                .filter(|p| !p.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("/"),
+        },
+        other => other.clone(),
+    }
 }
 
 /// Removes the benchmark's directory when dropped, unless it is kept.
@@ -122,15 +143,25 @@ async fn run_source(
         options.aco.beneficiaries,
         options.aco.years
     );
+    let run_name = format!(
+        "bench-{}-{}",
+        source.as_str(),
+        uuid::Uuid::new_v4().simple()
+    );
     let prepared = setup::prepare(
         source,
         options.aco,
         setup::data_sets_for(&options.types),
         &data_dir,
+        run_store(&options.store, &run_name),
         options.jobs.clone(),
         workspace.keep,
     )
     .await?;
+    eprintln!(
+        "bench: export files in {}",
+        prepared.app.files.description()
+    );
     let app = prepared.app.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -146,12 +177,18 @@ async fn run_source(
     server.stop().await;
     let (run, stored_bytes, download_seconds, peak_rss_mb, peak_reset, cpu_seconds) = measured?;
 
-    let inputs: Vec<PathBuf> = run
+    let names: Vec<&str> = run
         .files
         .iter()
         .filter_map(|f| f.path.rsplit('/').next())
-        .filter_map(|name| app.files.path(run.job_id, name))
         .collect();
+    let inputs = local_inputs(
+        &app.files,
+        run.job_id,
+        &names,
+        &data_dir.join("limit-inputs"),
+    )
+    .await?;
     let out_dir = data_dir.join("limit");
     let level = options.jobs.gzip_level;
     let threads = proc_stats::cores();
@@ -159,9 +196,14 @@ async fn run_source(
     let limit =
         tokio::task::spawn_blocking(move || limit::measure(&inputs, &out_dir, level, threads))
             .await??;
+    if !workspace.keep && app.files.local_root().is_none() {
+        // A bucket is not removed with the workspace.
+        app.files.delete(run.job_id).await?;
+    }
     app.db.close().await;
 
     let report = Report::new(report::Measured {
+        store: app.files.description().to_owned(),
         source,
         options,
         run: &run,
@@ -182,6 +224,44 @@ async fn run_source(
         );
     }
     Ok(report)
+}
+
+/// The files of the limit measurement on local disk: a directory store's
+/// own files, or an object store's copied into `dir` first (the limit is
+/// the machine's compress-and-write speed, whatever the store).
+async fn local_inputs(
+    files: &crate::files::FileStore,
+    job_id: i64,
+    names: &[&str],
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    if files.local_root().is_some() {
+        return Ok(names
+            .iter()
+            .filter_map(|name| files.path(job_id, name))
+            .collect());
+    }
+    eprintln!("bench: copying the files from the store for the limit measurement");
+    std::fs::create_dir_all(dir)?;
+    let mut inputs = Vec::with_capacity(names.len());
+    for name in names {
+        let stored = files
+            .open(job_id, name, None)
+            .await?
+            .with_context(|| format!("{name} is missing from the store"))?;
+        let path = dir.join(format!("{name}.gz"));
+        let target = path.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let mut reader = stored.body.into_reader(runtime)?;
+            let mut file = std::fs::File::create(&target)?;
+            std::io::copy(&mut reader, &mut file)?;
+            Ok(())
+        })
+        .await??;
+        inputs.push(path);
+    }
+    Ok(inputs)
 }
 
 /// What [`drive`] measured: the run, bytes and seconds downloading, peak

@@ -17,6 +17,8 @@ const MB: f64 = 1e6;
 pub struct Report {
     /// `generated` or `stored`.
     pub source: &'static str,
+    /// Where the export files were stored (a directory or s3://...).
+    pub store: String,
     /// Beneficiaries in the ACO's attribution.
     pub beneficiaries: u32,
     /// Years of claims.
@@ -74,6 +76,7 @@ pub struct Report {
 
 /// The measurements a report is made from.
 pub(super) struct Measured<'a> {
+    pub store: String,
     pub source: Source,
     pub options: &'a BenchOptions,
     pub run: &'a ExportRun,
@@ -120,6 +123,7 @@ impl Report {
         let seconds = m.run.to_manifest.as_secs_f64();
         Self {
             source: m.source.as_str(),
+            store: m.store,
             beneficiaries: m.options.aco.beneficiaries,
             years: m.options.aco.years,
             seed: m.options.aco.seed,

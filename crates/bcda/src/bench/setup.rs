@@ -11,10 +11,12 @@ use anyhow::Context as _;
 use super::Source;
 use crate::app::{App, AppConfig};
 use crate::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
+use crate::auth::keys::SealingKey;
 use crate::auth::tokens::TokenSettings;
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::DataDir;
 use crate::domain::{ApiVersion, DataSet, DataSets, ResourceType};
+use crate::files::StoreLocation;
 use crate::import;
 use crate::jobs::JobSettings;
 use crate::store::Db;
@@ -71,6 +73,7 @@ pub async fn prepare(
     spec: AcoSpec,
     data_sets: DataSets,
     data_dir: &Path,
+    store: StoreLocation,
     jobs: JobSettings,
     keep_files: bool,
 ) -> anyhow::Result<Prepared> {
@@ -83,9 +86,9 @@ pub async fn prepare(
         db,
         clock.clone(),
         AppConfig {
-            key_file: data.default_key_file(),
+            sealing_key: SealingKey::File(data.default_key_file()),
             data_dir: data,
-            store: Default::default(),
+            store,
             tokens: TokenSettings::default(),
             http: Default::default(),
             jobs,

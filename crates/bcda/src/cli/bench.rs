@@ -1,6 +1,7 @@
 //! `bcda bench export`: the end-to-end export benchmark (docs/BENCHMARKS.md).
 //! Progress goes to stderr; stdout holds only one JSON object per source.
 
+use crate::files::StoreLocation;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -96,7 +97,9 @@ fn parse_types(list: &str) -> Result<TypeList, String> {
     Ok(TypeList(types))
 }
 
-pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
+/// Runs `bcda bench`; export files go to `store` (the global `--store`:
+/// each source's run under a fresh prefix or directory of its own).
+pub(super) async fn run(command: BenchCommand, store: StoreLocation) -> anyhow::Result<()> {
     let BenchCommand::Export(args) = command;
     let beneficiaries = u32::try_from(args.beneficiaries)
         .ok()
@@ -122,6 +125,7 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<()> {
         types: args.types.map(|t| t.0).unwrap_or_default(),
         workers: super::serve::worker_count(args.workers),
         keep: args.keep,
+        store,
         jobs: JobSettings {
             gzip_level: args.gzip_level,
             ..JobSettings::default()

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::app::{App, AppConfig, HttpSettings};
+use crate::auth::keys::{SEALING_KEY_VAR, SealingKey};
 use crate::auth::tokens::TokenSettings;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DataDir, DatabaseUrl, LogFormat, parse_database_url};
@@ -78,9 +79,13 @@ pub struct GlobalArgs {
     /// directory. Every process of one deployment must use the same store.
     #[arg(long, global = true, env = "BCDA_STORE", value_parser = crate::files::location::parse_store, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub store: Option<crate::files::StoreLocation>,
-    /// The file holding the key that seals token-signing keys; default
-    /// DATA_DIR/signing-keys.key. Every process of one deployment must use
-    /// the same file.
+    /// The file holding the key that seals token- and URL-signing keys
+    /// (64 hexadecimal characters); default DATA_DIR/signing-keys.key,
+    /// made when missing. Every process of one deployment must use the same
+    /// key. Hosts that share no file system give the key itself in the
+    /// environment variable BCDA_SEALING_KEY instead (never a flag, which
+    /// `ps` would show; make one with `bcda keys new-sealing-key`): then no
+    /// file is read or made, and this flag must not be set.
     #[arg(long, global = true, env = "BCDA_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Log format.
@@ -119,7 +124,7 @@ pub enum Command {
     /// Manage client credentials.
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
-    /// Manage token-signing keys.
+    /// Manage token- and URL-signing keys; make a sealing key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
     /// Manage access tokens.
@@ -145,6 +150,13 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    let sealing_key = match sealing_key(&cli.global) {
+        Ok(key) => key,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let is_server = matches!(
         cli.command,
         Command::Serve(_) | Command::Sandbox(_) | Command::Api(_) | Command::Worker(_)
@@ -165,7 +177,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, sealing_key)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -223,10 +235,38 @@ fn env_var_holding(arg: &str, value: &str) -> Option<String> {
     None
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Where the sealing key comes from: `BCDA_SEALING_KEY` (the key itself),
+/// else the key file. Both at once, or a variable that does not hold a key,
+/// is a mistake the message names (never echoing the value).
+fn sealing_key(global: &GlobalArgs) -> Result<SealingKey, String> {
+    let Some(value) = std::env::var_os(SEALING_KEY_VAR) else {
+        let path = global
+            .key_file
+            .clone()
+            .unwrap_or_else(|| DataDir::new(&global.data_dir).default_key_file());
+        return Ok(SealingKey::File(path));
+    };
+    if global.key_file.is_some() {
+        return Err(format!(
+            "both {SEALING_KEY_VAR} and --key-file / BCDA_KEY_FILE are set: give the sealing key one way"
+        ));
+    }
+    value
+        .to_str()
+        .and_then(SealingKey::from_hex)
+        .ok_or_else(|| {
+            format!(
+                "environment variable {SEALING_KEY_VAR}: expected 64 hexadecimal characters \
+             (`bcda keys new-sealing-key` makes a key)"
+            )
+        })
+}
+
+async fn run(cli: Cli, sealing_key: SealingKey) -> anyhow::Result<()> {
     let ctx = Context {
         global: cli.global,
         clock: Arc::new(SystemClock),
+        sealing_key,
     };
     match cli.command {
         Command::Serve(args) => serve::run(&ctx, args).await,
@@ -241,7 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Token(cmd) => token::run(&ctx, cmd).await,
-        Command::Bench(cmd) => bench::run(cmd).await,
+        Command::Bench(cmd) => bench::run(cmd, ctx.store()).await,
     }
 }
 
@@ -249,6 +289,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 pub(crate) struct Context {
     pub global: GlobalArgs,
     pub clock: SharedClock,
+    /// The key file, or the key itself from `BCDA_SEALING_KEY`.
+    pub sealing_key: SealingKey,
 }
 
 impl Context {
@@ -313,19 +355,13 @@ impl Context {
         jobs: JobSettings,
     ) -> anyhow::Result<App> {
         let db = self.db().await?;
-        let data_dir = self.data_dir();
-        let key_file = self
-            .global
-            .key_file
-            .clone()
-            .unwrap_or_else(|| data_dir.default_key_file());
         Ok(App::open(
             db,
             self.clock.clone(),
             AppConfig {
-                data_dir,
+                data_dir: self.data_dir(),
                 store: self.store(),
-                key_file,
+                sealing_key: self.sealing_key.clone(),
                 tokens,
                 http,
                 jobs,

@@ -13,7 +13,8 @@ use crate::app::{App, HttpSettings};
 use crate::auth::backend_services::BackendServicesSettings;
 use crate::auth::jwks_cache::JwksFetchSettings;
 use crate::auth::tokens::TokenSettings;
-use crate::config::{parse_listen, parse_positive};
+use crate::auth::url_signing;
+use crate::config::{parse_duration, parse_listen, parse_positive};
 use crate::export::duplicates::{BCDA_TEST_ACOS, ExemptAcos};
 use crate::export::version_access::V3Access;
 use crate::http::server::{ConnectionSettings, default_max_connections};
@@ -40,6 +41,17 @@ pub struct ServeArgs {
     /// `bcda sandbox` always opens v3 to every ACO).
     #[arg(long = "v3-acos", env = "BCDA_V3_ACOS", value_parser = V3Access::parse, value_name = "CMS_IDS")]
     pub v3_acos: Option<V3Access>,
+    /// Answer a download that accepts gzip with a 307 redirect to a
+    /// presigned URL of the S3 store (valid for five minutes) instead of
+    /// streaming the file through this process. Needs `--store s3://...`.
+    #[arg(long, env = "BCDA_DOWNLOAD_REDIRECT")]
+    pub download_redirect: bool,
+    /// Sign the file URLs of job manifests so they work without a bearer
+    /// token for this long (e.g. 15m, 1h, or seconds; at most 7d); the
+    /// manifest then says requiresAccessToken false. A token still works
+    /// too. Off by default (as BCDA: every download needs a token).
+    #[arg(long, env = "BCDA_SIGNED_URLS", value_parser = parse_signed_url_ttl, value_name = "TTL")]
+    pub signed_urls: Option<Duration>,
     /// Tokens one ACO may obtain per window.
     #[arg(long, env = "BCDA_TOKEN_RATE_LIMIT", default_value = "100", value_parser = parse_positive, value_name = "N")]
     pub token_rate_limit: u64,
@@ -267,6 +279,15 @@ impl TokenAbuseArgs {
 
 // --- end /auth/token abuse limits ---
 
+/// `--signed-urls`: a duration of at most [`url_signing::MAX_TTL`].
+fn parse_signed_url_ttl(value: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(value)?;
+    if ttl > url_signing::MAX_TTL {
+        return Err("at most 7d: a signed URL is a credential; keep it short-lived".to_owned());
+    }
+    Ok(ttl)
+}
+
 fn parse_public_url(value: &str) -> Result<String, String> {
     let trimmed = value.trim_end_matches('/');
     let rest = trimmed
@@ -297,6 +318,8 @@ impl ServeArgs {
             trust_forwarded_headers: self.trust_forwarded_headers,
             public_base_url: self.public_url.clone(),
             v3_access: self.v3_acos.clone().unwrap_or_default(),
+            download_redirect: self.download_redirect,
+            signed_urls: self.signed_urls,
         }
     }
 }
@@ -318,12 +341,20 @@ impl ServeArgs {
 
     /// Opens the application with the settings these flags describe.
     pub(super) async fn open_app(&self, ctx: &Context) -> anyhow::Result<App> {
-        ctx.app_with(
-            self.token_settings(),
-            self.http_settings(),
-            self.jobs.settings(),
-        )
-        .await
+        let app = ctx
+            .app_with(
+                self.token_settings(),
+                self.http_settings(),
+                self.jobs.settings(),
+            )
+            .await?;
+        if self.download_redirect && !app.files.can_presign() {
+            anyhow::bail!(
+                "--download-redirect needs an S3 file store (--store s3://bucket/prefix); the files are in {}",
+                app.files.description()
+            );
+        }
+        Ok(app)
     }
 }
 
@@ -374,6 +405,7 @@ pub(super) async fn serve(app: Arc<App>, listen: Listen, workers: usize) -> anyh
         header_read_timeout_s = connections.header_read_timeout.as_secs(),
         idle_timeout_s = connections.idle_timeout.as_secs(),
         max_connections = connections.max_connections,
+        signed_urls_s = app.http.signed_urls.map(|ttl| ttl.as_secs()),
         "bcda started"
     );
     // Plain lines on stdout for people and scripts (tests read the ports
@@ -521,5 +553,13 @@ mod tests {
         );
         assert!(parse_public_url("ftp://x.org").is_err());
         assert!(parse_public_url("https://").is_err());
+    }
+
+    #[test]
+    fn signed_url_lifetimes() {
+        assert_eq!(parse_signed_url_ttl("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_signed_url_ttl("7d"), Ok(url_signing::MAX_TTL));
+        assert!(parse_signed_url_ttl("8d").is_err());
+        assert!(parse_signed_url_ttl("0").is_err());
     }
 }

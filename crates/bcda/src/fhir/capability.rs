@@ -68,11 +68,14 @@ pub struct CapabilityContext<'a> {
     pub started_at: OffsetDateTime,
     /// `software.version`: this build's version ([`crate::VERSION`] when served).
     pub version: &'a str,
+    /// How long signed file URLs work (`--signed-urls`), if the server
+    /// signs them: said in `rest.security.description`.
+    pub signed_urls: Option<std::time::Duration>,
 }
 
 /// The CapabilityStatement for `version`.
 pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) -> Value {
-    let security = json!({
+    let mut security = json!({
         "cors": true,
         "service": [
             {
@@ -95,6 +98,9 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
             "extension": [{ "url": "token", "valueUri": format!("{}/auth/token", ctx.base_url) }]
         }]
     });
+    if let Some(ttl) = ctx.signed_urls {
+        security["description"] = json!(signed_urls_description(ttl));
+    }
     let interaction = json!([{ "code": "batch" }, { "code": "search-system" }]);
     let mut statement = json!({
         "resourceType": "CapabilityStatement",
@@ -216,6 +222,17 @@ pub fn capability_statement(version: ApiVersion, ctx: &CapabilityContext<'_>) ->
         }
     }
     statement
+}
+
+/// `rest.security.description` of a server that signs file URLs.
+fn signed_urls_description(ttl: std::time::Duration) -> String {
+    format!(
+        "Completed jobs' manifests say requiresAccessToken false: each file URL \
+         (/data/{{jobId}}/{{filename}}) carries the query parameters expires, kid and signature, \
+         and works without a bearer token for {} seconds after the status request that returned \
+         it, for that file only. A bearer token works as well.",
+        ttl.as_secs()
+    )
 }
 
 /// What v3 adds to [`DESCRIPTION`].

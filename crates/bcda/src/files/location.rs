@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
 use object_store::prefix::PrefixStore;
 
-use super::{FileStore, private};
+use super::{FileStore, Presigner, private};
 
 /// Bytes per uploaded part in a directory: any size works there, and a
 /// small part keeps each export task's memory small.
@@ -145,24 +146,36 @@ fn open_directory(dir: &Path) -> Result<FileStore, StoreOpenError> {
 }
 
 fn open_s3(bucket: &str, prefix: &str) -> Result<FileStore, StoreOpenError> {
+    s3_store(AmazonS3Builder::from_env(), bucket, prefix)
+}
+
+/// An S3 store of `bucket` under `prefix`, with the client `builder`
+/// describes (from the environment for `--store`; tests give theirs).
+pub fn s3_store(
+    builder: AmazonS3Builder,
+    bucket: &str,
+    prefix: &str,
+) -> Result<FileStore, StoreOpenError> {
     let url = if prefix.is_empty() {
         format!("s3://{bucket}")
     } else {
         format!("s3://{bucket}/{prefix}")
     };
-    let s3 = AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
-        .build()
-        .map_err(|e| StoreOpenError::S3 {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
+    let s3: AmazonS3 =
+        builder
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| StoreOpenError::S3 {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+    let presigner = Presigner::new(Arc::new(s3.clone()), Key::from(prefix));
     let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
         Arc::new(s3)
     } else {
         Arc::new(PrefixStore::new(s3, prefix))
     };
-    Ok(FileStore::new(store, None, url, S3_PART_BYTES))
+    Ok(FileStore::new(store, None, url, S3_PART_BYTES).with_presigner(presigner))
 }
 
 #[cfg(test)]

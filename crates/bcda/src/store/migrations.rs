@@ -79,6 +79,11 @@ const SQLITE: &[Embedded] = &[
         "job until and patients",
         include_str!("../../migrations/sqlite/0012_job_until_and_patients.sql"),
     ),
+    (
+        13,
+        "url signing keys",
+        include_str!("../../migrations/sqlite/0013_url_signing_keys.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -141,6 +146,11 @@ const POSTGRES: &[Embedded] = &[
         12,
         "job until and patients",
         include_str!("../../migrations/postgres/0012_job_until_and_patients.sql"),
+    ),
+    (
+        13,
+        "url signing keys",
+        include_str!("../../migrations/postgres/0013_url_signing_keys.sql"),
     ),
 ];
 

@@ -21,6 +21,7 @@ pub mod signing_keys;
 pub mod synthetic_acos;
 pub mod task_signal;
 pub mod tasks;
+pub mod url_signing_keys;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -29,6 +29,9 @@ const KEYS: [&str; 18] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_export_reports_both_sources_alike() {
+    // Export files in a directory of their own (`--store DIR`): each
+    // source's run gets a subdirectory.
+    let files = tempfile::tempdir().expect("tempdir");
     let options = BenchOptions {
         aco: AcoSpec {
             beneficiaries: 20,
@@ -41,8 +44,22 @@ async fn bench_export_reports_both_sources_alike() {
         workers: 2,
         keep: None,
         jobs: JobSettings::default(),
+        store: bcda::files::StoreLocation::Directory(files.path().to_owned()),
     };
     let reports = bcda::bench::run(&options).await.expect("bench");
+    for report in &reports {
+        assert!(
+            report.store.starts_with(
+                &files
+                    .path()
+                    .join(format!("bench-{}-", report.source))
+                    .display()
+                    .to_string()
+            ),
+            "{}",
+            report.store
+        );
+    }
     assert_eq!(reports.len(), 2);
     let json: Vec<serde_json::Value> = reports
         .iter()

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
 use bcda::app::{App, AppConfig, AppState, HttpSettings};
 use bcda::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
+use bcda::auth::keys::SealingKey;
 use bcda::auth::tokens::TokenSettings;
 use bcda::clock::ManualClock;
 use bcda::config::DataDir;
@@ -171,7 +172,7 @@ impl TestAppBuilder {
             db,
             Arc::new(clock.clone()),
             AppConfig {
-                key_file: dir.path().join("signing-keys.key"),
+                sealing_key: SealingKey::File(dir.path().join("signing-keys.key")),
                 data_dir,
                 store: self.store,
                 tokens: self.tokens,

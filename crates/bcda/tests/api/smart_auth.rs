@@ -498,7 +498,7 @@ backend_test! {
             AppConfig {
                 data_dir: DataDir::new(app.state.data_dir.root()),
                 store: Default::default(),
-                key_file: app.dir.path().join("signing-keys.key"),
+                sealing_key: bcda::auth::keys::SealingKey::File(app.dir.path().join("signing-keys.key")),
                 tokens: settings(BackendServicesSettings::default()),
                 http: HttpSettings::default(),
                 jobs: Default::default(),

@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
 
+use crate::auth::url_signing;
 use crate::domain::ResourceType;
 use crate::domain::{ApiVersion, JobStatus};
 use crate::export::rejection::OUTPUT_FORMATS;
@@ -328,8 +329,41 @@ impl IntoParams for DataFile {
                         .examples(["0f8fad5b-d9cb-469f-a165-70867728950e.ndjson"]),
                 ))
                 .build(),
+            signed_url_param(
+                url_signing::EXPIRES_PARAM,
+                "When the signed URL stops working (Unix seconds).",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]+$")),
+            ),
+            signed_url_param(
+                url_signing::KID_PARAM,
+                "The key that signed the URL.",
+                ObjectBuilder::new().schema_type(Type::String),
+            ),
+            signed_url_param(
+                url_signing::SIGNATURE_PARAM,
+                "The URL's signature (base64url HMAC-SHA256 over job, file, ACO and \
+                 expiry).",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Za-z0-9_-]{43}$")),
+            ),
         ]
     }
+}
+
+/// One of a signed download URL's query parameters: present only in the
+/// manifest's URLs of a server run with `--signed-urls`.
+fn signed_url_param(name: &str, what: &str, schema: ObjectBuilder) -> Parameter {
+    param(name, ParameterIn::Query, false)
+        .description(Some(format!(
+            "{what} Part of a signed file URL, copied as the job's manifest gives it when the \
+             server signs URLs (then `requiresAccessToken` is false and the URL works without a \
+             bearer token until it expires; a token still works too). Leave empty otherwise."
+        )))
+        .schema(Some(schema))
+        .build()
 }
 
 /// `_status` of the jobs list.

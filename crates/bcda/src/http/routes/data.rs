@@ -19,7 +19,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH,
-    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE, VARY,
+    CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION, RANGE, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,7 @@ use crate::auth::tokens::Principal;
 use crate::domain::JobStatus;
 use crate::files::{FileStore, StoredBody};
 use crate::http::ApiError;
-use crate::http::auth::Authenticated;
+use crate::http::auth::DownloadAuthorized;
 use crate::http::http_date;
 use crate::http::openapi::params::DataFile;
 use crate::http::openapi::schemas::OperationOutcome;
@@ -80,6 +80,11 @@ const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
             )),
         (status = 206, description = "One byte range of the file (a `Range` request).",
             content((String = "application/fhir+ndjson"))),
+        (status = 307, description = "Only on a server run with `--download-redirect` (files \
+            in S3): a `GET` that accepts gzip is redirected to a presigned URL of the file's gzip \
+            bytes, valid for five minutes. Follow it without the `Authorization` header (most \
+            clients drop it on a redirect to another host); send `Range` there again to resume.",
+            headers(("Location" = String, description = "The presigned URL."))),
         (status = 304, description = "The client's copy is current (`If-None-Match`, \
             `If-Modified-Since`)."),
         (status = 400, description = "The job id is not a positive whole number.",
@@ -97,7 +102,7 @@ const CACHE_POLICY: HeaderValue = HeaderValue::from_static("private, no-store");
 )]
 pub async fn download(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    DownloadAuthorized(principal): DownloadAuthorized,
     method: Method,
     headers: HeaderMap,
     uri: axum::http::Uri,
@@ -125,6 +130,7 @@ pub async fn download(
         "serving export file"
     );
     let now = state.clock.now();
+    let redirect = state.http.download_redirect;
     respond(
         &state.files,
         &record,
@@ -132,14 +138,21 @@ pub async fn download(
         &method,
         &headers,
         now,
+        redirect,
     )
     .await
 }
 
+/// How long a redirected download's presigned URL works: long enough to
+/// follow the redirect, short enough that a leaked URL soon expires.
+const REDIRECT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The answer about one representation of a recorded file: 404 when its
 /// bytes are missing, 304 when the client's copy is current, 416 for a
 /// range past its end, else 200 or 206 (RFC 9110 §13.2.2: conditions first,
-/// then the range). The store is read only for a body to send.
+/// then the range). The store is read only for a body to send; with
+/// `redirect`, a gzip body is fetched from the store by the client itself
+/// (a 307 to a presigned URL, where the client sends its `Range` again).
 async fn respond(
     files: &FileStore,
     record: &JobFileRecord,
@@ -147,6 +160,7 @@ async fn respond(
     method: &Method,
     headers: &HeaderMap,
     now: OffsetDateTime,
+    redirect: bool,
 ) -> Result<Response, ApiError> {
     let not_modified = conditional::not_modified(headers, representation.validators(), now);
     let range = requested_range(method, headers, representation);
@@ -169,6 +183,21 @@ async fn respond(
         }
         return content_response(representation, range, axum::body::Body::empty());
     };
+    if redirect && representation.form == Form::Gzip {
+        check_stored(files, record).await?;
+        let url = files
+            .presigned_download(record.job_id, &record.name, REDIRECT_LIFETIME)
+            .await
+            .map_err(|e| {
+                ApiError::Files(format!(
+                    "job {} file {}: presigning: {e}",
+                    record.job_id, record.name
+                ))
+            })?;
+        if let Some(url) = url {
+            return redirect_response(&url);
+        }
+    }
     let stored = open_stored(files, record, representation.form, span).await?;
     content_response(
         representation,
@@ -371,6 +400,16 @@ fn requested_range(
         return RangeRequest::Whole;
     }
     range::resolve(value, representation.length)
+}
+
+/// 307 to the file's presigned URL in the store. Not cacheable (the URL
+/// expires); the validators stay the API's, so none are sent here.
+fn redirect_response(url: &str) -> Result<Response, ApiError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(LOCATION, header_value(url.to_owned())?);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    Ok((StatusCode::TEMPORARY_REDIRECT, headers).into_response())
 }
 
 /// 304: the client's copy is current. No body, and no content headers.

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
 use crate::auth::tokens::Principal;
+use crate::auth::url_signing::{SignedFile, UrlKey};
 use crate::domain::{ApiVersion, JobStatus};
 use crate::export::query::{first_value, query_pairs};
 use crate::export::scopes::check_job;
@@ -44,7 +45,9 @@ pub struct Manifest {
     /// The kick-off URL as received.
     #[schema(example = "https://sandbox.example/api/v2/Patient/$export?_type=Coverage")]
     request: String,
-    /// Always true: downloads need the same bearer token.
+    /// True (as BCDA): downloads need a bearer token. False when the
+    /// server signs file URLs (`--signed-urls`): each `url` then works
+    /// without one until it expires.
     #[serde(rename = "requiresAccessToken")]
     requires_access_token: bool,
     /// The data files; several per resource type are normal.
@@ -64,7 +67,8 @@ pub struct ManifestFile {
     #[serde(rename = "type")]
     #[schema(example = "Coverage")]
     resource_type: String,
-    /// Where to download it: `GET /data/{jobId}/{filename}`.
+    /// Where to download it: `GET /data/{jobId}/{filename}`; with
+    /// `--signed-urls`, followed by `?expires=...&kid=...&signature=...`.
     #[schema(
         example = "https://sandbox.example/data/42/0f8fad5b-d9cb-469f-a165-70867728950e.ndjson"
     )]
@@ -233,7 +237,16 @@ pub async fn status(
                 )));
             }
             let files = job_files::list(&state.db, job.id).await?;
-            let mut response = Json(manifest(&base.0, &job, &files)).into_response();
+            let key = match state.http.signed_urls {
+                Some(ttl) => Some((state.url_keys.current().await?, ttl)),
+                None => None,
+            };
+            let signing = key.as_ref().map(|(key, ttl)| UrlSigning {
+                key,
+                expires: (now + *ttl).unix_timestamp(),
+            });
+            let manifest = manifest(&base.0, &job, &files, signing.as_ref());
+            let mut response = Json(manifest).into_response();
             response
                 .headers_mut()
                 .insert(header::EXPIRES, expires_value(expires));
@@ -270,11 +283,41 @@ fn accepted(job: &JobRecord, retry_after: std::time::Duration) -> Response {
     response
 }
 
-/// Builds the manifest from the job's file rows (never from a directory).
-pub fn manifest(base: &str, job: &JobRecord, files: &[JobFileRecord]) -> Manifest {
+/// How a manifest's file URLs are signed (`--signed-urls`).
+#[derive(Debug)]
+pub struct UrlSigning<'a> {
+    /// The current URL-signing key.
+    pub key: &'a UrlKey,
+    /// When the URLs stop working, Unix seconds.
+    pub expires: i64,
+}
+
+/// Builds the manifest from the job's file rows (never from a directory),
+/// with signed file URLs when `signing` is given.
+pub fn manifest(
+    base: &str,
+    job: &JobRecord,
+    files: &[JobFileRecord],
+    signing: Option<&UrlSigning<'_>>,
+) -> Manifest {
+    let url = |f: &JobFileRecord| {
+        let plain = format!("{base}/data/{}/{}", job.id, f.name);
+        match signing {
+            None => plain,
+            Some(signing) => {
+                let file = SignedFile {
+                    job_id: job.id,
+                    name: &f.name,
+                    aco_id: job.aco_id,
+                };
+                let signature = signing.key.sign(&file, signing.expires);
+                format!("{plain}?{}", signature.query())
+            }
+        }
+    };
     let entry = |f: &JobFileRecord| ManifestFile {
         resource_type: f.resource_type.clone(),
-        url: format!("{base}/data/{}/{}", job.id, f.name),
+        url: url(f),
         count: f.resource_count,
         extension: [
             serde_json::json!({ "url": EXT_SHA256, "valueString": format!("sha256:{}", f.sha256) }),
@@ -285,7 +328,7 @@ pub fn manifest(base: &str, job: &JobRecord, files: &[JobFileRecord]) -> Manifes
         // The transaction time, or `_until`'s bound when earlier.
         transaction_time: fhir_instant(job.data_through().unwrap_or(job.created_at)),
         request: job.request_url.clone(),
-        requires_access_token: true,
+        requires_access_token: signing.is_none(),
         output: files.iter().filter(|f| !f.is_error).map(entry).collect(),
         error: files.iter().filter(|f| f.is_error).map(entry).collect(),
         job_id: job.id,

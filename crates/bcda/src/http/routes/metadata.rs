@@ -59,6 +59,7 @@ fn render(
             now: state.clock.now(),
             started_at: state.started_at,
             version: VERSION,
+            signed_urls: state.http.signed_urls,
         },
     );
     let body = serde_json::to_vec(&statement).map_err(ApiError::internal)?;
