@@ -513,11 +513,21 @@ impl FileStore {
                 .await
                 .map_err(std::io::Error::other)??;
         }
-        let written = self.store.put(&key, Bytes::from_static(b"ok").into()).await;
+        let written = match self.store.put(&key, Bytes::from_static(b"ok").into()).await {
+            Ok(_) => match self.store.get(&key).await {
+                Ok(got) => got.bytes().await.map(|read| read.as_ref() == b"ok"),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
         // Removed whatever happened: a write that failed half-way may still
         // have left the object.
         let removed = self.store.delete(&key).await;
-        written.map_err(io)?;
+        if !written.map_err(io)? {
+            return Err(std::io::Error::other(
+                "the store returned other bytes than written",
+            ));
+        }
         match removed {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(io(e)),

@@ -45,6 +45,17 @@ pub enum Form {
 /// NDJSON (which is inflated from the start). Runs inside the caller's
 /// tracing span, so failures are logged with the request's id.
 pub fn stream(stored: StoredBody, form: Form, range: ByteRange) -> Body {
+    let stored = match (stored, form) {
+        // An object store's ranged read is already the bytes to send: passed
+        // on chunk by chunk as they arrive, with no thread in between.
+        (StoredBody::Stream(chunks), Form::Gzip) => {
+            return Body::from_stream(Forward {
+                chunks,
+                remaining: range.len(),
+            });
+        }
+        (stored, _) => stored,
+    };
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     tokio::spawn(produce(stored, form, range, tx).in_current_span());
     Body::from_stream(ChunkStream { rx })
@@ -60,6 +71,47 @@ impl futures_core::Stream for ChunkStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+/// An object store's byte stream as a body of exactly `remaining` bytes:
+/// one that ends early ends in an error, so the connection is cut rather
+/// than a short file passing as whole.
+struct Forward {
+    chunks: futures_util::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    remaining: u64,
+}
+
+impl futures_core::Stream for Forward {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        match self.chunks.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(mut chunk))) => {
+                if chunk.len() as u64 > self.remaining {
+                    // Bounded by `remaining`, so the cast cannot truncate.
+                    chunk.truncate(self.remaining as usize);
+                }
+                self.remaining -= chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                tracing::error!(%error, "export file could not be read; download cut short");
+                self.remaining = 0;
+                Poll::Ready(Some(Err(io::Error::other(error.to_string()))))
+            }
+            Poll::Ready(None) => {
+                tracing::error!(
+                    "export file is shorter than its recorded length; download cut short"
+                );
+                self.remaining = 0;
+                Poll::Ready(Some(Err(shorter_than_recorded())))
+            }
+        }
     }
 }
 
