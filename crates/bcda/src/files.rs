@@ -281,9 +281,7 @@ impl FileStore {
     pub async fn create(&self, job_id: i64, name: &str) -> std::io::Result<UploadWriter> {
         if let Some(dir) = self.job_dir(job_id) {
             // Owner-only, before the store makes it with the umask's modes.
-            tokio::task::spawn_blocking(move || private::create_dir_all(&dir))
-                .await
-                .map_err(std::io::Error::other)??;
+            create_private_dir(dir).await?;
         }
         let key = Self::key(job_id, name);
         let mut options = PutMultipartOptions::default();
@@ -407,10 +405,7 @@ impl FileStore {
 
     /// Removes one finished file (`name` as recorded), if it exists.
     pub async fn remove(&self, job_id: i64, name: &str) -> std::io::Result<()> {
-        match self.store.delete(&Self::key(job_id, name)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(io(e)),
-        }
+        already_gone_is_done(self.store.delete(&Self::key(job_id, name)).await)
     }
 
     /// The ids of the jobs that have files in the store, downloadable or
@@ -461,19 +456,14 @@ impl FileStore {
             }
             let parent = to.parent().map(Path::to_owned);
             if let Some(parent) = parent {
-                tokio::task::spawn_blocking(move || private::create_dir_all(&parent))
-                    .await
-                    .map_err(std::io::Error::other)??;
+                create_private_dir(parent).await?;
             }
             return tokio::fs::rename(from, to).await;
         }
         for name in self.names(EXPORTS, job_id).await? {
             let from = Self::job_prefix(EXPORTS, job_id).join(name.as_str());
             let to = Self::job_prefix(ARCHIVE, job_id).join(name.as_str());
-            match self.store.rename(&from, &to).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(io(e)),
-            }
+            already_gone_is_done(self.store.rename(&from, &to).await)?;
         }
         Ok(())
     }
@@ -494,10 +484,7 @@ impl FileStore {
         for top in [EXPORTS, ARCHIVE] {
             for name in self.names(top, job_id).await? {
                 let key = Self::job_prefix(top, job_id).join(name.as_str());
-                match self.store.delete(&key).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(io(e)),
-                }
+                already_gone_is_done(self.store.delete(&key).await)?;
             }
         }
         Ok(())
@@ -509,9 +496,7 @@ impl FileStore {
         let key = Key::from_iter([".health", &format!("{}", uuid::Uuid::new_v4().simple())]);
         if let Some(root) = &self.local_root {
             let dir = root.join(".health");
-            tokio::task::spawn_blocking(move || private::create_dir_all(&dir))
-                .await
-                .map_err(std::io::Error::other)??;
+            create_private_dir(dir).await?;
         }
         let written = match self.store.put(&key, Bytes::from_static(b"ok").into()).await {
             Ok(_) => match self.store.get(&key).await {
@@ -528,15 +513,27 @@ impl FileStore {
                 "the store returned other bytes than written",
             ));
         }
-        match removed {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(io(e)),
-        }
+        already_gone_is_done(removed)
     }
 }
 
-/// The staged uploads in a directory (none if it does not exist).
-fn staged_files(dir: &Path) -> std::io::Result<Vec<String>> {
+/// Makes an owner-only directory (and its parents) off the async workers.
+async fn create_private_dir(dir: PathBuf) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || private::create_dir_all(&dir))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// A delete or move whose object is already gone has nothing left to do.
+fn already_gone_is_done(result: object_store::Result<()>) -> std::io::Result<()> {
+    match result {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// The UTF-8 names in a directory (none if it does not exist).
+fn entry_names(dir: &Path) -> std::io::Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -544,30 +541,27 @@ fn staged_files(dir: &Path) -> std::io::Result<Vec<String>> {
     };
     let mut names = Vec::new();
     for entry in entries {
-        if let Some(name) = entry?.file_name().to_str()
-            && is_staged(name)
-        {
-            names.push(name.to_owned());
+        if let Ok(name) = entry?.file_name().into_string() {
+            names.push(name);
         }
     }
     Ok(names)
 }
 
-/// The numeric names of the directories in `dir` (none if it does not
+/// The staged uploads in a directory (none if it does not exist).
+fn staged_files(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut names = entry_names(dir)?;
+    names.retain(|name| is_staged(name));
+    Ok(names)
+}
+
+/// The numeric names in `dir`: its job directories (none if it does not
 /// exist).
 fn numbered_dirs(dir: &Path) -> std::io::Result<Vec<i64>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut ids = Vec::new();
-    for entry in entries {
-        if let Some(id) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
+    Ok(entry_names(dir)?
+        .iter()
+        .filter_map(|name| name.parse().ok())
+        .collect())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! inflated NDJSON), validators, conditional and range requests, and every
 //! refusal.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -12,12 +12,11 @@ use bcda::store::acos;
 use bcda::store::job_files::{self, NewJobFile};
 use bcda::store::jobs::{self, NewJob};
 use flate2::Compression;
-use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use time::Duration;
 
-use crate::harness::{START, TestApp, TestResponse, backend_test};
+use crate::harness::{START, TestApp, TestResponse, backend_test, gunzip};
 
 const ACO: &str = "A0001";
 const FILE: &str = "3f1c2b9e-5d4a-4e8f-9b7c-1a2b3c4d5e6f.ndjson";
@@ -90,14 +89,6 @@ fn ndjson(lines: usize) -> Vec<u8> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .expect("gunzip");
-    out
 }
 
 /// Creates a job of `cms_id` (whose ACO exists) and moves it through

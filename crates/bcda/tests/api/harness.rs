@@ -494,3 +494,32 @@ pub async fn source_of(db: &Db, cms_id: &str) -> bcda::claims::ClaimsSource {
         .await
         .expect("source")
 }
+
+/// A gzip body (one or more members) inflated.
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut out)
+        .expect("gunzip");
+    out
+}
+
+/// The names of the objects under `top/<job>/` in a file store (`exports`
+/// or `archive`), sorted: what the store itself lists.
+pub async fn stored_names(store: &bcda::files::FileStore, top: &str, job: i64) -> Vec<String> {
+    use futures_util::StreamExt;
+    let prefix = object_store::path::Path::from(format!("{top}/{job}"));
+    let mut names: Vec<String> = store
+        .object_store()
+        .list(Some(&prefix))
+        .map(|meta| {
+            meta.expect("list")
+                .location
+                .filename()
+                .expect("name")
+                .to_owned()
+        })
+        .collect()
+        .await;
+    names.sort();
+    names
+}

@@ -5,7 +5,7 @@
 //! reads, archive, delete and the sweep run on the bucket; downloads may be
 //! redirected to presigned URLs.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -15,13 +15,11 @@ use bcda::files::{FileStore, StoreLocation};
 use bcda::jobs::JobSettings;
 use bcda::jobs::worker::run_until_idle;
 use bcda::store::job_files;
-use futures_util::StreamExt;
 use object_store::ObjectStoreExt;
 use object_store::aws::AmazonS3Builder;
-use object_store::path::Path as Key;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{TestApp, backend_test};
+use crate::harness::{TestApp, backend_test, gunzip, stored_names};
 use crate::kickoff::{job_id, kick_ok, sandbox_app_with_token};
 
 const BUCKET: &str = "bcda-test";
@@ -117,34 +115,6 @@ impl S3Server {
             .expect("s3 store")
     }
 }
-
-/// Every key under `top/<job>/` in the store.
-async fn keys(store: &FileStore, top: &str, job: i64) -> Vec<String> {
-    let prefix = Key::from(format!("{top}/{job}"));
-    let mut keys: Vec<String> = store
-        .object_store()
-        .list(Some(&prefix))
-        .map(|meta| {
-            meta.expect("list")
-                .location
-                .filename()
-                .expect("name")
-                .to_owned()
-        })
-        .collect()
-        .await;
-    keys.sort();
-    keys
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .expect("gunzip");
-    out
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -198,7 +168,7 @@ backend_test! {
         assert!(recorded.len() >= 3, "{recorded:?}");
         let mut expected: Vec<String> = recorded.iter().map(|f| format!("{}.gz", f.name)).collect();
         expected.sort();
-        assert_eq!(keys(&store, "exports", id).await, expected, "the bucket holds the manifest's files");
+        assert_eq!(stored_names(&store, "exports", id).await, expected, "the bucket holds the manifest's files");
         assert!(app.state.files.local_root().is_none());
         assert!(!app.dir.path().join("data/exports").exists(), "nothing was written locally");
 
@@ -229,18 +199,18 @@ backend_test! {
         let stray = FileStore::key(id, "stray.ndjson");
         store.object_store().put(&stray, bytes::Bytes::from_static(b"x").into()).await.expect("put");
         bcda::jobs::cleanup::sweep_files(&app.state.env).await.expect("sweep");
-        assert_eq!(keys(&store, "exports", id).await, expected);
+        assert_eq!(stored_names(&store, "exports", id).await, expected);
 
         // Past the download window: archived in the bucket; then deleted.
         app.clock.advance(time::Duration::try_from(app.state.jobs.download_window).expect("window") + time::Duration::SECOND);
         let report = bcda::jobs::cleanup::run_once(&app.state.env).await.expect("cleanup");
         assert_eq!(report.archived, 1);
-        assert!(keys(&store, "exports", id).await.is_empty());
-        assert_eq!(keys(&store, "archive", id).await, expected);
+        assert!(stored_names(&store, "exports", id).await.is_empty());
+        assert_eq!(stored_names(&store, "archive", id).await, expected);
         app.clock.advance(time::Duration::try_from(app.state.jobs.archive_window).expect("window") + time::Duration::SECOND);
         let report = bcda::jobs::cleanup::run_once(&app.state.env).await.expect("cleanup");
         assert_eq!(report.expired, 1);
-        assert!(keys(&store, "archive", id).await.is_empty());
+        assert!(stored_names(&store, "archive", id).await.is_empty());
     }
 }
 

@@ -3,7 +3,6 @@
 //! bearer token; a token still works; without the setting, BCDA's plain
 //! URLs and `requiresAccessToken: true`.
 
-use std::io::Read;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,7 +10,7 @@ use axum::http::{Method, Request, StatusCode};
 use bcda::app::HttpSettings;
 use bcda::jobs::worker::run_until_idle;
 
-use crate::harness::{START, TestApp, TestResponse, backend_test};
+use crate::harness::{START, TestApp, TestResponse, backend_test, gunzip};
 use crate::kickoff::{job_id, kick_ok, sandbox_app_with_token};
 
 const TTL: Duration = Duration::from_secs(15 * 60);
@@ -118,14 +117,6 @@ fn with_param(uri: &str, name: &str, value: &str) -> String {
 fn advance(app: &TestApp, by: Duration) {
     app.clock
         .advance(time::Duration::try_from(by).expect("a short duration"));
-}
-
-fn gunzip(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .expect("gunzip");
-    out
 }
 
 backend_test! {

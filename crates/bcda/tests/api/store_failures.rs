@@ -12,7 +12,6 @@ use bcda::files::{FileStore, StoreLocation};
 use bcda::jobs::JobSettings;
 use bcda::jobs::worker::{Worker, run_until_idle};
 use bcda::store::{job_files, jobs, tasks};
-use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -21,7 +20,7 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, UploadPart,
 };
 
-use crate::harness::{TestApp, backend_test};
+use crate::harness::{TestApp, backend_test, stored_names};
 use crate::kickoff::{job_id, kick_ok, sandbox_app_with_token};
 
 /// A store whose uploads fail at their `fail_at`-th part (counting every
@@ -125,26 +124,6 @@ impl ObjectStore for BreakingStore {
         self.inner.copy_opts(from, to, options).await
     }
 }
-
-/// Every object under a job's downloadable prefix, by file name.
-async fn listed(store: &FileStore, job: i64) -> Vec<String> {
-    let prefix = Path::from(format!("exports/{job}"));
-    let mut names: Vec<String> = store
-        .object_store()
-        .list(Some(&prefix))
-        .map(|meta| {
-            meta.expect("list")
-                .location
-                .filename()
-                .expect("name")
-                .to_owned()
-        })
-        .collect()
-        .await;
-    names.sort();
-    names
-}
-
 backend_test! {
     async fn an_upload_broken_mid_file_leaves_nothing_and_the_retry_writes_it_whole(backend) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -171,7 +150,7 @@ backend_test! {
         let job = jobs::find(app.db(), id).await.expect("db").expect("job");
         assert!(job.status.is_active(), "one broken upload does not end the job: {:?}", job.status);
         assert_eq!(job.tasks_done, 0);
-        assert!(listed(&store, id).await.is_empty(), "a partial file is visible: {:?}", listed(&store, id).await);
+        assert!(stored_names(&store, "exports", id).await.is_empty(), "a partial file is visible: {:?}", stored_names(&store, "exports", id).await);
         assert!(job_files::list(app.db(), id).await.expect("files").is_empty());
         let failures = tasks::failures(app.db(), id).await.expect("failures");
         assert!(failures.is_empty(), "the task is retried, not given up: {failures:?}");
@@ -187,7 +166,7 @@ backend_test! {
             names.sort();
             names
         };
-        assert_eq!(listed(&store, id).await, expected, "only the manifest's files are stored");
+        assert_eq!(stored_names(&store, "exports", id).await, expected, "only the manifest's files are stored");
         let eob = recorded.iter().find(|f| f.resource_type == "ExplanationOfBenefit").expect("an EOB file");
         assert!(eob.stored_bytes > 3 * 64 * 1024, "the file spans more than three parts");
         let served = app

@@ -188,12 +188,7 @@ async fn respond(
         let url = files
             .presigned_download(record.job_id, &record.name, REDIRECT_LIFETIME)
             .await
-            .map_err(|e| {
-                ApiError::Files(format!(
-                    "job {} file {}: presigning: {e}",
-                    record.job_id, record.name
-                ))
-            })?;
+            .map_err(|e| store_failed(record, &format!("presigning: {e}")))?;
         if let Some(url) = url {
             return redirect_response(&url);
         }
@@ -346,16 +341,22 @@ fn check_size(record: &JobFileRecord, stored: u64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The store failed to answer about a recorded file: a 500 for the client,
+/// the details for the log.
+fn store_failed(record: &JobFileRecord, error: &dyn std::fmt::Display) -> ApiError {
+    ApiError::Files(format!(
+        "job {} file {}: {error}",
+        record.job_id, record.name
+    ))
+}
+
 /// Checks a recorded file's bytes are in the store, as recorded, without
 /// reading them.
 async fn check_stored(files: &FileStore, record: &JobFileRecord) -> Result<(), ApiError> {
     match files.size(record.job_id, &record.name).await {
         Ok(Some(size)) => check_size(record, size),
         Ok(None) => Err(missing(files, record)),
-        Err(e) => Err(ApiError::Files(format!(
-            "job {} file {}: {e}",
-            record.job_id, record.name
-        ))),
+        Err(e) => Err(store_failed(record, &e)),
     }
 }
 
@@ -379,10 +380,7 @@ async fn open_stored(
             Ok(stored.body)
         }
         Ok(None) => Err(missing(files, record)),
-        Err(e) => Err(ApiError::Files(format!(
-            "job {} file {}: {e}",
-            record.job_id, record.name
-        ))),
+        Err(e) => Err(store_failed(record, &e)),
     }
 }
 
