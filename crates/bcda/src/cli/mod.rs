@@ -6,6 +6,7 @@
 
 mod aco;
 mod bench;
+mod client;
 mod credentials;
 mod import;
 mod jobs;
@@ -141,10 +142,14 @@ pub enum Command {
     /// Benchmarks (progress on stderr, JSON results on stdout).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The ACO's side: export, resume, sync and summarize from a BCDA
+    /// server (this one or CMS's), with the secret in BCDA_CLIENT_SECRET.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
 }
 
 /// Runs the program; the exit code is 0 on success, 1 on failure, 2 on bad
-/// usage.
+/// usage (and `bcda client`'s own codes, see `cli/client.rs`).
 pub fn main() -> ExitCode {
     let cli = match parse_args() {
         Ok(cli) => cli,
@@ -179,10 +184,16 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli, sealing_key)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<crate::client::ClientError>() {
+            Some(client) => {
+                eprintln!("error: {client}");
+                ExitCode::from(client.exit_code())
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -282,6 +293,7 @@ async fn run(cli: Cli, sealing_key: SealingKey) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Token(cmd) => token::run(&ctx, cmd).await,
         Command::Bench(cmd) => bench::run(cmd, ctx.store()).await,
+        Command::Client(cmd) => client::run(cmd).await,
     }
 }
 
