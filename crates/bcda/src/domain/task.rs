@@ -76,6 +76,24 @@ pub enum Cohort {
     Existing,
 }
 
+impl Cohort {
+    /// The stored name (in task payloads and `job_files.cohort`) and the
+    /// manifest's code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cohort::New => "new",
+            Cohort::Existing => "existing",
+        }
+    }
+
+    /// The cohort a stored name names, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Cohort::New, Cohort::Existing]
+            .into_iter()
+            .find(|c| c.as_str() == name)
+    }
+}
+
 /// The payload of one export task: one batch of beneficiaries, one
 /// resource type, one data file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +265,16 @@ mod tests {
         ] {
             assert!(ExportPayload::from_json(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cohort_names_are_their_stored_form() {
+        for cohort in [Cohort::New, Cohort::Existing] {
+            assert_eq!(Cohort::parse(cohort.as_str()), Some(cohort));
+            let json = serde_json::to_string(&cohort).expect("json");
+            assert_eq!(json, format!("\"{}\"", cohort.as_str()));
+        }
+        assert_eq!(Cohort::parse("New"), None);
     }
 
     #[test]

@@ -31,10 +31,10 @@ pub async fn run(
         .map_err(|e| TaskError::Permanent(format!("bad task payload: {e}")))?;
     let resource_type = payload.resource_type;
     let Some(job) = jobs::find(&env.db, task.job_id).await? else {
-        return finish(env, task, None, None).await;
+        return finish(env, task, &payload, None, None).await;
     };
     if !job.status.is_active() {
-        return finish(env, task, None, None).await;
+        return finish(env, task, &payload, None, None).await;
     }
     let as_of = job
         .transaction_time
@@ -128,7 +128,7 @@ pub async fn run(
     if let Some(interruption) = interruption {
         return match interruption {
             Interruption::LeaseLost => Err(TaskError::LostClaim),
-            Interruption::JobInactive => finish(env, task, None, None).await,
+            Interruption::JobInactive => finish(env, task, &payload, None, None).await,
         };
     }
 
@@ -214,7 +214,7 @@ async fn write_and_record(
             resource_type.as_str()
         )));
     }
-    finish(env, task, data.map(|d| (resource_type, d)), errors).await
+    finish(env, task, payload, data, errors).await
 }
 
 /// One line of an error file (always the v1 shape, as BCDA writes them).
@@ -233,29 +233,29 @@ fn error_line(resource_type: ResourceType, mbi: &str, cms_id: &str) -> Vec<u8> {
     serde_json::to_vec(&outcome).unwrap_or_default()
 }
 
-/// Records the task's files and completes it, all in one transaction
-/// conditional on the task's fence.
+/// Records the task's files (the payload's type and cohort) and completes
+/// it, all in one transaction conditional on the task's fence.
 async fn finish(
     env: &WorkerEnv,
     task: &ClaimedTask,
-    data: Option<(ResourceType, (String, WrittenFile))>,
+    payload: &ExportPayload,
+    data: Option<(String, WrittenFile)>,
     errors: Option<(String, WrittenFile)>,
 ) -> Result<(), TaskError> {
+    let data_type = payload.resource_type.as_str();
     let status = task_end::record(env, task, TaskEnd::Done, async |tx, now| {
         let files = data
             .iter()
-            .map(|(t, (name, w))| (t.as_str(), name, w, false))
+            .map(|(name, w)| (data_type, name, w, false))
             .chain(
                 errors
                     .iter()
                     .map(|(name, w)| ("OperationOutcome", name, w, true)),
             );
         for (resource_type, name, written, is_error) in files {
-            job_files::insert(
-                tx,
-                &written.job_file(task, name, resource_type, is_error, now),
-            )
-            .await?;
+            // The error file of a cohort's batch is that cohort's too.
+            let file = written.job_file(task, name, resource_type, is_error, payload.cohort, now);
+            job_files::insert(tx, &file).await?;
         }
         Ok(jobs::task_finished(tx, task.job_id, now).await?)
     })
@@ -263,7 +263,7 @@ async fn finish(
     // Counted once recorded: a file whose record rolled back is removed.
     let recorded = data
         .iter()
-        .map(|(t, (_, w))| (t.as_str(), w))
+        .map(|(_, w)| (data_type, w))
         .chain(errors.iter().map(|(_, w)| ("OperationOutcome", w)));
     for (resource_type, written) in recorded {
         env.metrics.file_exported(ExportedFile {

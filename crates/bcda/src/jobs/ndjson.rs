@@ -9,6 +9,7 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::domain::task::Cohort;
 use crate::files::upload::UploadWriter;
 use crate::store::job_files::NewJobFile;
 use crate::store::tasks::ClaimedTask;
@@ -45,13 +46,15 @@ pub struct WrittenFile {
 impl WrittenFile {
     /// The `job_files` row recording this file as `name` of the task's
     /// job: listed under the manifest's `output` as `resource_type`, or
-    /// under `error` (`OperationOutcome`).
+    /// under `error` (`OperationOutcome`); marked with the `cohort` of a
+    /// Group/all `_since` export's task.
     pub fn job_file<'a>(
         &'a self,
         task: &ClaimedTask,
         name: &'a str,
         resource_type: &'a str,
         is_error: bool,
+        cohort: Option<Cohort>,
         now: OffsetDateTime,
     ) -> NewJobFile<'a> {
         NewJobFile {
@@ -64,6 +67,7 @@ impl WrittenFile {
             ndjson_bytes: i64::try_from(self.ndjson_bytes).unwrap_or(i64::MAX),
             stored_bytes: i64::try_from(self.stored_bytes).unwrap_or(i64::MAX),
             sha256: &self.sha256,
+            cohort,
             created_at: now,
         }
     }

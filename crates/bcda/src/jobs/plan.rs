@@ -161,7 +161,8 @@ pub async fn run(env: &WorkerEnv, task: &ClaimedTask) -> Result<(), TaskError> {
         if let Some(written) = &warnings {
             job_files::insert(
                 tx,
-                &written.job_file(task, WARNINGS_FILE, "OperationOutcome", true, now),
+                // The job's own file: no cohort's.
+                &written.job_file(task, WARNINGS_FILE, "OperationOutcome", true, None, now),
             )
             .await?;
         }

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
+use crate::domain::task::Cohort;
 
 /// One row of the `job_files` table: a finished output file listed in its job's manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub struct JobFileRecord {
     pub stored_bytes: i64,
     /// SHA-256 of the uncompressed NDJSON, hex.
     pub sha256: String,
+    /// Group/all with `_since`: which beneficiaries the file holds (a data
+    /// file and its error file alike); `None` for every other file.
+    pub cohort: Option<Cohort>,
     /// When the writing task committed the file (app clock).
     pub created_at: OffsetDateTime,
 }
@@ -44,16 +48,27 @@ impl_from_row!(JobFileRecord, |row| {
         ndjson_bytes: row.try_get("ndjson_bytes")?,
         stored_bytes: row.try_get("stored_bytes")?,
         sha256: row.try_get("sha256")?,
+        cohort: cohort(row.try_get("cohort")?)?,
         created_at: from_epoch_ms(row.try_get("created_at")?),
     })
 });
+
+/// The `cohort` column read back (NULL: no cohort).
+fn cohort(stored: Option<String>) -> Result<Option<Cohort>, sqlx::Error> {
+    stored
+        .map(|name| {
+            Cohort::parse(&name)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown cohort {name:?}").into()))
+        })
+        .transpose()
+}
 
 /// `SELECT <every column> FROM job_files <tail>`.
 macro_rules! select {
     ($tail:literal) => {
         concat!(
             "SELECT id, job_id, task_id, name, resource_type, is_error, resource_count, ndjson_bytes, \
-             stored_bytes, sha256, created_at FROM job_files ",
+             stored_bytes, sha256, cohort, created_at FROM job_files ",
             $tail
         )
     };
@@ -80,6 +95,8 @@ pub struct NewJobFile<'a> {
     pub stored_bytes: i64,
     /// SHA-256 of the uncompressed bytes, hex.
     pub sha256: &'a str,
+    /// Group/all with `_since`: the cohort of the task that wrote it.
+    pub cohort: Option<Cohort>,
     /// When the writing task commits (app clock).
     pub created_at: OffsetDateTime,
 }
@@ -89,8 +106,8 @@ pub async fn insert(tx: &mut Tx, file: &NewJobFile<'_>) -> Result<i64, StoreErro
     Ok(with_tx!(tx, |conn| {
         sqlx::query_scalar(
             "INSERT INTO job_files (job_id, task_id, name, resource_type, is_error, resource_count, \
-             ndjson_bytes, stored_bytes, sha256, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+             ndjson_bytes, stored_bytes, sha256, cohort, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(file.job_id)
         .bind(file.task_id)
@@ -101,6 +118,7 @@ pub async fn insert(tx: &mut Tx, file: &NewJobFile<'_>) -> Result<i64, StoreErro
         .bind(file.ndjson_bytes)
         .bind(file.stored_bytes)
         .bind(file.sha256)
+        .bind(file.cohort.map(Cohort::as_str))
         .bind(to_epoch_ms(file.created_at))
         .fetch_one(conn)
         .await?

@@ -84,6 +84,11 @@ const SQLITE: &[Embedded] = &[
         "url signing keys",
         include_str!("../../migrations/sqlite/0013_url_signing_keys.sql"),
     ),
+    (
+        14,
+        "job file cohort",
+        include_str!("../../migrations/sqlite/0014_job_file_cohort.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -151,6 +156,11 @@ const POSTGRES: &[Embedded] = &[
         13,
         "url signing keys",
         include_str!("../../migrations/postgres/0013_url_signing_keys.sql"),
+    ),
+    (
+        14,
+        "job file cohort",
+        include_str!("../../migrations/postgres/0014_job_file_cohort.sql"),
     ),
 ];
 

@@ -158,6 +158,7 @@ async fn store_file(app: &TestApp, job_id: i64, name: &str, ndjson: &[u8]) -> (V
             ndjson_bytes: ndjson.len() as i64,
             stored_bytes: gzip.len() as i64,
             sha256: &sha256,
+            cohort: None,
             created_at: START,
         },
     )

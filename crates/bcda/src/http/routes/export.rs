@@ -197,9 +197,10 @@ pub async fn system_post(
 ///
 /// `all`: every beneficiary attributed to your ACO; with `_since`,
 /// beneficiaries newly attributed since then get their full history (7
-/// years) and the others only what changed. `runout`: last performance
-/// year's runout attribution. Answers 202 at once; follow the job at the
-/// URL in `Content-Location`.
+/// years) and the others only what changed, in separate files the
+/// manifest tells apart (the `attribution-cohort` extension: `new` or
+/// `existing`). `runout`: last performance year's runout attribution.
+/// Answers 202 at once; follow the job at the URL in `Content-Location`.
 #[utoipa::path(
     get,
     path = "/Group/{groupId}/$export",

@@ -32,9 +32,15 @@ use crate::store::jobs::{self, JobRecord};
 pub const EXT_BYTES: &str = "https://bcda-rs.github.io/fhir/StructureDefinition/file-length";
 /// SHA-256 of the (uncompressed) file.
 pub const EXT_SHA256: &str = "https://bcda-rs.github.io/fhir/StructureDefinition/checksum";
+/// Group/all with `_since`: which beneficiaries the file holds, as a
+/// `valueCode`: `new` (attributed since `_since`: their full history) or
+/// `existing` (changes since `_since`).
+pub const EXT_COHORT: &str =
+    "https://bcda-rs.github.io/fhir/StructureDefinition/attribution-cohort";
 
 /// The completion manifest, field for field as BCDA sends it, plus the
-/// Bulk Data IG's per-file `count` and extensions with length and checksum.
+/// Bulk Data IG's per-file `count` and extensions with length, checksum
+/// and (Group/all with `_since`) attribution cohort.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Manifest {
     /// When the export's data was read (FHIR instant); with `_until`, the
@@ -75,9 +81,15 @@ pub struct ManifestFile {
     url: String,
     /// How many resources (lines) it holds.
     count: i64,
-    /// The file's SHA-256 and byte length (of the NDJSON, uncompressed).
+    /// The file's SHA-256 (`.../checksum`, `valueString` `sha256:<hex>`)
+    /// and byte length (`.../file-length`, `valueDecimal`), both of the
+    /// NDJSON uncompressed. On `Group/all/$export` with `_since`, a third,
+    /// `https://bcda-rs.github.io/fhir/StructureDefinition/attribution-cohort`,
+    /// says whose resources the file (output or error) holds: `valueCode`
+    /// `new`, beneficiaries attributed since `_since` (their full history),
+    /// or `existing`, the others (what changed since `_since`).
     #[schema(value_type = Vec<Object>)]
-    extension: [serde_json::Value; 2],
+    extension: Vec<serde_json::Value>,
 }
 
 /// Loads a job the caller may see: 400 for a non-numeric id, 404 if
@@ -322,7 +334,13 @@ pub fn manifest(
         extension: [
             serde_json::json!({ "url": EXT_SHA256, "valueString": format!("sha256:{}", f.sha256) }),
             serde_json::json!({ "url": EXT_BYTES, "valueDecimal": f.ndjson_bytes }),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            f.cohort
+                .map(|c| serde_json::json!({ "url": EXT_COHORT, "valueCode": c.as_str() })),
+        )
+        .collect(),
     };
     Manifest {
         // The transaction time, or `_until`'s bound when earlier.
