@@ -362,6 +362,40 @@ backend_test! {
 }
 
 backend_test! {
+    async fn a_corrupted_file_is_fetched_again_then_reported(backend) {
+        let served = Served::start(backend, JobSettings::default()).await;
+        let proxy = CuttingProxy::start(served.addr).await;
+        let session = served.session(&proxy.url(), "A9994");
+
+        // One flipped byte: the file fails its check and is fetched again.
+        proxy.corrupt_after(400_000, 1);
+        let out = tempfile::tempdir().expect("dir");
+        let finished = export::export(session.clone(), &group_all(Api::V2), &options(out.path(), 1), &quiet())
+            .await
+            .expect("export");
+        assert_eq!(proxy.corruptions(), 1);
+        let until = parse_instant(&finished.transaction_time);
+        assert_eq!(saved_ids(out.path()), source_v2(&served.app, None, until).await);
+
+        // Every fetch corrupted: reported after the second, bytes kept aside.
+        proxy.corrupt_after(400_000, usize::MAX);
+        let out = tempfile::tempdir().expect("dir");
+        let request = ExportRequest { types: vec!["ExplanationOfBenefit".into()], ..group_all(Api::V2) };
+        let err = export::export(session, &request, &options(out.path(), 1), &quiet())
+            .await
+            .expect_err("corrupt every time");
+        assert!(matches!(err, ClientError::Verification(_)), "{err}");
+        assert_eq!(err.exit_code(), 6);
+        assert!(err.to_string().contains("did not match the manifest twice"), "{err}");
+        let rejected = std::fs::read_dir(out.path())
+            .expect("dir")
+            .filter(|e| e.as_ref().expect("entry").file_name().to_string_lossy().ends_with(".rejected"))
+            .count();
+        assert_eq!(rejected, 1);
+    }
+}
+
+backend_test! {
     async fn a_command_that_gave_up_is_resumed_where_it_stopped(backend) {
         let served = Served::start(backend, JobSettings::default()).await;
         let proxy = CuttingProxy::start(served.addr).await;
@@ -540,6 +574,10 @@ backend_test! {
             changed.entry(kind.clone()).or_default().extend(ids.iter().cloned());
         }
         assert_eq!(saved_ids(&run2.dir), changed);
+        // The newly attributed beneficiaries' files are kept apart (the
+        // server marks each file's cohort in the manifest).
+        assert!(!new.is_empty(), "the test needs newly attributed beneficiaries");
+        assert_eq!(saved_ids(&run2.dir.join(bcda::client::export::NEW_BENEFICIARIES_DIR)), new);
         let changed_count: usize = changed.values().map(BTreeSet::len).sum();
         assert_eq!(run2.resources as usize, changed_count);
         assert!(run2.resources > 0 && run2.resources < run1.resources, "{} then {}", run1.resources, run2.resources);

@@ -1,6 +1,7 @@
 //! A TCP proxy for client tests that can break a connection after a number
 //! of response bytes (a connection dropped mid-download), then optionally
-//! refuse new connections (the network gone), and that keeps what clients
+//! refuse new connections (the network gone), or flip a byte after a number
+//! of response bytes (a corrupting middlebox), and that keeps what clients
 //! sent and received so tests can see Range requests, token requests and
 //! 401s.
 
@@ -27,6 +28,12 @@ struct ProxyState {
     /// Response bytes still let through before a cut; negative: unarmed.
     budget: AtomicI64,
     refuse_after_cut: AtomicBool,
+    /// Response bytes before the next flipped byte; negative: unarmed.
+    corrupt_budget: AtomicI64,
+    /// The distance between flipped bytes, and how many more to flip.
+    corrupt_every: AtomicI64,
+    corruptions_left: AtomicUsize,
+    flipped: AtomicUsize,
     refusing: AtomicBool,
     cuts: AtomicUsize,
     on_cut: Mutex<Option<Hook>>,
@@ -41,6 +48,7 @@ impl CuttingProxy {
         let addr = listener.local_addr().expect("addr");
         let state = Arc::new(ProxyState::default());
         state.budget.store(-1, Ordering::SeqCst);
+        state.corrupt_budget.store(-1, Ordering::SeqCst);
         let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -70,6 +78,14 @@ impl CuttingProxy {
         self.state.budget.store(bytes, Ordering::SeqCst);
     }
 
+    /// Flips one response byte `bytes` from now, and again `bytes` after
+    /// that, `times` times in all.
+    pub fn corrupt_after(&self, bytes: i64, times: usize) {
+        self.state.corrupt_every.store(bytes, Ordering::SeqCst);
+        self.state.corruptions_left.store(times, Ordering::SeqCst);
+        self.state.corrupt_budget.store(bytes, Ordering::SeqCst);
+    }
+
     /// After the cut, refuses every new connection until [`heal`](Self::heal).
     pub fn then_refuse(&self) {
         self.state.refuse_after_cut.store(true, Ordering::SeqCst);
@@ -84,6 +100,11 @@ impl CuttingProxy {
     pub fn heal(&self) {
         self.state.refuse_after_cut.store(false, Ordering::SeqCst);
         self.state.refusing.store(false, Ordering::SeqCst);
+    }
+
+    /// Bytes flipped so far (while armed with a finite count).
+    pub fn corruptions(&self) -> usize {
+        self.state.flipped.load(Ordering::SeqCst)
     }
 
     /// Connections cut so far.
@@ -139,6 +160,7 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        corrupt(&state, &mut buf[..n]);
         let pass = take_budget(&state, n);
         // The first 4 KiB of each read: whole API responses, and the
         // heads of downloads (whose bodies may be megabytes).
@@ -160,6 +182,47 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
     }
     up.abort();
     let _ = client_write.shutdown().await;
+}
+
+/// Flips the byte of `chunk` where the corruption budget runs out, if it
+/// does, and re-arms for the next.
+fn corrupt(state: &ProxyState, chunk: &mut [u8]) {
+    let n = chunk.len() as i64;
+    loop {
+        let budget = state.corrupt_budget.load(Ordering::SeqCst);
+        if budget < 0 {
+            return;
+        }
+        if budget >= n {
+            if state
+                .corrupt_budget
+                .compare_exchange(budget, budget - n, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+            continue;
+        }
+        let left = state
+            .corruptions_left
+            .load(Ordering::SeqCst)
+            .saturating_sub(1);
+        let next = if left > 0 {
+            state.corrupt_every.load(Ordering::SeqCst)
+        } else {
+            -1
+        };
+        if state
+            .corrupt_budget
+            .compare_exchange(budget, next, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            state.corruptions_left.store(left, Ordering::SeqCst);
+            chunk[budget as usize] ^= 0x55;
+            state.flipped.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+    }
 }
 
 /// How many of `n` bytes may pass; when the budget runs out, it is
