@@ -271,13 +271,14 @@ async fn interruptible(
 
 fn print_finished(finished: &Finished) {
     println!(
-        "{}: {}, {}, {} on disk ({} downloaded now, {} received); transactionTime {}",
+        "{}: {}, {}, {} on disk ({} downloaded now: {} received in {:.1} s); transactionTime {}",
         finished.dir.display(),
         count(finished.files as u64, "file"),
         count(finished.resources, "resource"),
         human_bytes(finished.saved_bytes),
         finished.downloaded,
         human_bytes(finished.received_bytes),
+        finished.download_time.as_secs_f64(),
         finished.transaction_time
     );
 }

@@ -57,6 +57,15 @@ pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()
         );
         println!("or open {base}/api/v1/swagger/ in a browser and follow the guide there.");
         println!();
+        // The program as it was started (`target/debug/bcda` under `cargo
+        // run`), so the line can be pasted as it is.
+        let program = std::env::args().next().unwrap_or_else(|| "bcda".to_owned());
+        println!("Or download a whole export, verified and resumable, with the bcda client:");
+        println!(
+            "  BCDA_CLIENT_SECRET={} {program} client export --server {base} --client-id {} --out {}-export",
+            first.client_secret, first.client_id, first.cms_id
+        );
+        println!();
     }
     println!(
         "SMART Backend Services client of {}: {} (ES384 key {})",

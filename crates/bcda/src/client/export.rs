@@ -55,6 +55,8 @@ pub struct Finished {
     pub saved_bytes: u64,
     /// Bytes received over the network by this run.
     pub received_bytes: u64,
+    /// How long this run's downloads (and their checks) took.
+    pub download_time: std::time::Duration,
 }
 
 /// Starts an export of `request` into `options.dir`, or continues the one
@@ -234,12 +236,16 @@ async fn run(
             }
         }
     }
+    let started = std::time::Instant::now();
     let downloaded = download_all(&session, &shared, options, reporter).await?;
     let state = shared.update(|s| {
         s.completed_at = Some(now_rfc3339());
         s.clone()
     })?;
-    Ok(finished(&state, &dir, downloaded, reporter.bytes()))
+    Ok(Finished {
+        download_time: started.elapsed(),
+        ..finished(&state, &dir, downloaded, reporter.bytes())
+    })
 }
 
 /// The manifest's files as the state records them: data files first,
@@ -378,5 +384,6 @@ fn finished(state: &ExportState, dir: &Path, downloaded: usize, received: u64) -
             .sum(),
         saved_bytes: state.files.iter().filter_map(|f| f.saved_bytes).sum(),
         received_bytes: received,
+        download_time: std::time::Duration::ZERO,
     }
 }

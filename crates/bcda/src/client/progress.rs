@@ -82,18 +82,18 @@ impl Reporter {
         }
     }
 
-    /// A live line while the job runs: `job 42: In Progress (40%) · 0:35`.
+    /// A live line while the job runs: `job 42: In Progress (40%) · 35s
+    /// elapsed` (the bar ticks the elapsed time between polls).
     pub fn polling(&self, spinner: &ProgressBar, job: &str, progress: &str, since: Instant) {
-        let line = format!("job {job}: {progress} · {} elapsed", clock(since.elapsed()));
         match self.display {
-            Display::Bars => spinner.set_message(line),
+            Display::Bars => spinner.set_message(format!("job {job}: {progress}")),
             Display::Lines => {
                 let mut last = self.inner.last_line.lock().expect("lock");
                 let due = last
                     .as_ref()
                     .is_none_or(|(text, at)| *text != progress || at.elapsed() >= LINE_REPEAT);
                 if due {
-                    eprintln!("{line}");
+                    eprintln!("job {job}: {progress} · {} elapsed", clock(since.elapsed()));
                     *last = Some((progress.to_owned(), Instant::now()));
                 }
             }
@@ -104,7 +104,9 @@ impl Reporter {
     /// A spinner for the polling line (hidden unless bars are shown).
     pub fn spinner(&self) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new_spinner());
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("template"));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} · {elapsed} elapsed").expect("template"),
+        );
         if self.display == Display::Bars {
             bar.enable_steady_tick(Duration::from_millis(120));
         }

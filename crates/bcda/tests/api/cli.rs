@@ -318,6 +318,57 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
         "{printed}"
     );
     assert!(key_file.exists());
+
+    // The printed client command works as printed (but for the port,
+    // which the sandbox under test chose itself: it printed `:0`).
+    let client_line = printed
+        .lines()
+        .find(|l| l.contains(" client export --server "))
+        .unwrap_or_else(|| panic!("{printed}"))
+        .trim()
+        .to_owned();
+    let mut words = client_line.split_whitespace();
+    let secret = words
+        .next()
+        .expect("secret")
+        .strip_prefix("BCDA_CLIENT_SECRET=")
+        .expect("secret variable");
+    let program = words.next().expect("program");
+    let args: Vec<String> = words
+        .map(|w| {
+            if w.starts_with("http://") {
+                server.base.clone()
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(program, BIN, "the program as started");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let mut client = with_clean_env(Command::new(program), dir.path(), None);
+    client.args(&args).current_dir(out_dir.path());
+    // Without the secret: a one-line message, exit 2.
+    let output = client.output().expect("run client");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&output).trim_end(),
+        "error: set the client secret in the environment variable BCDA_CLIENT_SECRET (it is never a flag)"
+    );
+    client.env("BCDA_CLIENT_SECRET", secret);
+    let output = client.output().expect("run client");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), stderr_of(&output));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // Not a terminal: plain lines, one per file.
+    assert!(stderr.contains("job 1 completed: "), "{stderr}");
+    let saved_lines = stderr.lines().filter(|l| l.contains("] saved ")).count();
+    let export_dir = out_dir.path().join("A9994-export");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(export_dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let files = manifest["output"].as_array().expect("output").len()
+        + manifest["error"].as_array().map_or(0, Vec::len);
+    assert_eq!(saved_lines, files, "{stderr}");
+    assert!(stdout.contains(&format!("{files} files")), "{stdout}");
     server.terminate();
 
     let (again, printed_again) = Server::start_as(bcda(dir.path(), None), "sandbox");

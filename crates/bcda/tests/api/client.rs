@@ -624,3 +624,58 @@ backend_test! {
         assert!(err.to_string().contains("failed 4 times in a row"), "{err}");
     }
 }
+
+backend_test! {
+    async fn ctrl_c_leaves_a_resumable_state_or_cancels_the_job(backend) {
+        let served = Served::start(backend, JobSettings::default()).await;
+        served.working.store(false, Ordering::SeqCst);
+        let credential = served.credential("A9994").clone();
+        let top = tempfile::tempdir().expect("dir");
+        let interrupt = |dir: &Path, extra: &[&str]| {
+            let mut command = std::process::Command::new(crate::cli::BIN);
+            command
+                .env_clear()
+                .env("BCDA_CLIENT_SECRET", &credential.client_secret)
+                .args(["client", "export", "--server", &served.url(), "--client-id", &credential.client_id, "--out"])
+                .arg(dir)
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            let child = command.spawn().expect("spawn bcda client");
+            let dir = dir.to_owned();
+            async move {
+                // Interrupted while it polls the (paused) job.
+                wait_for(|| export::state_of(&dir).is_ok_and(|s| s.job_url.is_some())).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+                assert!(killed.success());
+                let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.expect("join").expect("wait");
+                (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+            }
+        };
+        let kept = top.path().join("kept");
+        let (code, stderr) = interrupt(&kept, &[]).await;
+        assert_eq!(code, Some(130), "{stderr}");
+        assert!(stderr.contains(&format!("run `bcda client resume {}`", kept.display())), "{stderr}");
+        let job = export::state_of(&kept).expect("state").job_url.expect("job");
+
+        let cancelled = top.path().join("cancelled");
+        let (code, stderr) = interrupt(&cancelled, &["--cancel-on-interrupt"]).await;
+        assert_eq!(code, Some(130), "{stderr}");
+        assert!(stderr.contains("was cancelled on the server"), "{stderr}");
+        let other = export::state_of(&cancelled).expect("state").job_url.expect("job");
+        let status = |url: &str| {
+            let id: i64 = job_id(url).parse().expect("id");
+            let db = served.app.db().clone();
+            async move { bcda::store::jobs::find(&db, id).await.expect("db").expect("job").status }
+        };
+        assert_eq!(status(&other).await, bcda::domain::JobStatus::Cancelled);
+        assert_ne!(status(&job).await, bcda::domain::JobStatus::Cancelled);
+
+        // The first run resumes to the end.
+        served.working.store(true, Ordering::SeqCst);
+        let finished = export::resume(served.session(&served.url(), "A9994"), &options(&kept, 2), &quiet()).await.expect("resume");
+        assert_eq!(job_id(&finished.job_url), job_id(&job));
+        assert_eq!(finished.files, manifest_files(&kept));
+    }
+}
