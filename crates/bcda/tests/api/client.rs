@@ -577,7 +577,7 @@ backend_test! {
         // The newly attributed beneficiaries' files are kept apart (the
         // server marks each file's cohort in the manifest).
         assert!(!new.is_empty(), "the test needs newly attributed beneficiaries");
-        assert_eq!(saved_ids(&run2.dir.join(bcda::client::export::NEW_BENEFICIARIES_DIR)), new);
+        assert_eq!(saved_ids(&run2.dir.join(export::NEW_BENEFICIARIES_DIR)), new);
         let changed_count: usize = changed.values().map(BTreeSet::len).sum();
         assert_eq!(run2.resources as usize, changed_count);
         assert!(run2.resources > 0 && run2.resources < run1.resources, "{} then {}", run1.resources, run2.resources);
