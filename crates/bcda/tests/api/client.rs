@@ -43,7 +43,11 @@ struct Served {
 
 impl Served {
     async fn start(backend: Backend, jobs: JobSettings) -> Served {
-        let app = TestApp::builder(backend).jobs(jobs).build().await;
+        Served::start_with(TestApp::builder(backend).jobs(jobs)).await
+    }
+
+    async fn start_with(builder: crate::harness::TestAppBuilder) -> Served {
+        let app = builder.build().await;
         let data_dir = app.state.data_dir.root().to_owned();
         let credentials = sandbox::prepare(app.db(), &app.clock, &data_dir)
             .await
@@ -677,5 +681,24 @@ backend_test! {
         let finished = export::resume(served.session(&served.url(), "A9994"), &options(&kept, 2), &quiet()).await.expect("resume");
         assert_eq!(job_id(&finished.job_url), job_id(&job));
         assert_eq!(finished.files, manifest_files(&kept));
+    }
+}
+
+backend_test! {
+    async fn signed_file_urls_are_fetched_without_the_token(backend) {
+        let http = bcda::app::HttpSettings { signed_urls: Some(Duration::from_secs(900)), ..bcda::app::HttpSettings::default() };
+        let served = Served::start_with(TestApp::builder(backend).http(http)).await;
+        let proxy = CuttingProxy::start(served.addr).await;
+        let out = tempfile::tempdir().expect("dir");
+        let finished = export::export(served.session(&proxy.url(), "A9994"), &group_all(Api::V2), &options(out.path(), 2), &quiet())
+            .await
+            .expect("export");
+        assert_eq!(saved_manifest(out.path())["requiresAccessToken"], false);
+        let downloads: Vec<String> = proxy.request_heads().into_iter().filter(|h| h.starts_with("get /data/")).collect();
+        assert_eq!(downloads.len(), finished.files);
+        for head in downloads {
+            assert!(head.contains("signature="), "{head}");
+            assert!(!head.contains("\r\nauthorization:"), "the manifest said no token is needed: {head}");
+        }
     }
 }

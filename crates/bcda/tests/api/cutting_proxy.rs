@@ -118,6 +118,18 @@ impl CuttingProxy {
         count(&self.state.sent.lock().expect("lock"), needle)
     }
 
+    /// Every request head clients sent, lower-cased (the requests these
+    /// tests make have no bodies).
+    pub fn request_heads(&self) -> Vec<String> {
+        let sent = self.state.sent.lock().expect("lock");
+        String::from_utf8_lossy(&sent)
+            .to_ascii_lowercase()
+            .split("\r\n\r\n")
+            .filter(|head| !head.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// How many times the server sent `needle` (case-insensitive), e.g.
     /// `"http/1.1 401 "`.
     pub fn received_count(&self, needle: &str) -> usize {
