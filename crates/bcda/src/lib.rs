@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bench;
 pub mod claims;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -1,0 +1,3 @@
+//! `bcda client`: the ACO's side of BCDA.
+
+pub mod summary;
