@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use flate2::bufread::MultiGzDecoder;
 use serde::de::IgnoredAny;
@@ -61,6 +63,69 @@ pub fn find(dir: &Path) -> Result<Vec<PathBuf>, SummaryError> {
     }
     found.sort();
     Ok(found)
+}
+
+/// Reads `paths` on as many threads as there are cores (at most one per
+/// file), each taking the next unread file: the merged tally and the file
+/// counts, or the error of the first file (in `paths` order) that failed.
+pub fn read_all(paths: &[PathBuf]) -> Result<(Tally, FileCounts), SummaryError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(paths.len());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<(usize, SummaryError)>> = Mutex::new(None);
+    let results: Vec<(Tally, FileCounts)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut tally = Tally::default();
+                    let mut files = FileCounts::default();
+                    while !failed.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else {
+                            break;
+                        };
+                        match read(path) {
+                            Ok((file_tally, file)) => {
+                                tally.merge(file_tally);
+                                files.add(file);
+                            }
+                            Err(e) => {
+                                // Every file before this one was taken
+                                // already and is read to its end; those
+                                // after need not be.
+                                failed.store(true, Ordering::Relaxed);
+                                let mut first =
+                                    first_error.lock().unwrap_or_else(|p| p.into_inner());
+                                if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                                    *first = Some((i, e));
+                                }
+                            }
+                        }
+                    }
+                    (tally, files)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    if let Some((_, e)) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let mut tally = Tally::default();
+    let mut files = FileCounts::default();
+    for (t, f) in results {
+        tally.merge(t);
+        files.add(f);
+    }
+    Ok((tally, files))
 }
 
 /// Reads `path` into a tally of its own, with its counts as a file. A file is gzip when it starts as
