@@ -13,6 +13,7 @@ mod bench;
 mod claims_data;
 mod claims_data_v3;
 mod cli;
+mod client_summary;
 mod connections;
 mod data;
 mod entitlements;

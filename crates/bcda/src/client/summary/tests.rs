@@ -256,3 +256,47 @@ fn errors_only_and_empty_files_summarize() {
         "{text}"
     );
 }
+
+/// The generator's golden files (v1 STU3, v2 R4 with Claim and
+/// ClaimResponse, v3 with partially adjudicated EOBs): every EOB gets a
+/// claim type of its own, and every line parses.
+#[test]
+fn the_generators_golden_files_summarize() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/synthetic/golden");
+    let summary = summarize(&golden).expect("summary");
+    let names: Vec<&str> = summary
+        .resources
+        .iter()
+        .map(|t| t.resource_type.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Patient",
+            "Coverage",
+            "ExplanationOfBenefit",
+            "Claim",
+            "ClaimResponse"
+        ]
+    );
+    let eobs = &summary.resources[2];
+    let claims = eobs.claims.as_ref().expect("claims");
+    assert_eq!(
+        claims.claim_types.iter().map(|c| c.count).sum::<u64>(),
+        eobs.count
+    );
+    let codes: Vec<&str> = claims.claim_types.iter().map(|c| c.code.as_str()).collect();
+    for code in [
+        "CARRIER",
+        "PDE",
+        "INPATIENT",
+        "OUTPATIENT",
+        "institutional",
+        "professional",
+    ] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    assert!(!codes.contains(&"unknown"), "{codes:?}");
+    assert!(claims.service_dates.is_some() && eobs.last_updated.is_some());
+    assert!(summary.resources.iter().all(|t| t.last_updated.is_some()));
+}
