@@ -13,9 +13,9 @@ use time::{OffsetDateTime, UtcOffset};
 /// between resources (BFD writes each in its own), so instants are compared
 /// as points and shown in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Instant(OffsetDateTime);
+pub struct FhirInstant(OffsetDateTime);
 
-impl Instant {
+impl FhirInstant {
     /// Parses a FHIR instant (RFC 3339: seconds and a zone are required).
     pub fn parse(text: &str) -> Option<Self> {
         OffsetDateTime::parse(text, &Rfc3339)
@@ -39,7 +39,7 @@ impl Instant {
     }
 }
 
-impl Serialize for Instant {
+impl Serialize for FhirInstant {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.utc_text())
     }
@@ -155,9 +155,9 @@ pub struct Range<T> {
     pub last: T,
 }
 
-impl Range<Instant> {
+impl Range<FhirInstant> {
     /// The range widened to take in `t`.
-    pub fn widen(range: &mut Option<Self>, t: Instant) {
+    pub fn widen(range: &mut Option<Self>, t: FhirInstant) {
         match range {
             None => *range = Some(Self { first: t, last: t }),
             Some(r) => {
@@ -219,20 +219,20 @@ mod tests {
 
     #[test]
     fn instants_with_different_offsets_compare_as_points_in_time() {
-        let new_york = Instant::parse("2021-05-28T02:14:20.431-04:00").expect("instant");
-        let utc = Instant::parse("2021-05-28T05:00:00.000+00:00").expect("instant");
+        let new_york = FhirInstant::parse("2021-05-28T02:14:20.431-04:00").expect("instant");
+        let utc = FhirInstant::parse("2021-05-28T05:00:00.000+00:00").expect("instant");
         // 02:14 in New York is 06:14 UTC: later than 05:00 UTC.
         assert!(new_york > utc);
         assert_eq!(new_york.utc_text(), "2021-05-28T06:14:20.431Z");
         assert_eq!(new_york.utc_date(), "2021-05-28");
         // Late evening west of UTC is the next day in UTC.
-        let evening = Instant::parse("2020-12-31T22:30:00-05:00").expect("instant");
+        let evening = FhirInstant::parse("2020-12-31T22:30:00-05:00").expect("instant");
         assert_eq!(evening.utc_date(), "2021-01-01");
         assert_eq!(evening.utc_text(), "2021-01-01T03:30:00.000Z");
         let mut range = None;
-        Range::<Instant>::widen(&mut range, new_york);
-        Range::<Instant>::widen(&mut range, utc);
-        Range::<Instant>::widen(&mut range, evening);
+        Range::<FhirInstant>::widen(&mut range, new_york);
+        Range::<FhirInstant>::widen(&mut range, utc);
+        Range::<FhirInstant>::widen(&mut range, evening);
         let range = range.expect("range");
         assert_eq!((range.first, range.last), (evening, new_york));
     }
@@ -245,9 +245,9 @@ mod tests {
             "2021-05-28T02:14:20",
             "yesterday",
         ] {
-            assert_eq!(Instant::parse(text), None, "{text}");
+            assert_eq!(FhirInstant::parse(text), None, "{text}");
         }
-        assert!(Instant::parse("2021-05-28T02:14:20Z").is_some());
+        assert!(FhirInstant::parse("2021-05-28T02:14:20Z").is_some());
     }
 
     #[test]

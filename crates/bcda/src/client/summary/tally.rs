@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::dates::{FhirDate, Instant, Range};
+use super::dates::{FhirDate, FhirInstant, Range};
 use super::line::{Concept, Line, Period};
 use super::mask::mask;
 use super::{
@@ -40,7 +40,7 @@ struct TypeTally {
     count: u64,
     files: u64,
     ndjson_bytes: u64,
-    last_updated: Option<Range<Instant>>,
+    last_updated: Option<Range<FhirInstant>>,
     service_dates: Option<Range<FhirDate>>,
     claim_types: HashMap<String, u64>,
 }
@@ -69,7 +69,7 @@ impl Tally {
         }
         let last_updated = match line.meta.as_ref().and_then(|m| m.last_updated.as_ref()) {
             Some(text) => Some(
-                Instant::parse(text.as_str())
+                FhirInstant::parse(text.as_str())
                     .ok_or_else(|| LineProblem::BadInstant(text.as_str().to_owned()))?,
             ),
             None => None,
@@ -80,7 +80,7 @@ impl Tally {
         entry.count += 1;
         entry.ndjson_bytes += bytes;
         if let Some(t) = last_updated {
-            Range::<Instant>::widen(&mut entry.last_updated, t);
+            Range::<FhirInstant>::widen(&mut entry.last_updated, t);
         }
         if resource_type == EOB {
             count_claim_type(&mut entry.claim_types, line.kind.0.as_ref());
@@ -109,7 +109,7 @@ impl Tally {
             ours.files += theirs.files;
             ours.ndjson_bytes += theirs.ndjson_bytes;
             ours.last_updated =
-                Range::<Instant>::union(ours.last_updated.take(), theirs.last_updated);
+                Range::<FhirInstant>::union(ours.last_updated.take(), theirs.last_updated);
             ours.service_dates =
                 Range::<FhirDate>::union(ours.service_dates.take(), theirs.service_dates);
             for (code, n) in theirs.claim_types {

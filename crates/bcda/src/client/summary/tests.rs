@@ -156,7 +156,7 @@ fn a_bad_line_is_an_error_naming_the_file_and_line() {
         ("[1, 2", "not JSON (EOF while parsing a list, column 5)"),
         (
             r#"{"resourceType":"Patient","meta":{"lastUpdated":20200101}}"#,
-            "not a FHIR resource as expected (invalid type: integer `20200101`, expected a string, column 56)",
+            "not shaped like a FHIR resource (invalid type: integer `20200101`, expected a string, column 56)",
         ),
         ("{\"id\":\"x\"}", "no resourceType"),
         (
