@@ -35,6 +35,20 @@ pub enum ClientCommand {
     /// Incremental export for cron: each run's _since is the last completed
     /// run's transactionTime, each run in its own dated folder under --out.
     Sync(SyncArgs),
+    /// What arrived: per resource type the count and lastUpdated range, for
+    /// ExplanationOfBenefit the claim types and service dates, and the
+    /// error files' messages grouped (every .ndjson and .ndjson.gz under DIR).
+    Summary(SummaryArgs),
+}
+
+/// `bcda client summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// An export directory, a sync directory, or any folder of NDJSON files.
+    dir: PathBuf,
+    /// JSON for machines instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where the server is and who the client is.
@@ -149,6 +163,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Export(args) => export_command(args).await,
         ClientCommand::Resume(args) => resume_command(args).await,
         ClientCommand::Sync(args) => sync_command(args).await,
+        ClientCommand::Summary(args) => summary_command(args).await,
     };
     result.map_err(anyhow::Error::new)
 }
@@ -267,6 +282,28 @@ async fn interruptible(
             )))
         }
     }
+}
+
+async fn summary_command(args: SummaryArgs) -> Result<(), ClientError> {
+    use crate::client::summary::{self, SummaryError};
+    let dir = args.dir.clone();
+    let summary = tokio::task::spawn_blocking(move || summary::summarize(&dir))
+        .await
+        .map_err(|e| ClientError::Disk(format!("the summary stopped unexpectedly: {e}")))?
+        .map_err(|e| match e {
+            SummaryError::NotFound(_)
+            | SummaryError::NotADirectory(_)
+            | SummaryError::NoFiles(_) => ClientError::Usage(e.to_string()),
+            SummaryError::Line { .. } => ClientError::Verification(e.to_string()),
+            SummaryError::Io { .. } | SummaryError::Read { .. } => ClientError::Disk(e.to_string()),
+        })?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&summary.to_json()).expect("JSON");
+        println!("{json}");
+    } else {
+        print!("{}", summary.to_text());
+    }
+    Ok(())
 }
 
 fn print_finished(finished: &Finished) {

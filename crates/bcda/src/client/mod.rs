@@ -32,6 +32,7 @@ pub mod progress;
 pub mod request;
 pub mod session;
 pub mod state;
+pub mod summary;
 pub mod sync;
 pub mod verify;
 

@@ -369,6 +369,29 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
         + manifest["error"].as_array().map_or(0, Vec::len);
     assert_eq!(saved_lines, files, "{stderr}");
     assert!(stdout.contains(&format!("{files} files")), "{stdout}");
+    // And a look at what arrived.
+    let mut summary = with_clean_env(Command::new(BIN), dir.path(), None);
+    summary.args(["client", "summary"]).arg(&export_dir);
+    let table = run_ok(summary);
+    let eobs = manifest["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .filter(|f| f["type"] == "ExplanationOfBenefit")
+        .map(|f| f["count"].as_u64().expect("count"))
+        .sum::<u64>();
+    let eob_row = table
+        .lines()
+        .find(|l| l.starts_with("ExplanationOfBenefit"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let shown: u64 = eob_row
+        .split_whitespace()
+        .nth(1)
+        .expect("count")
+        .replace(',', "")
+        .parse()
+        .expect("number");
+    assert_eq!(shown, eobs, "{table}");
     server.terminate();
 
     let (again, printed_again) = Server::start_as(bcda(dir.path(), None), "sandbox");

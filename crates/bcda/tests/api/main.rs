@@ -14,6 +14,7 @@ mod claims_data;
 mod claims_data_v3;
 mod cli;
 mod client;
+mod client_summary;
 mod cohorts;
 mod connections;
 mod cutting_proxy;
