@@ -18,6 +18,13 @@ use crate::client::request::{Api, ExportRequest, Scope, ServerSettings, Timing};
 use crate::client::session::Session;
 use crate::client::sync::{self, SyncOptions};
 
+/// The exit codes, for `bcda client --help` (docs/CLIENT.md has more).
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 done (every file verified); 2 bad usage, no \
+BCDA_CLIENT_SECRET, or a directory holding another export; 3 credentials refused; 4 request \
+refused (deny list, no attribution yet, bad parameter); 5 job failed, cancelled or expired; \
+6 a file did not match the manifest twice; 7 network (resumable); 8 disk, e.g. full \
+(resumable); 130 interrupted (resumable). See docs/CLIENT.md.";
+
 /// The environment variable holding the client secret (never a flag,
 /// which `ps` and shell history would show).
 pub const SECRET_VAR: &str = "BCDA_CLIENT_SECRET";
@@ -28,12 +35,15 @@ pub enum ClientCommand {
     /// Export into a directory: kick off, poll, download and verify every
     /// file (a second run in the same directory continues, never re-fetching
     /// what is complete).
+    #[command(after_help = EXIT_CODES_HELP)]
     Export(ExportArgs),
     /// Continue the export in DIR where it stopped (after a broken
     /// connection, Ctrl-C, a full disk or a reboot).
+    #[command(after_help = EXIT_CODES_HELP)]
     Resume(ResumeArgs),
     /// Incremental export for cron: each run's _since is the last completed
     /// run's transactionTime, each run in its own dated folder under --out.
+    #[command(after_help = EXIT_CODES_HELP)]
     Sync(SyncArgs),
     /// What arrived: per resource type the count and lastUpdated range, for
     /// ExplanationOfBenefit the claim types and service dates, and the

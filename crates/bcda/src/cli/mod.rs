@@ -144,7 +144,7 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// The ACO's side: export, resume, sync and summarize from a BCDA
     /// server (this one or CMS's), with the secret in BCDA_CLIENT_SECRET.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = client::EXIT_CODES_HELP)]
     Client(client::ClientCommand),
 }
 

@@ -68,3 +68,28 @@ impl ClientError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_says_so_and_how_to_go_on() {
+        let dir = Path::new("/data/a9994");
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        let err = ClientError::disk("write", &dir.join("x.ndjson.part"), &full, dir);
+        assert_eq!(err.exit_code(), 8);
+        assert_eq!(
+            err.to_string(),
+            "the disk is full (write /data/a9994/x.ndjson.part): free some space, then run \
+             `bcda client resume /data/a9994`"
+        );
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        let err = ClientError::disk("create", dir, &denied, dir);
+        assert!(
+            err.to_string()
+                .starts_with("cannot create /data/a9994: permission denied"),
+            "{err}"
+        );
+    }
+}

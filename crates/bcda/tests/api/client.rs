@@ -613,6 +613,25 @@ backend_test! {
         assert_eq!(stale.exit_code(), 4);
         assert!(stale.to_string().contains("no up-to-date attribution"), "{stale}");
 
+        // A sync the server refuses keeps no run and leaves _since alone.
+        let top = out.path().join("sync");
+        let sync_options = SyncOptions {
+            dir: top.clone(),
+            api: Api::V2,
+            scope: Scope::GroupAll,
+            types: Vec::new(),
+            type_filters: Vec::new(),
+            keep_gzip: false,
+            connections: 1,
+        };
+        let refused = sync::sync(served.session(&served.url(), "TEST995"), &sync_options, &quiet()).await.expect_err("no attribution");
+        assert_eq!(refused.exit_code(), 4);
+        assert!(refused.to_string().contains("no up-to-date attribution"), "{refused}");
+        let ledger = Ledger::load(&top).expect("ledger");
+        let stream = ledger.streams.values().next().expect("the stream is known");
+        assert!(stream.runs.is_empty() && stream.since.is_none(), "{stream:?}");
+        assert!(!top.join("TEST995").join("v2-all").read_dir().is_ok_and(|mut d| d.next().is_some()), "no run folder left");
+
         let wrong = SandboxCredential { client_secret: "0".repeat(64), ..served.credential("A9994").clone() };
         let err = export::export(session_with(&served.url(), &wrong, fast()), &group_all(Api::V2), &options(&out.path().join("wrong"), 1), &quiet())
             .await
