@@ -109,7 +109,7 @@ impl Session {
                     self.backoff(
                         &mut failures,
                         "asking for an access token",
-                        &e.to_string(),
+                        &describe(&e),
                         None,
                     )
                     .await?;
@@ -230,9 +230,22 @@ impl Session {
         *failures += 1;
         let timing = &self.settings.timing;
         if *failures >= timing.attempts {
+            // A proxy from the environment is a likely culprit worth naming.
+            let proxy = [
+                "HTTPS_PROXY",
+                "https_proxy",
+                "HTTP_PROXY",
+                "http_proxy",
+                "ALL_PROXY",
+            ]
+            .into_iter()
+            .find(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+            .map(|name| format!(" (and the proxy {name} names)"))
+            .unwrap_or_default();
             return Err(ClientError::Network(format!(
                 "{what} failed {} times in a row (last: {error}); check the network and \
-                 that {} is up, then run the command again: it continues where it stopped",
+                 that {} is up{proxy}, then run the command again: it continues where it \
+                 stopped",
                 *failures, self.settings.base_url
             )));
         }
