@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::Context;
-use super::serve::{ServeArgs, serve};
+use super::serve::{ServeArgs, bind, serve_on};
 use crate::sandbox::{self, SANDBOX_ACOS};
 
 pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()> {
@@ -15,10 +15,14 @@ pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()
     let credentials = sandbox::prepare(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
     let key_client =
         sandbox::prepare_key_client(&app.db, app.clock.as_ref(), app.data_dir.root()).await?;
+    // Bound before the banner, so its URLs carry the real port even when
+    // `--listen` asked for port 0.
+    let listener = bind(args.listen)?;
+    let bound = listener.local_addr()?;
     let base = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen));
+        .unwrap_or_else(|| format!("http://{bound}"));
     println!(
         "bcda sandbox: synthetic ACOs (saved in {})",
         sandbox::credentials_path(app.data_dir.root()).display()
@@ -80,5 +84,11 @@ pub(super) async fn run(ctx: &Context, mut args: ServeArgs) -> anyhow::Result<()
         "  token endpoint: {base}/auth/token (discovery: {base}/api/v2/.well-known/smart-configuration)"
     );
     println!();
-    serve(Arc::new(app), args.listen_on(), args.worker_count()).await
+    serve_on(
+        Arc::new(app),
+        listener,
+        args.listen_on(),
+        args.worker_count(),
+    )
+    .await
 }

@@ -380,10 +380,27 @@ pub(super) async fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<()> {
 /// housekeeping until SIGINT or SIGTERM (`bcda serve`, `api`, `sandbox`).
 /// On a signal, requests in flight and tasks in progress finish first.
 pub(super) async fn serve(app: Arc<App>, listen: Listen, workers: usize) -> anyhow::Result<()> {
-    let addr = listen.addr;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = bind(listen.addr)?;
+    serve_on(app, listener, listen, workers).await
+}
+
+/// Binds the API's listening socket (`--listen`), so a caller can learn
+/// the port before serving (port 0 picks one).
+pub(super) fn bind(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (--listen / BCDA_LISTEN): {e}"))?;
+    Ok(listener)
+}
+
+/// [`serve`] on a socket already bound by [`bind`].
+pub(super) async fn serve_on(
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    listen: Listen,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let metrics = bind_metrics(listen.metrics).await?;
     let shutdown = ShutdownSignal::register()?;

@@ -319,8 +319,7 @@ async fn sandbox_prints_working_credentials_and_reuses_them() {
     );
     assert!(key_file.exists());
 
-    // The printed client command works as printed (but for the port,
-    // which the sandbox under test chose itself: it printed `:0`).
+    // The printed client command works as printed.
     let client_line = printed
         .lines()
         .find(|l| l.contains(" client export --server "))
