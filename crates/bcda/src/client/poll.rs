@@ -50,6 +50,7 @@ pub async fn wait(
     let max = session.settings().timing.max_poll_interval;
     let what = format!("checking job {label}");
     let mut failures = 0;
+    let mut polls = 0;
     let end = loop {
         let response = session
             .send(&what, Auth::Bearer, |http| {
@@ -65,7 +66,10 @@ pub async fn wait(
                 .unwrap_or("In Progress")
                 .to_owned();
             reporter.polling(&spinner, &label, &progress, started);
-            let wait = retry_after(response.headers()).unwrap_or(max).min(max);
+            polls += 1;
+            let wait = retry_after(response.headers())
+                .unwrap_or_else(|| unadvised_wait(polls))
+                .min(max);
             tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
             continue;
         }
@@ -91,6 +95,15 @@ pub async fn wait(
     };
     spinner.finish_and_clear();
     Ok(end)
+}
+
+/// The wait before the `n`th next poll (from 1) when the server sends no
+/// `Retry-After` (BCDA does not): 2 s, growing by half each time, so a small
+/// job is seen done soon and a long one is not asked about every 2 s for
+/// hours (capped by the caller at the maximum poll interval).
+pub fn unadvised_wait(n: u32) -> Duration {
+    let seconds = 2.0 * 1.5f64.powi(n.saturating_sub(1).min(20) as i32);
+    Duration::from_secs_f64(seconds.min(3_600.0))
 }
 
 /// The error for a job that ended without a manifest.
@@ -120,5 +133,21 @@ pub fn ended_error(job_url: &str, status: StatusCode, message: &str) -> ClientEr
         _ => ClientError::Job(format!(
             "job {label} cannot be followed ({status}: {message}); start a new export"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_retry_after_polls_start_soon_and_slow_down() {
+        let waits: Vec<f64> = (1..=6).map(|n| unadvised_wait(n).as_secs_f64()).collect();
+        assert_eq!(waits, [2.0, 3.0, 4.5, 6.75, 10.125, 15.1875]);
+        assert_eq!(
+            unadvised_wait(1_000),
+            Duration::from_secs_f64(2.0 * 1.5f64.powi(20)).min(Duration::from_secs(3_600))
+        );
+        assert_eq!(job_label("http://h/api/v2/jobs/42"), "42");
     }
 }
