@@ -83,11 +83,7 @@ pub async fn run_bcda(
     tokio::task::spawn_blocking(move || run_blocking(command, &program, label)).await?
 }
 
-fn run_blocking(
-    mut command: Command,
-    program: &Path,
-    label: &str,
-) -> anyhow::Result<ChildRun> {
+fn run_blocking(mut command: Command, program: &Path, label: &str) -> anyhow::Result<ChildRun> {
     let started = Instant::now();
     let mut child = command
         .spawn()

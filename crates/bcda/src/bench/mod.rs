@@ -27,8 +27,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use self::client::Client;
 pub use self::child::print_peak_rss_if_asked;
+use self::client::Client;
 pub use self::database::BenchDatabase;
 pub use self::report::Report;
 pub use self::setup::AcoSpec;
@@ -186,9 +186,7 @@ async fn run_once(
     number: u32,
     workspace: &Workspace,
 ) -> anyhow::Result<Report> {
-    let data_dir = workspace
-        .root
-        .join(format!("{}-{number}", source.as_str()));
+    let data_dir = workspace.root.join(format!("{}-{number}", source.as_str()));
     crate::config::DataDir::new(&data_dir)
         .ensure()
         .with_context(|| format!("cannot create {}", data_dir.display()))?;

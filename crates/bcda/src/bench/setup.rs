@@ -140,10 +140,7 @@ pub async fn prepare(
                 let _ = std::fs::remove_dir_all(&files);
             }
             let imported = imported?;
-            (
-                Some(imported.elapsed.as_secs_f64()),
-                imported.peak_rss_mb,
-            )
+            (Some(imported.elapsed.as_secs_f64()), imported.peak_rss_mb)
         }
     };
     let credentials = credentials::create(
@@ -211,7 +208,10 @@ async fn write_and_import(
     let imports: [(&'static str, Vec<OsString>); 3] = [
         (
             "bcda import attribution",
-            with_files(&["import", "attribution"], files_in(&out.join("attribution"))?),
+            with_files(
+                &["import", "attribution"],
+                files_in(&out.join("attribution"))?,
+            ),
         ),
         (
             "bcda import opt-outs",
@@ -225,8 +225,7 @@ async fn write_and_import(
     let mut elapsed = Duration::ZERO;
     let mut peak_rss_mb: Option<f64> = None;
     for (label, args) in imports {
-        let run =
-            child::run_bcda(importer.bcda, data_dir, importer.database, label, args).await?;
+        let run = child::run_bcda(importer.bcda, data_dir, importer.database, label, args).await?;
         elapsed += run.elapsed;
         peak_rss_mb = match (peak_rss_mb, run.peak_rss_mb) {
             (Some(a), Some(b)) => Some(a.max(b)),
