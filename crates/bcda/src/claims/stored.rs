@@ -12,7 +12,7 @@ use super::{
     AttributionFile, BATCH_BYTES, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch, ResourceQuery,
     SourceError,
 };
-use crate::store::resources::{self, ScanPage};
+use crate::store::resources::{self, MAX_PAGE_ROWS, ScanPage};
 use crate::store::{Db, attribution_files, opt_outs};
 
 /// Reads one ACO's imported data.
@@ -93,9 +93,6 @@ impl StoredSource {
     }
 }
 
-/// At most this many rows per page of the stored scan.
-const MAX_PAGE_ROWS: i64 = 500;
-
 /// What a resource is guessed to weigh before any has been read: a page
 /// then asks for enough rows to fill the batch if resources are this small.
 const FIRST_GUESS_BYTES: usize = 2_048;
@@ -163,15 +160,12 @@ impl StoredCursor {
             batch.resources += page.rows;
             self.read.0 += page.rows;
             self.read.1 += batch.ndjson.len() - before;
-            let full = i64::try_from(page.rows).is_ok_and(|n| n == limit);
-            self.resume = page
-                .last
-                .filter(|_| full)
-                .map(|(last_updated, resource_id)| Keyset {
-                    beneficiary,
-                    last_updated,
-                    resource_id,
-                });
+            // A page that may have more rows says where it ended.
+            self.resume = page.last.map(|(last_updated, resource_id)| Keyset {
+                beneficiary,
+                last_updated,
+                resource_id,
+            });
         }
         Ok(())
     }
