@@ -421,7 +421,9 @@ async fn store_beneficiary(db: &bcda::store::Db, n: usize, eobs: usize) -> Vec<V
             minute,
         ));
     }
-    resources::upsert(&mut tx, &rows).await.expect("upsert");
+    resources::upsert(&mut tx, rows.clone())
+        .await
+        .expect("upsert");
     tx.commit().await.expect("commit");
     let mut eobs: Vec<_> = rows.split_off(1);
     eobs.sort_by(|a, b| {
@@ -739,7 +741,7 @@ backend_test! {
                 body: body.clone().into_bytes(),
             })
             .collect();
-        resources::upsert(&mut tx, &new_rows).await.expect("upsert");
+        resources::upsert(&mut tx, new_rows).await.expect("upsert");
         tx.commit().await.expect("commit");
 
         // The store as it was before 0008, these rows in it.
