@@ -417,10 +417,7 @@ pub(super) fn parse_line(
             let reference = reference
                 .and_then(|r| r.reference.as_deref())
                 .ok_or_else(|| fail(Some(field), "missing".to_owned()))?;
-            if !reference
-                .strip_prefix("Patient/")
-                .is_some_and(is_fhir_id)
-            {
+            if !reference.strip_prefix("Patient/").is_some_and(is_fhir_id) {
                 return Err(fail(
                     Some(field),
                     format!("{reference:?} is not a Patient/<id> reference"),

@@ -277,7 +277,10 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
         }
         Tx::Postgres(conn) => {
             // One statement of arrays, whatever the count: one round trip,
-            // one prepared statement.
+            // one prepared statement. PostgreSQL refuses a statement that
+            // updates one row twice, so of rows with the same key only the
+            // last is sent: what storing them one after another leaves.
+            let keep = last_of_each_key(&resources);
             let n = resources.len();
             let mut beneficiary_ids = Vec::with_capacity(n);
             let mut versions = Vec::with_capacity(n);
@@ -288,7 +291,7 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
             let mut samhsa = Vec::with_capacity(n);
             let mut eob_facts = Vec::with_capacity(n);
             let mut bodies = Vec::with_capacity(n);
-            for r in resources {
+            for (r, _) in resources.into_iter().zip(keep).filter(|(_, keep)| *keep) {
                 beneficiary_ids.push(r.beneficiary_id);
                 versions.push(version_code(r.version));
                 types.push(type_code(r.resource_type));
@@ -318,6 +321,28 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
         }
     }
     Ok(())
+}
+
+/// For each row, whether it is the last of the rows with its (version,
+/// type, id).
+fn last_of_each_key(resources: &[NewResource]) -> Vec<bool> {
+    fn key(r: &NewResource) -> (i64, i64, &str) {
+        (
+            version_code(r.version),
+            type_code(r.resource_type),
+            r.resource_id.as_str(),
+        )
+    }
+    let last: std::collections::HashMap<_, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (key(r), i))
+        .collect();
+    resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| last.get(&key(r)) == Some(&i))
+        .collect()
 }
 
 /// One stored resource, as an export reads it.
