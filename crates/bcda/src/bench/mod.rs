@@ -1,17 +1,22 @@
 //! `bcda bench export`: a reproducible end-to-end export benchmark.
 //!
-//! For each source, in a fresh data directory: an ACO of the requested
-//! size (served by the generator, or written as files and imported), the
+//! For each source, `runs` times, in a fresh data directory and database
+//! (SQLite, or a fresh PostgreSQL schema): an ACO of the requested size
+//! (served by the generator, or written as files and imported by `bcda`
+//! child processes), the
 //! real server started in this process (`runtime::Process`, as `bcda
 //! serve` runs it: the API on a free port of 127.0.0.1, workers, the
 //! queued-task listener and housekeeping), a full v2 `Patient/$export`
 //! (of the ACO's default types, or `--types`) driven over HTTP, every file
 //! downloaded, and the machine's own gzip + write limit for the same bytes.
-//! See docs/BENCHMARKS.md.
+//! Several runs of a source end with their median. See docs/BENCHMARKS.md.
 
+mod child;
 mod client;
+mod database;
 mod export;
 mod limit;
+mod median;
 mod proc_stats;
 mod report;
 mod setup;
@@ -22,7 +27,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
+pub use self::child::print_peak_rss_if_asked;
 use self::client::Client;
+pub use self::database::BenchDatabase;
 pub use self::report::Report;
 pub use self::setup::AcoSpec;
 use crate::domain::ResourceType;
@@ -55,8 +62,17 @@ impl Source {
 pub struct BenchOptions {
     /// The ACO.
     pub aco: AcoSpec,
-    /// Sources to run, one report each.
+    /// Sources to run, in order.
     pub sources: Vec<Source>,
+    /// Complete runs of each source (at least 1), each in a fresh data
+    /// directory and database; more than one adds their median.
+    pub runs: u32,
+    /// The database of every run.
+    pub database: BenchDatabase,
+    /// The `bcda` binary that writes and imports the stored source's files
+    /// as child processes (the command line passes its own,
+    /// `std::env::current_exe()`).
+    pub bcda: PathBuf,
     /// The kick-off's `_type`, in order; empty: no `_type` (the ACO's
     /// defaults, the adjudicated types). Asking for Claim or ClaimResponse
     /// entitles the ACO to partially adjudicated data.
@@ -104,8 +120,26 @@ impl Drop for Workspace {
     }
 }
 
-/// Runs the benchmark: one report per source, in order.
-pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
+/// The runs of one source and, for more than one run, their median.
+#[derive(Debug, Clone)]
+pub struct SourceRuns {
+    /// One report per run, in order.
+    pub runs: Vec<Report>,
+    /// The median of the runs' figures (`run`: `"median"`), when there
+    /// were several.
+    pub median: Option<serde_json::Value>,
+}
+
+/// Runs the benchmark: every run of every source, in order. `emit` gets
+/// each line of the output as soon as it is known: each run's report, and
+/// after a source's runs their median (when there are several).
+pub async fn run(
+    options: &BenchOptions,
+    mut emit: impl FnMut(&serde_json::Value),
+) -> anyhow::Result<Vec<SourceRuns>> {
+    if options.runs == 0 {
+        anyhow::bail!("at least one run is needed");
+    }
     let workspace = match &options.keep {
         Some(dir) => {
             if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
@@ -124,22 +158,59 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<Report>> {
     std::fs::create_dir_all(&workspace.root)
         .with_context(|| format!("cannot create {}", workspace.root.display()))?;
     eprintln!("bench: working in {}", workspace.root.display());
-    let mut reports = Vec::with_capacity(options.sources.len());
+    let mut results = Vec::with_capacity(options.sources.len());
     for source in &options.sources {
-        reports.push(run_source(options, *source, &workspace).await?);
+        let mut runs = Vec::new();
+        let mut lines = Vec::new();
+        for number in 1..=options.runs {
+            let report = run_once(options, *source, number, &workspace).await?;
+            let line = serde_json::to_value(&report)?;
+            emit(&line);
+            lines.push(line);
+            runs.push(report);
+        }
+        let median = (options.runs > 1).then(|| median::median_report(&lines));
+        if let Some(median) = &median {
+            emit(median);
+        }
+        results.push(SourceRuns { runs, median });
     }
-    Ok(reports)
+    Ok(results)
+}
+
+/// Run `number` of `source`, in a fresh data directory and database
+/// (dropped afterwards when it is a PostgreSQL schema, unless kept).
+async fn run_once(
+    options: &BenchOptions,
+    source: Source,
+    number: u32,
+    workspace: &Workspace,
+) -> anyhow::Result<Report> {
+    let data_dir = workspace.root.join(format!("{}-{number}", source.as_str()));
+    crate::config::DataDir::new(&data_dir)
+        .ensure()
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let database = options.database.open_run(&data_dir).await?;
+    let measured = run_source(options, source, number, workspace, &data_dir, &database).await;
+    let finished = database.finish(workspace.keep).await;
+    let report = measured?;
+    finished?;
+    Ok(report)
 }
 
 async fn run_source(
     options: &BenchOptions,
     source: Source,
+    number: u32,
     workspace: &Workspace,
+    data_dir: &std::path::Path,
+    database: &database::RunDatabase,
 ) -> anyhow::Result<Report> {
-    let data_dir = workspace.root.join(source.as_str());
     eprintln!(
-        "bench: {}: {} beneficiaries x {} years",
+        "bench: {} run {number} of {} ({}): {} beneficiaries x {} years",
         source.as_str(),
+        options.runs,
+        options.database.as_str(),
         options.aco.beneficiaries,
         options.aco.years
     );
@@ -152,7 +223,12 @@ async fn run_source(
         source,
         options.aco,
         setup::data_sets_for(&options.types),
-        &data_dir,
+        data_dir,
+        database.db.clone(),
+        setup::Importer {
+            bcda: &options.bcda,
+            database: &database.child,
+        },
         run_store(&options.store, &run_name),
         options.jobs.clone(),
         workspace.keep,
@@ -205,9 +281,12 @@ async fn run_source(
     let report = Report::new(report::Measured {
         store: app.files.description().to_owned(),
         source,
+        number,
+        database: options.database.as_str(),
         options,
         run: &run,
         import_seconds: prepared.import_seconds,
+        import_peak_rss_mb: prepared.import_peak_rss_mb,
         stored_bytes,
         download_seconds,
         peak_rss_mb,

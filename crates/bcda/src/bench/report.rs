@@ -17,6 +17,10 @@ const MB: f64 = 1e6;
 pub struct Report {
     /// `generated` or `stored`.
     pub source: &'static str,
+    /// Which run of the source this is, from 1.
+    pub run: u32,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
     /// Where the export files were stored (a directory or s3://...).
     pub store: String,
     /// Beneficiaries in the ACO's attribution.
@@ -31,6 +35,8 @@ pub struct Report {
     pub gzip_level: u32,
     /// Seconds importing the stored source (not part of export figures).
     pub import_seconds: Option<f64>,
+    /// The import processes' highest peak RSS, MB (stored source).
+    pub import_peak_rss_mb: Option<f64>,
     /// Files in the manifest.
     pub files: usize,
     /// OperationOutcome files (not counted in resources or bytes).
@@ -58,7 +64,8 @@ pub struct Report {
     pub download_seconds: f64,
     /// MB transferred (gzip) per second of downloading.
     pub download_mb_per_s: f64,
-    /// Peak RSS (VmHWM) of this process, which runs the server, MB.
+    /// Peak RSS (VmHWM) of this process, which runs the server, MB (the
+    /// stored source's import runs in child processes, not counted here).
     pub peak_rss_mb: Option<f64>,
     /// Whether the peak was reset before kick-off (else it includes setup).
     pub peak_rss_reset: bool,
@@ -78,9 +85,12 @@ pub struct Report {
 pub(super) struct Measured<'a> {
     pub store: String,
     pub source: Source,
+    pub number: u32,
+    pub database: &'static str,
     pub options: &'a BenchOptions,
     pub run: &'a ExportRun,
     pub import_seconds: Option<f64>,
+    pub import_peak_rss_mb: Option<f64>,
     pub stored_bytes: u64,
     pub download_seconds: f64,
     pub peak_rss_mb: Option<f64>,
@@ -123,6 +133,8 @@ impl Report {
         let seconds = m.run.to_manifest.as_secs_f64();
         Self {
             source: m.source.as_str(),
+            run: m.number,
+            database: m.database,
             store: m.store,
             beneficiaries: m.options.aco.beneficiaries,
             years: m.options.aco.years,
@@ -130,6 +142,7 @@ impl Report {
             workers: m.options.workers,
             gzip_level: m.options.jobs.gzip_level,
             import_seconds: m.import_seconds.map(r3),
+            import_peak_rss_mb: m.import_peak_rss_mb.map(r3),
             files: m.run.files.len(),
             error_files: m.run.error_files,
             types: types.iter().map(|t| t.as_str()).collect(),

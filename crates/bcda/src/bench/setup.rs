@@ -1,27 +1,29 @@
 //! Preparing one source: a fresh data directory and database, an ACO of
 //! the requested size served by the generator (`generated`) or written as
-//! files and imported (`stored`), and credentials for it.
+//! files and imported (`stored`, by `bcda synthetic` and `bcda import`
+//! child processes, so that neither counts in this process's memory), and
+//! credentials for it.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::Source;
+use super::child::{self, ChildDatabase};
 use crate::app::{App, AppConfig};
 use crate::auth::credentials::{self, DEFAULT_SECRET_LIFETIME, NewCredentials};
 use crate::auth::keys::SealingKey;
 use crate::auth::tokens::TokenSettings;
-use crate::clock::{Clock, SharedClock, SystemClock};
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::DataDir;
 use crate::domain::{ApiVersion, DataSet, DataSets, ResourceType};
 use crate::files::StoreLocation;
-use crate::import;
 use crate::jobs::JobSettings;
 use crate::store::Db;
 use crate::store::synthetic_acos::{self, SyntheticAcoRecord};
-use crate::synthetic::SyntheticAco;
 use crate::synthetic_files;
 
 /// The CMS ID of the benchmark ACO.
@@ -50,6 +52,18 @@ pub struct Prepared {
     pub credentials: NewCredentials,
     /// Seconds spent importing (stored source only; not export time).
     pub import_seconds: Option<f64>,
+    /// The highest peak RSS of the import processes, MB (stored source
+    /// only; `None` too when they did not report it).
+    pub import_peak_rss_mb: Option<f64>,
+}
+
+/// Where and how the stored source's files are written and imported.
+#[derive(Debug)]
+pub struct Importer<'a> {
+    /// The `bcda` binary the children run.
+    pub bcda: &'a Path,
+    /// The run's database, as the children reach it.
+    pub database: &'a ChildDatabase,
 }
 
 /// The data sets the benchmark ACO needs to export `types` (the
@@ -66,22 +80,23 @@ pub fn data_sets_for(types: &[ResourceType]) -> DataSets {
     }
 }
 
-/// Opens a fresh application in `data_dir` and creates the ACO from
-/// `source`, entitled to `data_sets`.
+/// Opens the application over `db` (a fresh database) in `data_dir` (a
+/// fresh directory) and creates the ACO from `source`, entitled to
+/// `data_sets`.
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare(
     source: Source,
     spec: AcoSpec,
     data_sets: DataSets,
     data_dir: &Path,
+    db: Db,
+    importer: Importer<'_>,
     store: StoreLocation,
     jobs: JobSettings,
     keep_files: bool,
 ) -> anyhow::Result<Prepared> {
     let clock: SharedClock = Arc::new(SystemClock);
     let data = DataDir::new(data_dir);
-    data.ensure()
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let db = Db::connect(None, data_dir, crate::store::DEFAULT_WAIT).await?;
     let app = App::open(
         db,
         clock.clone(),
@@ -112,19 +127,20 @@ pub async fn prepare(
         stale_attribution: false,
         claims_density: spec.claims_density,
     };
-    let import_seconds = match source {
+    let (import_seconds, import_peak_rss_mb) = match source {
         Source::Generated => {
             synthetic_acos::upsert(&app.db, aco.id, &record).await?;
-            None
+            (None, None)
         }
         Source::Stored => {
             let files = data_dir.with_extension("synthetic-files");
-            let seconds = write_and_import(&app.db, clock.as_ref(), &record, &files).await?;
+            let imported = write_and_import(&importer, data_dir, &record, &files).await;
             if !keep_files {
                 // The database holds them now; free the disk for the export.
                 let _ = std::fs::remove_dir_all(&files);
             }
-            Some(seconds)
+            let imported = imported?;
+            (Some(imported.elapsed.as_secs_f64()), imported.peak_rss_mb)
         }
     };
     let credentials = credentials::create(
@@ -138,60 +154,97 @@ pub async fn prepare(
         app: Arc::new(app),
         credentials,
         import_seconds,
+        import_peak_rss_mb,
     })
 }
 
-/// Writes the ACO as files and imports them as an operator would: the
-/// attribution packages, the opt-out files and the R4 resources (the
-/// benchmark exports v2 only, so the STU3 files are not imported). Returns
-/// the import's seconds (writing the files is not counted).
+/// Writes the ACO as files (`bcda synthetic`, as of now) and imports them
+/// as an operator would (`bcda import attribution`, `opt-outs`, `resources
+/// --fhir-version r4`: the benchmark exports v2 only, so the STU3 and
+/// r4-v3 files are not imported), each a child process. Returns the
+/// import's wall time (the three imports' together, not the writing) and
+/// the highest peak RSS among them.
 async fn write_and_import(
-    db: &Db,
-    clock: &dyn Clock,
+    importer: &Importer<'_>,
+    data_dir: &Path,
     record: &SyntheticAcoRecord,
     out: &Path,
-) -> anyhow::Result<f64> {
-    let aco = SyntheticAco::new(
-        BENCH_CMS_ID,
-        record.seed,
-        record.beneficiaries,
-        record.first_service_year,
-        record.anchor,
-        false,
-    )
-    .with_claims_density(record.claims_density);
-    let as_of = clock.now();
-    let dir = out.to_owned();
+) -> anyhow::Result<child::ChildRun> {
+    let years = record.anchor.year() - record.first_service_year + 1;
     eprintln!(
         "bench: writing the synthetic ACO's files to {}",
         out.display()
     );
-    let written =
-        tokio::task::spawn_blocking(move || synthetic_files::write_all(&aco, &dir, as_of))
-            .await??;
-    eprintln!(
-        "bench: wrote {} resources ({:.1} MB of NDJSON, every FHIR version); importing",
-        written.resources,
-        written.ndjson_bytes as f64 / 1e6
-    );
-    let started = Instant::now();
-    for input in import::attribution::group_inputs(&files_in(&out.join("attribution"))?)? {
-        import::attribution::import_input(db, &input, as_of, true).await?;
-    }
-    for file in files_in(&out.join("opt-outs"))? {
-        import::opt_outs::import_file(db, &file, as_of, true).await?;
-    }
-    let mut resources = files_in(
+    let args: Vec<OsString> = vec![
+        "synthetic".into(),
+        "--aco".into(),
+        BENCH_CMS_ID.into(),
+        "--beneficiaries".into(),
+        record.beneficiaries.to_string().into(),
+        "--years".into(),
+        years.to_string().into(),
+        "--seed".into(),
+        record.seed.to_string().into(),
+        "--as-of".into(),
+        record.anchor.to_string().into(),
+        "--claims-density".into(),
+        record.claims_density.to_string().into(),
+        "--out".into(),
+        out.into(),
+    ];
+    child::run_bcda(
+        importer.bcda,
+        data_dir,
+        importer.database,
+        "bcda synthetic",
+        args,
+    )
+    .await?;
+    eprintln!("bench: importing");
+    let resources = files_in(
         &out.join("fhir")
             .join(synthetic_files::version_dir(ApiVersion::V2)),
     )?;
-    import::resources::patient_files_first(&mut resources);
-    for file in resources {
-        import::resources::import_file(db, ApiVersion::V2, &file, true).await?;
+    let imports: [(&'static str, Vec<OsString>); 3] = [
+        (
+            "bcda import attribution",
+            with_files(
+                &["import", "attribution"],
+                files_in(&out.join("attribution"))?,
+            ),
+        ),
+        (
+            "bcda import opt-outs",
+            with_files(&["import", "opt-outs"], files_in(&out.join("opt-outs"))?),
+        ),
+        (
+            "bcda import resources",
+            with_files(&["import", "resources", "--fhir-version", "r4"], resources),
+        ),
+    ];
+    let mut elapsed = Duration::ZERO;
+    let mut peak_rss_mb: Option<f64> = None;
+    for (label, args) in imports {
+        let run = child::run_bcda(importer.bcda, data_dir, importer.database, label, args).await?;
+        elapsed += run.elapsed;
+        peak_rss_mb = match (peak_rss_mb, run.peak_rss_mb) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
     }
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!("bench: imported in {seconds:.1} s");
-    Ok(seconds)
+    eprintln!("bench: imported in {:.1} s", elapsed.as_secs_f64());
+    Ok(child::ChildRun {
+        elapsed,
+        peak_rss_mb,
+    })
+}
+
+/// A command's arguments followed by files.
+fn with_files(args: &[&str], files: Vec<PathBuf>) -> Vec<OsString> {
+    args.iter()
+        .map(OsString::from)
+        .chain(files.into_iter().map(OsString::from))
+        .collect()
 }
 
 /// The files of a directory, sorted by name.

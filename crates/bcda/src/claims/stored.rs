@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttributionFile, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch, ResourceQuery, SourceError,
+    AttributionFile, BATCH_BYTES, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch, ResourceQuery,
+    SourceError,
 };
 use crate::store::resources::{self, ScanPage};
 use crate::store::{Db, attribution_files, opt_outs};
@@ -87,16 +88,21 @@ impl StoredSource {
             query,
             beneficiaries: beneficiaries.into_iter(),
             resume: None,
+            read: (0, 0),
         }
     }
 }
 
-/// Rows per page of the stored scan.
-const PAGE_SIZE: i64 = 500;
+/// At most this many rows per page of the stored scan.
+const MAX_PAGE_ROWS: i64 = 500;
+
+/// What a resource is guessed to weigh before any has been read: a page
+/// then asks for enough rows to fill the batch if resources are this small.
+const FIRST_GUESS_BYTES: usize = 2_048;
 
 /// Where a stream over stored resources is: the beneficiaries not yet
 /// started, and where the scan of the current one stopped if it may have
-/// more rows. Memory holds one page, however many rows a beneficiary has.
+/// more rows. Memory holds one batch, however many rows a beneficiary has.
 #[derive(Debug)]
 pub(super) struct StoredCursor {
     source: StoredSource,
@@ -104,6 +110,9 @@ pub(super) struct StoredCursor {
     beneficiaries: std::vec::IntoIter<BeneficiaryKey>,
     /// Set when the last page was full: the next page starts after it.
     resume: Option<Keyset>,
+    /// Rows and bytes read so far, for the average row size that sizes
+    /// pages.
+    read: (usize, usize),
 }
 
 /// The last row read of a beneficiary's scan, in the scan's
@@ -117,7 +126,9 @@ struct Keyset {
 
 impl StoredCursor {
     /// Appends pages of rows to `batch` until it is full or the
-    /// beneficiaries run out.
+    /// beneficiaries run out. Each page asks for about as many rows as fit
+    /// in what is left of the batch (by the average size read so far), so
+    /// a batch overruns its size by about one resource, not by a page.
     pub(super) async fn fill(&mut self, batch: &mut ResourceBatch) -> Result<(), SourceError> {
         while !batch.is_full() {
             let beneficiary = match &self.resume {
@@ -131,7 +142,9 @@ impl StoredCursor {
                 .resume
                 .as_ref()
                 .map(|k| (k.last_updated, k.resource_id.as_str()));
-            let mut rows = resources::scan(
+            let limit = self.page_rows(batch);
+            let before = batch.ndjson.len();
+            let page = resources::scan_into(
                 &self.source.db,
                 &ScanPage {
                     beneficiary_id: beneficiary.0,
@@ -142,23 +155,35 @@ impl StoredCursor {
                     after,
                     claims_through: self.query.claims_through,
                     eob_filter: self.query.eob_filter,
-                    limit: PAGE_SIZE,
+                    limit,
                 },
+                &mut batch.ndjson,
             )
             .await?;
-            for row in &rows {
-                batch.ndjson.extend_from_slice(&row.body);
-                batch.ndjson.push(b'\n');
-            }
-            batch.resources += rows.len();
-            let full = i64::try_from(rows.len()).is_ok_and(|n| n == PAGE_SIZE);
-            // The last row's id moves into the keyset (no copy).
-            self.resume = rows.pop().filter(|_| full).map(|last| Keyset {
-                beneficiary,
-                last_updated: last.last_updated,
-                resource_id: last.resource_id,
-            });
+            batch.resources += page.rows;
+            self.read.0 += page.rows;
+            self.read.1 += batch.ndjson.len() - before;
+            let full = i64::try_from(page.rows).is_ok_and(|n| n == limit);
+            self.resume = page
+                .last
+                .filter(|_| full)
+                .map(|(last_updated, resource_id)| Keyset {
+                    beneficiary,
+                    last_updated,
+                    resource_id,
+                });
         }
         Ok(())
+    }
+
+    /// Rows the next page asks for: what fills the rest of `batch` at the
+    /// average row size so far, plus one so the batch closes.
+    fn page_rows(&self, batch: &ResourceBatch) -> i64 {
+        let average = match self.read {
+            (0, _) => FIRST_GUESS_BYTES,
+            (rows, bytes) => (bytes / rows).max(1),
+        };
+        let room = BATCH_BYTES.saturating_sub(batch.ndjson.len());
+        i64::try_from(room / average + 1).map_or(MAX_PAGE_ROWS, |n| n.min(MAX_PAGE_ROWS))
     }
 }

@@ -1,13 +1,14 @@
 //! `bcda bench export`: the end-to-end export benchmark (docs/BENCHMARKS.md).
-//! Progress goes to stderr; stdout holds only one JSON object per source.
+//! Progress goes to stderr; stdout holds only JSON: one object per run, and
+//! per source a median object when there are several runs.
 
 use crate::files::StoreLocation;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::bench::{AcoSpec, BenchOptions, Source};
-use crate::config::parse_positive;
+use crate::bench::{AcoSpec, BenchDatabase, BenchOptions, Source};
+use crate::config::{DatabaseUrl, parse_positive};
 use crate::domain::ResourceType;
 use crate::jobs::JobSettings;
 
@@ -30,6 +31,16 @@ pub enum SourceArg {
     Both,
 }
 
+/// `--database` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DatabaseArg {
+    /// A fresh SQLite file in each run's data directory.
+    Sqlite,
+    /// The PostgreSQL database of DATABASE_URL, each run in a fresh schema
+    /// of its own (dropped at the end unless --keep).
+    Postgres,
+}
+
 /// Options of `bcda bench export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -42,6 +53,15 @@ pub struct ExportArgs {
     /// Where the data comes from.
     #[arg(long, value_enum, default_value = "generated")]
     source: SourceArg,
+    /// Complete runs of each source, each in a fresh data directory and
+    /// database; with more than one, a median object follows each source's
+    /// runs.
+    #[arg(long, default_value = "1", value_parser = parse_positive, value_name = "N")]
+    runs: u64,
+    /// The database: sqlite, or postgres (DATABASE_URL, a postgres:// URL;
+    /// each run in a fresh schema bench_<uuid>).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    database: DatabaseArg,
     /// Generator seed.
     #[arg(long, default_value = "1", value_name = "S")]
     seed: u64,
@@ -54,7 +74,8 @@ pub struct ExportArgs {
     #[arg(long, value_parser = parse_positive, value_name = "N")]
     workers: Option<u64>,
     /// Keep the data directory (database, export files) in DIR, which must
-    /// be empty or absent, instead of removing a temporary one.
+    /// be empty or absent, instead of removing a temporary one; with
+    /// postgres, keep each run's schema too (its name is printed).
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
     /// gzip level of the server's files (1-9), as `bcda serve --gzip-level`.
@@ -98,9 +119,19 @@ fn parse_types(list: &str) -> Result<TypeList, String> {
 }
 
 /// Runs `bcda bench`; export files go to `store` (the global `--store`:
-/// each source's run under a fresh prefix or directory of its own).
-pub(super) async fn run(command: BenchCommand, store: StoreLocation) -> anyhow::Result<()> {
+/// each source's run under a fresh prefix or directory of its own);
+/// `database_url` is the global DATABASE_URL, used by `--database postgres`.
+pub(super) async fn run(
+    command: BenchCommand,
+    store: StoreLocation,
+    database_url: Option<&DatabaseUrl>,
+) -> anyhow::Result<()> {
     let BenchCommand::Export(args) = command;
+    let database = bench_database(args.database, database_url)?;
+    let runs = u32::try_from(args.runs)
+        .ok()
+        .filter(|n| *n <= 1000)
+        .ok_or_else(|| anyhow::anyhow!("--runs must be at most 1000"))?;
     let beneficiaries = u32::try_from(args.beneficiaries)
         .ok()
         .filter(|n| *n <= 10_000_000)
@@ -122,6 +153,10 @@ pub(super) async fn run(command: BenchCommand, store: StoreLocation) -> anyhow::
             claims_density: args.claims_density,
         },
         sources,
+        runs,
+        database,
+        bcda: std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("cannot find this program's own file: {e}"))?,
         types: args.types.map(|t| t.0).unwrap_or_default(),
         workers: super::serve::worker_count(args.workers),
         keep: args.keep,
@@ -131,10 +166,28 @@ pub(super) async fn run(command: BenchCommand, store: StoreLocation) -> anyhow::
             ..JobSettings::default()
         },
     };
-    for report in crate::bench::run(&options).await? {
-        println!("{}", serde_json::to_string(&report)?);
-    }
+    crate::bench::run(&options, |line| println!("{line}")).await?;
     Ok(())
+}
+
+/// The database of `--database`: PostgreSQL needs DATABASE_URL to be a
+/// postgres:// URL.
+fn bench_database(
+    arg: DatabaseArg,
+    database_url: Option<&DatabaseUrl>,
+) -> anyhow::Result<BenchDatabase> {
+    match (arg, database_url) {
+        (DatabaseArg::Sqlite, _) => Ok(BenchDatabase::Sqlite),
+        (DatabaseArg::Postgres, Some(DatabaseUrl::Postgres(url))) => {
+            Ok(BenchDatabase::Postgres(url.clone()))
+        }
+        (DatabaseArg::Postgres, Some(DatabaseUrl::Sqlite(_))) => anyhow::bail!(
+            "--database postgres: DATABASE_URL is a sqlite: URL; set it to a postgres:// URL"
+        ),
+        (DatabaseArg::Postgres, None) => anyhow::bail!(
+            "--database postgres needs DATABASE_URL set to a postgres:// URL (each run makes a schema of its own there)"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -182,8 +182,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // `bcda bench` reads its children's peak memory from a last stdout
+    // line; its own stdout is JSON only.
+    let report_peak_rss = !matches!(cli.command, Command::Bench(_));
     match runtime.block_on(run(cli, sealing_key)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if report_peak_rss {
+                crate::bench::print_peak_rss_if_asked();
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => match e.downcast_ref::<crate::client::ClientError>() {
             Some(client) => {
                 eprintln!("error: {client}");
@@ -292,7 +300,7 @@ async fn run(cli: Cli, sealing_key: SealingKey) -> anyhow::Result<()> {
         Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Token(cmd) => token::run(&ctx, cmd).await,
-        Command::Bench(cmd) => bench::run(cmd, ctx.store()).await,
+        Command::Bench(cmd) => bench::run(cmd, ctx.store(), ctx.global.database_url.as_ref()).await,
         Command::Client(cmd) => client::run(cmd).await,
     }
 }

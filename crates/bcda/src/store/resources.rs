@@ -10,10 +10,11 @@
 //! their tags and outcome as one small number (`eob_facts`, migration
 //! 0010), so `_typeFilter` is a bit test in the scan.
 
-use sqlx::QueryBuilder;
+use futures_util::TryStreamExt as _;
+use sqlx::{QueryBuilder, Row as _};
 use time::OffsetDateTime;
 
-use super::{Db, StoreError, Tx, impl_from_row, with_pool, with_tx};
+use super::{Db, StoreError, Tx, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, EobFacts, EobFilter, FactSet, ResourceType};
 
@@ -345,24 +346,15 @@ fn last_of_each_key(resources: &[NewResource]) -> Vec<bool> {
         .collect()
 }
 
-/// One stored resource, as an export reads it.
+/// What one page of [`scan_into`] appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResource {
-    /// The resource's own `id`: the tie-breaker of the scan order after `last_updated`.
-    pub resource_id: String,
-    /// `meta.lastUpdated`.
-    pub last_updated: OffsetDateTime,
-    /// The serialized JSON, as stored: written to the export file unchanged.
-    pub body: Vec<u8>,
+pub struct ScannedPage {
+    /// Rows (resources) appended.
+    pub rows: usize,
+    /// The `(lastUpdated, id)` of the last row appended, if any: where the
+    /// next page starts ([`ScanPage::after`]).
+    pub last: Option<(OffsetDateTime, String)>,
 }
-
-impl_from_row!(StoredResource, |row| {
-    Ok(StoredResource {
-        resource_id: row.try_get("resource_id")?,
-        last_updated: from_epoch_ms(row.try_get("last_updated")?),
-        body: row.try_get("body")?,
-    })
-});
 
 /// The bounds of one page of the export scan ([`scan`]): one beneficiary, version and type.
 #[derive(Debug, Clone)]
@@ -390,12 +382,20 @@ pub struct ScanPage<'a> {
     pub limit: i64,
 }
 
-/// Reads one page of a beneficiary's resources in `(lastUpdated, id)` order,
-/// never a 42 CFR Part 2 claim (`samhsa`: the index puts the flag ahead of
-/// `lastUpdated`, so this stays one index range). An EOB filter is tested on
-/// the rows of that range: bit `eob_facts` of the filter's mask, and the
+/// Appends one page of a beneficiary's resources to `out` as NDJSON (each
+/// body as stored, then a newline), in `(lastUpdated, id)` order, never a
+/// 42 CFR Part 2 claim (`samhsa`: the index puts the flag ahead of
+/// `lastUpdated`, so this stays one index range). An EOB filter is tested
+/// on the rows of that range: bit `eob_facts` of the filter's mask, and the
 /// service end within its bounds.
-pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, StoreError> {
+///
+/// Rows are streamed, and each body is copied once, from the driver's row
+/// straight into `out`: an export reads every byte it writes through here.
+pub async fn scan_into(
+    db: &Db,
+    page: &ScanPage<'_>,
+    out: &mut Vec<u8>,
+) -> Result<ScannedPage, StoreError> {
     // i64::MIN stands for "no bound" so the statement stays one static text.
     let since = page.since.map_or(i64::MIN, to_epoch_ms);
     let (after_time, after_id) = page
@@ -410,8 +410,8 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
     let service_from = eob_filter.and_then(|f| f.service_from).map(date_ms);
     let service_through = eob_filter.and_then(|f| f.service_through).map(date_ms);
     Ok(with_pool!(db, |pool| {
-        sqlx::query_as(
-            "SELECT resource_id, last_updated, body FROM resources \
+        let mut rows = sqlx::query(
+            "SELECT last_updated, resource_id, body FROM resources \
              WHERE beneficiary_id = $1 AND fhir_version = $2 AND resource_type = $3 \
                AND samhsa = $10 AND last_updated > $4 AND last_updated <= $5 \
                AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
@@ -435,8 +435,21 @@ pub async fn scan(db: &Db, page: &ScanPage<'_>) -> Result<Vec<StoredResource>, S
         .bind(i64::from(mask))
         .bind(service_from)
         .bind(service_through)
-        .fetch_all(pool)
-        .await?
+        .fetch(pool);
+        let mut count = 0;
+        let mut last = None;
+        while let Some(row) = rows.try_next().await? {
+            let body: &[u8] = row.try_get(2)?;
+            out.extend_from_slice(body);
+            out.push(b'\n');
+            count += 1;
+            last = Some(row);
+        }
+        let last = match last {
+            Some(row) => Some((from_epoch_ms(row.try_get(0)?), row.try_get::<String, _>(1)?)),
+            None => None,
+        };
+        ScannedPage { rows: count, last }
     }))
 }
 
