@@ -9,6 +9,7 @@
 pub mod attribution;
 pub mod opt_outs;
 pub mod progress;
+mod resource_line;
 pub mod resources;
 
 use std::fmt;

@@ -24,277 +24,51 @@
 //! is flagged, whichever of the two is imported first. A ClaimResponse also
 //! takes its Claim's service end, so Group/runout's claims-through cap drops
 //! both together, as the generator does.
+//!
+//! The work is split in two, so the two run side by side: a parser thread
+//! reads the file in bounded chunks of lines and does every check a line
+//! needs no database for ([`resource_line`]); the writer finds each line's
+//! beneficiary (in line order, so the first bad line is the one named,
+//! whichever check it fails) and stores the rows, many per statement.
 
 use std::collections::HashMap;
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use tokio::sync::mpsc;
 
 use super::progress::{Progress, Unit};
+use super::resource_line::{self, Link, ParsedLine};
 use super::{FileOutcome, ImportError};
-use crate::domain::eob_facts::{FINAL_ACTION_SYSTEM, SYSTEM_TYPE_SYSTEM};
-use crate::domain::part2::{PART2_SECURITY_CODE, is_part2_diagnosis, is_part2_drg};
-use crate::domain::{ApiVersion, ClaimOutcome, EobFacts, FinalAction, ResourceType, SystemType};
+use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::ndjson::NdjsonLines;
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
 use crate::store::{Db, Tx};
 
-/// Resources written per database round trip.
-const BATCH: usize = 200;
+/// Lines the parser hands the writer at a time (fewer if they reach
+/// [`CHUNK_BYTES`]), and rows the writer stores per flush: one statement of
+/// this many rows, so its text (and prepared statement) stays the same.
+const CHUNK_ROWS: usize = resources::UPSERT_ROWS;
 
-/// The MBI identifier system.
-const MBI_SYSTEM: &str = "http://hl7.org/fhir/sid/us-mbi";
+/// Bytes of resources past which a chunk is handed on or stored early:
+/// with [`CHANNEL_CHUNKS`] this bounds the memory an import holds, whatever
+/// the lines' sizes.
+const CHUNK_BYTES: usize = 4 << 20;
 
-/// The parts of a resource the importer reads; everything else is kept as
-/// bytes. Deserializing still checks the whole line is valid JSON.
-#[derive(Debug, Deserialize)]
-struct Head<'a> {
-    #[serde(rename = "resourceType", borrow)]
-    resource_type: Option<&'a str>,
-    #[serde(borrow)]
-    id: Option<&'a str>,
-    #[serde(borrow)]
-    meta: Option<Meta<'a>>,
-    #[serde(default, borrow)]
-    identifier: Vec<Identifier<'a>>,
-    #[serde(borrow)]
-    beneficiary: Option<Reference<'a>>,
-    #[serde(borrow)]
-    patient: Option<Reference<'a>>,
-    #[serde(rename = "billablePeriod", borrow)]
-    billable_period: Option<Period<'a>>,
-    /// Claim / ClaimResponse: the contained Patient the `patient` reference
-    /// points to.
-    #[serde(default, borrow)]
-    contained: Vec<Contained<'a>>,
-    #[serde(default, borrow)]
-    diagnosis: Vec<Diagnosis<'a>>,
-    /// R4 ExplanationOfBenefit and Claim: where the DRG is.
-    #[serde(rename = "supportingInfo", default, borrow)]
-    supporting_info: Vec<Information<'a>>,
-    /// STU3 ExplanationOfBenefit: where the DRG is.
-    #[serde(default, borrow)]
-    information: Vec<Information<'a>>,
-    /// API v3 ExplanationOfBenefit: `complete`, or `partial` for a
-    /// partially adjudicated claim.
-    #[serde(borrow)]
-    outcome: Option<std::borrow::Cow<'a, str>>,
-}
+/// Parsed chunks waiting for the writer: enough to keep both busy.
+const CHANNEL_CHUNKS: usize = 4;
 
-#[derive(Debug, Deserialize)]
-struct Contained<'a> {
-    #[serde(rename = "resourceType", borrow)]
-    resource_type: Option<&'a str>,
-    #[serde(borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, borrow)]
-    identifier: Vec<Identifier<'a>>,
-}
+/// Beneficiary row ids remembered per file (Patient id or MBI -> row);
+/// past this the memory is cleared and lookups go to the database again.
+const MAX_REMEMBERED: usize = 200_000;
 
-#[derive(Debug, Deserialize)]
-struct Diagnosis<'a> {
-    #[serde(rename = "diagnosisCodeableConcept", borrow)]
-    concept: Option<Concept<'a>>,
-    /// Where early BFD STU3 EOBs put the DRG.
-    #[serde(rename = "packageCode", borrow)]
-    package_code: Option<Concept<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Information<'a> {
-    #[serde(borrow)]
-    code: Option<Concept<'a>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Concept<'a> {
-    #[serde(default, borrow)]
-    coding: Vec<Coding<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Coding<'a> {
-    #[serde(borrow)]
-    system: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    code: Option<std::borrow::Cow<'a, str>>,
-}
-
-impl Coding<'_> {
-    /// A DRG coding (BFD's `.../variables/clm_drg_cd` system).
-    fn is_drg(&self) -> bool {
-        self.system
-            .as_deref()
-            .is_some_and(|s| s.ends_with("/clm_drg_cd"))
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct Period<'a> {
-    #[serde(borrow)]
-    end: Option<&'a str>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Meta<'a> {
-    #[serde(rename = "lastUpdated", borrow)]
-    last_updated: Option<&'a str>,
-    #[serde(default, borrow)]
-    security: Vec<Coding<'a>>,
-    /// API v3 ExplanationOfBenefit: the System-Type and Final-Action tags.
-    #[serde(default, borrow)]
-    tag: Vec<Coding<'a>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Identifier<'a> {
-    /// A `Cow`: JSON escapes in a string cannot be borrowed.
-    #[serde(borrow)]
-    system: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    value: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    extension: Vec<serde_json::Value>,
-    #[serde(rename = "type")]
-    identifier_type: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Reference<'a> {
-    #[serde(borrow)]
-    reference: Option<std::borrow::Cow<'a, str>>,
-    /// A logical reference (an MBI identifier).
-    #[serde(borrow)]
-    identifier: Option<Identifier<'a>>,
-}
-
-/// Why an API v3 ExplanationOfBenefit's tags or outcome cannot be read:
-/// the field, and what is wrong (never the line's content).
-type FactsError = (&'static str, String);
-
-impl Head<'_> {
-    /// An API v3 ExplanationOfBenefit's tags and outcome: exactly one
-    /// System-Type tag and one Final-Action tag with known codes, and an
-    /// outcome of `complete` or `partial`.
-    fn eob_facts(&self) -> Result<EobFacts, FactsError> {
-        let tags = self.meta.as_ref().map_or(&[][..], |m| &m.tag[..]);
-        let system_type = one_tag(tags, SYSTEM_TYPE_SYSTEM, "System-Type")?;
-        let system_type = SystemType::parse(system_type).ok_or_else(|| {
-            (
-                "meta.tag",
-                "the System-Type tag's code is not NationalClaimsHistory, DDPS or SharedSystem"
-                    .to_owned(),
-            )
-        })?;
-        let final_action = one_tag(tags, FINAL_ACTION_SYSTEM, "Final-Action")?;
-        let final_action = FinalAction::parse(final_action).ok_or_else(|| {
-            (
-                "meta.tag",
-                "the Final-Action tag's code is not FinalAction or NotFinalAction".to_owned(),
-            )
-        })?;
-        let outcome = self
-            .outcome
-            .as_deref()
-            .ok_or(("outcome", "missing".to_owned()))?;
-        let outcome = ClaimOutcome::parse(outcome).ok_or_else(|| {
-            (
-                "outcome",
-                "not complete or partial (the outcomes API v3 exports)".to_owned(),
-            )
-        })?;
-        Ok(EobFacts {
-            system_type,
-            final_action,
-            outcome,
-        })
-    }
-
-    /// Whether the resource is a 42 CFR Part 2 claim by its own content: a
-    /// substance use disorder diagnosis or DRG, or BFD's security label.
-    /// (A ClaimResponse has neither diagnoses nor DRG: its Claim decides
-    /// too, in the store.)
-    fn is_part2(&self) -> bool {
-        let labelled = self.meta.as_ref().is_some_and(|m| {
-            m.security
-                .iter()
-                .any(|c| c.code.as_deref() == Some(PART2_SECURITY_CODE))
-        });
-        let diagnosed = self
-            .diagnosis
-            .iter()
-            .filter_map(|d| d.concept.as_ref())
-            .flat_map(|c| &c.coding)
-            .filter_map(|c| c.code.as_deref())
-            .any(is_part2_diagnosis);
-        let drg = self
-            .supporting_info
-            .iter()
-            .chain(&self.information)
-            .filter_map(|i| i.code.as_ref())
-            .chain(
-                self.diagnosis
-                    .iter()
-                    .filter_map(|d| d.package_code.as_ref()),
-            )
-            .flat_map(|c| &c.coding)
-            .filter(|c| c.is_drg())
-            .filter_map(|c| c.code.as_deref())
-            .any(is_part2_drg);
-        labelled || diagnosed || drg
-    }
-
-    /// The current MBI of the patient a Claim or ClaimResponse is about:
-    /// from the contained Patient its `patient` reference points to, or an
-    /// MBI identifier on the reference itself.
-    fn patient_mbi(&self) -> Option<&str> {
-        let patient = self.patient.as_ref()?;
-        if let Some(identifier) = patient
-            .identifier
-            .as_ref()
-            .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
-        {
-            return identifier.value.as_deref();
-        }
-        let local = patient.reference.as_deref()?.strip_prefix('#')?;
-        self.contained
-            .iter()
-            .find(|c| c.resource_type == Some("Patient") && c.id.as_deref() == Some(local))?
-            .identifier
-            .iter()
-            .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
-            .find_map(|i| i.value.as_deref())
-    }
-}
-
-/// The code of the one tag of `system` (`name` in messages).
-fn one_tag<'t>(tags: &'t [Coding<'_>], system: &str, name: &str) -> Result<&'t str, FactsError> {
-    let mut of_system = tags.iter().filter(|c| c.system.as_deref() == Some(system));
-    let tag = of_system.next().ok_or_else(|| {
-        (
-            "meta.tag",
-            format!("an API v3 ExplanationOfBenefit needs a {name} tag ({system})"),
-        )
-    })?;
-    if of_system.next().is_some() {
-        return Err(("meta.tag", format!("more than one {name} tag")));
-    }
-    tag.code
-        .as_deref()
-        .ok_or_else(|| ("meta.tag", format!("the {name} tag has no code")))
-}
-
-impl Identifier<'_> {
-    /// BFD marks old MBIs `historic` with an identifier-currency extension
-    /// (on the identifier in STU3, on its type coding in R4).
-    fn is_historic(&self) -> bool {
-        let mentions_historic = |v: &serde_json::Value| v.to_string().contains("\"historic\"");
-        self.extension.iter().any(mentions_historic)
-            || self.identifier_type.as_ref().is_some_and(mentions_historic)
-    }
+/// What the parser hands the writer: lines in file order, then the error
+/// that stopped the parser, if any (nothing follows it).
+struct Chunk {
+    lines: Vec<ParsedLine>,
+    error: Option<ImportError>,
+    /// Bytes of the file read so far, for progress.
+    position: u64,
 }
 
 /// Imports one NDJSON file of `version` resources. The whole file lands in
@@ -311,38 +85,49 @@ pub async fn import_file(
         .map_err(|e| ImportError::file(path, format!("cannot open: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut progress = Progress::start(&super::file_name(path)?, size, Unit::Bytes, quiet);
-    let mut lines = NdjsonLines::new(BufReader::with_capacity(1 << 20, file));
     let mut tx = db.begin().await.map_err(|e| ImportError::store(path, e))?;
-    let mut importer = FileImporter {
+    resources::prefer_fast_compression(&mut tx)
+        .await
+        .map_err(|e| ImportError::store(path, e))?;
+    let (sender, mut chunks) = mpsc::channel(CHANNEL_CHUNKS);
+    let parser = {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || parse_file(file, &path, version, &sender))
+    };
+    let mut writer = FileWriter {
         path,
         version,
         patients: HashMap::new(),
         mbis: HashMap::new(),
-        batch: Vec::with_capacity(BATCH),
+        rows: Vec::with_capacity(CHUNK_ROWS),
+        row_bytes: 0,
         count: 0,
     };
     let result = async {
-        while let Some((line_number, line)) = lines
-            .next_line()
-            .map_err(|e| super::attribution::format_error(path, e))?
-        {
-            let trimmed = line.trim_ascii();
-            if trimmed.is_empty() {
-                continue;
+        while let Some(chunk) = chunks.recv().await {
+            for line in chunk.lines {
+                writer.line(&mut tx, line).await?;
             }
-            importer.line(&mut tx, line_number, trimmed).await?;
-            progress.update(lines.position());
+            if let Some(error) = chunk.error {
+                return Err(error);
+            }
+            progress.update(chunk.position);
         }
-        importer.flush(&mut tx).await?;
+        writer.flush(&mut tx).await?;
         Ok::<_, ImportError>(())
     }
     .await;
+    // The parser stops at its next chunk once the receiver is gone.
+    drop(chunks);
+    parser
+        .await
+        .map_err(|e| ImportError::file(path, format!("the parser failed: {e}")))?;
     match result {
         Ok(()) => {
             tx.commit().await.map_err(|e| ImportError::store(path, e))?;
-            progress.finish(&format!("{} resources", importer.count));
+            progress.finish(&format!("{} resources", writer.count));
             Ok(FileOutcome::Imported {
-                records: importer.count,
+                records: writer.count,
             })
         }
         Err(e) => {
@@ -354,86 +139,82 @@ pub async fn import_file(
     }
 }
 
-struct FileImporter<'p> {
+/// Reads and checks the file's lines, handing them on in chunks, until the
+/// end, the first bad line, or the writer stopping (its receiver dropped).
+fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mpsc::Sender<Chunk>) {
+    let mut lines = NdjsonLines::new(BufReader::with_capacity(1 << 20, file));
+    let mut chunk = Chunk {
+        lines: Vec::with_capacity(CHUNK_ROWS),
+        error: None,
+        position: 0,
+    };
+    let mut chunk_bytes = 0;
+    loop {
+        let parsed = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some((_, line))) if line.trim_ascii().is_empty() => continue,
+            Ok(Some((number, line))) => {
+                resource_line::parse_line(path, version, number, line.trim_ascii())
+            }
+            Err(e) => Err(super::attribution::format_error(path, e)),
+        };
+        match parsed {
+            Ok(line) => {
+                chunk_bytes += line.resource.as_ref().map_or(0, |r| r.body.len());
+                chunk.lines.push(line);
+            }
+            Err(e) => {
+                chunk.error = Some(e);
+                break;
+            }
+        }
+        if chunk.lines.len() >= CHUNK_ROWS || chunk_bytes >= CHUNK_BYTES {
+            chunk.position = lines.position();
+            let full = std::mem::replace(
+                &mut chunk,
+                Chunk {
+                    lines: Vec::with_capacity(CHUNK_ROWS),
+                    error: None,
+                    position: 0,
+                },
+            );
+            chunk_bytes = 0;
+            if sender.blocking_send(full).is_err() {
+                return;
+            }
+        }
+    }
+    chunk.position = lines.position();
+    // Nothing to do if the writer has stopped.
+    let _ = sender.blocking_send(chunk);
+}
+
+/// The writer: finds each line's beneficiary and stores the rows.
+struct FileWriter<'p> {
     path: &'p Path,
     version: ApiVersion,
     /// Patient id -> beneficiary row id, for references in this file.
     patients: HashMap<String, i64>,
     /// MBI -> beneficiary row id, for Claims and ClaimResponses in this file.
     mbis: HashMap<String, i64>,
-    batch: Vec<NewResource>,
+    /// Rows not yet stored, and their bodies' bytes.
+    rows: Vec<NewResource>,
+    row_bytes: usize,
     count: u64,
 }
 
-impl FileImporter<'_> {
-    async fn line(&mut self, tx: &mut Tx, number: u64, bytes: &[u8]) -> Result<(), ImportError> {
+impl FileWriter<'_> {
+    async fn line(&mut self, tx: &mut Tx, line: ParsedLine) -> Result<(), ImportError> {
         let fail = |field: Option<&str>, message: String| {
-            ImportError::line(self.path, number, field, message)
+            ImportError::line(self.path, line.number, field, message)
         };
-        let head: Head<'_> =
-            serde_json::from_slice(bytes).map_err(|e| fail(None, format!("invalid JSON: {e}")))?;
-        let type_name = head
-            .resource_type
-            .ok_or_else(|| fail(Some("resourceType"), "missing".to_owned()))?;
-        let resource_type = ResourceType::parse(type_name).ok_or_else(|| {
-            fail(
-                Some("resourceType"),
-                format!(
-                    "{type_name:?} is not Patient, Coverage, ExplanationOfBenefit, Claim or ClaimResponse"
-                ),
-            )
-        })?;
-        if !ResourceType::of_version(self.version).contains(&resource_type) {
-            // Partially adjudicated claims are Claims and ClaimResponses in
-            // API v2 (FHIR R4) only; v3 has them as ExplanationOfBenefits.
-            let v3 = if self.version == ApiVersion::V3 {
-                " (r4-v3 has partially adjudicated claims as ExplanationOfBenefits tagged SharedSystem)"
-            } else {
-                ""
-            };
-            return Err(fail(
-                Some("resourceType"),
-                format!(
-                    "{type_name} is a v2 (FHIR R4) resource only; import it with --fhir-version r4{v3}"
-                ),
-            ));
-        }
-        let id = head
-            .id
-            .ok_or_else(|| fail(Some("id"), "missing".to_owned()))?;
-        if !is_fhir_id(id) {
-            return Err(fail(Some("id"), format!("{id:?} is not a valid FHIR id")));
-        }
-        let last_updated = head
-            .meta
-            .as_ref()
-            .and_then(|m| m.last_updated)
-            .ok_or_else(|| fail(Some("meta.lastUpdated"), "missing".to_owned()))?;
-        let last_updated = OffsetDateTime::parse(last_updated, &Rfc3339).map_err(|_| {
-            fail(
-                Some("meta.lastUpdated"),
-                format!("{last_updated:?} is not a FHIR instant with a time zone"),
-            )
-        })?;
-        let beneficiary_id = match resource_type {
-            ResourceType::Patient => {
-                let mbi = head
-                    .identifier
-                    .iter()
-                    .filter(|i| i.system.as_deref() == Some(MBI_SYSTEM) && !i.is_historic())
-                    .find_map(|i| i.value.as_deref())
-                    .ok_or_else(|| {
-                        fail(
-                            Some("identifier"),
-                            format!("Patient {id} has no current MBI identifier ({MBI_SYSTEM})"),
-                        )
-                    })?;
-                if !crate::formats::mbi::is_valid_mbi(mbi) {
-                    return Err(fail(
-                        Some("identifier"),
-                        format!("{mbi:?} is not a valid MBI"),
-                    ));
-                }
+        let beneficiary_id = match &line.link {
+            Link::Patient { mbi } => {
+                // A Patient's own checks passed, so its row is there.
+                let id = line
+                    .resource
+                    .as_ref()
+                    .map_or("", |r| r.resource_id.as_str());
                 let row = resources::upsert_beneficiary(tx, mbi, id)
                     .await
                     .map_err(|e| ImportError::store(self.path, e))?
@@ -447,106 +228,34 @@ impl FileImporter<'_> {
                             format!("Patient {id} was imported before with a different MBI"),
                         ),
                     })?;
-                self.patients.insert(id.to_owned(), row);
+                remember(&mut self.patients, id, row);
                 row
             }
-            // Partially adjudicated claims come keyed by MBI.
-            ResourceType::Claim | ResourceType::ClaimResponse
-                if !head
-                    .patient
-                    .as_ref()
-                    .and_then(|p| p.reference.as_deref())
-                    .is_some_and(|r| r.starts_with("Patient/")) =>
-            {
-                let mbi = head.patient_mbi().ok_or_else(|| {
-                    fail(
-                        Some("patient"),
-                        format!(
-                            "{type_name} {id} names no patient MBI ({MBI_SYSTEM}) in a contained Patient or its patient reference"
-                        ),
-                    )
-                })?;
-                self.mbi_row(tx, mbi).await?.ok_or_else(|| {
-                    fail(
-                        Some("patient"),
-                        "the patient's MBI matches no imported Patient; import the Patient file first"
-                            .to_owned(),
-                    )
-                })?
-            }
-            ResourceType::Coverage
-            | ResourceType::ExplanationOfBenefit
-            | ResourceType::Claim
-            | ResourceType::ClaimResponse => {
-                let (field, reference) = if resource_type == ResourceType::Coverage {
-                    ("beneficiary.reference", head.beneficiary.as_ref())
-                } else {
-                    ("patient.reference", head.patient.as_ref())
-                };
-                let reference = reference
-                    .and_then(|r| r.reference.as_deref())
-                    .ok_or_else(|| fail(Some(field), "missing".to_owned()))?;
-                let patient_id = reference
-                    .strip_prefix("Patient/")
-                    .filter(|p| is_fhir_id(p))
-                    .ok_or_else(|| {
-                        fail(
-                            Some(field),
-                            format!("{reference:?} is not a Patient/<id> reference"),
-                        )
-                    })?;
-                self.patient_row(tx, patient_id).await?.ok_or_else(|| {
+            Link::Mbi(mbi) => self.mbi_row(tx, mbi).await?.ok_or_else(|| {
+                fail(
+                    Some("patient"),
+                    "the patient's MBI matches no imported Patient; import the Patient file first"
+                        .to_owned(),
+                )
+            })?,
+            Link::Reference { field, reference } => self
+                .patient_row(tx, Link::patient_id(reference))
+                .await?
+                .ok_or_else(|| {
                     fail(
                         Some(field),
                         format!(
                             "{reference} matches no imported Patient; import the Patient file first"
                         ),
                     )
-                })?
-            }
+                })?,
         };
-        // What API v3's `_typeFilter` selects on.
-        let eob_facts = match (self.version, resource_type) {
-            (ApiVersion::V3, ResourceType::ExplanationOfBenefit) => Some(
-                head.eob_facts()
-                    .map_err(|(field, message)| fail(Some(field), message))?,
-            ),
-            _ => None,
-        };
-        // A claim's service end, for Group/runout's claims-through cap (a
-        // ClaimResponse takes its Claim's in the store).
-        let service_end = match (
-            resource_type,
-            head.billable_period.as_ref().and_then(|p| p.end),
-        ) {
-            (ResourceType::ExplanationOfBenefit | ResourceType::Claim, Some(end)) => {
-                Some(period_end_date(end).ok_or_else(|| {
-                    fail(
-                        Some("billablePeriod.end"),
-                        format!("{end:?} is not a FHIR dateTime"),
-                    )
-                })?)
-            }
-            _ => None,
-        };
-        self.batch.push(NewResource {
-            beneficiary_id,
-            version: self.version,
-            resource_type,
-            resource_id: id.to_owned(),
-            last_updated,
-            service_end,
-            samhsa: match resource_type {
-                ResourceType::Patient | ResourceType::Coverage => false,
-                ResourceType::ExplanationOfBenefit
-                | ResourceType::Claim
-                | ResourceType::ClaimResponse => head.is_part2(),
-            },
-            eob_facts,
-            body: bytes.to_vec(),
-        });
+        let mut resource = line.resource?;
+        resource.beneficiary_id = beneficiary_id;
+        self.row_bytes += resource.body.len();
+        self.rows.push(resource);
         self.count += 1;
-        if self.batch.len() >= BATCH {
+        if self.rows.len() >= CHUNK_ROWS || self.row_bytes >= CHUNK_BYTES {
             self.flush(tx).await?;
         }
         Ok(())
@@ -564,7 +273,7 @@ impl FileImporter<'_> {
             .await
             .map_err(|e| ImportError::store(self.path, e))?;
         if let Some(row) = row {
-            self.patients.insert(patient_id.to_owned(), row);
+            remember(&mut self.patients, patient_id, row);
         }
         Ok(row)
     }
@@ -578,145 +287,60 @@ impl FileImporter<'_> {
             .await
             .map_err(|e| ImportError::store(self.path, e))?;
         if let Some(row) = row {
-            self.mbis.insert(mbi.to_owned(), row);
+            remember(&mut self.mbis, mbi, row);
         }
         Ok(row)
     }
 
     async fn flush(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
-        if !self.batch.is_empty() {
-            resources::upsert(tx, &self.batch)
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        // A Claim and its ClaimResponse may come in either order: the
+        // responses of these ids take their Claim's flag and service end,
+        // whichever was stored first.
+        let pac_ids: Vec<String> = self
+            .rows
+            .iter()
+            .filter(|r| ResourceType::PARTIALLY_ADJUDICATED.contains(&r.resource_type))
+            .map(|r| r.resource_id.clone())
+            .collect();
+        let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(CHUNK_ROWS));
+        self.row_bytes = 0;
+        resources::upsert(tx, rows)
+            .await
+            .map_err(|e| ImportError::store(self.path, e))?;
+        if !pac_ids.is_empty() {
+            let ids: Vec<&str> = pac_ids.iter().map(String::as_str).collect();
+            resources::inherit_claim_flags(tx, self.version, &ids)
                 .await
                 .map_err(|e| ImportError::store(self.path, e))?;
-            // A Claim and its ClaimResponse may come in either order: the
-            // responses of this batch's ids take their Claim's flag and
-            // service end, whichever was stored first.
-            let pac_ids: Vec<&str> = self
-                .batch
-                .iter()
-                .filter(|r| ResourceType::PARTIALLY_ADJUDICATED.contains(&r.resource_type))
-                .map(|r| r.resource_id.as_str())
-                .collect();
-            if !pac_ids.is_empty() {
-                resources::inherit_claim_flags(tx, self.version, &pac_ids)
-                    .await
-                    .map_err(|e| ImportError::store(self.path, e))?;
-            }
-            self.batch.clear();
         }
         Ok(())
     }
 }
 
-/// FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`.
-fn is_fhir_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+/// Remembers a beneficiary row, forgetting all once there are too many
+/// (memory stays bounded on a file of millions of beneficiaries).
+fn remember(rows: &mut HashMap<String, i64>, key: &str, row: i64) {
+    if rows.len() >= MAX_REMEMBERED {
+        rows.clear();
+    }
+    rows.insert(key.to_owned(), row);
 }
 
 /// Orders files so those that start with a Patient come first: coverage and
 /// claims refer to Patients, which must be imported before them. (Claims and
 /// their ClaimResponses may come in any order.)
-pub fn patient_files_first(paths: &mut [std::path::PathBuf]) {
+pub fn patient_files_first(paths: &mut [PathBuf]) {
     use std::io::Read;
-    let starts_with_patient = |path: &std::path::PathBuf| -> bool {
+    let starts_with_patient = |path: &PathBuf| -> bool {
         // Only the start of a possibly huge file is needed.
         let mut head = Vec::new();
         let read =
             std::fs::File::open(path).and_then(|f| f.take(256 * 1024).read_to_end(&mut head));
         let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-        read.is_ok()
-            && serde_json::from_slice::<Head<'_>>(first_line.trim_ascii())
-                .is_ok_and(|h| h.resource_type == Some("Patient"))
+        read.is_ok() && resource_line::is_patient_line(first_line)
     };
     paths.sort_by_cached_key(|p| !starts_with_patient(p));
-}
-
-/// The last day a FHIR `dateTime` period end covers: the date itself, or
-/// for a partial one (`2025`, `2025-06`) the last day of that year or month.
-fn period_end_date(end: &str) -> Option<time::Date> {
-    let year = |y: &str| y.parse::<i32>().ok().filter(|_| y.len() == 4);
-    match end.len() {
-        4 => time::Date::from_calendar_date(year(end)?, time::Month::December, 31).ok(),
-        7 => {
-            let month = time::Month::try_from(end.get(5..7)?.parse::<u8>().ok()?).ok()?;
-            let first = time::Date::from_calendar_date(year(end.get(..4)?)?, month, 1).ok()?;
-            Some(first.replace_day(first.month().length(first.year())).ok()?)
-        }
-        _ => crate::config::parse_date(end.get(..10)?).ok(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn period_ends_of_every_precision() {
-        use time::macros::date;
-        assert_eq!(period_end_date("2025-12-31"), Some(date!(2025 - 12 - 31)));
-        assert_eq!(
-            period_end_date("2025-06-30T10:00:00Z"),
-            Some(date!(2025 - 06 - 30))
-        );
-        assert_eq!(period_end_date("2024-02"), Some(date!(2024 - 02 - 29)));
-        assert_eq!(period_end_date("2025"), Some(date!(2025 - 12 - 31)));
-        for bad in ["2025-02-30", "2025-13", "25", "soon", "", "2025-1"] {
-            assert_eq!(period_end_date(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn part2_claims_by_diagnosis_drg_or_label() {
-        let head = |json: &str| {
-            serde_json::from_str::<Head<'_>>(json)
-                .expect("json")
-                .is_part2()
-        };
-        for json in [
-            r#"{"diagnosis":[{"diagnosisCodeableConcept":{"coding":[{"code":"I10"},{"code":"F11.20"}]}}]}"#,
-            r#"{"supportingInfo":[{"code":{"coding":[{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"896"}]}}]}"#,
-            r#"{"information":[{"code":{"coding":[{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"897"}]}}]}"#,
-            r#"{"diagnosis":[{"packageCode":{"coding":[{"system":"https://bluebutton.cms.gov/resources/variables/clm_drg_cd","code":"895"}]}}]}"#,
-            r#"{"meta":{"security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"42CFRPart2"}]}}"#,
-        ] {
-            assert!(head(json), "{json}");
-        }
-        for json in [
-            r#"{"diagnosis":[{"diagnosisCodeableConcept":{"coding":[{"code":"F1720"}]}}]}"#,
-            // A DRG number outside a DRG coding is not a DRG.
-            r#"{"supportingInfo":[{"code":{"coding":[{"system":"other","code":"896"}]}}]}"#,
-            r#"{"meta":{"security":[{"code":"N"}]}}"#,
-            "{}",
-        ] {
-            assert!(!head(json), "{json}");
-        }
-    }
-
-    #[test]
-    fn claims_name_their_patient_by_mbi() {
-        let mbi = |json: &str| {
-            serde_json::from_str::<Head<'_>>(json)
-                .expect("json")
-                .patient_mbi()
-                .map(str::to_owned)
-        };
-        let contained = r##"{"contained":[{"resourceType":"Organization","id":"patient"},{"resourceType":"Patient","id":"patient","identifier":[{"system":"http://hl7.org/fhir/sid/us-mbi","value":"1S00A00AA00"}]}],"patient":{"reference":"#patient"}}"##;
-        assert_eq!(mbi(contained).as_deref(), Some("1S00A00AA00"));
-        let logical = r#"{"patient":{"identifier":{"system":"http://hl7.org/fhir/sid/us-mbi","value":"1S00A00AA01"}}}"#;
-        assert_eq!(mbi(logical).as_deref(), Some("1S00A00AA01"));
-        let dangling = r##"{"contained":[],"patient":{"reference":"#patient"}}"##;
-        assert_eq!(mbi(dangling), None);
-    }
-
-    #[test]
-    fn fhir_ids() {
-        assert!(is_fhir_id("carrier--10000000001234"));
-        assert!(is_fhir_id("-10000000000001"));
-        assert!(!is_fhir_id(""));
-        assert!(!is_fhir_id("a/b"));
-        assert!(!is_fhir_id(&"x".repeat(65)));
-    }
 }

@@ -421,7 +421,9 @@ async fn store_beneficiary(db: &bcda::store::Db, n: usize, eobs: usize) -> Vec<V
             minute,
         ));
     }
-    resources::upsert(&mut tx, &rows).await.expect("upsert");
+    resources::upsert(&mut tx, rows.clone())
+        .await
+        .expect("upsert");
     tx.commit().await.expect("commit");
     let mut eobs: Vec<_> = rows.split_off(1);
     eobs.sort_by(|a, b| {
@@ -553,6 +555,12 @@ backend_test! {
             (format!("{first_eob}\n"), "line 1, field patient.reference"),
             (first_patient.replace("\"lastUpdated\":\"", "\"lastUpdated\":\"yesterday"), "field meta.lastUpdated"),
             (format!("{first_patient}\n{}\n", with_period_end(first_eob, "2025-02-30")), "line 2, field billablePeriod.end"),
+            // Lines are checked ahead of the writer, in chunks: still the
+            // first bad line is named, and on one line the beneficiary
+            // lookup comes before the checks after it.
+            (format!("{first_eob}\n{}{{not json\n", format!("{first_patient}\n").repeat(600)), "line 1, field patient.reference"),
+            (format!("{}\n", with_period_end(first_eob, "2025-02-30")), "line 1, field patient.reference"),
+            (format!("{}{}\n", format!("{first_patient}\n").repeat(300), with_period_end(first_eob, "2025-02-30")), "line 301, field billablePeriod.end"),
         ];
         for (content, expected) in cases {
             let path = dir.path().join("bad.ndjson");
@@ -739,7 +747,7 @@ backend_test! {
                 body: body.clone().into_bytes(),
             })
             .collect();
-        resources::upsert(&mut tx, &new_rows).await.expect("upsert");
+        resources::upsert(&mut tx, new_rows).await.expect("upsert");
         tx.commit().await.expect("commit");
 
         // The store as it was before 0008, these rows in it.
