@@ -197,7 +197,15 @@ impl Db {
             // Writers queue for the single write lock instead of failing at
             // once, but not for ever: past the wait the API answers 503.
             .busy_timeout(wait)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // 64 KiB pages (SQLite's largest; it applies when the file is
+            // created): a stored resource (about 12 KB of JSON) then fits in
+            // its page instead of a chain of 4 KiB overflow pages, and the
+            // store is read and written in a sixteenth of the system calls.
+            // Measured on a 2,000-beneficiary ACO: imports 1.3-1.9 x and
+            // stored exports 1.2-1.4 x faster than at the default 4 KiB
+            // (docs/BENCHMARKS.md, issue 17).
+            .page_size(65_536);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(wait)
