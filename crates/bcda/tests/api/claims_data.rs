@@ -437,12 +437,14 @@ backend_test! {
         let app = TestApp::new(backend).await;
         app.create_aco("A0001").await;
         let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
-        // Exactly two pages of 500 (the last page full, the next empty), a
-        // page and a bit, and a few: about 2.2 MB, so batches also end in
-        // the middle of a beneficiary and resume from the saved position.
+        // Exactly two pages of the largest size (512: the last page full,
+        // the next empty), two pages and a bit, and a few: about 2.2 MB, so
+        // batches also end in the middle of a beneficiary, where pages are
+        // sized to the room left in the batch, and resume from the saved
+        // position.
         let mut expected = Vec::new();
         let mut mbis = Vec::new();
-        for (n, eobs) in [(1, 1000), (2, 1203), (3, 3)] {
+        for (n, eobs) in [(1, 1024), (2, 1203), (3, 3)] {
             expected.extend(store_beneficiary(app.db(), n, eobs).await);
             mbis.push(format!("1S00A00AA{n:02}"));
         }
