@@ -205,7 +205,11 @@ impl Db {
             // Measured on a 2,000-beneficiary ACO: imports 1.3-1.9 x and
             // stored exports 1.2-1.4 x faster than at the default 4 KiB
             // (docs/BENCHMARKS.md, issue 17).
-            .page_size(65_536);
+            .page_size(65_536)
+            // A checkpoint once the WAL holds 4 MiB, as at SQLite's default
+            // (1,000 pages of 4 KiB): counted in 64 KiB pages, the default
+            // would let the WAL grow to 64 MiB between checkpoints.
+            .pragma("wal_autocheckpoint", "64");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(wait)
