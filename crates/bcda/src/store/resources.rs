@@ -387,8 +387,8 @@ pub struct ScanPage<'a> {
 }
 
 /// The export scan's rows: its filter and order, as one SQL text for both
-/// backends ([`scan_into`]); the parameters are bound by `bind_scan!`
-/// (the LIMIT is in the text: see [`PAGE_STATEMENTS`]).
+/// backends ([`scan_into`], which binds the parameters; the LIMIT is in the
+/// text: see [`PAGE_STATEMENTS`]).
 macro_rules! scan_rows_sql {
     ($columns:literal) => {
         concat!(
@@ -410,8 +410,8 @@ macro_rules! scan_rows_sql {
 /// The page statements, one per power of two up to [`MAX_PAGE_ROWS`] rows,
 /// with the LIMIT written into the text: SQLite's planner reads a bound
 /// LIMIT's value, and a statement whose LIMIT parameter changed is compiled
-/// again on its next step (measured: a fifth of the scan's time went to
-/// compiling when pages were sized by a bound LIMIT).
+/// again on its next step (measured: about 5 % of a stored export's CPU
+/// went to compiling when pages were sized by a bound LIMIT).
 static PAGE_STATEMENTS: LazyLock<Vec<(i64, String)>> = LazyLock::new(|| {
     (0..=MAX_PAGE_ROWS.ilog2())
         .map(|power| {
