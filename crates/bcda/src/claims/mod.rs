@@ -199,25 +199,94 @@ impl ClaimsSource {
 }
 
 /// A batch of resources as NDJSON: each resource one line of minified
-/// JSON, each line ending in `\n`.
+/// JSON, each line ending in `\n`; from the stored source, some of them may
+/// come as packs compressed when they were imported ([`PackedResources`]),
+/// each in its place among the lines.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ResourceBatch {
     /// Minified JSON resources, each line ending in `\n`.
     pub ndjson: Vec<u8>,
-    /// How many lines (resources) `ndjson` holds.
+    /// How many resources the batch holds: the lines of `ndjson` and those
+    /// in `packs`.
     pub resources: usize,
+    /// Packs, in order, each to be written where it says among the lines.
+    pub packs: Vec<PackedResources>,
+    /// Bytes of NDJSON the packs hold (counted toward [`BATCH_BYTES`]).
+    pack_bytes: usize,
+}
+
+/// A stored pack in a batch: resources compressed when they were imported,
+/// to be copied into the export file as they are
+/// ([`crate::formats::deflate_segments`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedResources {
+    /// Bytes of the batch's `ndjson` that come before the pack.
+    pub at: usize,
+    /// Lines of the batch's `ndjson` that come before the pack.
+    pub lines_before: usize,
+    /// Resources (lines) in the pack.
+    pub resources: u64,
+    /// The compressed segment.
+    pub deflated: Vec<u8>,
+}
+
+/// One part of a batch, in order: lines to compress, or a pack to copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchPart<'a> {
+    /// NDJSON lines and how many.
+    Ndjson(&'a [u8], usize),
+    /// A pack's compressed segment and how many resources it holds.
+    Pack(&'a [u8], u64),
 }
 
 impl ResourceBatch {
-    /// Each resource's JSON, without its newline.
+    /// Each resource's JSON in `ndjson`, without its newline (not those in
+    /// packs, which only a stream that accepts them holds:
+    /// [`ResourceStream::accept_packs`]).
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.ndjson.split(|&b| b == b'\n').take(self.resources)
+        let packed: u64 = self.packs.iter().map(|p| p.resources).sum();
+        let plain = self.resources - usize::try_from(packed).unwrap_or(self.resources);
+        self.ndjson.split(|&b| b == b'\n').take(plain)
     }
 
-    /// Whether the batch is closed ([`BATCH_BYTES`] reached): a source
-    /// stops adding to it.
+    /// The batch's parts in order (empty runs of lines left out).
+    pub fn parts(&self) -> impl Iterator<Item = BatchPart<'_>> {
+        let packed: u64 = self.packs.iter().map(|p| p.resources).sum();
+        let plain_lines = self.resources - usize::try_from(packed).unwrap_or(self.resources);
+        let mut parts = Vec::with_capacity(self.packs.len() * 2 + 1);
+        let (mut at, mut lines) = (0, 0);
+        for pack in &self.packs {
+            parts.push(BatchPart::Ndjson(
+                &self.ndjson[at..pack.at],
+                pack.lines_before - lines,
+            ));
+            parts.push(BatchPart::Pack(&pack.deflated, pack.resources));
+            (at, lines) = (pack.at, pack.lines_before);
+        }
+        parts.push(BatchPart::Ndjson(&self.ndjson[at..], plain_lines - lines));
+        parts
+            .into_iter()
+            .filter(|part| !matches!(part, BatchPart::Ndjson(bytes, _) if bytes.is_empty()))
+    }
+
+    /// Adds a pack after the lines so far.
+    fn push_pack(&mut self, resources: u64, ndjson_bytes: u64, deflated: Vec<u8>) {
+        let packed: u64 = self.packs.iter().map(|p| p.resources).sum();
+        let lines_before = self.resources - usize::try_from(packed).unwrap_or(self.resources);
+        self.packs.push(PackedResources {
+            at: self.ndjson.len(),
+            lines_before,
+            resources,
+            deflated,
+        });
+        self.resources += usize::try_from(resources).unwrap_or(usize::MAX);
+        self.pack_bytes += usize::try_from(ndjson_bytes).unwrap_or(usize::MAX);
+    }
+
+    /// Whether the batch is closed ([`BATCH_BYTES`] reached, packs'
+    /// NDJSON counted): a source stops adding to it.
     fn is_full(&self) -> bool {
-        self.ndjson.len() >= BATCH_BYTES
+        self.ndjson.len() + self.pack_bytes >= BATCH_BYTES
     }
 }
 
@@ -279,7 +348,7 @@ impl ResourceStream {
         ndjson.reserve(BATCH_BYTES + BATCH_BYTES / 4);
         ResourceBatch {
             ndjson,
-            resources: 0,
+            ..ResourceBatch::default()
         }
     }
 
@@ -290,6 +359,16 @@ impl ResourceStream {
             return None;
         }
         Some(batch)
+    }
+
+    /// Lets the stored source hand over packs compressed at `level` (see
+    /// [`ResourceBatch::packs`]) for beneficiaries whose every resource the
+    /// query keeps, instead of their lines. For a consumer that writes gzip
+    /// at that level; the generator has no packs.
+    pub fn accept_packs(&mut self, level: u32) {
+        if let SourceCursor::Stored(cursor) = &mut self.cursor {
+            cursor.accept_packs(level);
+        }
     }
 
     /// Hands a buffer (a consumed batch's, or one from a pool) to the

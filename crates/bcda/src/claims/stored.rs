@@ -12,6 +12,8 @@ use super::{
     AttributionFile, BATCH_BYTES, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch, ResourceQuery,
     SourceError,
 };
+use crate::domain::{ApiVersion, ResourceType};
+use crate::store::resource_packs::{self, PackBounds, PackKey};
 use crate::store::resources::{self, MAX_PAGE_ROWS, ScanPage};
 use crate::store::{Db, attribution_files, opt_outs};
 
@@ -89,6 +91,7 @@ impl StoredSource {
             beneficiaries: beneficiaries.into_iter(),
             resume: None,
             read: (0, 0),
+            pack_level: None,
         }
     }
 }
@@ -110,6 +113,9 @@ pub(super) struct StoredCursor {
     /// Rows and bytes read so far, for the average row size that sizes
     /// pages.
     read: (usize, usize),
+    /// The deflate level of the packs the consumer takes, if it takes
+    /// them ([`StoredCursor::accept_packs`]).
+    pack_level: Option<u32>,
 }
 
 /// The last row read of a beneficiary's scan, in the scan's
@@ -122,6 +128,28 @@ struct Keyset {
 }
 
 impl StoredCursor {
+    /// From now on, a beneficiary whose every resource the query keeps is
+    /// handed over as its pack compressed at `level`, if it has one.
+    pub(super) fn accept_packs(&mut self, level: u32) {
+        self.pack_level = Some(level);
+    }
+
+    /// The pack bounds of this cursor's query, if its packs may be used at
+    /// all: never under an API v3 ExplanationOfBenefit filter, which tests
+    /// each claim's tags.
+    fn pack_bounds(&self) -> Option<PackBounds> {
+        let level = self.pack_level?;
+        let filtered = self.query.eob_filter.is_some()
+            && self.query.version == ApiVersion::V3
+            && self.query.resource_type == ResourceType::ExplanationOfBenefit;
+        (!filtered).then_some(PackBounds {
+            since: self.query.since,
+            until: self.query.until,
+            claims_through: self.query.claims_through,
+            level,
+        })
+    }
+
     /// Appends pages of rows to `batch` until it is full or the
     /// beneficiaries run out. Each page asks for about as many rows as fit
     /// in what is left of the batch (by the average size read so far), so
@@ -135,6 +163,22 @@ impl StoredCursor {
                     None => break,
                 },
             };
+            // A beneficiary starting: its pack, if the query keeps all of it.
+            if self.resume.is_none()
+                && let Some(bounds) = self.pack_bounds()
+            {
+                let key = PackKey {
+                    beneficiary_id: beneficiary.0,
+                    version: self.query.version,
+                    resource_type: self.query.resource_type,
+                };
+                if let Some(pack) =
+                    resource_packs::find_usable(&self.source.db, key, &bounds).await?
+                {
+                    batch.push_pack(pack.resource_count, pack.ndjson_bytes, pack.deflated);
+                    continue;
+                }
+            }
             let after = self
                 .resume
                 .as_ref()

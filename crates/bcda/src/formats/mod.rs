@@ -21,6 +21,7 @@ mod fixed;
 pub mod cclf;
 pub mod cclf_archive;
 pub mod csv_attribution;
+pub mod deflate_segments;
 pub mod mbi;
 pub mod names;
 pub mod ndjson;

@@ -8,6 +8,7 @@
 
 pub mod attribution;
 pub mod opt_outs;
+mod packs;
 pub mod progress;
 mod resource_line;
 pub mod resources;

@@ -27,9 +27,11 @@
 //!
 //! The work is split in two, so the two run side by side: a parser thread
 //! reads the file in bounded chunks of lines and does every check a line
-//! needs no database for ([`resource_line`]); the writer finds each line's
+//! needs no database for ([`resource_line`]), and packs each run of one
+//! beneficiary's lines ([`packs`]); the writer finds each line's
 //! beneficiary (in line order, so the first bad line is the one named,
-//! whichever check it fails) and stores the rows, many per statement.
+//! whichever check it fails), stores the rows, many per statement, and
+//! then the packs that still match them.
 
 use std::collections::HashMap;
 use std::io::BufReader;
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
+use super::packs::{PackTracker, ParsedPack, RunPacker};
 use super::progress::{Progress, Unit};
 use super::resource_line::{self, Link, ParsedLine};
 use super::{FileOutcome, ImportError};
@@ -65,10 +68,18 @@ const MAX_REMEMBERED: usize = 200_000;
 /// What the parser hands the writer: lines in file order, then the error
 /// that stopped the parser, if any (nothing follows it).
 struct Chunk {
-    lines: Vec<ParsedLine>,
+    lines: Vec<ChunkLine>,
     error: Option<ImportError>,
     /// Bytes of the file read so far, for progress.
     position: u64,
+}
+
+/// A line as the parser hands it on.
+struct ChunkLine {
+    line: ParsedLine,
+    /// Set on the last line of a run of one beneficiary's lines of a
+    /// type: the pack the parser made of the run.
+    pack: Option<Box<ParsedPack>>,
 }
 
 /// Imports one NDJSON file of `version` resources. The whole file lands in
@@ -102,11 +113,12 @@ pub async fn import_file(
         rows: Vec::with_capacity(CHUNK_ROWS),
         row_bytes: 0,
         count: 0,
+        packs: PackTracker::new(version),
     };
     let result = async {
         while let Some(chunk) = chunks.recv().await {
-            for line in chunk.lines {
-                writer.line(&mut tx, line).await?;
+            for ChunkLine { line, pack } in chunk.lines {
+                writer.line(&mut tx, line, pack).await?;
             }
             if let Some(error) = chunk.error {
                 return Err(error);
@@ -114,6 +126,7 @@ pub async fn import_file(
             progress.update(chunk.position);
         }
         writer.flush(&mut tx).await?;
+        writer.finish_packs(&mut tx).await?;
         Ok::<_, ImportError>(())
     }
     .await;
@@ -149,6 +162,10 @@ fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mp
         position: 0,
     };
     let mut chunk_bytes = 0;
+    let mut runs = RunPacker::default();
+    // A line is handed on once the next one is read: only then is it known
+    // whether it ends a run (and carries the run's pack).
+    let mut held: Option<ParsedLine> = None;
     loop {
         let parsed = match lines.next_line() {
             Ok(None) => break,
@@ -160,10 +177,19 @@ fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mp
         };
         match parsed {
             Ok(line) => {
-                chunk_bytes += line.resource.as_ref().map_or(0, |r| r.body.len());
-                chunk.lines.push(line);
+                let closed = runs.line(&line);
+                if let Some(previous) = held.replace(line) {
+                    chunk_bytes += previous.resource.as_ref().map_or(0, |r| r.body.len());
+                    chunk.lines.push(ChunkLine {
+                        line: previous,
+                        pack: closed.map(Box::new),
+                    });
+                }
             }
             Err(e) => {
+                chunk
+                    .lines
+                    .extend(held.take().map(|line| ChunkLine { line, pack: None }));
                 chunk.error = Some(e);
                 break;
             }
@@ -184,6 +210,12 @@ fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mp
             }
         }
     }
+    if let Some(line) = held.take() {
+        chunk.lines.push(ChunkLine {
+            line,
+            pack: runs.finish().map(Box::new),
+        });
+    }
     chunk.position = lines.position();
     // Nothing to do if the writer has stopped.
     let _ = sender.blocking_send(chunk);
@@ -201,10 +233,17 @@ struct FileWriter<'p> {
     rows: Vec<NewResource>,
     row_bytes: usize,
     count: u64,
+    /// Which packs to store, and which beneficiaries to pack at the end.
+    packs: PackTracker,
 }
 
 impl FileWriter<'_> {
-    async fn line(&mut self, tx: &mut Tx, line: ParsedLine) -> Result<(), ImportError> {
+    async fn line(
+        &mut self,
+        tx: &mut Tx,
+        line: ParsedLine,
+        pack: Option<Box<ParsedPack>>,
+    ) -> Result<(), ImportError> {
         let fail = |field: Option<&str>, message: String| {
             ImportError::line(self.path, line.number, field, message)
         };
@@ -252,6 +291,16 @@ impl FileWriter<'_> {
         };
         let mut resource = line.resource?;
         resource.beneficiary_id = beneficiary_id;
+        self.packs
+            .line(
+                tx,
+                line.number,
+                beneficiary_id,
+                resource.resource_type,
+                pack,
+            )
+            .await
+            .map_err(|e| ImportError::store(self.path, e))?;
         self.row_bytes += resource.body.len();
         self.rows.push(resource);
         self.count += 1;
@@ -316,7 +365,18 @@ impl FileWriter<'_> {
                 .await
                 .map_err(|e| ImportError::store(self.path, e))?;
         }
-        Ok(())
+        self.packs
+            .rows_stored(tx)
+            .await
+            .map_err(|e| ImportError::store(self.path, e))
+    }
+
+    /// After the last flush: packs what the file's runs did not.
+    async fn finish_packs(&mut self, tx: &mut Tx) -> Result<(), ImportError> {
+        std::mem::replace(&mut self.packs, PackTracker::new(self.version))
+            .finish(tx)
+            .await
+            .map_err(|e| ImportError::store(self.path, e))
     }
 }
 

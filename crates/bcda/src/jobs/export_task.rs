@@ -80,6 +80,8 @@ pub async fn run(
         .map(|(mbi, _)| mbi.as_str())
         .collect();
     let mut stream = source.stream(known, query);
+    // Stored beneficiaries' packs go into the file as they are.
+    stream.accept_packs(level);
     // Buffers for the batch being compressed, the one ready, the one filling.
     for _ in 0..3 {
         stream.recycle(env.batch_buffers.take());

@@ -1,22 +1,21 @@
 //! Writing one output file: NDJSON lines, gzip-compressed, streamed to the
 //! file store as they are compressed; counted and hashed on the way;
-//! visible under its name only when whole.
+//! visible under its name only when whole. Stored beneficiaries' packs,
+//! compressed when they were imported, are copied into the gzip stream
+//! as they are ([`crate::formats::deflate_segments`]).
 
-use std::io::Write;
-
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::domain::task::Cohort;
 use crate::files::upload::UploadWriter;
+use crate::formats::deflate_segments::GzipAssembler;
 use crate::store::job_files::NewJobFile;
 use crate::store::tasks::ClaimedTask;
 
 /// A file being written.
 pub struct NdjsonWriter {
-    encoder: GzEncoder<UploadWriter>,
+    encoder: GzipAssembler<UploadWriter>,
     hasher: Sha256,
     lines: u64,
     bytes: u64,
@@ -77,7 +76,7 @@ impl NdjsonWriter {
     /// Starts compressing into `upload` (from [`FileStore::create`](crate::files::FileStore::create)).
     pub fn new(upload: UploadWriter, level: u32) -> Self {
         Self {
-            encoder: GzEncoder::new(upload, Compression::new(level.min(9))),
+            encoder: GzipAssembler::new(upload, level),
             hasher: Sha256::new(),
             lines: 0,
             bytes: 0,
@@ -86,8 +85,8 @@ impl NdjsonWriter {
 
     /// Appends one resource (a line without its newline).
     pub fn write_line(&mut self, json: &[u8]) -> std::io::Result<()> {
-        self.encoder.write_all(json)?;
-        self.encoder.write_all(b"\n")?;
+        self.encoder.write(json)?;
+        self.encoder.write(b"\n")?;
         self.hasher.update(json);
         self.hasher.update(b"\n");
         self.lines += 1;
@@ -98,10 +97,35 @@ impl NdjsonWriter {
     /// Appends `lines` resources given as NDJSON (every line already ends
     /// in a newline): one compressor call and one hash update for the lot.
     pub fn write_ndjson(&mut self, ndjson: &[u8], lines: usize) -> std::io::Result<()> {
-        self.encoder.write_all(ndjson)?;
+        self.encoder.write(ndjson)?;
         self.hasher.update(ndjson);
         self.lines += lines as u64;
         self.bytes += ndjson.len() as u64;
+        Ok(())
+    }
+
+    /// Appends a stored pack (raw deflate from the importer: `lines`
+    /// resources of NDJSON) without compressing it again; its text is
+    /// inflated to be hashed, and must hold exactly `lines` lines. A pack
+    /// that is not whole is an `InvalidData` error: the file must then be
+    /// discarded.
+    pub fn write_pack(&mut self, deflated: &[u8], lines: u64) -> std::io::Result<()> {
+        let hasher = &mut self.hasher;
+        let mut newlines = 0u64;
+        let mut last = b'\n';
+        let bytes = self.encoder.append_segment(deflated, |text| {
+            hasher.update(text);
+            newlines += text.iter().filter(|&&b| b == b'\n').count() as u64;
+            last = text.last().copied().unwrap_or(last);
+        })?;
+        if newlines != lines || last != b'\n' {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a stored pack is damaged: it holds {newlines} lines, not {lines}"),
+            ));
+        }
+        self.lines += lines;
+        self.bytes += bytes;
         Ok(())
     }
 
@@ -133,10 +157,7 @@ impl NdjsonWriter {
     pub fn discard(self) {
         // The gzip trailer is not wanted; whatever the encoder still holds
         // goes with the aborted upload.
-        match self.encoder.finish() {
-            Ok(upload) => upload.abort(),
-            Err(e) => tracing::debug!(error = %e, "an abandoned file's upload failed"),
-        }
+        self.encoder.into_inner().abort();
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 
 use super::TaskError;
 use super::ndjson::NdjsonWriter;
-use crate::claims::{ResourceBatch, ResourceStream};
+use crate::claims::{BatchPart, ResourceBatch, ResourceStream};
 
 /// Why a pipeline stopped before its stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +68,8 @@ pub fn pump(
                     break;
                 }
             }
-            if let Err(e) = writer.write_ndjson(&batch.ndjson, batch.resources) {
-                consumed = Err(TaskError::Files(e.to_string()));
+            if let Err(e) = write_batch(writer, &batch) {
+                consumed = Err(e);
                 break;
             }
             if let Err(mpsc::SendError(buffer)) = empty_tx.send(batch.ndjson) {
@@ -92,4 +92,20 @@ pub fn pump(
         stream.recycle(buffer);
     }
     outcome
+}
+
+/// Writes a batch's parts in order: lines compressed, packs copied.
+fn write_batch(writer: &mut NdjsonWriter, batch: &ResourceBatch) -> Result<(), TaskError> {
+    for part in batch.parts() {
+        match part {
+            BatchPart::Ndjson(ndjson, lines) => writer.write_ndjson(ndjson, lines),
+            BatchPart::Pack(deflated, resources) => writer.write_pack(deflated, resources),
+        }
+        .map_err(|e| match e.kind() {
+            // A damaged pack fails the same way every time.
+            std::io::ErrorKind::InvalidData => TaskError::Permanent(e.to_string()),
+            _ => TaskError::Files(e.to_string()),
+        })?;
+    }
+    Ok(())
 }

@@ -89,6 +89,11 @@ const SQLITE: &[Embedded] = &[
         "job file cohort",
         include_str!("../../migrations/sqlite/0014_job_file_cohort.sql"),
     ),
+    (
+        15,
+        "resource packs",
+        include_str!("../../migrations/sqlite/0015_resource_packs.sql"),
+    ),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -161,6 +166,11 @@ const POSTGRES: &[Embedded] = &[
         14,
         "job file cohort",
         include_str!("../../migrations/postgres/0014_job_file_cohort.sql"),
+    ),
+    (
+        15,
+        "resource packs",
+        include_str!("../../migrations/postgres/0015_resource_packs.sql"),
     ),
 ];
 

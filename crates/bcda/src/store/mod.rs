@@ -16,6 +16,7 @@ pub mod job_files;
 pub mod jobs;
 mod migrations;
 pub mod opt_outs;
+pub mod resource_packs;
 pub mod resources;
 pub mod signing_keys;
 pub mod synthetic_acos;

@@ -430,39 +430,30 @@ static PAGE_STATEMENTS: LazyLock<Vec<(i64, String)>> = LazyLock::new(|| {
 /// The most rows one page of the export scan reads.
 pub const MAX_PAGE_ROWS: i64 = 512;
 
-/// Appends one page of a beneficiary's resources to `out` as NDJSON (each
-/// body as stored, then a newline), in `(lastUpdated, id)` order, never a
-/// 42 CFR Part 2 claim (`samhsa`: the index puts the flag ahead of
-/// `lastUpdated`, so this stays one index range). An EOB filter is tested
-/// on the rows of that range: bit `eob_facts` of the filter's mask, and the
-/// service end within its bounds. The page holds the largest power of two
-/// of rows not over [`ScanPage::limit`] (and at least one).
-///
-/// Rows are streamed, and each body is copied once, from the driver's row
-/// straight into `out`: an export reads every byte it writes through here.
-pub async fn scan_into(
-    db: &Db,
-    page: &ScanPage<'_>,
-    out: &mut Vec<u8>,
-) -> Result<ScannedPage, StoreError> {
-    let wanted = page.limit.clamp(1, MAX_PAGE_ROWS);
-    let (limit, sql) = PAGE_STATEMENTS
-        .iter()
-        .rev()
-        .find(|(rows, _)| *rows <= wanted)
-        .unwrap_or(&PAGE_STATEMENTS[0]);
-    // i64::MIN stands for "no bound" so the statement stays one static text.
-    let since = page.since.map_or(i64::MIN, to_epoch_ms);
-    let (after_time, after_id) = page
-        .after
-        .map_or((i64::MIN, ""), |(t, id)| (to_epoch_ms(t), id));
-    let eob_filter = page.eob_filter.filter(|_| {
-        page.version == ApiVersion::V3 && page.resource_type == ResourceType::ExplanationOfBenefit
-    });
-    // No filter: `$10` skips the test (rows of other types and versions
-    // have no facts). A service bound is tested only when given.
-    let mask = eob_filter.map_or(FactSet::ALL, |f| f.facts).bits();
-    Ok(with_pool!(db, |pool| {
+/// The body of [`scan_into`] for either executor (a pool, a transaction's
+/// connection) of either backend.
+macro_rules! scan_page {
+    ($executor:expr, $page:expr, $out:expr) => {{
+        let page: &ScanPage<'_> = $page;
+        let out: &mut Vec<u8> = $out;
+        let wanted = page.limit.clamp(1, MAX_PAGE_ROWS);
+        let (limit, sql) = PAGE_STATEMENTS
+            .iter()
+            .rev()
+            .find(|(rows, _)| *rows <= wanted)
+            .unwrap_or(&PAGE_STATEMENTS[0]);
+        // i64::MIN stands for "no bound" so the statement stays one static text.
+        let since = page.since.map_or(i64::MIN, to_epoch_ms);
+        let (after_time, after_id) = page
+            .after
+            .map_or((i64::MIN, ""), |(t, id)| (to_epoch_ms(t), id));
+        let eob_filter = page.eob_filter.filter(|_| {
+            page.version == ApiVersion::V3
+                && page.resource_type == ResourceType::ExplanationOfBenefit
+        });
+        // No filter: `$10` skips the test (rows of other types and versions
+        // have no facts). A service bound is tested only when given.
+        let mask = eob_filter.map_or(FactSet::ALL, |f| f.facts).bits();
         let mut rows = sqlx::query(sql.as_str())
             .bind(page.beneficiary_id)
             .bind(version_code(page.version))
@@ -477,7 +468,7 @@ pub async fn scan_into(
             .bind(i64::from(mask))
             .bind(eob_filter.and_then(|f| f.service_from).map(date_ms))
             .bind(eob_filter.and_then(|f| f.service_through).map(date_ms))
-            .fetch(pool);
+            .fetch($executor);
         let mut count = 0;
         let mut last = None;
         while let Some(row) = rows.try_next().await? {
@@ -495,7 +486,35 @@ pub async fn scan_into(
             _ => None,
         };
         ScannedPage { rows: count, last }
-    }))
+    }};
+}
+
+/// Appends one page of a beneficiary's resources to `out` as NDJSON (each
+/// body as stored, then a newline), in `(lastUpdated, id)` order, never a
+/// 42 CFR Part 2 claim (`samhsa`: the index puts the flag ahead of
+/// `lastUpdated`, so this stays one index range). An EOB filter is tested
+/// on the rows of that range: bit `eob_facts` of the filter's mask, and the
+/// service end within its bounds. The page holds the largest power of two
+/// of rows not over [`ScanPage::limit`] (and at least one).
+///
+/// Rows are streamed, and each body is copied once, from the driver's row
+/// straight into `out`: an export reads every byte it writes through here.
+pub async fn scan_into(
+    db: &Db,
+    page: &ScanPage<'_>,
+    out: &mut Vec<u8>,
+) -> Result<ScannedPage, StoreError> {
+    Ok(with_pool!(db, |pool| scan_page!(pool, page, out)))
+}
+
+/// [`scan_into`] within a transaction: what it has written is read too
+/// (the importer packing what it stored, `store::resource_packs`).
+pub async fn scan_into_tx(
+    tx: &mut Tx,
+    page: &ScanPage<'_>,
+    out: &mut Vec<u8>,
+) -> Result<ScannedPage, StoreError> {
+    Ok(with_tx!(tx, |conn| scan_page!(&mut *conn, page, out)))
 }
 
 /// How many resources the store holds per (version, type): for import
@@ -561,6 +580,6 @@ pub async fn inherit_claim_flags(
 }
 
 /// A date as the store keeps it: epoch milliseconds of its 00:00 UTC.
-fn date_ms(date: time::Date) -> i64 {
+pub(crate) fn date_ms(date: time::Date) -> i64 {
     to_epoch_ms(date.midnight().assume_utc())
 }

@@ -448,12 +448,24 @@ pub async fn source_ids(
 /// Every resource a source streams for `mbis` (resolved as of the query's
 /// `as_of`, as an export resolves them at its transaction time), in stream
 /// order, each as its line of JSON; batches are never empty and hold whole
-/// lines.
+/// lines. The stream is read twice: as lines only, and taking the stored
+/// source's packs as an export does (its batches put through the export's
+/// gzip assembly and read back): both must give the same lines.
 pub async fn read_all(
     source: &bcda::claims::ClaimsSource,
     mbis: &[String],
     query: bcda::claims::ResourceQuery,
 ) -> Vec<Vec<u8>> {
+    let (lines, _) = read_all_counting_packs(source, mbis, query).await;
+    lines
+}
+
+/// [`read_all`], and how many packs the read that takes them used.
+pub async fn read_all_counting_packs(
+    source: &bcda::claims::ClaimsSource,
+    mbis: &[String],
+    query: bcda::claims::ResourceQuery,
+) -> (Vec<Vec<u8>>, usize) {
     let keys: Vec<_> = source
         .resolve(mbis, query.as_of)
         .await
@@ -461,13 +473,14 @@ pub async fn read_all(
         .into_iter()
         .flatten()
         .collect();
-    let mut stream = source.stream(keys, query);
+    let mut stream = source.stream(keys.clone(), query);
     // Streams are read on a thread that may block, as export tasks do.
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
+    let lines = tokio::task::spawn_blocking(move || {
         let mut all = Vec::new();
         while let Some(batch) = stream.next_batch_blocking(&runtime).expect("batch") {
             assert!(batch.resources > 0);
+            assert!(batch.packs.is_empty(), "packs only when accepted");
             assert_eq!(batch.ndjson.last(), Some(&b'\n'));
             let lines: Vec<Vec<u8>> = batch.lines().map(<[u8]>::to_vec).collect();
             assert_eq!(lines.len(), batch.resources);
@@ -481,7 +494,55 @@ pub async fn read_all(
         all
     })
     .await
-    .expect("reading the stream")
+    .expect("reading the stream");
+
+    let mut stream = source.stream(keys, query);
+    stream.accept_packs(1);
+    let runtime = tokio::runtime::Handle::current();
+    let (packed, packs) = tokio::task::spawn_blocking(move || {
+        use bcda::claims::BatchPart;
+        let mut gzip = bcda::formats::deflate_segments::GzipAssembler::new(Vec::new(), 1);
+        let (mut packs, mut resources) = (0, 0);
+        while let Some(batch) = stream.next_batch_blocking(&runtime).expect("batch") {
+            assert!(batch.resources > 0);
+            resources += batch.resources;
+            for part in batch.parts() {
+                match part {
+                    BatchPart::Ndjson(ndjson, lines) => {
+                        assert_eq!(ndjson.iter().filter(|&&b| b == b'\n').count(), lines);
+                        gzip.write(ndjson).expect("compress");
+                    }
+                    BatchPart::Pack(deflated, lines) => {
+                        packs += 1;
+                        let mut newlines = 0;
+                        gzip.append_segment(deflated, |text| {
+                            newlines += text.iter().filter(|&&b| b == b'\n').count();
+                        })
+                        .expect("pack");
+                        assert_eq!(newlines as u64, lines);
+                    }
+                }
+            }
+            stream.recycle(batch.ndjson);
+        }
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(gzip.finish().expect("finish").as_slice()),
+            &mut text,
+        )
+        .expect("gunzip");
+        let lines: Vec<Vec<u8>> = text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(lines.len(), resources);
+        (lines, packs)
+    })
+    .await
+    .expect("reading the stream with packs");
+    assert!(lines == packed, "reading packs changed what was read");
+    (lines, packs)
 }
 
 /// The claims source of an ACO.

@@ -32,6 +32,7 @@ mod metadata;
 mod metrics;
 mod one_job_rule;
 mod openapi;
+mod packs;
 mod patient_subset;
 mod private_files_and_full_disk;
 mod s3_store;
