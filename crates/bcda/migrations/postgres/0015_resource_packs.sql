@@ -5,8 +5,10 @@
 -- an export copies them into its gzip file unchanged
 -- (formats/deflate_segments.rs). The importer writes them; the bounds let
 -- an export see whether its filters keep every row of a pack (else it
--- reads the rows). Packs are a copy: the triggers below drop a pack as soon
--- as any of its rows changes, so a pack is never stale, only missing.
+-- reads the rows). Packs are a copy, dropped as soon as any of their rows
+-- changes, so a pack is never stale, only missing: a new row's pack by the
+-- statement storing it (store/resources.rs `upsert`), a changed or deleted
+-- row's by the triggers below.
 CREATE TABLE resource_packs (
     beneficiary_id   BIGINT NOT NULL REFERENCES beneficiaries(id),
     fhir_version     BIGINT NOT NULL,
@@ -41,9 +43,6 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER resource_packs_drop_on_insert AFTER INSERT ON resources
-    REFERENCING NEW TABLE AS changed_new
-    FOR EACH STATEMENT EXECUTE FUNCTION resource_packs_drop_new();
 CREATE TRIGGER resource_packs_drop_on_update_new AFTER UPDATE ON resources
     REFERENCING NEW TABLE AS changed_new
     FOR EACH STATEMENT EXECUTE FUNCTION resource_packs_drop_new();

@@ -5,8 +5,11 @@
 -- an export copies them into its gzip file unchanged
 -- (formats/deflate_segments.rs). The importer writes them; the bounds let
 -- an export see whether its filters keep every row of a pack (else it
--- reads the rows). Packs are a copy: the triggers below drop a pack as soon
--- as any of its rows changes, so a pack is never stale, only missing.
+-- reads the rows). Packs are a copy, dropped as soon as any of their rows
+-- changes, so a pack is never stale, only missing: a new row's pack by the
+-- statement storing it (store/resources.rs `upsert`, one DELETE per
+-- statement rather than a trigger's per row), a changed or deleted row's
+-- by the triggers below.
 CREATE TABLE resource_packs (
     beneficiary_id   INTEGER NOT NULL REFERENCES beneficiaries(id),
     fhir_version     INTEGER NOT NULL,
@@ -20,11 +23,6 @@ CREATE TABLE resource_packs (
     deflated         BLOB NOT NULL,
     PRIMARY KEY (beneficiary_id, fhir_version, resource_type)
 );
-
-CREATE TRIGGER resource_packs_drop_on_insert AFTER INSERT ON resources BEGIN
-    DELETE FROM resource_packs WHERE beneficiary_id = NEW.beneficiary_id
-        AND fhir_version = NEW.fhir_version AND resource_type = NEW.resource_type;
-END;
 
 CREATE TRIGGER resource_packs_drop_on_update AFTER UPDATE ON resources BEGIN
     DELETE FROM resource_packs WHERE beneficiary_id = OLD.beneficiary_id

@@ -91,6 +91,10 @@ pub enum SourceError {
     /// A blocking generator thread failed (panicked or was cancelled).
     #[error("generating synthetic data failed: {0}")]
     Generator(String),
+    /// A stored pack could not be read back whole (see
+    /// `store::resource_packs`): fails the same way every time.
+    #[error("{0}")]
+    DamagedPack(String),
 }
 
 /// An ACO's data source.
@@ -183,10 +187,11 @@ impl ClaimsSource {
         beneficiaries: Vec<BeneficiaryKey>,
         query: ResourceQuery,
     ) -> ResourceStream {
+        // Boxed once per stream (not per batch).
         let cursor = match self {
-            ClaimsSource::Stored(s) => SourceCursor::Stored(s.cursor(beneficiaries, query)),
-            // Boxed once per stream (not per batch): it holds the beneficiary
-            // being rendered, four times the stored cursor's size.
+            ClaimsSource::Stored(s) => {
+                SourceCursor::Stored(Box::new(s.cursor(beneficiaries, query)))
+            }
             ClaimsSource::Generated(s) => {
                 SourceCursor::Generated(Box::new(s.cursor(beneficiaries, query)))
             }
@@ -199,94 +204,116 @@ impl ClaimsSource {
 }
 
 /// A batch of resources as NDJSON: each resource one line of minified
-/// JSON, each line ending in `\n`; from the stored source, some of them may
-/// come as packs compressed when they were imported ([`PackedResources`]),
-/// each in its place among the lines.
+/// JSON, each line ending in `\n`. From the stored source, some stretches
+/// of the lines may also come compressed as they were imported
+/// ([`PackedResources`]): the writer copies those instead of compressing
+/// them again.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ResourceBatch {
     /// Minified JSON resources, each line ending in `\n`.
     pub ndjson: Vec<u8>,
-    /// How many resources the batch holds: the lines of `ndjson` and those
-    /// in `packs`.
+    /// How many lines (resources) `ndjson` holds.
     pub resources: usize,
-    /// Packs, in order, each to be written where it says among the lines.
+    /// Stretches of `ndjson` that come compressed, in order.
     pub packs: Vec<PackedResources>,
-    /// Bytes of NDJSON the packs hold (counted toward [`BATCH_BYTES`]).
-    pack_bytes: usize,
 }
 
-/// A stored pack in a batch: resources compressed when they were imported,
-/// to be copied into the export file as they are
-/// ([`crate::formats::deflate_segments`]).
+/// A stored pack in a batch: its text is `ndjson[text]`, and `deflated` is
+/// that text as compressed when it was imported, to be copied into the
+/// export file as it is ([`crate::formats::deflate_segments`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedResources {
-    /// Bytes of the batch's `ndjson` that come before the pack.
-    pub at: usize,
-    /// Lines of the batch's `ndjson` that come before the pack.
-    pub lines_before: usize,
-    /// Resources (lines) in the pack.
-    pub resources: u64,
+    /// Where its text is in the batch's `ndjson`.
+    pub text: std::ops::Range<usize>,
+    /// Resources (lines) it holds.
+    pub resources: usize,
     /// The compressed segment.
     pub deflated: Vec<u8>,
 }
 
-/// One part of a batch, in order: lines to compress, or a pack to copy.
+/// One part of a batch, in order: lines to compress, or lines already
+/// compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchPart<'a> {
     /// NDJSON lines and how many.
     Ndjson(&'a [u8], usize),
-    /// A pack's compressed segment and how many resources it holds.
-    Pack(&'a [u8], u64),
+    /// A pack: its segment, its text, and how many lines that holds.
+    Pack {
+        /// The compressed segment.
+        deflated: &'a [u8],
+        /// Its text (NDJSON).
+        text: &'a [u8],
+        /// Lines in `text`.
+        lines: usize,
+    },
 }
 
 impl ResourceBatch {
-    /// Each resource's JSON in `ndjson`, without its newline (not those in
-    /// packs, which only a stream that accepts them holds:
-    /// [`ResourceStream::accept_packs`]).
+    /// Each resource's JSON, without its newline (those of packs too).
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        let packed: u64 = self.packs.iter().map(|p| p.resources).sum();
-        let plain = self.resources - usize::try_from(packed).unwrap_or(self.resources);
-        self.ndjson.split(|&b| b == b'\n').take(plain)
+        self.ndjson.split(|&b| b == b'\n').take(self.resources)
     }
 
-    /// The batch's parts in order (empty runs of lines left out).
+    /// The batch's parts in order (empty stretches of lines left out).
     pub fn parts(&self) -> impl Iterator<Item = BatchPart<'_>> {
-        let packed: u64 = self.packs.iter().map(|p| p.resources).sum();
-        let plain_lines = self.resources - usize::try_from(packed).unwrap_or(self.resources);
         let mut parts = Vec::with_capacity(self.packs.len() * 2 + 1);
         let (mut at, mut lines) = (0, 0);
         for pack in &self.packs {
-            parts.push(BatchPart::Ndjson(
-                &self.ndjson[at..pack.at],
-                pack.lines_before - lines,
-            ));
-            parts.push(BatchPart::Pack(&pack.deflated, pack.resources));
-            (at, lines) = (pack.at, pack.lines_before);
+            let before = &self.ndjson[at..pack.text.start];
+            let before_lines = crate::formats::deflate_segments::count_newlines(before);
+            parts.push(BatchPart::Ndjson(before, before_lines));
+            parts.push(BatchPart::Pack {
+                deflated: &pack.deflated,
+                text: &self.ndjson[pack.text.clone()],
+                lines: pack.resources,
+            });
+            at = pack.text.end;
+            lines += before_lines + pack.resources;
         }
-        parts.push(BatchPart::Ndjson(&self.ndjson[at..], plain_lines - lines));
+        parts.push(BatchPart::Ndjson(
+            &self.ndjson[at..],
+            self.resources.saturating_sub(lines),
+        ));
         parts
             .into_iter()
             .filter(|part| !matches!(part, BatchPart::Ndjson(bytes, _) if bytes.is_empty()))
     }
 
-    /// Adds a pack after the lines so far.
-    fn push_pack(&mut self, resources: u64, ndjson_bytes: u64, deflated: Vec<u8>) {
-        let packed: u64 = self.packs.iter().map(|p| p.resources).sum();
-        let lines_before = self.resources - usize::try_from(packed).unwrap_or(self.resources);
+    /// Adds a stored pack of `resources` lines after the lines so far: its
+    /// text is inflated into `ndjson` (checked whole, and holding exactly
+    /// that many lines), its segment kept beside.
+    fn push_pack(
+        &mut self,
+        resources: usize,
+        deflated: Vec<u8>,
+        inflater: &mut crate::formats::deflate_segments::SegmentInflater,
+    ) -> Result<(), SourceError> {
+        let start = self.ndjson.len();
+        let damaged = |e: std::io::Error| SourceError::DamagedPack(e.to_string());
+        inflater
+            .inflate_into(&deflated, &mut self.ndjson)
+            .map_err(damaged)?;
+        let text = &self.ndjson[start..];
+        let lines = crate::formats::deflate_segments::count_newlines(text);
+        if lines != resources || text.last().is_some_and(|&b| b != b'\n') {
+            self.ndjson.truncate(start);
+            return Err(SourceError::DamagedPack(format!(
+                "a stored pack is damaged: it holds {lines} lines, not {resources}"
+            )));
+        }
         self.packs.push(PackedResources {
-            at: self.ndjson.len(),
-            lines_before,
+            text: start..self.ndjson.len(),
             resources,
             deflated,
         });
-        self.resources += usize::try_from(resources).unwrap_or(usize::MAX);
-        self.pack_bytes += usize::try_from(ndjson_bytes).unwrap_or(usize::MAX);
+        self.resources += resources;
+        Ok(())
     }
 
-    /// Whether the batch is closed ([`BATCH_BYTES`] reached, packs'
-    /// NDJSON counted): a source stops adding to it.
+    /// Whether the batch is closed ([`BATCH_BYTES`] reached): a source
+    /// stops adding to it.
     fn is_full(&self) -> bool {
-        self.ndjson.len() + self.pack_bytes >= BATCH_BYTES
+        self.ndjson.len() >= BATCH_BYTES
     }
 }
 
@@ -311,8 +338,8 @@ pub struct ResourceStream {
 /// the generator).
 #[derive(Debug)]
 enum SourceCursor {
-    /// The stored source's keyset scan.
-    Stored(stored::StoredCursor),
+    /// The stored source's keyset scan (boxed, as the generator's).
+    Stored(Box<stored::StoredCursor>),
     /// The generator's cursor (boxed: see [`ClaimsSource::stream`]).
     Generated(Box<generated::GeneratedCursor>),
 }

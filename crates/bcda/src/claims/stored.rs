@@ -13,7 +13,8 @@ use super::{
     SourceError,
 };
 use crate::domain::{ApiVersion, ResourceType};
-use crate::store::resource_packs::{self, PackBounds, PackKey};
+use crate::formats::deflate_segments::SegmentInflater;
+use crate::store::resource_packs::{self, PackBounds, PackKey, StoredPack};
 use crate::store::resources::{self, MAX_PAGE_ROWS, ScanPage};
 use crate::store::{Db, attribution_files, opt_outs};
 
@@ -92,6 +93,8 @@ impl StoredSource {
             resume: None,
             read: (0, 0),
             pack_level: None,
+            inflater: SegmentInflater::default(),
+            held_pack: None,
         }
     }
 }
@@ -116,6 +119,12 @@ pub(super) struct StoredCursor {
     /// The deflate level of the packs the consumer takes, if it takes
     /// them ([`StoredCursor::accept_packs`]).
     pack_level: Option<u32>,
+    /// Inflates packs (on the reading thread, so the writing thread only
+    /// hashes and copies them).
+    inflater: SegmentInflater,
+    /// A pack read that did not fit in the last batch: the next one starts
+    /// with it.
+    held_pack: Option<StoredPack>,
 }
 
 /// The last row read of a beneficiary's scan, in the scan's
@@ -155,6 +164,9 @@ impl StoredCursor {
     /// in what is left of the batch (by the average size read so far), so
     /// a batch overruns its size by about one resource, not by a page.
     pub(super) async fn fill(&mut self, batch: &mut ResourceBatch) -> Result<(), SourceError> {
+        if let Some(pack) = self.held_pack.take() {
+            self.push_pack(batch, pack)?;
+        }
         while !batch.is_full() {
             let beneficiary = match &self.resume {
                 Some(keyset) => keyset.beneficiary,
@@ -175,7 +187,16 @@ impl StoredCursor {
                 if let Some(pack) =
                     resource_packs::find_usable(&self.source.db, key, &bounds).await?
                 {
-                    batch.push_pack(pack.resource_count, pack.ndjson_bytes, pack.deflated);
+                    // A batch stays near its size: a pack that would take it
+                    // well past starts the next one.
+                    let text = usize::try_from(pack.ndjson_bytes).unwrap_or(usize::MAX);
+                    if !batch.ndjson.is_empty()
+                        && batch.ndjson.len().saturating_add(text) > BATCH_BYTES + BATCH_BYTES / 4
+                    {
+                        self.held_pack = Some(pack);
+                        break;
+                    }
+                    self.push_pack(batch, pack)?;
                     continue;
                 }
             }
@@ -212,6 +233,16 @@ impl StoredCursor {
             });
         }
         Ok(())
+    }
+
+    /// Inflates `pack` into `batch`.
+    fn push_pack(
+        &mut self,
+        batch: &mut ResourceBatch,
+        pack: StoredPack,
+    ) -> Result<(), SourceError> {
+        let resources = usize::try_from(pack.resource_count).unwrap_or(usize::MAX);
+        batch.push_pack(resources, pack.deflated, &mut self.inflater)
     }
 
     /// Rows the next page asks for: what fills the rest of `batch` at the

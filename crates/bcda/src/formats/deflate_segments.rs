@@ -14,9 +14,10 @@
 //! member: any gzip reader, single-member ones included, reads it whole.
 //!
 //! The gzip trailer needs the CRC-32 of everything, and the export needs
-//! its SHA-256 and line count: a segment is inflated as it is copied (far
-//! cheaper than deflating) and its text handed to the caller, which also
-//! checks that a stored segment is whole.
+//! its SHA-256 and line count: a segment's text is needed beside it. The
+//! export's reading thread inflates it ([`SegmentInflater`], far cheaper
+//! than deflating, and checking the segment is whole), and the writing
+//! thread appends both ([`GzipAssembler::append_segment`]).
 
 use std::io::{self, Write};
 
@@ -167,14 +168,85 @@ impl SegmentBuilder {
     }
 }
 
+/// Inflates segments (checking each is whole), reusing its state.
+pub struct SegmentInflater {
+    inflate: Decompress,
+}
+
+impl std::fmt::Debug for SegmentInflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentInflater").finish_non_exhaustive()
+    }
+}
+
+impl Default for SegmentInflater {
+    fn default() -> Self {
+        Self {
+            inflate: Decompress::new(false),
+        }
+    }
+}
+
+/// The error for a segment that is not whole.
+fn damaged(why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("a stored pack is damaged: {why}"),
+    )
+}
+
+/// A full flush ends in an empty stored block: a segment without it is cut
+/// short, and what follows it in a file would be misread.
+fn check_ending(segment: &[u8]) -> io::Result<()> {
+    if segment.is_empty() || segment.ends_with(&FULL_FLUSH_END) {
+        Ok(())
+    } else {
+        Err(damaged("it does not end in a full flush"))
+    }
+}
+
+impl SegmentInflater {
+    /// Appends the text of `segment` (from a [`SegmentBuilder`]) to `out`
+    /// and returns its length. A segment that is not whole (truncated,
+    /// damaged, or ending the deflate stream) is an `InvalidData` error;
+    /// `out` may then hold part of its text.
+    pub fn inflate_into(&mut self, segment: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        check_ending(segment)?;
+        self.inflate.reset(false);
+        let start = out.len();
+        let mut input = segment;
+        loop {
+            if out.capacity() - out.len() < OUTPUT_STEP / 2 {
+                out.reserve(OUTPUT_STEP.max(segment.len() * 8));
+            }
+            let room = out.capacity() - out.len();
+            let before_in = self.inflate.total_in();
+            let before_out = out.len();
+            let status = self
+                .inflate
+                .decompress_vec(input, out, FlushDecompress::Sync)
+                .map_err(|e| damaged(&e.to_string()))?;
+            let used = usize::try_from(self.inflate.total_in() - before_in).unwrap_or(input.len());
+            input = &input[used.min(input.len())..];
+            if status == Status::StreamEnd {
+                return Err(damaged("it ends the deflate stream"));
+            }
+            let produced = out.len() - before_out;
+            if input.is_empty() && produced < room {
+                return Ok(out.len() - start);
+            }
+            if used == 0 && produced == 0 {
+                return Err(damaged("it is truncated"));
+            }
+        }
+    }
+}
+
 /// A gzip member written to `W`: text compressed as it comes, and
 /// segments copied in.
 pub struct GzipAssembler<W: Write> {
     inner: W,
     deflate: RawDeflate,
-    inflate: Decompress,
-    /// Where a segment's text is inflated to, a step at a time.
-    inflated: Vec<u8>,
     crc: Crc,
     /// Compressed bytes handed to `inner`.
     written: u64,
@@ -223,8 +295,6 @@ impl<W: Write> GzipAssembler<W> {
         Self {
             inner,
             deflate,
-            inflate: Decompress::new(false),
-            inflated: Vec::with_capacity(OUTPUT_STEP),
             crc: Crc::new(),
             written: 0,
         }
@@ -239,61 +309,20 @@ impl<W: Write> GzipAssembler<W> {
     }
 
     /// Copies in `segment` (raw deflate ending in a full flush, from a
-    /// [`SegmentBuilder`]), handing its text to `text` a piece at a time.
-    /// Returns the bytes of text it held. A segment that is not whole
-    /// (truncated, damaged, or ending the deflate stream) is an
-    /// `InvalidData` error, and the member must then be abandoned.
-    pub fn append_segment(
-        &mut self,
-        segment: &[u8],
-        mut text: impl FnMut(&[u8]),
-    ) -> io::Result<u64> {
-        let damaged = |why: &str| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("a stored pack is damaged: {why}"),
-            )
-        };
-        // A full flush ends in an empty stored block: without it the
-        // segment is cut short, and what follows it would be misread.
-        if !segment.is_empty() && !segment.ends_with(&FULL_FLUSH_END) {
-            return Err(damaged("it does not end in a full flush"));
-        }
+    /// [`SegmentBuilder`]), whose text is `text` (from a
+    /// [`SegmentInflater`], which checked it whole). A segment without a
+    /// full flush's ending is refused (`InvalidData`) before anything is
+    /// written.
+    pub fn append_segment(&mut self, segment: &[u8], text: &[u8]) -> io::Result<()> {
+        check_ending(segment)?;
         let (inner, written) = (&mut self.inner, &mut self.written);
         self.deflate
             .full_flush(|out| spill_to(inner, written, out, false))?;
         spill_to(inner, written, &mut self.deflate.out, true)?;
         inner.write_all(segment)?;
         *written += segment.len() as u64;
-
-        self.inflate.reset(false);
-        let mut input = segment;
-        let mut total = 0u64;
-        loop {
-            self.inflated.clear();
-            let before = self.inflate.total_in();
-            let status = self
-                .inflate
-                .decompress_vec(input, &mut self.inflated, FlushDecompress::Sync)
-                .map_err(|e| damaged(&e.to_string()))?;
-            let used = usize::try_from(self.inflate.total_in() - before).unwrap_or(input.len());
-            input = &input[used.min(input.len())..];
-            if !self.inflated.is_empty() {
-                self.crc.update(&self.inflated);
-                text(&self.inflated);
-                total += self.inflated.len() as u64;
-            }
-            if status == Status::StreamEnd {
-                return Err(damaged("it ends the deflate stream"));
-            }
-            let output_full = self.inflated.len() == self.inflated.capacity();
-            if input.is_empty() && !output_full {
-                return Ok(total);
-            }
-            if used == 0 && self.inflated.is_empty() {
-                return Err(damaged("it is truncated"));
-            }
-        }
+        self.crc.update(text);
+        Ok(())
     }
 
     /// Compressed bytes written so far (the header included once spilled).
@@ -320,6 +349,20 @@ impl<W: Write> GzipAssembler<W> {
     pub fn into_inner(self) -> W {
         self.inner
     }
+}
+
+/// How many `\n` bytes `text` holds (counted in blocks a compiler turns
+/// into vector code: a plain filter-and-count cost as much as hashing).
+pub fn count_newlines(text: &[u8]) -> usize {
+    text.chunks(255)
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == b'\n'))),
+            )
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -379,10 +422,15 @@ mod tests {
                 if *is_segment {
                     let seg = segment(level, part);
                     assert_eq!(seg.text_bytes, part.len() as u64);
-                    let n = gz
-                        .append_segment(&seg.deflated, |t| handed.extend_from_slice(t))
+                    let mut inflated = b"left as it was".to_vec();
+                    let n = SegmentInflater::default()
+                        .inflate_into(&seg.deflated, &mut inflated)
+                        .expect("inflate");
+                    assert_eq!(n, part.len());
+                    assert_eq!(&inflated[..14], b"left as it was");
+                    gz.append_segment(&seg.deflated, &inflated[14..])
                         .expect("append");
-                    assert_eq!(n, part.len() as u64);
+                    handed.extend_from_slice(&inflated[14..]);
                 } else {
                     gz.write(part).expect("write");
                     handed.extend_from_slice(part);
@@ -405,9 +453,9 @@ mod tests {
     fn a_file_of_segments_only_or_of_nothing_is_valid() {
         let mut gz = GzipAssembler::new(Vec::new(), 1);
         let a = text(7, 10);
-        gz.append_segment(&segment(1, &a).deflated, |_| {})
+        gz.append_segment(&segment(1, &a).deflated, &a)
             .expect("append");
-        gz.append_segment(&segment(1, &a).deflated, |_| {})
+        gz.append_segment(&segment(1, &a).deflated, &a)
             .expect("append");
         let bytes = gz.finish().expect("finish");
         assert_eq!(gunzip_single_member(&bytes), [a.clone(), a].concat());
@@ -419,21 +467,46 @@ mod tests {
     #[test]
     fn damaged_segments_are_refused() {
         let good = segment(1, &text(8, 200)).deflated;
-        // Truncated.
-        let mut gz = GzipAssembler::new(Vec::new(), 1);
-        let err = gz
-            .append_segment(&good[..good.len() / 2], |_| {})
-            .expect_err("truncated");
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut inflater = SegmentInflater::default();
+        let mut out = Vec::new();
+        for bad in [
+            // Cut short.
+            &good[..good.len() / 2],
+            // Garbage.
+            &[0xff; 64][..],
+            // Garbage with a full flush's ending.
+            &[0xff, 0xff, 0xff, 0xff, 0, 0, 0xff, 0xff][..],
+        ] {
+            let err = inflater.inflate_into(bad, &mut out).expect_err("damaged");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        }
         // A whole deflate stream (with its final block) is not a segment.
         let mut whole = flate2::write::DeflateEncoder::new(Vec::new(), Compression::new(1));
         whole.write_all(&text(9, 20)).expect("write");
-        let whole = whole.finish().expect("finish");
+        whole.flush().expect("flush");
+        let mut whole = whole.finish().expect("finish");
+        whole.extend_from_slice(&FULL_FLUSH_END);
+        assert!(inflater.inflate_into(&whole, &mut out).is_err());
+        // Still good after all that.
+        out.clear();
+        inflater.inflate_into(&good, &mut out).expect("inflate");
+        assert_eq!(out, text(8, 200));
+        // The assembler refuses a segment cut short before writing it.
         let mut gz = GzipAssembler::new(Vec::new(), 1);
-        let err = gz.append_segment(&whole, |_| {}).expect_err("final block");
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        // Garbage.
-        let mut gz = GzipAssembler::new(Vec::new(), 1);
-        assert!(gz.append_segment(&[0xff; 64], |_| {}).is_err());
+        gz.write(b"kept").expect("write");
+        assert!(gz.append_segment(&good[..good.len() - 1], b"").is_err());
+    }
+
+    #[test]
+    fn newlines_are_counted_across_blocks() {
+        let mut text = vec![b'x'; 1000];
+        for i in (0..1000).step_by(3) {
+            text[i] = b'\n';
+        }
+        for len in [0, 1, 254, 255, 256, 999, 1000] {
+            let slow = text[..len].iter().filter(|&&b| b == b'\n').count();
+            assert_eq!(count_newlines(&text[..len]), slow, "{len}");
+        }
+        assert_eq!(count_newlines(&[b'\n'; 600]), 600);
     }
 }

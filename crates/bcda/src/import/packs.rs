@@ -21,18 +21,13 @@ use super::resource_line::{Link, ParsedLine};
 use crate::clock::to_epoch_ms;
 use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::deflate_segments::SegmentBuilder;
-use crate::store::resource_packs::{self, NewPack, PackKey};
+use crate::store::resource_packs::{self, MAX_PACK_BYTES, NewPack, PackKey};
 use crate::store::resources::date_ms;
 use crate::store::{StoreError, Tx};
 
 /// The deflate level packs are compressed at: the export's default
 /// (`BCDA_GZIP_LEVEL`). Exports at another level read the rows.
 pub const PACK_LEVEL: u32 = 1;
-
-/// A run holding more bytes than this is not packed by the parser (its
-/// beneficiary is packed from the rows at the end of the file): bounds the
-/// parser's memory.
-const MAX_RUN_BYTES: usize = 64 << 20;
 
 /// Keys remembered per file; past this, runs are packed from the rows.
 const MAX_SEEN: usize = 2_000_000;
@@ -44,7 +39,8 @@ pub(super) struct ParsedPack {
     first_line: u64,
     /// Lines in the run (Part 2 claims and repeated ids included).
     lines: u64,
-    /// The pack; `None` if the run was too big.
+    /// The pack; `None` if the run holds more than a pack may
+    /// ([`MAX_PACK_BYTES`]): then the beneficiary is exported from its rows.
     pack: Option<PackData>,
 }
 
@@ -113,7 +109,10 @@ impl RunPacker {
                 too_big: false,
             });
             run.lines += 1;
-            if !run.too_big && run.bodies.len() + resource.body.len() > MAX_RUN_BYTES {
+            // Each body and its newline: what the pack's text would be at most.
+            if !run.too_big
+                && run.bodies.len() + run.rows.len() + resource.body.len() >= MAX_PACK_BYTES
+            {
                 run.too_big = true;
                 run.rows = Vec::new();
                 run.bodies = Vec::new();
@@ -268,6 +267,9 @@ impl PackTracker {
             // The parser's run ends here: the writer's ends too.
             let run = self.run.take();
             match (run, parsed.pack) {
+                // Too big for a pack, and the store had nothing of it
+                // before: exported from its rows.
+                (Some(run), None) if run.fresh && parsed.first_line == run.first_line => {}
                 (Some(run), Some(data))
                     if run.fresh
                         && parsed.first_line == run.first_line

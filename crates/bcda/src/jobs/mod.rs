@@ -158,6 +158,7 @@ impl From<crate::claims::SourceError> for TaskError {
     fn from(e: crate::claims::SourceError) -> Self {
         match e {
             crate::claims::SourceError::Store(e) => e.into(),
+            crate::claims::SourceError::DamagedPack(why) => TaskError::Permanent(why),
             other => TaskError::Retryable(other.to_string()),
         }
     }

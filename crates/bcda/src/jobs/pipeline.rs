@@ -99,7 +99,11 @@ fn write_batch(writer: &mut NdjsonWriter, batch: &ResourceBatch) -> Result<(), T
     for part in batch.parts() {
         match part {
             BatchPart::Ndjson(ndjson, lines) => writer.write_ndjson(ndjson, lines),
-            BatchPart::Pack(deflated, resources) => writer.write_pack(deflated, resources),
+            BatchPart::Pack {
+                deflated,
+                text,
+                lines,
+            } => writer.write_pack(deflated, text, lines),
         }
         .map_err(|e| match e.kind() {
             // A damaged pack fails the same way every time.

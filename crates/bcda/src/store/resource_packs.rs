@@ -22,6 +22,12 @@ use crate::clock::to_epoch_ms;
 use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::deflate_segments::SegmentBuilder;
 
+/// The most NDJSON one pack holds. An export inflates a pack whole into
+/// its batch (which then holds this much more than its usual megabyte), so
+/// this bounds an export's memory; a beneficiary with more resources of a
+/// type than this is exported from its rows.
+pub const MAX_PACK_BYTES: usize = 8 << 20;
+
 /// Whose resources a pack holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PackKey {
@@ -200,23 +206,34 @@ pub async fn insert_checked(tx: &mut Tx, pack: &NewPack) -> Result<bool, StoreEr
 
 /// Builds and stores the pack of `key` from the rows the store holds
 /// (within `tx`, so rows it wrote count), compressed at `level`, a page of
-/// rows at a time. For a beneficiary that had data before an import, or
-/// whose lines were not together in the file.
+/// rows at a time; not if it would hold more than [`MAX_PACK_BYTES`]. For
+/// a beneficiary that had data before an import, or whose lines were not
+/// together in the file.
 pub async fn rebuild(tx: &mut Tx, key: PackKey, level: u32) -> Result<(), StoreError> {
-    let (count, first, last, service_end): (i64, Option<i64>, Option<i64>, Option<i64>) =
-        with_tx!(tx, |conn| {
-            sqlx::query_as(
-                "SELECT COUNT(*), MIN(last_updated), MAX(last_updated), MAX(service_end) \
+    let (count, first, last, service_end, bytes): (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    ) = with_tx!(tx, |conn| {
+        sqlx::query_as(
+            "SELECT COUNT(*), MIN(last_updated), MAX(last_updated), MAX(service_end), \
+                 CAST(SUM(LENGTH(body) + 1) AS BIGINT) \
                  FROM resources WHERE beneficiary_id = $1 AND fhir_version = $2 \
                  AND resource_type = $3 AND samhsa = $4",
-            )
-            .bind(key.beneficiary_id)
-            .bind(version_code(key.version))
-            .bind(type_code(key.resource_type))
-            .bind(false)
-            .fetch_one(conn)
-            .await?
-        });
+        )
+        .bind(key.beneficiary_id)
+        .bind(version_code(key.version))
+        .bind(type_code(key.resource_type))
+        .bind(false)
+        .fetch_one(conn)
+        .await?
+    });
+    if usize::try_from(bytes.unwrap_or(0)).map_or(true, |b| b > MAX_PACK_BYTES) {
+        // Exported from its rows.
+        return Ok(());
+    }
     let mut segment = SegmentBuilder::new(level);
     let mut page_text = Vec::new();
     let mut after: Option<(OffsetDateTime, String)> = None;

@@ -235,6 +235,9 @@ pub async fn prefer_fast_compression(tx: &mut Tx) -> Result<(), StoreError> {
 /// one statement (arrays).
 pub const UPSERT_ROWS: usize = 256;
 
+/// What an upsert returns: the key of each row it inserted or changed.
+const RETURNING_KEYS: &str = " RETURNING beneficiary_id, fhir_version, resource_type";
+
 /// What an upsert changes on a conflicting row, and only when something
 /// differs: storing identical resources again changes nothing. (A macro so
 /// that PostgreSQL's statement can be one `concat!`ed literal.)
@@ -254,8 +257,38 @@ macro_rules! on_conflict {
 /// Stores resources, replacing a stored resource of the same version, type
 /// and id (a newer load of the same claim). Storing identical resources
 /// again changes nothing. The rows are moved into the statement (bodies
-/// are not copied on the way).
+/// are not copied on the way). The packs of the beneficiaries, versions
+/// and types given are dropped (`store::resource_packs`; a row that moves
+/// from another beneficiary drops that one's pack by trigger).
 pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), StoreError> {
+    let mut changed = store_rows(tx, resources).await?;
+    changed.sort_unstable();
+    changed.dedup();
+    // Once per key, not per row (a trigger's cost): an import's statement
+    // holds one or two beneficiaries' claims.
+    for (beneficiary_id, version, resource_type) in changed {
+        with_tx!(tx, |conn| {
+            sqlx::query(
+                "DELETE FROM resource_packs WHERE beneficiary_id = $1 AND fhir_version = $2 \
+                 AND resource_type = $3",
+            )
+            .bind(beneficiary_id)
+            .bind(version)
+            .bind(resource_type)
+            .execute(conn)
+            .await?;
+        });
+    }
+    Ok(())
+}
+
+/// The statements of [`upsert`]; returns the (beneficiary, version, type)
+/// of each row inserted or changed (a row stored again unchanged is not).
+async fn store_rows(
+    tx: &mut Tx,
+    resources: Vec<NewResource>,
+) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+    let mut changed = Vec::new();
     match tx {
         Tx::Sqlite(conn) => {
             let mut rows = resources.into_iter().peekable();
@@ -275,7 +308,13 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
                         .push_bind(r.body);
                 });
                 query.push(on_conflict!());
-                query.build().execute(&mut **conn).await?;
+                query.push(RETURNING_KEYS);
+                changed.extend(
+                    query
+                        .build_query_as::<(i64, i64, i64)>()
+                        .fetch_all(&mut **conn)
+                        .await?,
+                );
             }
         }
         Tx::Postgres(conn) => {
@@ -305,10 +344,11 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
                 eob_facts.push(r.eob_facts.map(|f| i16::from(f.index())));
                 bodies.push(r.body);
             }
-            sqlx::query(concat!(
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(concat!(
                 "INSERT INTO resources (beneficiary_id, fhir_version, resource_type, resource_id, last_updated, service_end, samhsa, eob_facts, body) \
                  SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BOOLEAN[], $8::SMALLINT[], $9::BYTEA[])",
-                on_conflict!()
+                on_conflict!(),
+                " RETURNING beneficiary_id, fhir_version, resource_type"
             ))
             .bind(beneficiary_ids)
             .bind(versions)
@@ -319,11 +359,12 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
             .bind(samhsa)
             .bind(eob_facts)
             .bind(bodies)
-            .execute(&mut **conn)
+            .fetch_all(&mut **conn)
             .await?;
+            changed.extend(rows);
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// For each row, whether it is the last of the rows with its (version,
