@@ -214,17 +214,25 @@ pub struct ResourceBatch {
     pub ndjson: Vec<u8>,
     /// How many lines (resources) `ndjson` holds.
     pub resources: usize,
-    /// Stretches of `ndjson` that come compressed, in order.
+    /// Packs, in order: stretches of `ndjson` that come compressed, and
+    /// packs too big to inflate into the batch, placed among the lines.
     pub packs: Vec<PackedResources>,
+    /// A pack too big for the batch's buffer closed it.
+    closed: bool,
 }
 
-/// A stored pack in a batch: its text is `ndjson[text]`, and `deflated` is
-/// that text as compressed when it was imported, to be copied into the
-/// export file as it is ([`crate::formats::deflate_segments`]).
+/// A stored pack in a batch: `deflated` is its text as compressed when it
+/// was imported, to be copied into the export file as it is
+/// ([`crate::formats::deflate_segments`]). Its text is `ndjson[text]`, or,
+/// for a pack bigger than a batch's buffer (which is never grown), not in
+/// the batch: the writer inflates it as it copies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackedResources {
-    /// Where its text is in the batch's `ndjson`.
+    /// Where it goes in the batch's `ndjson`: its text, or (not inflated)
+    /// the empty range where it belongs.
     pub text: std::ops::Range<usize>,
+    /// Whether its text is in `ndjson` (else the writer inflates it).
+    pub inflated: bool,
     /// Resources (lines) it holds.
     pub resources: usize,
     /// The compressed segment.
@@ -241,17 +249,27 @@ pub enum BatchPart<'a> {
     Pack {
         /// The compressed segment.
         deflated: &'a [u8],
-        /// Its text (NDJSON).
-        text: &'a [u8],
+        /// Its text (NDJSON), unless the pack was too big to inflate into
+        /// the batch: the writer then inflates it.
+        text: Option<&'a [u8]>,
         /// Lines in `text`.
         lines: usize,
     },
 }
 
 impl ResourceBatch {
-    /// Each resource's JSON, without its newline (those of packs too).
+    /// Each resource's JSON in `ndjson`, without its newline (those of the
+    /// packs inflated into it too).
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.ndjson.split(|&b| b == b'\n').take(self.resources)
+        let outside: usize = self
+            .packs
+            .iter()
+            .filter(|p| !p.inflated)
+            .map(|p| p.resources)
+            .sum();
+        self.ndjson
+            .split(|&b| b == b'\n')
+            .take(self.resources - outside)
     }
 
     /// The batch's parts in order (empty stretches of lines left out).
@@ -264,7 +282,7 @@ impl ResourceBatch {
             parts.push(BatchPart::Ndjson(before, before_lines));
             parts.push(BatchPart::Pack {
                 deflated: &pack.deflated,
-                text: &self.ndjson[pack.text.clone()],
+                text: pack.inflated.then(|| &self.ndjson[pack.text.clone()]),
                 lines: pack.resources,
             });
             at = pack.text.end;
@@ -279,16 +297,30 @@ impl ResourceBatch {
             .filter(|part| !matches!(part, BatchPart::Ndjson(bytes, _) if bytes.is_empty()))
     }
 
-    /// Adds a stored pack of `resources` lines after the lines so far: its
-    /// text is inflated into `ndjson` (checked whole, and holding exactly
-    /// that many lines), its segment kept beside.
+    /// Adds a stored pack of `resources` lines and `text_bytes` of NDJSON
+    /// after the lines so far. If its text fits in the buffer's room, it is
+    /// inflated into `ndjson` (checked whole, and holding exactly that many
+    /// lines); otherwise it goes as it is, for the writer to inflate, and
+    /// closes the batch.
     fn push_pack(
         &mut self,
         resources: usize,
+        text_bytes: usize,
         deflated: Vec<u8>,
         inflater: &mut crate::formats::deflate_segments::SegmentInflater,
     ) -> Result<(), SourceError> {
         let start = self.ndjson.len();
+        if self.ndjson.capacity() - start < text_bytes {
+            self.packs.push(PackedResources {
+                text: start..start,
+                inflated: false,
+                resources,
+                deflated,
+            });
+            self.resources += resources;
+            self.closed = true;
+            return Ok(());
+        }
         let damaged = |e: std::io::Error| SourceError::DamagedPack(e.to_string());
         inflater
             .inflate_into(&deflated, &mut self.ndjson)
@@ -303,6 +335,7 @@ impl ResourceBatch {
         }
         self.packs.push(PackedResources {
             text: start..self.ndjson.len(),
+            inflated: true,
             resources,
             deflated,
         });
@@ -313,7 +346,7 @@ impl ResourceBatch {
     /// Whether the batch is closed ([`BATCH_BYTES`] reached): a source
     /// stops adding to it.
     fn is_full(&self) -> bool {
-        self.ndjson.len() >= BATCH_BYTES
+        self.closed || self.ndjson.len() >= BATCH_BYTES
     }
 }
 
@@ -322,6 +355,10 @@ impl ResourceBatch {
 /// call) vanish, small enough that a few batches in flight per task stay
 /// far below the memory budget.
 pub const BATCH_BYTES: usize = 1 << 20;
+
+/// What a batch buffer is given: a full batch and the resource that runs
+/// over.
+pub const BATCH_CAPACITY: usize = BATCH_BYTES + BATCH_BYTES / 4;
 
 /// Resources of a list of beneficiaries, read batch by batch: memory holds
 /// about one batch ([`BATCH_BYTES`]), however much data a beneficiary has.
@@ -372,7 +409,10 @@ impl ResourceStream {
     fn empty_batch(&mut self) -> ResourceBatch {
         let mut ndjson = self.spare.pop().unwrap_or_default();
         ndjson.clear();
-        ndjson.reserve(BATCH_BYTES + BATCH_BYTES / 4);
+        // A buffer a big pack grew gives its memory back (memory holds a
+        // few batches, not a few of the biggest beneficiaries).
+        ndjson.shrink_to(BATCH_CAPACITY);
+        ndjson.reserve(BATCH_CAPACITY);
         ResourceBatch {
             ndjson,
             ..ResourceBatch::default()

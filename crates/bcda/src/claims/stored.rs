@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttributionFile, BATCH_BYTES, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch, ResourceQuery,
-    SourceError,
+    AttributionFile, BATCH_BYTES, BATCH_CAPACITY, BeneficiaryKey, OPT_OUT_LOOKBACK, ResourceBatch,
+    ResourceQuery, SourceError,
 };
 use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::deflate_segments::SegmentInflater;
@@ -191,7 +191,7 @@ impl StoredCursor {
                     // well past starts the next one.
                     let text = usize::try_from(pack.ndjson_bytes).unwrap_or(usize::MAX);
                     if !batch.ndjson.is_empty()
-                        && batch.ndjson.len().saturating_add(text) > BATCH_BYTES + BATCH_BYTES / 4
+                        && batch.ndjson.len().saturating_add(text) > BATCH_CAPACITY
                     {
                         self.held_pack = Some(pack);
                         break;
@@ -242,7 +242,8 @@ impl StoredCursor {
         pack: StoredPack,
     ) -> Result<(), SourceError> {
         let resources = usize::try_from(pack.resource_count).unwrap_or(usize::MAX);
-        batch.push_pack(resources, pack.deflated, &mut self.inflater)
+        let text = usize::try_from(pack.ndjson_bytes).unwrap_or(usize::MAX);
+        batch.push_pack(resources, text, pack.deflated, &mut self.inflater)
     }
 
     /// Rows the next page asks for: what fills the rest of `batch` at the

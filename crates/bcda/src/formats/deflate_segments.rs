@@ -171,6 +171,8 @@ impl SegmentBuilder {
 /// Inflates segments (checking each is whole), reusing its state.
 pub struct SegmentInflater {
     inflate: Decompress,
+    /// The pieces [`SegmentInflater::inflate_into`] inflates through.
+    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for SegmentInflater {
@@ -183,6 +185,7 @@ impl Default for SegmentInflater {
     fn default() -> Self {
         Self {
             inflate: Decompress::new(false),
+            scratch: Vec::new(),
         }
     }
 }
@@ -206,39 +209,57 @@ fn check_ending(segment: &[u8]) -> io::Result<()> {
 }
 
 impl SegmentInflater {
-    /// Appends the text of `segment` (from a [`SegmentBuilder`]) to `out`
-    /// and returns its length. A segment that is not whole (truncated,
-    /// damaged, or ending the deflate stream) is an `InvalidData` error;
-    /// `out` may then hold part of its text.
-    pub fn inflate_into(&mut self, segment: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+    /// Inflates `segment` (from a [`SegmentBuilder`]) a piece at a time
+    /// through `scratch`, handing each piece of text to `text`; returns the
+    /// text's length. A segment that is not whole (truncated, damaged, or
+    /// ending the deflate stream) is an `InvalidData` error, after some of
+    /// its text may have been handed on.
+    pub fn inflate_each(
+        &mut self,
+        segment: &[u8],
+        scratch: &mut Vec<u8>,
+        mut text: impl FnMut(&[u8]),
+    ) -> io::Result<usize> {
         check_ending(segment)?;
         self.inflate.reset(false);
-        let start = out.len();
+        if scratch.capacity() < OUTPUT_STEP {
+            scratch.reserve(OUTPUT_STEP);
+        }
         let mut input = segment;
+        let mut total = 0;
         loop {
-            if out.capacity() - out.len() < OUTPUT_STEP / 2 {
-                out.reserve(OUTPUT_STEP.max(segment.len() * 8));
-            }
-            let room = out.capacity() - out.len();
+            scratch.clear();
             let before_in = self.inflate.total_in();
-            let before_out = out.len();
             let status = self
                 .inflate
-                .decompress_vec(input, out, FlushDecompress::Sync)
+                .decompress_vec(input, scratch, FlushDecompress::Sync)
                 .map_err(|e| damaged(&e.to_string()))?;
             let used = usize::try_from(self.inflate.total_in() - before_in).unwrap_or(input.len());
             input = &input[used.min(input.len())..];
+            if !scratch.is_empty() {
+                text(scratch);
+                total += scratch.len();
+            }
             if status == Status::StreamEnd {
                 return Err(damaged("it ends the deflate stream"));
             }
-            let produced = out.len() - before_out;
-            if input.is_empty() && produced < room {
-                return Ok(out.len() - start);
+            let output_full = scratch.len() == scratch.capacity();
+            if input.is_empty() && !output_full {
+                return Ok(total);
             }
-            if used == 0 && produced == 0 {
+            if used == 0 && scratch.is_empty() {
                 return Err(damaged("it is truncated"));
             }
         }
+    }
+
+    /// [`Self::inflate_each`] appending the text to `out` (which the caller
+    /// gives room for: it grows only as needed).
+    pub fn inflate_into(&mut self, segment: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let inflated = self.inflate_each(segment, &mut scratch, |text| out.extend_from_slice(text));
+        self.scratch = scratch;
+        inflated
     }
 }
 
@@ -314,6 +335,15 @@ impl<W: Write> GzipAssembler<W> {
     /// full flush's ending is refused (`InvalidData`) before anything is
     /// written.
     pub fn append_segment(&mut self, segment: &[u8], text: &[u8]) -> io::Result<()> {
+        self.begin_segment(segment)?;
+        self.segment_text(text);
+        Ok(())
+    }
+
+    /// Copies in `segment` as [`Self::append_segment`] does, its text to
+    /// follow piece by piece through [`Self::segment_text`] (for a segment
+    /// inflated as it is copied).
+    pub fn begin_segment(&mut self, segment: &[u8]) -> io::Result<()> {
         check_ending(segment)?;
         let (inner, written) = (&mut self.inner, &mut self.written);
         self.deflate
@@ -321,8 +351,12 @@ impl<W: Write> GzipAssembler<W> {
         spill_to(inner, written, &mut self.deflate.out, true)?;
         inner.write_all(segment)?;
         *written += segment.len() as u64;
-        self.crc.update(text);
         Ok(())
+    }
+
+    /// The next piece of the text of the segment last begun.
+    pub fn segment_text(&mut self, text: &[u8]) {
+        self.crc.update(text);
     }
 
     /// Compressed bytes written so far (the header included once spilled).

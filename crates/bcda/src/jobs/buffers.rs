@@ -41,6 +41,8 @@ impl BufferPool {
                     break;
                 }
                 buffer.clear();
+                // One a big stored pack grew is kept at a batch's size.
+                buffer.shrink_to(crate::claims::BATCH_CAPACITY);
                 idle.push(buffer);
             }
         }

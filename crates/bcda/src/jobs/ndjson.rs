@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::domain::task::Cohort;
 use crate::files::upload::UploadWriter;
-use crate::formats::deflate_segments::GzipAssembler;
+use crate::formats::deflate_segments::{GzipAssembler, SegmentInflater, count_newlines};
 use crate::store::job_files::NewJobFile;
 use crate::store::tasks::ClaimedTask;
 
@@ -17,6 +17,9 @@ use crate::store::tasks::ClaimedTask;
 pub struct NdjsonWriter {
     encoder: GzipAssembler<UploadWriter>,
     hasher: Sha256,
+    /// Inflates the packs too big for a batch.
+    inflater: SegmentInflater,
+    scratch: Vec<u8>,
     lines: u64,
     bytes: u64,
 }
@@ -78,6 +81,8 @@ impl NdjsonWriter {
         Self {
             encoder: GzipAssembler::new(upload, level),
             hasher: Sha256::new(),
+            inflater: SegmentInflater::default(),
+            scratch: Vec::new(),
             lines: 0,
             bytes: 0,
         }
@@ -105,18 +110,45 @@ impl NdjsonWriter {
     }
 
     /// Appends a stored pack without compressing it again: `deflated`
-    /// (raw deflate from the importer, checked whole when it was inflated)
-    /// whose text, `lines` lines of NDJSON, is `text`.
+    /// (raw deflate from the importer), whose text, `lines` lines of
+    /// NDJSON, is `text` (inflated and checked by the reader), or, when
+    /// `None`, is inflated here piece by piece. A pack found damaged here is
+    /// an `InvalidData` error: the file must then be discarded.
     pub fn write_pack(
         &mut self,
         deflated: &[u8],
-        text: &[u8],
+        text: Option<&[u8]>,
         lines: usize,
     ) -> std::io::Result<()> {
-        self.encoder.append_segment(deflated, text)?;
-        self.hasher.update(text);
+        let bytes = match text {
+            Some(text) => {
+                self.encoder.append_segment(deflated, text)?;
+                self.hasher.update(text);
+                text.len()
+            }
+            None => {
+                self.encoder.begin_segment(deflated)?;
+                let (encoder, hasher) = (&mut self.encoder, &mut self.hasher);
+                let (mut newlines, mut last) = (0, b'\n');
+                let bytes = self
+                    .inflater
+                    .inflate_each(deflated, &mut self.scratch, |piece| {
+                        encoder.segment_text(piece);
+                        hasher.update(piece);
+                        newlines += count_newlines(piece);
+                        last = piece.last().copied().unwrap_or(last);
+                    })?;
+                if newlines != lines || last != b'\n' {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("a stored pack is damaged: it holds {newlines} lines, not {lines}"),
+                    ));
+                }
+                bytes
+            }
+        };
         self.lines += lines as u64;
-        self.bytes += text.len() as u64;
+        self.bytes += bytes as u64;
         Ok(())
     }
 
@@ -201,5 +233,55 @@ mod tests {
             let mode = std::fs::metadata(&dest).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn packs_are_copied_whether_inflated_by_the_reader_or_here() {
+        use crate::formats::deflate_segments::SegmentBuilder;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StoreLocation::Directory(dir.path().to_owned())
+            .open(dir.path())
+            .expect("store");
+        let refused_upload = store.create(1, "refused.ndjson").await.expect("create");
+        let upload = store.create(1, "p.ndjson").await.expect("create");
+        let dest = store.path(1, "p.ndjson").expect("a directory store");
+        let pack = |text: &[u8]| {
+            let mut b = SegmentBuilder::new(1);
+            b.write(text).expect("write");
+            b.finish().expect("finish").deflated
+        };
+        let (a, b) = (b"{\"a\":1}\n{\"a\":2}\n".to_vec(), b"{\"b\":1}\n".to_vec());
+        let (pack_a, pack_b) = (pack(&a), pack(&b));
+        let written = tokio::task::spawn_blocking(move || {
+            // A pack whose text is not what it says is refused.
+            let mut w = NdjsonWriter::new(refused_upload, 1);
+            let refused = w.write_pack(&pack_b, None, 2).expect_err("line count");
+            assert_eq!(refused.kind(), std::io::ErrorKind::InvalidData);
+            w.discard();
+            let mut w = NdjsonWriter::new(upload, 1);
+            w.write_line(b"{\"x\":0}")?;
+            w.write_pack(&pack_a, Some(&a), 2)?;
+            w.write_pack(&pack_b, None, 1)?;
+            w.write_ndjson(b"{\"y\":0}\n", 1)?;
+            w.finish()
+        })
+        .await
+        .expect("join")
+        .expect("write");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&dest).expect("open"))
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        assert_eq!(
+            text,
+            "{\"x\":0}\n{\"a\":1}\n{\"a\":2}\n{\"b\":1}\n{\"y\":0}\n"
+        );
+        assert_eq!(written.lines, 5);
+        assert_eq!(written.ndjson_bytes, text.len() as u64);
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(written.sha256, expected);
     }
 }

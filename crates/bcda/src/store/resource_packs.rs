@@ -26,7 +26,7 @@ use crate::formats::deflate_segments::SegmentBuilder;
 /// its batch (which then holds this much more than its usual megabyte), so
 /// this bounds an export's memory; a beneficiary with more resources of a
 /// type than this is exported from its rows.
-pub const MAX_PACK_BYTES: usize = 8 << 20;
+pub const MAX_PACK_BYTES: usize = 4 << 20;
 
 /// Whose resources a pack holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

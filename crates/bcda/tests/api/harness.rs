@@ -518,8 +518,18 @@ pub async fn read_all_counting_packs(
                         lines,
                     } => {
                         packs += 1;
+                        let text = match text {
+                            Some(text) => text.to_vec(),
+                            None => {
+                                let mut text = Vec::new();
+                                bcda::formats::deflate_segments::SegmentInflater::default()
+                                    .inflate_into(deflated, &mut text)
+                                    .expect("inflate");
+                                text
+                            }
+                        };
                         assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), lines);
-                        gzip.append_segment(deflated, text).expect("pack");
+                        gzip.append_segment(deflated, &text).expect("pack");
                     }
                 }
             }
