@@ -36,7 +36,7 @@ impl Fixture {
         let app = TestApp::new(backend).await;
         let token = app.token_for(ACO).await;
         let job_id = create_job(&app, ACO, &[JobStatus::Completed]).await;
-        let ndjson = ndjson(5000);
+        let ndjson = ndjson(20_000);
         let (gzip, sha256) = store_file(&app, job_id, FILE, &ndjson).await;
         Fixture {
             app,
@@ -73,7 +73,7 @@ impl Fixture {
 
 /// NDJSON of `lines` Patient-like resources, with hex digests in them so it
 /// does not compress to almost nothing (the gzip form then spans several
-/// 64 KiB chunks too).
+/// 256 KiB chunks too).
 fn ndjson(lines: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..lines {
@@ -154,7 +154,7 @@ async fn store_file(app: &TestApp, job_id: i64, name: &str, ndjson: &[u8]) -> (V
             name,
             resource_type: "Patient",
             is_error: false,
-            resource_count: 5000,
+            resource_count: 20_000,
             ndjson_bytes: ndjson.len() as i64,
             stored_bytes: gzip.len() as i64,
             sha256: &sha256,
@@ -191,7 +191,7 @@ fn assert_content_headers(response: &TestResponse, etag: &str, length: usize) {
 backend_test! {
     async fn both_forms_carry_the_same_ndjson(backend) {
         let f = Fixture::new(backend).await;
-        assert!(f.gzip.len() > 3 * 64 * 1024, "gzip form spans several chunks: {}", f.gzip.len());
+        assert!(f.gzip.len() > 3 * 256 * 1024, "gzip form spans several chunks: {}", f.gzip.len());
         let identity_tag = format!("\"{}\"", f.sha256);
         let gzip_tag = format!("\"{}-gzip\"", f.sha256);
 
@@ -301,9 +301,9 @@ backend_test! {
     async fn ranges_of_either_form(backend) {
         let f = Fixture::new(backend).await;
         let n = f.ndjson.len();
-        // Across chunk boundaries of the stream (64 KiB) and of the inflater.
-        let identity = f.get(&[("range", "bytes=65000-140000")]).await;
-        assert_partial(&identity, &f.ndjson, 65000, 140000);
+        // Across chunk boundaries of the stream (256 KiB) and of the inflater.
+        let identity = f.get(&[("range", "bytes=262000-800000")]).await;
+        assert_partial(&identity, &f.ndjson, 262_000, 800_000);
         assert_eq!(identity.header("content-encoding"), None);
         let open_ended = format!("bytes={}-", n - 70_000);
         assert_partial(&f.get(&[("range", &open_ended)]).await, &f.ndjson, n - 70_000, n - 1);
@@ -313,8 +313,8 @@ backend_test! {
         assert_partial(&f.get(&[("range", &past_end)]).await, &f.ndjson, 10, n - 1);
 
         let g = f.gzip.len();
-        let gzip = f.get(&[("accept-encoding", "gzip"), ("range", "bytes=1000-200000")]).await;
-        assert_partial(&gzip, &f.gzip, 1000, 200_000);
+        let gzip = f.get(&[("accept-encoding", "gzip"), ("range", "bytes=1000-600000")]).await;
+        assert_partial(&gzip, &f.gzip, 1000, 600_000);
         assert_eq!(gzip.header("content-encoding"), Some("gzip"));
         assert_partial(&f.get(&[("accept-encoding", "gzip"), ("range", "bytes=-10")]).await, &f.gzip, g - 10, g - 1);
 

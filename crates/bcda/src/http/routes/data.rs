@@ -197,7 +197,12 @@ async fn respond(
     content_response(
         representation,
         range,
-        body::stream(stored, representation.form, span),
+        body::stream(
+            stored,
+            representation.form,
+            span,
+            span.last + 1 == representation.length,
+        ),
     )
 }
 
