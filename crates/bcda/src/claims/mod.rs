@@ -235,6 +235,8 @@ pub struct PackedResources {
     pub inflated: bool,
     /// Resources (lines) it holds.
     pub resources: usize,
+    /// Resources in the batch before it (plain lines and earlier packs).
+    pub resources_before: usize,
     /// The compressed segment.
     pub deflated: Vec<u8>,
 }
@@ -277,16 +279,17 @@ impl ResourceBatch {
         let mut parts = Vec::with_capacity(self.packs.len() * 2 + 1);
         let (mut at, mut lines) = (0, 0);
         for pack in &self.packs {
-            let before = &self.ndjson[at..pack.text.start];
-            let before_lines = crate::formats::deflate_segments::count_newlines(before);
-            parts.push(BatchPart::Ndjson(before, before_lines));
+            parts.push(BatchPart::Ndjson(
+                &self.ndjson[at..pack.text.start],
+                pack.resources_before.saturating_sub(lines),
+            ));
             parts.push(BatchPart::Pack {
                 deflated: &pack.deflated,
                 text: pack.inflated.then(|| &self.ndjson[pack.text.clone()]),
                 lines: pack.resources,
             });
             at = pack.text.end;
-            lines += before_lines + pack.resources;
+            lines = pack.resources_before + pack.resources;
         }
         parts.push(BatchPart::Ndjson(
             &self.ndjson[at..],
@@ -315,6 +318,7 @@ impl ResourceBatch {
                 text: start..start,
                 inflated: false,
                 resources,
+                resources_before: self.resources,
                 deflated,
             });
             self.resources += resources;
@@ -337,6 +341,7 @@ impl ResourceBatch {
             text: start..self.ndjson.len(),
             inflated: true,
             resources,
+            resources_before: self.resources,
             deflated,
         });
         self.resources += resources;

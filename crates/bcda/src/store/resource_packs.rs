@@ -135,33 +135,37 @@ pub async fn find_usable(
 
 /// Whether the store holds any resource of `key` (a Part 2 claim too).
 pub async fn rows_exist(tx: &mut Tx, key: PackKey) -> Result<bool, StoreError> {
-    Ok(with_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT beneficiary_id FROM resources WHERE beneficiary_id = $1 AND fhir_version = $2 \
-             AND resource_type = $3 LIMIT 1",
-        )
-        .bind(key.beneficiary_id)
-        .bind(version_code(key.version))
-        .bind(type_code(key.resource_type))
-        .fetch_optional(conn)
-        .await?
-        .is_some()
-    }))
+    key_found(
+        tx,
+        "SELECT beneficiary_id FROM resources WHERE beneficiary_id = $1 AND fhir_version = $2 \
+         AND resource_type = $3 LIMIT 1",
+        key,
+    )
+    .await
 }
 
 /// Whether `key` has a pack.
 pub async fn exists(tx: &mut Tx, key: PackKey) -> Result<bool, StoreError> {
+    key_found(
+        tx,
+        "SELECT beneficiary_id FROM resource_packs WHERE beneficiary_id = $1 \
+         AND fhir_version = $2 AND resource_type = $3",
+        key,
+    )
+    .await
+}
+
+/// Whether `query`, a select of rows matching `key` (bound as $1-$3),
+/// finds one.
+async fn key_found(tx: &mut Tx, query: &'static str, key: PackKey) -> Result<bool, StoreError> {
     Ok(with_tx!(tx, |conn| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT beneficiary_id FROM resource_packs WHERE beneficiary_id = $1 AND fhir_version = $2 \
-             AND resource_type = $3",
-        )
-        .bind(key.beneficiary_id)
-        .bind(version_code(key.version))
-        .bind(type_code(key.resource_type))
-        .fetch_optional(conn)
-        .await?
-        .is_some()
+        sqlx::query_scalar::<_, i64>(query)
+            .bind(key.beneficiary_id)
+            .bind(version_code(key.version))
+            .bind(type_code(key.resource_type))
+            .fetch_optional(conn)
+            .await?
+            .is_some()
     }))
 }
 

@@ -264,20 +264,47 @@ pub async fn upsert(tx: &mut Tx, resources: Vec<NewResource>) -> Result<(), Stor
     let mut changed = store_rows(tx, resources).await?;
     changed.sort_unstable();
     changed.dedup();
-    // Once per key, not per row (a trigger's cost): an import's statement
-    // holds one or two beneficiaries' claims.
-    for (beneficiary_id, version, resource_type) in changed {
-        with_tx!(tx, |conn| {
+    drop_packs(tx, &changed).await
+}
+
+/// Drops the packs of `keys` (beneficiary, version code, type code) in one
+/// statement: an import's Patient statement changes up to
+/// [`UPSERT_ROWS`] keys, and a statement each cost more than the rows.
+async fn drop_packs(tx: &mut Tx, keys: &[(i64, i64, i64)]) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    match tx {
+        Tx::Sqlite(conn) => {
+            // One parameter whatever the count (a JSON array of triples),
+            // so the statement text, and its prepared form, never changes.
+            let triples: Vec<String> = keys
+                .iter()
+                .map(|(b, v, t)| format!("[{b},{v},{t}]"))
+                .collect();
+            let list = format!("[{}]", triples.join(","));
             sqlx::query(
-                "DELETE FROM resource_packs WHERE beneficiary_id = $1 AND fhir_version = $2 \
-                 AND resource_type = $3",
+                "DELETE FROM resource_packs WHERE (beneficiary_id, fhir_version, resource_type) IN \
+                 (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                         json_extract(value, '$[2]') FROM json_each($1))",
             )
-            .bind(beneficiary_id)
-            .bind(version)
-            .bind(resource_type)
-            .execute(conn)
+            .bind(list)
+            .execute(&mut **conn)
             .await?;
-        });
+        }
+        Tx::Postgres(conn) => {
+            let (beneficiaries, (versions, types)): (Vec<i64>, (Vec<i64>, Vec<i64>)) =
+                keys.iter().map(|&(b, v, t)| (b, (v, t))).unzip();
+            sqlx::query(
+                "DELETE FROM resource_packs WHERE (beneficiary_id, fhir_version, resource_type) IN \
+                 (SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]))",
+            )
+            .bind(beneficiaries)
+            .bind(versions)
+            .bind(types)
+            .execute(&mut **conn)
+            .await?;
+        }
     }
     Ok(())
 }
