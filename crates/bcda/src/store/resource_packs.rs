@@ -22,11 +22,16 @@ use crate::clock::to_epoch_ms;
 use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::deflate_segments::SegmentBuilder;
 
-/// The most NDJSON one pack holds. An export inflates a pack whole into
-/// its batch (which then holds this much more than its usual megabyte), so
-/// this bounds an export's memory; a beneficiary with more resources of a
-/// type than this is exported from its rows.
-pub const MAX_PACK_BYTES: usize = 4 << 20;
+/// The most NDJSON one pack holds; a beneficiary with more resources of a
+/// type than this is exported from its rows. What it bounds: the import
+/// holds a run's lines until it packs them, and an export holds a pack's
+/// compressed bytes (a twelfth to a fifth of this) while it copies them (a
+/// pack bigger than a batch's room is inflated piece by piece as it is
+/// copied, so no buffer grows to this). 32 MiB packs every beneficiary of
+/// the bench's seven-year ACO (the biggest had 31 MiB of
+/// ExplanationOfBenefits); at 4 MiB only a quarter of those bytes were
+/// packed (docs/BENCHMARKS.md, issue 17).
+pub const MAX_PACK_BYTES: usize = 32 << 20;
 
 /// Whose resources a pack holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
