@@ -675,36 +675,89 @@ backend_test! {
         let flagged = i64::try_from(flagged).expect("count");
         assert_eq!(samhsa().await, vec![(2, 4, flagged), (2, 5, flagged)]);
 
-        // Each response also took its Claim's service end: the runout cap
-        // keeps the same ids of both.
-        let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001").await.expect("db").expect("aco");
-        let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
-        let mbis: Vec<String> = (0..synthetic(&SPEC).pool_size())
-            .filter_map(|i| synthetic(&SPEC).beneficiary(i).map(|b| b.mbi))
-            .collect();
-        let ids = |lines: Vec<Vec<u8>>| {
-            lines
-                .iter()
-                .map(|l| serde_json::from_slice::<serde_json::Value>(l).expect("json")["id"].to_string())
-                .collect::<Vec<_>>()
-        };
-        let cap = Some(time::macros::date!(2026 - 01 - 15));
-        let query = |resource_type| ResourceQuery {
-            version: ApiVersion::V2,
-            resource_type,
-            since: None,
-            until: START,
-            as_of: START,
-            claims_through: cap,
-            eob_filter: None,
-        };
-        let capped_claims = ids(read_all(&stored, &mbis, query(ResourceType::Claim)).await);
-        let capped_responses = ids(read_all(&stored, &mbis, query(ResourceType::ClaimResponse)).await);
-        assert!(!capped_claims.is_empty());
-        assert_eq!(capped_claims, capped_responses);
-        let all = read_all(&stored, &mbis, ResourceQuery { claims_through: None, ..query(ResourceType::ClaimResponse) }).await;
-        assert!(all.len() > capped_responses.len(), "the cap drops some responses");
+        assert_responses_share_claims_service_end(&app).await;
     }
+}
+
+backend_test! {
+    /// The other order: Claims first, then their ClaimResponses, which
+    /// take the flag and service end of the Claims already stored.
+    async fn claim_responses_imported_after_their_claims_inherit_the_flag(backend) {
+        let app = TestApp::new(backend).await;
+        app.create_aco("A0001").await;
+        let out = tempfile::tempdir().expect("tempdir");
+        synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
+        let r4 = out.path().join("fhir/r4");
+        let unlabelled = |name: &str| {
+            let lines = std::fs::read_to_string(r4.join(name)).expect("read");
+            let path = out.path().join(format!("unlabelled-{name}"));
+            let text: Vec<String> = lines.lines().map(without_security).collect();
+            std::fs::write(&path, text.join("\n")).expect("write");
+            (path, lines.lines().filter(|l| l.contains("42CFRPart2")).count())
+        };
+        let (claims, flagged) = unlabelled("Claim.ndjson");
+        let (responses, _) = unlabelled("ClaimResponse.ndjson");
+        assert!(flagged > 0, "the files hold SAMHSA claims");
+        for path in [r4.join("Patient.ndjson"), claims, responses] {
+            import::resources::import_file(app.db(), ApiVersion::V2, &path, true)
+                .await
+                .expect("import");
+        }
+        let flagged = i64::try_from(flagged).expect("count");
+        assert_eq!(
+            bcda::store::resources::samhsa_counts(app.db()).await.expect("counts"),
+            vec![(2, 4, flagged), (2, 5, flagged)]
+        );
+        assert_responses_share_claims_service_end(&app).await;
+    }
+}
+
+/// Each ClaimResponse took its Claim's service end: the runout cap keeps
+/// the same ids of both, and drops some responses.
+async fn assert_responses_share_claims_service_end(app: &TestApp) {
+    let aco = bcda::store::acos::find_by_cms_id(app.db(), "A0001")
+        .await
+        .expect("db")
+        .expect("aco");
+    let stored = ClaimsSource::Stored(StoredSource::new(app.db().clone(), aco.id));
+    let mbis: Vec<String> = (0..synthetic(&SPEC).pool_size())
+        .filter_map(|i| synthetic(&SPEC).beneficiary(i).map(|b| b.mbi))
+        .collect();
+    let ids = |lines: Vec<Vec<u8>>| {
+        lines
+            .iter()
+            .map(|l| {
+                serde_json::from_slice::<serde_json::Value>(l).expect("json")["id"].to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let cap = Some(time::macros::date!(2026 - 01 - 15));
+    let query = |resource_type| ResourceQuery {
+        version: ApiVersion::V2,
+        resource_type,
+        since: None,
+        until: START,
+        as_of: START,
+        claims_through: cap,
+        eob_filter: None,
+    };
+    let capped_claims = ids(read_all(&stored, &mbis, query(ResourceType::Claim)).await);
+    let capped_responses = ids(read_all(&stored, &mbis, query(ResourceType::ClaimResponse)).await);
+    assert!(!capped_claims.is_empty());
+    assert_eq!(capped_claims, capped_responses);
+    let all = read_all(
+        &stored,
+        &mbis,
+        ResourceQuery {
+            claims_through: None,
+            ..query(ResourceType::ClaimResponse)
+        },
+    )
+    .await;
+    assert!(
+        all.len() > capped_responses.len(),
+        "the cap drops some responses"
+    );
 }
 
 backend_test! {
