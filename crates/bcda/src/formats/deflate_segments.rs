@@ -156,6 +156,11 @@ impl SegmentBuilder {
         self.deflate.write(text, |_| Ok(()))
     }
 
+    /// Bytes of text written so far.
+    pub fn text_bytes(&self) -> u64 {
+        self.text_bytes
+    }
+
     /// Ends the segment with a full flush.
     pub fn finish(mut self) -> io::Result<Segment> {
         self.deflate.full_flush(|_| Ok(()))?;

@@ -26,5 +26,6 @@ pub mod mbi;
 pub mod names;
 pub mod ndjson;
 pub mod opt_out_file;
+pub mod stored_body;
 
 pub use error::{FormatError, TooLarge};

@@ -25,13 +25,14 @@
 //! takes its Claim's service end, so Group/runout's claims-through cap drops
 //! both together, as the generator does.
 //!
-//! The work is split in two, so the two run side by side: a parser thread
+//! The work is split in three, so they run side by side: a parser thread
 //! reads the file in bounded chunks of lines and does every check a line
 //! needs no database for ([`resource_line`]), and packs each run of one
-//! beneficiary's lines ([`packs`]); the writer finds each line's
-//! beneficiary (in line order, so the first bad line is the one named,
-//! whichever check it fails), stores the rows, many per statement, and
-//! then the packs that still match them.
+//! beneficiary's lines ([`packs`]); a compressor thread compresses each
+//! line's body for storing (`formats::stored_body`); the writer finds each
+//! line's beneficiary (in line order, so the first bad line is the one
+//! named, whichever check it fails), stores the rows, many per statement,
+//! and then the packs that still match them.
 
 use std::collections::HashMap;
 use std::io::BufReader;
@@ -45,6 +46,7 @@ use super::resource_line::{self, Link, ParsedLine};
 use super::{FileOutcome, ImportError};
 use crate::domain::{ApiVersion, ResourceType};
 use crate::formats::ndjson::NdjsonLines;
+use crate::formats::stored_body::BodyCompressor;
 use crate::store::resources::{self, BeneficiaryConflict, NewResource};
 use crate::store::{Db, Tx};
 
@@ -58,8 +60,9 @@ const CHUNK_ROWS: usize = resources::UPSERT_ROWS;
 /// the lines' sizes.
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// Parsed chunks waiting for the writer: enough to keep both busy.
-const CHANNEL_CHUNKS: usize = 4;
+/// Chunks waiting between two stages (parser and compressor, compressor
+/// and writer): enough to keep all three busy.
+const CHANNEL_CHUNKS: usize = 3;
 
 /// Beneficiary row ids remembered per file (Patient id or MBI -> row);
 /// past this the memory is cleared and lookups go to the database again.
@@ -100,11 +103,13 @@ pub async fn import_file(
     resources::prefer_fast_compression(&mut tx)
         .await
         .map_err(|e| ImportError::store(path, e))?;
-    let (sender, mut chunks) = mpsc::channel(CHANNEL_CHUNKS);
+    let (sender, parsed) = mpsc::channel(CHANNEL_CHUNKS);
+    let (compressed, mut chunks) = mpsc::channel(CHANNEL_CHUNKS);
     let parser = {
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || parse_file(file, &path, version, &sender))
     };
+    let compressor = tokio::task::spawn_blocking(move || compress_bodies(parsed, &compressed));
     let mut writer = FileWriter {
         path,
         version,
@@ -130,8 +135,12 @@ pub async fn import_file(
         Ok::<_, ImportError>(())
     }
     .await;
-    // The parser stops at its next chunk once the receiver is gone.
+    // The compressor, then the parser, stop at their next chunk once the
+    // receiver after them is gone.
     drop(chunks);
+    compressor
+        .await
+        .map_err(|e| ImportError::file(path, format!("the compressor failed: {e}")))?;
     parser
         .await
         .map_err(|e| ImportError::file(path, format!("the parser failed: {e}")))?;
@@ -219,6 +228,25 @@ fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mp
     chunk.position = lines.position();
     // Nothing to do if the writer has stopped.
     let _ = sender.blocking_send(chunk);
+}
+
+/// Compresses the bodies of the parser's chunks for storing
+/// (`formats::stored_body`) and hands the chunks on: a stage of its own,
+/// since the parser's thread is busy enough with checking lines and
+/// compressing packs, and a chunk's rows are compressed while the writer
+/// stores the chunk before.
+fn compress_bodies(mut parsed: mpsc::Receiver<Chunk>, compressed: &mpsc::Sender<Chunk>) {
+    let mut compressor = BodyCompressor::new();
+    while let Some(mut chunk) = parsed.blocking_recv() {
+        for line in &mut chunk.lines {
+            if let Ok(resource) = line.line.resource.as_mut() {
+                resource.body = compressor.compress(&resource.body);
+            }
+        }
+        if compressed.blocking_send(chunk).is_err() {
+            return;
+        }
+    }
 }
 
 /// The writer: finds each line's beneficiary and stores the rows.

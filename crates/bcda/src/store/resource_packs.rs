@@ -219,30 +219,20 @@ pub async fn insert_checked(tx: &mut Tx, pack: &NewPack) -> Result<bool, StoreEr
 /// a beneficiary that had data before an import, or whose lines were not
 /// together in the file.
 pub async fn rebuild(tx: &mut Tx, key: PackKey, level: u32) -> Result<(), StoreError> {
-    let (count, first, last, service_end, bytes): (
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-        Option<i64>,
-    ) = with_tx!(tx, |conn| {
-        sqlx::query_as(
-            "SELECT COUNT(*), MIN(last_updated), MAX(last_updated), MAX(service_end), \
-                 CAST(SUM(LENGTH(body) + 1) AS BIGINT) \
+    let (count, first, last, service_end): (i64, Option<i64>, Option<i64>, Option<i64>) =
+        with_tx!(tx, |conn| {
+            sqlx::query_as(
+                "SELECT COUNT(*), MIN(last_updated), MAX(last_updated), MAX(service_end) \
                  FROM resources WHERE beneficiary_id = $1 AND fhir_version = $2 \
                  AND resource_type = $3 AND samhsa = $4",
-        )
-        .bind(key.beneficiary_id)
-        .bind(version_code(key.version))
-        .bind(type_code(key.resource_type))
-        .bind(false)
-        .fetch_one(conn)
-        .await?
-    });
-    if usize::try_from(bytes.unwrap_or(0)).map_or(true, |b| b > MAX_PACK_BYTES) {
-        // Exported from its rows.
-        return Ok(());
-    }
+            )
+            .bind(key.beneficiary_id)
+            .bind(version_code(key.version))
+            .bind(type_code(key.resource_type))
+            .bind(false)
+            .fetch_one(conn)
+            .await?
+        });
     let mut segment = SegmentBuilder::new(level);
     let mut page_text = Vec::new();
     let mut after: Option<(OffsetDateTime, String)> = None;
@@ -273,6 +263,12 @@ pub async fn rebuild(tx: &mut Tx, key: PackKey, level: u32) -> Result<(), StoreE
         segment
             .write(&page_text)
             .map_err(|e| StoreError::Corrupt(format!("cannot compress a pack: {e}")))?;
+        // Told by the text, not by the stored bytes: those may be
+        // compressed (`formats::stored_body`).
+        if usize::try_from(segment.text_bytes()).map_or(true, |b| b > MAX_PACK_BYTES) {
+            // Exported from its rows.
+            return Ok(());
+        }
         match page.last {
             Some(last) => after = Some(last),
             None => break,

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use super::{Db, StoreError, Tx, with_pool, with_tx};
 use crate::clock::{from_epoch_ms, to_epoch_ms};
 use crate::domain::{ApiVersion, EobFacts, EobFilter, FactSet, ResourceType};
+use crate::formats::stored_body;
 
 /// The code the `fhir_version` (and `jobs.api_version`) column stores: 1 for STU3 (API v1), 2 for
 /// R4 (API v2), 3 for R4 as BFD's v3 server gives it (API v3).
@@ -203,7 +204,9 @@ pub struct NewResource {
     /// An API v3 ExplanationOfBenefit's tags and outcome (what `_typeFilter`
     /// selects on, [`ScanPage::eob_filter`]); `None` for everything else.
     pub eob_facts: Option<EobFacts>,
-    /// The resource as serialized JSON, copied into export files unchanged.
+    /// The resource as serialized JSON, copied into export files unchanged;
+    /// or that JSON compressed (`formats::stored_body`, as the importer
+    /// stores it): readers tell the two apart by the first byte.
     pub body: Vec<u8>,
 }
 
@@ -214,7 +217,9 @@ pub struct NewResource {
 /// checking the JSON); LZ4 compresses FHIR JSON almost as well at a
 /// fraction of the cost, and decompresses faster for exports. Each stored
 /// value records its own method, so rows of either kind read back the same
-/// bytes. On SQLite (no compression) this does nothing.
+/// bytes. (The importer now compresses bodies itself, `formats::stored_body`;
+/// this still serves bodies given as JSON, and the packs.) On SQLite (no
+/// compression) this does nothing.
 pub async fn prefer_fast_compression(tx: &mut Tx) -> Result<(), StoreError> {
     if let Tx::Postgres(conn) = tx {
         // A query, not `SET`: where LZ4 is missing it sets nothing instead
@@ -541,7 +546,7 @@ macro_rules! scan_page {
         let mut last = None;
         while let Some(row) = rows.try_next().await? {
             let body: &[u8] = row.try_get(2)?;
-            out.extend_from_slice(body);
+            stored_body::decode_into(body, out).map_err(StoreError::Corrupt)?;
             out.push(b'\n');
             count += 1;
             last = Some(row);
@@ -565,7 +570,8 @@ macro_rules! scan_page {
 /// service end within its bounds. The page holds the largest power of two
 /// of rows not over [`ScanPage::limit`] (and at least one).
 ///
-/// Rows are streamed, and each body is copied once, from the driver's row
+/// Rows are streamed, and each body is copied (or inflated, if the importer
+/// compressed it: `formats::stored_body`) once, from the driver's row
 /// straight into `out`: an export reads every byte it writes through here.
 pub async fn scan_into(
     db: &Db,
