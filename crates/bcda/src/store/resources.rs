@@ -544,9 +544,12 @@ macro_rules! scan_page {
             .fetch($executor);
         let mut count = 0;
         let mut last = None;
+        let mut decoder = stored_body::BodyDecoder::new();
         while let Some(row) = rows.try_next().await? {
             let body: &[u8] = row.try_get(2)?;
-            stored_body::decode_into(body, out).map_err(StoreError::Corrupt)?;
+            decoder
+                .decode_into(body, out)
+                .map_err(StoreError::Corrupt)?;
             out.push(b'\n');
             count += 1;
             last = Some(row);
@@ -570,9 +573,10 @@ macro_rules! scan_page {
 /// service end within its bounds. The page holds the largest power of two
 /// of rows not over [`ScanPage::limit`] (and at least one).
 ///
-/// Rows are streamed, and each body is copied (or inflated, if the importer
-/// compressed it: `formats::stored_body`) once, from the driver's row
-/// straight into `out`: an export reads every byte it writes through here.
+/// Rows are streamed, and each body is copied from the driver's row into
+/// `out` (or decompressed, if the importer compressed it, by one decoder
+/// for the page: `formats::stored_body`): an export reads every byte it
+/// writes through here.
 pub async fn scan_into(
     db: &Db,
     page: &ScanPage<'_>,
