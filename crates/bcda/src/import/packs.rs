@@ -3,8 +3,9 @@
 //! exports copy them instead of reading and compressing row after row.
 //!
 //! Most files hold each beneficiary's resources together (BFD writes them
-//! so, and `bcda synthetic` does). The parser thread, which has time to
-//! spare, makes a pack of each such run of lines as it closes
+//! so, and `bcda synthetic` does). The import's compressor thread, between
+//! the parser and the writer, makes a pack of each such run of lines as it
+//! closes
 //! ([`RunPacker`]): the run's exportable lines in the export's order,
 //! compressed. The writer then keeps a run's pack only if the store held
 //! nothing of that beneficiary and type before, and the run is the
@@ -32,7 +33,7 @@ pub const PACK_LEVEL: u32 = 1;
 /// Keys remembered per file; past this, runs are packed from the rows.
 const MAX_SEEN: usize = 2_000_000;
 
-/// What the parser made of a run of lines when it closed.
+/// What the compressor thread made of a run of lines when it closed.
 #[derive(Debug)]
 pub(super) struct ParsedPack {
     /// The run's first line.
@@ -44,7 +45,7 @@ pub(super) struct ParsedPack {
     pack: Option<PackData>,
 }
 
-/// A pack without its key (the parser does not know beneficiary rows).
+/// A pack without its key (the compressor does not know beneficiary rows).
 #[derive(Debug)]
 struct PackData {
     resource_count: i64,
@@ -55,7 +56,7 @@ struct PackData {
     deflated: Vec<u8>,
 }
 
-/// The parser's side: gathers consecutive lines of one beneficiary and
+/// The compressor thread's side: gathers consecutive lines of one beneficiary and
 /// type, and packs them when the run ends.
 #[derive(Debug, Default)]
 pub(super) struct RunPacker {
@@ -226,7 +227,7 @@ impl PackTracker {
     }
 
     /// Takes the next line (before its row is stored): its beneficiary's
-    /// row id and type, and the pack the parser made if the line ends a run.
+    /// row id and type, and the pack the compressor made if the line ends a run.
     pub(super) async fn line(
         &mut self,
         tx: &mut Tx,
@@ -264,7 +265,7 @@ impl PackTracker {
         };
         run.lines += 1;
         if let Some(parsed) = pack {
-            // The parser's run ends here: the writer's ends too.
+            // The compressor's run ends here: the writer's ends too.
             let run = self.run.take();
             match (run, parsed.pack) {
                 // Too big for a pack, and the store had nothing of it
@@ -294,7 +295,7 @@ impl PackTracker {
         Ok(())
     }
 
-    /// The current run ends without a pack of the parser's.
+    /// The current run ends without a pack of the compressor's.
     fn close_run(&mut self) {
         if let Some(run) = self.run.take() {
             self.dirty.insert(run.key);

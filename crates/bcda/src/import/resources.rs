@@ -27,9 +27,9 @@
 //!
 //! The work is split in three, so they run side by side: a parser thread
 //! reads the file in bounded chunks of lines and does every check a line
-//! needs no database for ([`resource_line`]), and packs each run of one
-//! beneficiary's lines ([`packs`]); a compressor thread compresses each
-//! line's body for storing (`formats::stored_body`); the writer finds each
+//! needs no database for ([`resource_line`]); a compressor thread packs each
+//! run of one beneficiary's lines ([`packs`]) and compresses each line's
+//! body for storing (`formats::stored_body`); the writer finds each
 //! line's beneficiary (in line order, so the first bad line is the one
 //! named, whichever check it fails), stores the rows, many per statement,
 //! and then the packs that still match them.
@@ -68,8 +68,17 @@ const CHANNEL_CHUNKS: usize = 3;
 /// past this the memory is cleared and lookups go to the database again.
 const MAX_REMEMBERED: usize = 200_000;
 
-/// What the parser hands the writer: lines in file order, then the error
-/// that stopped the parser, if any (nothing follows it).
+/// What the parser hands the compressor: lines in file order, then the
+/// error that stopped the parser, if any (nothing follows it).
+struct ParsedChunk {
+    lines: Vec<ParsedLine>,
+    error: Option<ImportError>,
+    /// Bytes of the file read so far, for progress.
+    position: u64,
+}
+
+/// What the compressor hands the writer: the same lines, bodies compressed
+/// and runs packed, then the parser's error, if any.
 struct Chunk {
     lines: Vec<ChunkLine>,
     error: Option<ImportError>,
@@ -77,11 +86,11 @@ struct Chunk {
     position: u64,
 }
 
-/// A line as the parser hands it on.
+/// A line as the compressor hands it on.
 struct ChunkLine {
     line: ParsedLine,
     /// Set on the last line of a run of one beneficiary's lines of a
-    /// type: the pack the parser made of the run.
+    /// type: the pack the compressor made of the run.
     pack: Option<Box<ParsedPack>>,
 }
 
@@ -109,7 +118,7 @@ pub async fn import_file(
         let path = path.to_owned();
         tokio::task::spawn_blocking(move || parse_file(file, &path, version, &sender))
     };
-    let compressor = tokio::task::spawn_blocking(move || compress_bodies(parsed, &compressed));
+    let compressor = tokio::task::spawn_blocking(move || compress_and_pack(parsed, &compressed));
     let mut writer = FileWriter {
         path,
         version,
@@ -162,19 +171,22 @@ pub async fn import_file(
 }
 
 /// Reads and checks the file's lines, handing them on in chunks, until the
-/// end, the first bad line, or the writer stopping (its receiver dropped).
-fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mpsc::Sender<Chunk>) {
+/// end, the first bad line, or the compressor stopping (its receiver
+/// dropped).
+fn parse_file(
+    file: std::fs::File,
+    path: &Path,
+    version: ApiVersion,
+    sender: &mpsc::Sender<ParsedChunk>,
+) {
     let mut lines = NdjsonLines::new(BufReader::with_capacity(1 << 20, file));
-    let mut chunk = Chunk {
+    let new_chunk = || ParsedChunk {
         lines: Vec::with_capacity(CHUNK_ROWS),
         error: None,
         position: 0,
     };
+    let mut chunk = new_chunk();
     let mut chunk_bytes = 0;
-    let mut runs = RunPacker::default();
-    // A line is handed on once the next one is read: only then is it known
-    // whether it ends a run (and carries the run's pack).
-    let mut held: Option<ParsedLine> = None;
     loop {
         let parsed = match lines.next_line() {
             Ok(None) => break,
@@ -186,66 +198,84 @@ fn parse_file(file: std::fs::File, path: &Path, version: ApiVersion, sender: &mp
         };
         match parsed {
             Ok(line) => {
-                let closed = runs.line(&line);
-                if let Some(previous) = held.replace(line) {
-                    chunk_bytes += previous.resource.as_ref().map_or(0, |r| r.body.len());
-                    chunk.lines.push(ChunkLine {
-                        line: previous,
-                        pack: closed.map(Box::new),
-                    });
-                }
+                chunk_bytes += line.resource.as_ref().map_or(0, |r| r.body.len());
+                chunk.lines.push(line);
             }
             Err(e) => {
-                chunk
-                    .lines
-                    .extend(held.take().map(|line| ChunkLine { line, pack: None }));
                 chunk.error = Some(e);
                 break;
             }
         }
         if chunk.lines.len() >= CHUNK_ROWS || chunk_bytes >= CHUNK_BYTES {
             chunk.position = lines.position();
-            let full = std::mem::replace(
-                &mut chunk,
-                Chunk {
-                    lines: Vec::with_capacity(CHUNK_ROWS),
-                    error: None,
-                    position: 0,
-                },
-            );
             chunk_bytes = 0;
-            if sender.blocking_send(full).is_err() {
+            if sender
+                .blocking_send(std::mem::replace(&mut chunk, new_chunk()))
+                .is_err()
+            {
                 return;
             }
         }
     }
-    if let Some(line) = held.take() {
-        chunk.lines.push(ChunkLine {
-            line,
-            pack: runs.finish().map(Box::new),
-        });
-    }
     chunk.position = lines.position();
-    // Nothing to do if the writer has stopped.
+    // Nothing to do if the compressor has stopped.
     let _ = sender.blocking_send(chunk);
 }
 
-/// Compresses the bodies of the parser's chunks for storing
-/// (`formats::stored_body`) and hands the chunks on: a stage of its own,
-/// since the parser's thread is busy enough with checking lines and
-/// compressing packs, and a chunk's rows are compressed while the writer
-/// stores the chunk before.
-fn compress_bodies(mut parsed: mpsc::Receiver<Chunk>, compressed: &mpsc::Sender<Chunk>) {
+/// The middle stage: packs each run of one beneficiary's lines
+/// ([`RunPacker`]) and compresses every body for storing
+/// (`formats::stored_body`), while the parser reads the next chunk and the
+/// writer stores the one before. (On the parser's thread these made it the
+/// one the others waited for.)
+fn compress_and_pack(mut parsed: mpsc::Receiver<ParsedChunk>, compressed: &mpsc::Sender<Chunk>) {
     let mut compressor = BodyCompressor::new();
-    while let Some(mut chunk) = parsed.blocking_recv() {
-        for line in &mut chunk.lines {
-            if let Ok(resource) = line.line.resource.as_mut() {
-                resource.body = compressor.compress(&resource.body);
+    let mut runs = RunPacker::default();
+    // A line is handed on once the next one is seen: only then is it known
+    // whether it ends a run (and carries the run's pack).
+    let mut held: Option<ParsedLine> = None;
+    let mut position = 0;
+    let mut finish = |mut line: ParsedLine, pack: Option<ParsedPack>| {
+        if let Ok(resource) = line.resource.as_mut() {
+            resource.body = compressor.compress(&resource.body);
+        }
+        ChunkLine {
+            line,
+            pack: pack.map(Box::new),
+        }
+    };
+    while let Some(chunk) = parsed.blocking_recv() {
+        position = chunk.position;
+        let mut out = Chunk {
+            lines: Vec::with_capacity(chunk.lines.len() + 1),
+            error: None,
+            position,
+        };
+        for line in chunk.lines {
+            let closed = runs.line(&line);
+            if let Some(previous) = held.replace(line) {
+                out.lines.push(finish(previous, closed));
             }
         }
-        if compressed.blocking_send(chunk).is_err() {
+        if let Some(error) = chunk.error {
+            // The parser stopped: the held line goes on without its run's
+            // pack (the file is refused anyway), then the error.
+            out.lines.extend(held.take().map(|line| finish(line, None)));
+            out.error = Some(error);
+            let _ = compressed.blocking_send(out);
             return;
         }
+        if compressed.blocking_send(out).is_err() {
+            return;
+        }
+    }
+    // The end of the file closes the last run.
+    if let Some(line) = held.take() {
+        let last = finish(line, runs.finish());
+        let _ = compressed.blocking_send(Chunk {
+            lines: vec![last],
+            error: None,
+            position,
+        });
     }
 }
 
