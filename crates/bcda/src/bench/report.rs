@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::export::ExportRun;
 use super::limit::Limit;
+use super::setup::Imported;
 use super::{BenchOptions, Source};
 use crate::domain::ResourceType;
 
@@ -33,8 +34,15 @@ pub struct Report {
     pub workers: usize,
     /// gzip level of the server's files.
     pub gzip_level: u32,
-    /// Seconds importing the stored source (not part of export figures).
+    /// Seconds importing the stored source (not part of export figures):
+    /// attribution, opt-outs and resources.
     pub import_seconds: Option<f64>,
+    /// Seconds of `bcda import resources` alone.
+    pub import_resources_seconds: Option<f64>,
+    /// Bytes of the NDJSON files it imported.
+    pub import_ndjson_bytes: Option<u64>,
+    /// `import_ndjson_bytes / 10^6` per second of `import_resources_seconds`.
+    pub import_mb_per_s: Option<f64>,
     /// The import processes' highest peak RSS, MB (stored source).
     pub import_peak_rss_mb: Option<f64>,
     /// Files in the manifest.
@@ -89,8 +97,7 @@ pub(super) struct Measured<'a> {
     pub database: &'static str,
     pub options: &'a BenchOptions,
     pub run: &'a ExportRun,
-    pub import_seconds: Option<f64>,
-    pub import_peak_rss_mb: Option<f64>,
+    pub import: Option<Imported>,
     pub stored_bytes: u64,
     pub download_seconds: f64,
     pub peak_rss_mb: Option<f64>,
@@ -141,8 +148,13 @@ impl Report {
             seed: m.options.aco.seed,
             workers: m.options.workers,
             gzip_level: m.options.jobs.gzip_level,
-            import_seconds: m.import_seconds.map(r3),
-            import_peak_rss_mb: m.import_peak_rss_mb.map(r3),
+            import_seconds: m.import.map(|i| r3(i.seconds)),
+            import_resources_seconds: m.import.map(|i| r3(i.resources_seconds)),
+            import_ndjson_bytes: m.import.map(|i| i.ndjson_bytes),
+            import_mb_per_s: m
+                .import
+                .map(|i| r3(per(i.ndjson_bytes as f64 / MB, i.resources_seconds))),
+            import_peak_rss_mb: m.import.and_then(|i| i.peak_rss_mb).map(r3),
             files: m.run.files.len(),
             error_files: m.run.error_files,
             types: types.iter().map(|t| t.as_str()).collect(),

@@ -50,11 +50,22 @@ pub struct Prepared {
     pub app: Arc<App>,
     /// Credentials of the benchmark ACO.
     pub credentials: NewCredentials,
-    /// Seconds spent importing (stored source only; not export time).
-    pub import_seconds: Option<f64>,
-    /// The highest peak RSS of the import processes, MB (stored source
-    /// only; `None` too when they did not report it).
-    pub import_peak_rss_mb: Option<f64>,
+    /// The stored source's import (`None` for the generated source).
+    pub import: Option<Imported>,
+}
+
+/// What importing the stored source took (none of it is export time).
+#[derive(Debug, Clone, Copy)]
+pub struct Imported {
+    /// Wall seconds of the three imports (attribution, opt-outs, resources).
+    pub seconds: f64,
+    /// Wall seconds of `bcda import resources` alone.
+    pub resources_seconds: f64,
+    /// Bytes of the NDJSON files `bcda import resources` read.
+    pub ndjson_bytes: u64,
+    /// The highest peak RSS of the import processes, MB (`None` when they
+    /// did not report it).
+    pub peak_rss_mb: Option<f64>,
 }
 
 /// Where and how the stored source's files are written and imported.
@@ -127,10 +138,10 @@ pub async fn prepare(
         stale_attribution: false,
         claims_density: spec.claims_density,
     };
-    let (import_seconds, import_peak_rss_mb) = match source {
+    let import = match source {
         Source::Generated => {
             synthetic_acos::upsert(&app.db, aco.id, &record).await?;
-            (None, None)
+            None
         }
         Source::Stored => {
             let files = data_dir.with_extension("synthetic-files");
@@ -139,8 +150,7 @@ pub async fn prepare(
                 // The database holds them now; free the disk for the export.
                 let _ = std::fs::remove_dir_all(&files);
             }
-            let imported = imported?;
-            (Some(imported.elapsed.as_secs_f64()), imported.peak_rss_mb)
+            Some(imported?)
         }
     };
     let credentials = credentials::create(
@@ -153,8 +163,7 @@ pub async fn prepare(
     Ok(Prepared {
         app: Arc::new(app),
         credentials,
-        import_seconds,
-        import_peak_rss_mb,
+        import,
     })
 }
 
@@ -162,14 +171,15 @@ pub async fn prepare(
 /// as an operator would (`bcda import attribution`, `opt-outs`, `resources
 /// --fhir-version r4`: the benchmark exports v2 only, so the STU3 and
 /// r4-v3 files are not imported), each a child process. Returns the
-/// import's wall time (the three imports' together, not the writing) and
-/// the highest peak RSS among them.
+/// imports' wall time (the three together, and the resources' alone; not
+/// the writing), the NDJSON bytes imported, and the highest peak RSS among
+/// them.
 async fn write_and_import(
     importer: &Importer<'_>,
     data_dir: &Path,
     record: &SyntheticAcoRecord,
     out: &Path,
-) -> anyhow::Result<child::ChildRun> {
+) -> anyhow::Result<Imported> {
     let years = record.anchor.year() - record.first_service_year + 1;
     eprintln!(
         "bench: writing the synthetic ACO's files to {}",
@@ -222,19 +232,36 @@ async fn write_and_import(
             with_files(&["import", "resources", "--fhir-version", "r4"], resources),
         ),
     ];
+    let ndjson_bytes = imports[2]
+        .1
+        .iter()
+        .filter_map(|arg| std::fs::metadata(arg).ok())
+        .map(|meta| meta.len())
+        .sum();
     let mut elapsed = Duration::ZERO;
+    let mut resources_elapsed = Duration::ZERO;
     let mut peak_rss_mb: Option<f64> = None;
     for (label, args) in imports {
         let run = child::run_bcda(importer.bcda, data_dir, importer.database, label, args).await?;
         elapsed += run.elapsed;
+        if label == "bcda import resources" {
+            resources_elapsed = run.elapsed;
+        }
         peak_rss_mb = match (peak_rss_mb, run.peak_rss_mb) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
-    eprintln!("bench: imported in {:.1} s", elapsed.as_secs_f64());
-    Ok(child::ChildRun {
-        elapsed,
+    eprintln!(
+        "bench: imported in {:.1} s (the resources, {:.0} MB of NDJSON, in {:.1} s)",
+        elapsed.as_secs_f64(),
+        ndjson_bytes as f64 / 1e6,
+        resources_elapsed.as_secs_f64()
+    );
+    Ok(Imported {
+        seconds: elapsed.as_secs_f64(),
+        resources_seconds: resources_elapsed.as_secs_f64(),
+        ndjson_bytes,
         peak_rss_mb,
     })
 }

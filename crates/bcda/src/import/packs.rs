@@ -5,9 +5,8 @@
 //! Most files hold each beneficiary's resources together (BFD writes them
 //! so, and `bcda synthetic` does). The import's compressor thread, between
 //! the parser and the writer, makes a pack of each such run of lines as it
-//! closes
-//! ([`RunPacker`]): the run's exportable lines in the export's order,
-//! compressed. The writer then keeps a run's pack only if the store held
+//! closes ([`RunPacker`]): the run's exportable lines in the export's
+//! order, compressed. The writer then keeps a run's pack only if the store held
 //! nothing of that beneficiary and type before, and the run is the
 //! beneficiary's only one in the file ([`PackTracker`]); the store checks
 //! the count again when the pack goes in, after the run's rows. Everything

@@ -669,7 +669,6 @@ pub async fn inherit_claim_flags(
             // that lag behind an import, a nested loop over every Claim
             // and ClaimResponse of the version: 230 ms a statement at
             // 8,000 of each, and growing with their square.
-            let ids: Vec<&str> = claim_ids.to_vec();
             sqlx::query(
                 "UPDATE resources AS r SET samhsa = (r.samhsa OR f.samhsa), service_end = f.service_end \
                  FROM (SELECT t.target, c.samhsa, c.service_end FROM UNNEST($3::TEXT[]) AS ids(id) \
@@ -684,7 +683,7 @@ pub async fn inherit_claim_flags(
             )
             .bind(version_code(version))
             .bind(type_code(ResourceType::ClaimResponse))
-            .bind(ids)
+            .bind(claim_ids)
             .bind(type_code(ResourceType::Claim))
             .execute(&mut **conn)
             .await?;

@@ -8,7 +8,7 @@ use bcda::jobs::JobSettings;
 use crate::harness::{Backend, backend_test, postgres_url};
 
 /// The keys docs/BENCHMARKS.md promises.
-const KEYS: [&str; 21] = [
+const KEYS: [&str; 24] = [
     "source",
     "run",
     "database",
@@ -30,6 +30,9 @@ const KEYS: [&str; 21] = [
     "limit_ratio",
     "machine",
     "import_seconds",
+    "import_resources_seconds",
+    "import_ndjson_bytes",
+    "import_mb_per_s",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,8 +120,24 @@ async fn bench_export_reports_both_sources_alike() {
         assert!(report.limit_ratio > 0.0, "{report:?}");
     }
     assert!(reports[0].import_seconds.is_none());
+    assert!(reports[0].import_mb_per_s.is_none());
     assert!(reports[0].import_peak_rss_mb.is_none());
-    assert!(reports[1].import_seconds.is_some());
+    // The resources are part of the imports, and their files were read.
+    let stored = &reports[1];
+    assert!(
+        stored
+            .import_resources_seconds
+            .zip(stored.import_seconds)
+            .is_some_and(|(resources, all)| 0.0 < resources && resources <= all),
+        "{stored:?}"
+    );
+    assert!(
+        stored
+            .import_ndjson_bytes
+            .is_some_and(|bytes| bytes >= stored.ndjson_bytes),
+        "{stored:?}"
+    );
+    assert!(stored.import_mb_per_s.is_some_and(|rate| rate > 0.0));
     // The import ran in child processes, which reported their peak.
     assert!(
         reports[1].import_peak_rss_mb.is_some_and(|mb| mb > 0.0),

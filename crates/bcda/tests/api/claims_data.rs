@@ -16,7 +16,7 @@ use bcda::synthetic::SyntheticAco;
 use bcda::synthetic_files;
 use time::macros::datetime;
 
-use crate::harness::{START, TestApp, backend_test, read_all};
+use crate::harness::{Backend, START, TestApp, backend_test, read_all};
 
 pub(crate) const SPEC: SyntheticAcoRecord = SyntheticAcoRecord {
     seed: 7,
@@ -103,10 +103,7 @@ backend_test! {
 
 /// Writes `spec`'s files, imports them, and compares the stored source with
 /// the generated one made from `spec` as stored in `synthetic_acos`.
-async fn read_back_exactly_as_generated(
-    backend: crate::harness::Backend,
-    spec: &SyntheticAcoRecord,
-) {
+async fn read_back_exactly_as_generated(backend: Backend, spec: &SyntheticAcoRecord) {
     let app = TestApp::new(backend).await;
     let out = tempfile::tempdir().expect("tempdir");
     let written = synthetic_files::write_all(&synthetic(spec), out.path(), START).expect("write");
@@ -619,10 +616,7 @@ backend_test! {
     /// with a Part 2 diagnosis is flagged from its diagnoses, and its
     /// response from the Claim, whichever comes first.
     async fn partially_adjudicated_claims_import_on_v2_linked_by_mbi(backend) {
-        let app = TestApp::new(backend).await;
-        app.create_aco("A0001").await;
-        let out = tempfile::tempdir().expect("tempdir");
-        synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
+        let (app, out) = app_with_synthetic_files(backend).await;
         let r4 = out.path().join("fhir/r4");
         let read = |name: &str| std::fs::read_to_string(r4.join(name)).expect("read");
         let claims = read("Claim.ndjson");
@@ -655,13 +649,11 @@ backend_test! {
         // Without the security labels, the flag must come from the
         // diagnoses (Claim) and from the Claim (ClaimResponse), with the
         // responses stored first.
-        let flagged = claims.lines().filter(|l| l.contains("42CFRPart2")).count();
-        assert!(flagged > 0, "the files hold SAMHSA claims");
-        let unlabelled = |lines: &str| lines.lines().map(without_security).collect::<Vec<_>>().join("\n");
         let responses_path = dir.path().join("responses.ndjson");
-        std::fs::write(&responses_path, unlabelled(&responses)).expect("write");
+        write_unlabelled(&responses, &responses_path);
         let claims_path = dir.path().join("claims.ndjson");
-        std::fs::write(&claims_path, unlabelled(&claims)).expect("write");
+        let flagged = write_unlabelled(&claims, &claims_path);
+        assert!(flagged > 0, "the files hold SAMHSA claims");
         import::resources::import_file(app.db(), ApiVersion::V2, &responses_path, true)
             .await
             .expect("responses");
@@ -683,17 +675,13 @@ backend_test! {
     /// The other order: Claims first, then their ClaimResponses, which
     /// take the flag and service end of the Claims already stored.
     async fn claim_responses_imported_after_their_claims_inherit_the_flag(backend) {
-        let app = TestApp::new(backend).await;
-        app.create_aco("A0001").await;
-        let out = tempfile::tempdir().expect("tempdir");
-        synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
+        let (app, out) = app_with_synthetic_files(backend).await;
         let r4 = out.path().join("fhir/r4");
         let unlabelled = |name: &str| {
             let lines = std::fs::read_to_string(r4.join(name)).expect("read");
             let path = out.path().join(format!("unlabelled-{name}"));
-            let text: Vec<String> = lines.lines().map(without_security).collect();
-            std::fs::write(&path, text.join("\n")).expect("write");
-            (path, lines.lines().filter(|l| l.contains("42CFRPart2")).count())
+            let flagged = write_unlabelled(&lines, &path);
+            (path, flagged)
         };
         let (claims, flagged) = unlabelled("Claim.ndjson");
         let (responses, _) = unlabelled("ClaimResponse.ndjson");
@@ -710,6 +698,25 @@ backend_test! {
         );
         assert_responses_share_claims_service_end(&app).await;
     }
+}
+
+/// A test app with ACO A0001, and the synthetic ACO's files (`SPEC`) in
+/// the returned directory.
+async fn app_with_synthetic_files(backend: Backend) -> (TestApp, tempfile::TempDir) {
+    let app = TestApp::new(backend).await;
+    app.create_aco("A0001").await;
+    let out = tempfile::tempdir().expect("tempdir");
+    synthetic_files::write_all(&synthetic(&SPEC), out.path(), START).expect("write");
+    (app, out)
+}
+
+/// Writes NDJSON `lines` to `path` without their security labels, so only
+/// the diagnoses (a Claim) or the Claim (a ClaimResponse) can flag them;
+/// returns how many carried the Part 2 label.
+fn write_unlabelled(lines: &str, path: &Path) -> usize {
+    let text: Vec<String> = lines.lines().map(without_security).collect();
+    std::fs::write(path, text.join("\n")).expect("write");
+    lines.lines().filter(|l| l.contains("42CFRPart2")).count()
 }
 
 /// Each ClaimResponse took its Claim's service end: the runout cap keeps
