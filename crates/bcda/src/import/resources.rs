@@ -156,6 +156,11 @@ pub async fn import_file(
     match result {
         Ok(()) => {
             tx.commit().await.map_err(|e| ImportError::store(path, e))?;
+            // The file is in: a failure here only leaves the statistics to
+            // autovacuum, as before.
+            if let Err(e) = resources::refresh_statistics(db, writer.count).await {
+                tracing::warn!(error = %e, "could not refresh the planner's statistics after an import");
+            }
             progress.finish(&format!("{} resources", writer.count));
             Ok(FileOutcome::Imported {
                 records: writer.count,

@@ -700,6 +700,49 @@ backend_test! {
     }
 }
 
+backend_test! {
+    /// A file that grows the resources table by more than a tenth refreshes
+    /// PostgreSQL's planner statistics at its commit (`ANALYZE`, not left
+    /// to autovacuum); a small one does not; SQLite has none to refresh.
+    async fn big_imports_refresh_the_planner_statistics(backend) {
+        let (app, out) = app_with_synthetic_files(backend).await;
+        let r4 = out.path().join("fhir/r4");
+        for name in ["Patient.ndjson", "ExplanationOfBenefit.ndjson"] {
+            import::resources::import_file(app.db(), ApiVersion::V2, &r4.join(name), true)
+                .await
+                .expect("import");
+        }
+        let stored: i64 = bcda::store::resources::counts(app.db())
+            .await
+            .expect("counts")
+            .iter()
+            .map(|(_, _, n)| n)
+            .sum();
+        let refreshed = bcda::store::resources::refresh_statistics(app.db(), 1)
+            .await
+            .expect("refresh");
+        assert!(!refreshed, "one row is not a tenth of the table");
+        let bcda::store::Db::Postgres(pool) = app.db() else {
+            let refreshed = bcda::store::resources::refresh_statistics(app.db(), 1_000_000)
+                .await
+                .expect("refresh");
+            assert!(!refreshed, "SQLite keeps no statistics");
+            return;
+        };
+        // The statistics know every row the import wrote: the last file's
+        // ANALYZE ran after its commit.
+        let (analyzed, known): (bool, f32) = sqlx::query_as(
+            "SELECT s.last_analyze IS NOT NULL, c.reltuples FROM pg_stat_user_tables s \
+             JOIN pg_class c ON c.oid = s.relid WHERE s.relid = 'resources'::regclass",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("statistics");
+        assert!(analyzed);
+        assert_eq!(f64::from(known), stored as f64);
+    }
+}
+
 /// A test app with ACO A0001, and the synthetic ACO's files (`SPEC`) in
 /// the returned directory.
 async fn app_with_synthetic_files(backend: Backend) -> (TestApp, tempfile::TempDir) {
