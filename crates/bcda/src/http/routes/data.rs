@@ -11,6 +11,7 @@
 //! files; where the bytes live comes from the store, never from the request.
 
 mod body;
+mod chunk_pool;
 mod conditional;
 mod encoding;
 mod range;

@@ -13,28 +13,29 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use bytes::BytesMut;
 use flate2::read::MultiGzDecoder;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use super::chunk_pool::ChunkPool;
 use super::range::ByteRange;
 use crate::files::StoredBody;
 
 /// Bytes per chunk read and sent. Each chunk costs a trip to the blocking
 /// pool and a write call, so bigger chunks are faster: 256 KiB carried
 /// 1.12-1.16 GB/s of gzip over loopback where 64 KiB carried 0.92-1.03
-/// (docs/BENCHMARKS.md, issue 17). With [`CHANNEL_CHUNKS`] that is at most
-/// 1 MiB per download (the block below).
+/// (docs/BENCHMARKS.md, issue 17). With [`CHANNEL_CHUNKS`] a download holds
+/// at most four chunks: 1 MiB.
 const CHUNK_BYTES: usize = 256 * 1024;
 
 /// Chunks read ahead of the client: two keep the next read overlapping the
 /// socket write.
 const CHANNEL_CHUNKS: usize = 2;
 
-/// The block chunks are cut from: the chunks a download can have in flight
-/// (queued, being written, being read).
-const BLOCK_BYTES: usize = CHUNK_BYTES * (CHANNEL_CHUNKS + 2);
+/// The buffers chunks are read into, shared by every download. Twelve idle
+/// buffers (3 MiB) cover the chunks four downloads have in flight (queued,
+/// being written, being read).
+static CHUNKS: ChunkPool = ChunkPool::new(CHUNK_BYTES, 12);
 
 /// Which form of the file is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,10 +140,7 @@ async fn produce(
 ) {
     let runtime = tokio::runtime::Handle::current();
     let mut source = match blocking(move || position(stored, runtime, form, range.first)).await {
-        Ok(reader) => Source {
-            reader,
-            buffer: BytesMut::new(),
-        },
+        Ok(reader) => reader,
         Err(error) => return fail(&tx, error).await,
     };
     let mut remaining = range.len();
@@ -156,7 +154,7 @@ async fn produce(
                 // The inflater checks the CRC and length only at the
                 // member's end: damage that still inflates to at least the
                 // recorded length would otherwise pass unnoticed.
-                expect_end(&mut source.reader)?;
+                expect_end(&mut source)?;
             }
             Ok((source, chunk))
         })
@@ -174,16 +172,6 @@ async fn produce(
             return;
         }
     }
-}
-
-/// A download's reader and the block its chunks are cut from.
-struct Source {
-    reader: Reader,
-    /// Chunks are split off the front of one block, which is reclaimed
-    /// whole once every chunk cut from it has been sent and dropped: one
-    /// allocation per several chunks instead of one each (an allocation per
-    /// chunk, freed on another thread, halved download speed).
-    buffer: BytesMut,
 }
 
 /// Logs a read failure and passes it on to cut the response.
@@ -227,26 +215,23 @@ fn position(
     }
 }
 
-/// Reads exactly `want` bytes (the file must have them: its length is
-/// recorded and promised in Content-Length).
-fn read_chunk(source: &mut Source, want: usize) -> io::Result<Bytes> {
-    let buffer = &mut source.buffer;
-    if buffer.capacity() < want {
-        // Reclaims the block if every earlier chunk is gone, else starts a
-        // new one with room for the chunks in flight.
-        buffer.reserve(BLOCK_BYTES.max(want));
-    }
-    buffer.resize(want, 0);
+/// Reads exactly `want` (at most [`CHUNK_BYTES`]) bytes (the file must
+/// have them: its length is recorded and promised in Content-Length) into
+/// a pooled buffer: a buffer per chunk, allocated and freed on different
+/// threads, halved download speed, and zeroing each cost a tenth more.
+fn read_chunk(source: &mut Reader, want: usize) -> io::Result<Bytes> {
+    let mut buffer = CHUNKS.take();
+    let want = want.min(buffer.len());
     let mut filled = 0;
     while filled < want {
-        match source.reader.read(&mut buffer[filled..want]) {
+        match source.read(&mut buffer[filled..want]) {
             Ok(0) => return Err(shorter_than_recorded()),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(buffer.split_to(want).freeze())
+    Ok(CHUNKS.chunk(buffer, want))
 }
 
 /// Reads past the last byte sent: the stream must end there cleanly.
