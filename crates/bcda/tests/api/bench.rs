@@ -8,7 +8,7 @@ use bcda::jobs::JobSettings;
 use crate::harness::{Backend, backend_test, postgres_url};
 
 /// The keys docs/BENCHMARKS.md promises.
-const KEYS: [&str; 24] = [
+const KEYS: [&str; 26] = [
     "source",
     "run",
     "database",
@@ -24,6 +24,8 @@ const KEYS: [&str; 24] = [
     "e2e_resources_per_s",
     "e2e_mb_per_s",
     "download_mb_per_s",
+    "download_first_mb_per_s",
+    "download_passes",
     "peak_rss_mb",
     "cpu_seconds",
     "limit_seconds",
@@ -93,6 +95,7 @@ async fn bench_export_reports_both_sources_alike() {
         assert_eq!(report["run"], 1);
         assert_eq!(report["database"], "sqlite");
         assert_eq!(report["beneficiaries"], 20);
+        assert_eq!(report["download_passes"], 3);
         assert!(report["machine"]["cores"].as_u64().is_some_and(|c| c >= 1));
         // No --types: the benchmark ACO's defaults, the adjudicated types.
         assert_eq!(
