@@ -260,15 +260,18 @@ pub async fn rebuild(tx: &mut Tx, key: PackKey, level: u32) -> Result<(), StoreE
         )
         .await?;
         read += i64::try_from(page.rows).unwrap_or(i64::MAX);
-        segment
-            .write(&page_text)
-            .map_err(|e| StoreError::Corrupt(format!("cannot compress a pack: {e}")))?;
-        // Told by the text, not by the stored bytes: those may be
-        // compressed (`formats::stored_body`).
-        if usize::try_from(segment.text_bytes()).map_or(true, |b| b > MAX_PACK_BYTES) {
+        // Told by the text, not by the stored bytes (those may be
+        // compressed: `formats::stored_body`), and before the page is
+        // compressed, so that a beneficiary too big for a pack costs no
+        // compression at all past the limit.
+        let text_bytes = usize::try_from(segment.text_bytes()).unwrap_or(usize::MAX);
+        if text_bytes.saturating_add(page_text.len()) > MAX_PACK_BYTES {
             // Exported from its rows.
             return Ok(());
         }
+        segment
+            .write(&page_text)
+            .map_err(|e| StoreError::Corrupt(format!("cannot compress a pack: {e}")))?;
         match page.last {
             Some(last) => after = Some(last),
             None => break,

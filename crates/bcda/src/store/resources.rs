@@ -462,23 +462,15 @@ pub struct ScanPage<'a> {
 /// The export scan's rows: its filter and order, as one SQL text for both
 /// backends ([`scan_into`], which binds the parameters; the LIMIT is in the
 /// text: see [`PAGE_STATEMENTS`]).
-macro_rules! scan_rows_sql {
-    ($columns:literal) => {
-        concat!(
-            "SELECT ",
-            $columns,
-            " FROM resources \
-         WHERE beneficiary_id = $1 AND fhir_version = $2 AND resource_type = $3 \
-           AND samhsa = $9 AND last_updated > $4 AND last_updated <= $5 \
-           AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
-           AND (service_end IS NULL OR service_end <= $8) \
-           AND ($10 OR ((($11 >> eob_facts) & 1) = 1 \
-                AND ($12 IS NULL OR service_end >= $12) \
-                AND ($13 IS NULL OR service_end <= $13))) \
-         ORDER BY last_updated, resource_id"
-        )
-    };
-}
+const SCAN_ROWS_SQL: &str = "SELECT last_updated, resource_id, body FROM resources \
+     WHERE beneficiary_id = $1 AND fhir_version = $2 AND resource_type = $3 \
+       AND samhsa = $9 AND last_updated > $4 AND last_updated <= $5 \
+       AND (last_updated > $6 OR (last_updated = $6 AND resource_id > $7)) \
+       AND (service_end IS NULL OR service_end <= $8) \
+       AND ($10 OR ((($11 >> eob_facts) & 1) = 1 \
+            AND ($12 IS NULL OR service_end >= $12) \
+            AND ($13 IS NULL OR service_end <= $13))) \
+     ORDER BY last_updated, resource_id";
 
 /// The page statements, one per power of two up to [`MAX_PAGE_ROWS`] rows,
 /// with the LIMIT written into the text: SQLite's planner reads a bound
@@ -489,13 +481,7 @@ static PAGE_STATEMENTS: LazyLock<Vec<(i64, String)>> = LazyLock::new(|| {
     (0..=MAX_PAGE_ROWS.ilog2())
         .map(|power| {
             let rows = 1_i64 << power;
-            (
-                rows,
-                format!(
-                    "{} LIMIT {rows}",
-                    scan_rows_sql!("last_updated, resource_id, body")
-                ),
-            )
+            (rows, format!("{SCAN_ROWS_SQL} LIMIT {rows}"))
         })
         .collect()
 });
