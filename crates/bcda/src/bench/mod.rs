@@ -244,6 +244,7 @@ async fn run_source(
         "bench: export files in {}",
         prepared.app.files.description()
     );
+    flush_writes_to_disk().await;
     let app = prepared.app.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -308,6 +309,24 @@ async fn run_source(
         );
     }
     Ok(report)
+}
+
+/// Waits until everything the set-up wrote is on disk (`sync`), so that
+/// the export and the limit run start on a quiet disk whatever the source:
+/// the stored source's set-up writes gigabytes (the synthetic files, kept
+/// with `--keep`, and the database) that the kernel could otherwise still
+/// be writing back during both, slowing each by a different amount. Not
+/// measured; a machine without `sync` only gets a warning.
+async fn flush_writes_to_disk() {
+    let started = Instant::now();
+    match tokio::process::Command::new("sync").status().await {
+        Ok(status) if status.success() => eprintln!(
+            "bench: set-up's writes flushed to disk in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ),
+        Ok(status) => eprintln!("bench: warning: `sync` failed ({status}); measuring anyway"),
+        Err(error) => eprintln!("bench: warning: cannot run `sync` ({error}); measuring anyway"),
+    }
 }
 
 /// The files of the limit measurement on local disk: a directory store's

@@ -117,7 +117,8 @@ pub(super) struct Measured<'a> {
 pub(super) struct Downloads {
     /// Passes made.
     pub passes: usize,
-    /// Seconds of the median pass (the upper median of an even count).
+    /// The median pass's seconds (for an even count, as for `--runs`, the
+    /// mean of the middle two).
     pub median_seconds: f64,
     /// Seconds of the first pass.
     pub first_seconds: f64,
@@ -130,7 +131,11 @@ impl Downloads {
         sorted.sort_by(f64::total_cmp);
         Self {
             passes: seconds.len(),
-            median_seconds: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+            median_seconds: match sorted.len() {
+                0 => 0.0,
+                n if n % 2 == 1 => sorted[n / 2],
+                n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+            },
             first_seconds: seconds.first().copied().unwrap_or(0.0),
         }
     }
@@ -220,8 +225,8 @@ mod tests {
         assert_eq!(downloads.passes, 3);
         assert_eq!(downloads.median_seconds, 0.6);
         assert_eq!(downloads.first_seconds, 0.9);
-        // An even count takes the upper median: the slower of the middle two.
-        assert_eq!(Downloads::of(&[0.4, 0.8, 0.5, 0.7]).median_seconds, 0.7);
+        // An even count takes the mean of the middle two, as `--runs` does.
+        assert_eq!(Downloads::of(&[0.4, 0.8, 0.5, 0.7]).median_seconds, 0.6);
         let none = Downloads::of(&[]);
         assert_eq!((none.passes, none.median_seconds), (0, 0.0));
     }
