@@ -368,10 +368,9 @@ async fn local_inputs(
 }
 
 /// Passes over every file of the export when measuring downloads. One
-/// pass takes half a second at 10,000 beneficiaries, and on a 2-core
-/// machine a single pass swung from 0.6 to 1.3 GB/s with what else the
-/// machine was doing (the kernel writing the export's files back, a
-/// neighbour on the host): the median of three is what is reported, the
+/// pass takes half a second at 10,000 beneficiaries, and on a 2-core VM
+/// single passes of one build swung from 0.5 to 1.7 GB/s with what else
+/// the machine was doing: the median of three is what is reported, the
 /// first pass beside it.
 const DOWNLOAD_PASSES: usize = 3;
 

@@ -217,8 +217,10 @@ fn position(
 
 /// Reads exactly `want` (at most [`CHUNK_BYTES`]) bytes (the file must
 /// have them: its length is recorded and promised in Content-Length) into
-/// a pooled buffer: a buffer per chunk, allocated and freed on different
-/// threads, halved download speed, and zeroing each cost a tenth more.
+/// a pooled buffer. A fresh buffer per chunk, freed on another thread,
+/// halved download speed, and zeroing each cost a tenth of the server's
+/// CPU. A read that fails drops its buffer: no chunk ever holds bytes it
+/// did not read.
 fn read_chunk(source: &mut Reader, want: usize) -> io::Result<Bytes> {
     let mut buffer = CHUNKS.take();
     let want = want.min(buffer.len());
