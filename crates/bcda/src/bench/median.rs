@@ -69,16 +69,8 @@ fn median_value(values: &[&Value]) -> Value {
 /// ones for an even count. Whole numbers stay whole when the median is;
 /// otherwise it is rounded to 6 decimals (the finest any figure has).
 fn median_number(values: &[&Value]) -> Value {
-    let mut numbers: Vec<f64> = values.iter().filter_map(|v| v.as_f64()).collect();
-    numbers.sort_by(f64::total_cmp);
-    let n = numbers.len();
-    if n == 0 {
+    let Some(median) = median(values.iter().filter_map(|v| v.as_f64()).collect()) else {
         return Value::Null;
-    }
-    let median = if n % 2 == 1 {
-        numbers[n / 2]
-    } else {
-        (numbers[n / 2 - 1] + numbers[n / 2]) / 2.0
     };
     let whole = values.iter().all(|v| v.is_u64() || v.is_i64());
     if whole && median.fract() == 0.0 {
@@ -88,6 +80,18 @@ fn median_number(values: &[&Value]) -> Value {
         return Value::from(median as i64);
     }
     Value::from((median * 1e6).round() / 1e6)
+}
+
+/// The middle one of `numbers`, or the mean of the two middle ones for an
+/// even count; `None` for none.
+pub(super) fn median(mut numbers: Vec<f64>) -> Option<f64> {
+    numbers.sort_by(f64::total_cmp);
+    let n = numbers.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(numbers[n / 2]),
+        _ => Some((numbers[n / 2 - 1] + numbers[n / 2]) / 2.0),
+    }
 }
 
 #[cfg(test)]

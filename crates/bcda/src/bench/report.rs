@@ -127,15 +127,9 @@ pub(super) struct Downloads {
 impl Downloads {
     /// The passes that took `seconds` each, in order.
     pub fn of(seconds: &[f64]) -> Self {
-        let mut sorted = seconds.to_vec();
-        sorted.sort_by(f64::total_cmp);
         Self {
             passes: seconds.len(),
-            median_seconds: match sorted.len() {
-                0 => 0.0,
-                n if n % 2 == 1 => sorted[n / 2],
-                n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-            },
+            median_seconds: super::median::median(seconds.to_vec()).unwrap_or(0.0),
             first_seconds: seconds.first().copied().unwrap_or(0.0),
         }
     }
